@@ -1,0 +1,65 @@
+/* core/request_ops.h: the narrow interface between the waiter table and the
+ * request state machines.
+ *
+ * Owns: struct iouw_request (the base every request kind embeds first) and
+ * struct iouw_request_ops (what the table, the loop, tests and fuzzers may ask
+ * of a request).
+ *
+ * The waiter table only ever calls build_sqe, on_cqe, is_orphaned and
+ * release; it never looks inside a request. The loop additionally calls
+ * finish() to deliver a result. This keeps the table testable with small
+ * fake requests and lets the real kinds (core/request.h) plug in unchanged.
+ *
+ * Ownership invariants:
+ * - A request is owned by exactly one party at a time: its creator until it
+ *   is inserted, the waiter table while tracked, and whoever receives it back
+ *   in a stage/completion outcome afterwards.
+ * - finish() and release() each end the request's life: after either one the
+ *   pointer is dead, every fd reference and buffer it held was released
+ *   exactly once, and the caller's handle got at most one result.
+ */
+#ifndef IOUW_REQUEST_OPS_H
+#define IOUW_REQUEST_OPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct io_uring_sqe;
+struct iouw_request;
+
+/* How a request leaves the core when the loop finishes it. */
+enum iouw_finish {
+	/* Deliver the result recorded by on_cqe(), or the kind's fallback
+	 * result when none was recorded (SPEC 4.4 "delivered if no result"). */
+	IOUW_FINISH_COMPLETE = 0,
+	/* Deliver the kind's local-timeout result (SPEC 4.4). */
+	IOUW_FINISH_TIMEOUT = 1,
+};
+
+struct iouw_request_ops {
+	/* Fill @sqe (already zeroed by the caller) with the next SQE for this
+	 * request, user_data = @user_data. Called only while the request has
+	 * no SQE in flight. Rebuilt from scratch before every submission. */
+	void (*build_sqe)(struct iouw_request *req, struct io_uring_sqe *sqe, uint64_t user_data);
+	/* Feed the op CQE result @res. @cancel_requested tells whether the
+	 * waiter was CancelRequested when the CQE arrived. Returns true when the
+	 * request reached a terminal state (a result is recorded). */
+	bool (*on_cqe)(struct iouw_request *req, bool cancel_requested, int32_t res);
+	/* True when nobody will read the result any more (SPEC 4.4). */
+	bool (*is_orphaned)(const struct iouw_request *req);
+	/* Deliver the result chosen by @how to the caller (a silent no-op when
+	 * the caller is gone), then release everything. Ends the request. */
+	void (*finish)(struct iouw_request *req, enum iouw_finish how);
+	/* Drop the request without a result: release every resource; a caller
+	 * still waiting is told the request was abandoned (-ECANCELED). Ends the
+	 * request. Used for orphans and for whatever a table still holds when it
+	 * is freed. */
+	void (*release)(struct iouw_request *req);
+};
+
+/* Base of every request. Kinds embed it as their first member. */
+struct iouw_request {
+	const struct iouw_request_ops *ops;
+};
+
+#endif /* IOUW_REQUEST_OPS_H */

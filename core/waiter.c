@@ -1,0 +1,417 @@
+/* core/waiter.c: the waiter table (see waiter.h for states and invariants).
+ *
+ * Design: a flat array of slots plus a stack of free slot indices. A slot
+ * keeps its id even while free: that id is the one its next occupant gets,
+ * so "bump the generation on free" is a single store and the harness can
+ * read or seed the generation of any slot. The free stack is filled so that
+ * slot 0 is handed out first; freed slots are reused LIFO, as in the seed.
+ *
+ * Workload: every SQE staged and every CQE reaped goes through here, so the
+ * hot calls are O(1) and allocation-free; only new/free allocate.
+ */
+#include "waiter.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "invariant.h"
+
+struct iouw_waiter_slot {
+	iouw_waiter_id id;
+	uint64_t target_tick;
+	struct iouw_request *request; /* NULL when the slot is FREE */
+	uint8_t state;                /* enum iouw_waiter_state */
+	bool in_flight;
+};
+
+struct iouw_waiters {
+	struct iouw_waiter_slot *slots;
+	uint32_t *free_stack;
+	uint32_t capacity;
+	uint32_t free_len;
+	size_t len;
+	uint64_t unexpected_cancel_results;
+	iouw_waiters_warn_fn warn;
+	void *warn_ctx;
+};
+
+static void warn_stderr(void *ctx, iouw_waiter_id id, int32_t res)
+{
+	char msg[160];
+	int n;
+
+	(void)ctx;
+	n = snprintf(msg, sizeof(msg),
+	             "iouwait: warning: unexpected async cancel CQE result %d for waiter %u/%u\n",
+	             (int)res, iouw_waiter_id_index(id), iouw_waiter_id_generation(id));
+	if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0)
+		return;
+}
+
+int iouw_waiters_new(uint32_t capacity, struct iouw_waiters **ret)
+{
+	struct iouw_waiters *w;
+
+	if (!ret || capacity > IOUW_WAITERS_MAX_CAPACITY)
+		return -EINVAL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	/* calloc(0) may return NULL: allocate at least one element. */
+	w->slots = calloc(capacity ? capacity : 1, sizeof(*w->slots));
+	w->free_stack = calloc(capacity ? capacity : 1, sizeof(*w->free_stack));
+	if (!w->slots || !w->free_stack) {
+		free(w->slots);
+		free(w->free_stack);
+		free(w);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < capacity; i++) {
+		w->slots[i].id = iouw_waiter_id_new(i, 0);
+		w->slots[i].target_tick = IOUW_NO_TICK;
+		/* Top of the stack is the last element: slot 0 goes out first. */
+		w->free_stack[i] = capacity - 1 - i;
+	}
+	w->capacity = capacity;
+	w->free_len = capacity;
+	w->warn = warn_stderr;
+	*ret = w;
+	return 0;
+}
+
+void iouw_waiters_free(struct iouw_waiters *w)
+{
+	if (!w)
+		return;
+	for (uint32_t i = 0; i < w->capacity; i++) {
+		struct iouw_request *req = w->slots[i].request;
+
+		if (req) {
+			w->slots[i].request = NULL;
+			req->ops->release(req);
+		}
+	}
+	free(w->slots);
+	free(w->free_stack);
+	free(w);
+}
+
+void iouw_waiters_set_warn(struct iouw_waiters *w, iouw_waiters_warn_fn fn, void *ctx)
+{
+	w->warn = fn;
+	w->warn_ctx = ctx;
+}
+
+/* The slot @id names if it is tracked and current, else NULL. */
+static struct iouw_waiter_slot *lookup(const struct iouw_waiters *w, iouw_waiter_id id)
+{
+	uint32_t index = iouw_waiter_id_index(id);
+	struct iouw_waiter_slot *slot;
+
+	if (index >= w->capacity)
+		return NULL;
+	slot = &w->slots[index];
+	if (!slot->request || !iouw_waiter_id_eq(slot->id, id))
+		return NULL;
+	return slot;
+}
+
+iouw_waiter_id iouw_waiters_insert(struct iouw_waiters *w, struct iouw_request *req,
+                                   uint64_t target_tick)
+{
+	struct iouw_waiter_slot *slot;
+	uint32_t index;
+
+	IOUW_INVARIANT(req != NULL, "insert called without a request");
+	IOUW_INVARIANT(w->free_len > 0, "waiters should not exceed configured capacity");
+	index = w->free_stack[--w->free_len];
+	slot = &w->slots[index];
+	IOUW_INVARIANT(slot->request == NULL, "free slot should not contain waiter");
+	slot->request = req;
+	slot->state = IOUW_WAITER_ACTIVE;
+	slot->target_tick = target_tick;
+	slot->in_flight = false;
+	w->len++;
+	return slot->id;
+}
+
+/* FREE the slot at @index and hand its request back. The next occupant gets
+ * generation + 1, which is what makes late cancel CQEs recognisably stale. */
+static struct iouw_request *take(struct iouw_waiters *w, uint32_t index)
+{
+	struct iouw_waiter_slot *slot = &w->slots[index];
+	struct iouw_request *req = slot->request;
+
+	IOUW_INVARIANT(req != NULL, "tracked waiter missing");
+	slot->request = NULL;
+	slot->in_flight = false;
+	slot->state = IOUW_WAITER_ACTIVE;
+	slot->target_tick = IOUW_NO_TICK;
+	slot->id = iouw_waiter_id_next_generation(slot->id);
+	w->free_stack[w->free_len++] = index;
+	w->len--;
+	return req;
+}
+
+bool iouw_waiters_cancel(struct iouw_waiters *w, iouw_waiter_id id)
+{
+	/* Out of range, empty, or reused for a newer generation: nothing to
+	 * cancel. Tolerated because timeout-wheel entries are lazy and may
+	 * outlive their waiter. */
+	struct iouw_waiter_slot *slot = lookup(w, id);
+
+	if (!slot || slot->state != IOUW_WAITER_ACTIVE)
+		return false;
+	slot->state = IOUW_WAITER_CANCEL_REQUESTED;
+	slot->target_tick = IOUW_NO_TICK;
+	return true;
+}
+
+void iouw_waiters_stage(struct iouw_waiters *w, iouw_waiter_id id, struct iouw_stage_outcome *ret)
+{
+	uint32_t index = iouw_waiter_id_index(id);
+	struct iouw_waiter_slot *slot;
+
+	IOUW_INVARIANT(index < w->capacity && w->slots[index].request != NULL,
+	               "stage called for untracked waiter");
+	slot = &w->slots[index];
+	IOUW_INVARIANT(iouw_waiter_id_eq(slot->id, id), "stage called with stale waiter id");
+
+	memset(ret, 0, sizeof(*ret));
+	ret->target_tick = IOUW_NO_TICK;
+
+	if (slot->state == IOUW_WAITER_CANCEL_REQUESTED) {
+		/* Parked in the ready queue when its deadline fired: time out
+		 * locally, no SQE and no cancel needed. */
+		ret->kind = IOUW_STAGE_TIMEOUT;
+		ret->request = take(w, index);
+		return;
+	}
+	if (slot->request->ops->is_orphaned(slot->request)) {
+		/* Nobody will read more progress: retire locally instead of
+		 * issuing another SQE. The request still owns its resources and
+		 * gives them back in release(). */
+		uint64_t target_tick = slot->target_tick;
+		struct iouw_request *req = take(w, index);
+
+		req->ops->release(req);
+		ret->kind = IOUW_STAGE_ORPHANED;
+		ret->target_tick = target_tick;
+		return;
+	}
+	IOUW_INVARIANT(!slot->in_flight, "stage called for waiter with op already in flight");
+	slot->in_flight = true;
+	ret->kind = IOUW_STAGE_SUBMIT;
+	slot->request->ops->build_sqe(slot->request, &ret->sqe, iouw_waiter_id_user_data(id));
+	IOUW_INVARIANT(ret->sqe.user_data == iouw_waiter_id_user_data(id),
+	               "request built an SQE with foreign user_data");
+}
+
+void iouw_waiters_on_completion(struct iouw_waiters *w, uint64_t user_data, int32_t res,
+                                struct iouw_completion_outcome *ret)
+{
+	bool is_cancel;
+	iouw_waiter_id id = iouw_waiter_id_from_user_data(user_data, &is_cancel);
+	uint32_t index = iouw_waiter_id_index(id);
+	struct iouw_waiter_slot *slot;
+	enum iouw_waiter_state state;
+	bool completed;
+
+	memset(ret, 0, sizeof(*ret));
+	ret->id = id;
+	ret->target_tick = IOUW_NO_TICK;
+	ret->kind = IOUW_COMPLETION_CANCEL;
+
+	if (index >= w->capacity || w->slots[index].request == NULL) {
+		/* Only a cancel CQE may outlive its waiter (op CQE first). */
+		IOUW_INVARIANT(is_cancel, "operation CQE for untracked waiter");
+		ret->stale = true;
+		return;
+	}
+	slot = &w->slots[index];
+	if (!iouw_waiter_id_eq(slot->id, id)) {
+		/* The slot was reused: a late cancel CQE of an older
+		 * generation. It must not touch the new occupant. */
+		IOUW_INVARIANT(is_cancel, "operation CQE for stale waiter generation");
+		ret->stale = true;
+		return;
+	}
+
+	if (is_cancel) {
+		if (res == 0) {
+			/* Cancellation succeeded; the op CQE (-ECANCELED) follows. */
+		} else if (res == -EALREADY) {
+			/* Too late to cancel; the op CQE should follow (it may
+			 * not come soon: SPEC 8, the waiter then stays stuck in
+			 * CANCEL_REQUESTED, see iouw_waiters_cancel_requested()). */
+		} else if (res == -ENOENT) {
+			/* Not found: the op already completed (common race). */
+		} else {
+			IOUW_INVARIANT(res != -EINVAL, "async cancel SQE rejected by kernel: EINVAL");
+			w->unexpected_cancel_results++;
+			if (w->warn)
+				w->warn(w->warn_ctx, id, res);
+		}
+		/* Cancel CQEs acknowledge cancel requests, never complete
+		 * waiters. */
+		return;
+	}
+
+	/* The op CQE retires the in-flight SQE whether or not the request
+	 * completes. */
+	IOUW_INVARIANT(slot->in_flight, "operation CQE for waiter with no op in flight");
+	slot->in_flight = false;
+	state = (enum iouw_waiter_state)slot->state;
+	completed = slot->request->ops->on_cqe(slot->request, state == IOUW_WAITER_CANCEL_REQUESTED,
+	                                       res);
+	if (completed || slot->request->ops->is_orphaned(slot->request)) {
+		/* Terminal, or progress for a caller who is already gone:
+		 * remove now rather than requeue another SQE. A cancel-requested
+		 * waiter's deadline already left the wheel. */
+		ret->kind = IOUW_COMPLETION_COMPLETE;
+		ret->target_tick =
+			state == IOUW_WAITER_ACTIVE ? slot->target_tick : IOUW_NO_TICK;
+		ret->request = take(w, index);
+		return;
+	}
+	ret->kind = IOUW_COMPLETION_REQUEUE;
+}
+
+bool iouw_waiters_is_in_flight(const struct iouw_waiters *w, iouw_waiter_id id)
+{
+	const struct iouw_waiter_slot *slot = lookup(w, id);
+
+	return slot && slot->in_flight;
+}
+
+struct iouw_request *iouw_waiters_remove(struct iouw_waiters *w, iouw_waiter_id id)
+{
+	uint32_t index = iouw_waiter_id_index(id);
+
+	IOUW_INVARIANT(index < w->capacity && w->slots[index].request != NULL,
+	               "remove called for untracked waiter");
+	IOUW_INVARIANT(iouw_waiter_id_eq(w->slots[index].id, id), "remove called with stale waiter id");
+	return take(w, index);
+}
+
+size_t iouw_waiters_len(const struct iouw_waiters *w)
+{
+	return w->len;
+}
+
+bool iouw_waiters_is_empty(const struct iouw_waiters *w)
+{
+	return w->len == 0;
+}
+
+bool iouw_waiters_is_full(const struct iouw_waiters *w)
+{
+	return w->free_len == 0;
+}
+
+uint32_t iouw_waiters_capacity(const struct iouw_waiters *w)
+{
+	return w->capacity;
+}
+
+uint64_t iouw_waiters_unexpected_cancel_results(const struct iouw_waiters *w)
+{
+	return w->unexpected_cancel_results;
+}
+
+int iouw_waiters_state(const struct iouw_waiters *w, iouw_waiter_id id,
+                       enum iouw_waiter_state *ret_state, uint64_t *ret_target_tick)
+{
+	const struct iouw_waiter_slot *slot = lookup(w, id);
+
+	if (!slot)
+		return -ENOENT;
+	if (ret_target_tick)
+		*ret_target_tick = slot->target_tick;
+	*ret_state = (enum iouw_waiter_state)slot->state;
+	return 0;
+}
+
+int iouw_waiters_slot(const struct iouw_waiters *w, uint32_t index, struct iouw_waiter_info *ret)
+{
+	const struct iouw_waiter_slot *slot;
+
+	if (index >= w->capacity)
+		return -ERANGE;
+	slot = &w->slots[index];
+	ret->id = slot->id;
+	ret->occupied = slot->request != NULL;
+	ret->in_flight = slot->in_flight;
+	ret->state = (enum iouw_waiter_state)slot->state;
+	ret->target_tick = slot->target_tick;
+	return 0;
+}
+
+size_t iouw_waiters_cancel_requested(const struct iouw_waiters *w, iouw_waiter_id *ret_ids,
+                                     size_t max)
+{
+	size_t n = 0;
+
+	for (uint32_t i = 0; i < w->capacity; i++) {
+		const struct iouw_waiter_slot *slot = &w->slots[i];
+
+		if (!slot->request || slot->state != IOUW_WAITER_CANCEL_REQUESTED)
+			continue;
+		if (ret_ids && n < max)
+			ret_ids[n] = slot->id;
+		n++;
+	}
+	return n;
+}
+
+int iouw_waiters_set_generation(struct iouw_waiters *w, uint32_t index, uint32_t generation)
+{
+	if (index >= w->capacity)
+		return -ERANGE;
+	if (w->slots[index].request)
+		return -EBUSY;
+	w->slots[index].id = iouw_waiter_id_new(index, generation);
+	return 0;
+}
+
+void iouw_waiters_assert_consistent(const struct iouw_waiters *w)
+{
+	size_t occupied = 0;
+	uint8_t *seen;
+
+	IOUW_INVARIANT(w->free_len <= w->capacity, "free stack larger than the table");
+	IOUW_INVARIANT(w->free_len + w->len == w->capacity, "free slots + tracked != capacity");
+	for (uint32_t i = 0; i < w->capacity; i++) {
+		const struct iouw_waiter_slot *slot = &w->slots[i];
+
+		IOUW_INVARIANT(iouw_waiter_id_index(slot->id) == i, "slot id names another slot");
+		IOUW_INVARIANT((slot->id.raw & IOUW_WAITER_CANCEL_TAG) == 0,
+		               "slot id carries the cancel tag");
+		if (slot->request) {
+			occupied++;
+			IOUW_INVARIANT(slot->state == IOUW_WAITER_ACTIVE ||
+			                       slot->state == IOUW_WAITER_CANCEL_REQUESTED,
+			               "tracked waiter in unknown state");
+			IOUW_INVARIANT(slot->state == IOUW_WAITER_ACTIVE ||
+			                       slot->target_tick == IOUW_NO_TICK,
+			               "cancel-requested waiter still holds a deadline");
+		} else {
+			IOUW_INVARIANT(!slot->in_flight, "free slot marked in flight");
+		}
+	}
+	IOUW_INVARIANT(occupied == w->len, "tracked count disagrees with occupied slots");
+	seen = calloc(w->capacity ? w->capacity : 1, 1);
+	IOUW_INVARIANT(seen != NULL, "out of memory while checking the waiter table");
+	for (uint32_t i = 0; i < w->free_len; i++) {
+		uint32_t index = w->free_stack[i];
+
+		IOUW_INVARIANT(index < w->capacity, "free stack holds an out-of-range slot");
+		IOUW_INVARIANT(!seen[index], "free stack holds a slot twice");
+		IOUW_INVARIANT(w->slots[index].request == NULL, "free stack holds an occupied slot");
+		seen[index] = 1;
+	}
+	free(seen);
+}
