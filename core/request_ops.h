@@ -57,9 +57,16 @@ struct iouw_request_ops {
 	void (*release)(struct iouw_request *req);
 };
 
+/* "No deadline" for iouw_request.deadline_ns. */
+#define IOUW_NO_DEADLINE UINT64_MAX
+
 /* Base of every request. Kinds embed it as their first member. */
 struct iouw_request {
 	const struct iouw_request_ops *ops;
+	/* Absolute deadline on the loop's clock (ns), or IOUW_NO_DEADLINE.
+	 * Only send and recv carry one (SPEC 4); the loop reads it once, at
+	 * admission, to schedule the waiter on the timeout wheel. */
+	uint64_t deadline_ns;
 };
 
 #endif /* IOUW_REQUEST_OPS_H */

@@ -84,6 +84,7 @@ struct fake_request *fake_request_new_len(struct fake_log *log, uint32_t len)
 	ck_assert_ptr_nonnull(f);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	f->base.ops = &fake_ops;
+	f->base.deadline_ns = IOUW_NO_DEADLINE;
 	f->log = log;
 	f->fd = sv[0];
 	f->peer_fd = sv[1];

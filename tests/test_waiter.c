@@ -580,7 +580,7 @@ static void null_release(struct iouw_request *req)
 }
 static const struct iouw_request_ops null_ops = { null_build, null_on_cqe, null_orphaned,
 	                                          null_finish, null_release };
-static struct iouw_request null_request = { &null_ops };
+static struct iouw_request null_request = { &null_ops, IOUW_NO_DEADLINE };
 
 START_TEST(test_waiters_never_produce_wake_user_data)
 {
