@@ -371,6 +371,15 @@ START_TEST(test_mem_fault_must_be_negative_panics)
 }
 END_TEST
 
+START_TEST(test_uring_probe_on_mem_backend_panics)
+{
+	struct iouw_backend *b = new_mem(2, 4);
+
+	iouw_test_expect_invariant("uring backend call on another backend");
+	iouw_uring_probe_nop_inject(b);
+}
+END_TEST
+
 START_TEST(test_uring_ring_of_mem_backend_is_null)
 {
 	struct iouw_backend *b = new_mem(2, 4);
@@ -534,6 +543,7 @@ static Suite *backend_suite(void)
 	tcase_add_test_raise_signal(panics, test_mem_hook_reentry_panics, SIGABRT);
 	tcase_add_test_raise_signal(panics, test_mem_call_on_other_backend_panics, SIGABRT);
 	tcase_add_test_raise_signal(panics, test_mem_fault_must_be_negative_panics, SIGABRT);
+	tcase_add_test_raise_signal(panics, test_uring_probe_on_mem_backend_panics, SIGABRT);
 	suite_add_tcase(s, mem);
 	suite_add_tcase(s, panics);
 	suite_add_tcase(s, unavailable);

@@ -294,8 +294,8 @@ START_TEST(test_uring_single_issuer_other_thread_eexist)
 END_TEST
 
 /* IOPOLL setup is accepted; on 6.18 a NOP on an IOPOLL ring completes
- * normally, and a timed wait with nothing on the poll list returns -ETIME
- * without sleeping. */
+ * normally (res 0), and a wait with nothing on the poll list returns at once
+ * without sleeping: -ETIME when timed, -EINTR when untimed. */
 START_TEST(test_uring_iopoll_setup)
 {
 	struct iouw_uring_config cfg = { .entries = 4, .iopoll = true };
@@ -311,6 +311,8 @@ START_TEST(test_uring_iopoll_setup)
 	ck_assert_uint_eq(out[0].user_data, 5);
 	ck_assert_int_eq(out[0].res, IOPOLL_NOP_RES);
 	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, 10 * MS), -ETIME);
+	/* Untimed: returns at once too, reported as an interrupted wait. */
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, IOUW_BACKEND_NO_TIMEOUT), -EINTR);
 	iouw_backend_free(b);
 }
 END_TEST
