@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # scripts/fuzz-lib.sh: shared by scripts/fuzz, scripts/repro and
 # scripts/minimize (sourced, not run). Expects the repository root as cwd.
 
@@ -13,6 +14,7 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1:symbol
 # ENGINE (libfuzzer|afl) in build-ENGINE/; prints the build dir.
 setup_build() {
   local engine=$1 dir="build-$1" cc opts
+  # shellcheck disable=SC2054 # the commas belong to one meson option
   case $engine in
     libfuzzer) cc=clang; opts=(-Db_sanitize=address,undefined -Dfuzzer=libfuzzer -Db_lundef=false) ;;
     afl) cc=afl-clang-fast; opts=(-Dfuzzer=afl) ;;
