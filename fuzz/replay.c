@@ -1,0 +1,127 @@
+/* fuzz/replay.c: see replay.h. */
+#define _GNU_SOURCE
+#include "replay.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Read all of @path into a fresh buffer: 0, or -errno. */
+static int read_file(const char *path, uint8_t **ret_data, size_t *ret_size)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *data = NULL;
+	size_t size = 0, cap = 0;
+
+	if (!f)
+		return -errno;
+	for (;;) {
+		size_t n;
+
+		if (size == cap) {
+			uint8_t *bigger;
+
+			cap = cap ? cap * 2 : 4096;
+			bigger = realloc(data, cap);
+			if (!bigger) {
+				free(data);
+				fclose(f);
+				return -ENOMEM;
+			}
+			data = bigger;
+		}
+		n = fread(data + size, 1, cap - size, f);
+		size += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		int err = errno ? -errno : -EIO;
+
+		free(data);
+		fclose(f);
+		return err;
+	}
+	fclose(f);
+	*ret_data = data;
+	*ret_size = size;
+	return 0;
+}
+
+static int run_file(const char *prog, const char *path)
+{
+	uint8_t *data = NULL;
+	size_t size = 0;
+	int r = read_file(path, &data, &size);
+
+	if (r < 0) {
+		fprintf(stderr, "%s: %s: cannot read: %s\n", prog, path, strerror(-r));
+		return 1;
+	}
+	printf("%s: running %s (%zu bytes)\n", prog, path, size);
+	fflush(stdout);
+	/* Copy into an exact-size buffer so ASan catches reads past the end. */
+	{
+		uint8_t *exact = malloc(size ? size : 1);
+
+		if (!exact) {
+			free(data);
+			fprintf(stderr, "%s: %s: out of memory\n", prog, path);
+			return 1;
+		}
+		memcpy(exact, data, size);
+		free(data);
+		LLVMFuzzerTestOneInput(exact, size);
+		free(exact);
+	}
+	return 0;
+}
+
+static int run_dir(const char *prog, const char *path)
+{
+	struct dirent **names;
+	int n = scandir(path, &names, NULL, alphasort);
+	int status = 0;
+
+	if (n < 0) {
+		fprintf(stderr, "%s: %s: cannot read: %s\n", prog, path, strerror(errno));
+		return 1;
+	}
+	for (int i = 0; i < n; i++) {
+		char *child;
+		struct stat st;
+
+		if (names[i]->d_name[0] == '.' || asprintf(&child, "%s/%s", path, names[i]->d_name) < 0) {
+			free(names[i]);
+			continue;
+		}
+		if (stat(child, &st) == 0 && S_ISREG(st.st_mode))
+			status |= run_file(prog, child);
+		free(child);
+		free(names[i]);
+	}
+	free(names);
+	return status;
+}
+
+int iouw_fuzz_replay(const char *prog, int npaths, char **paths)
+{
+	int status = 0;
+
+	for (int i = 0; i < npaths; i++) {
+		struct stat st;
+
+		if (stat(paths[i], &st) < 0) {
+			fprintf(stderr, "%s: %s: cannot read: %s\n", prog, paths[i], strerror(errno));
+			status = 1;
+		} else if (S_ISDIR(st.st_mode)) {
+			status |= run_dir(prog, paths[i]);
+		} else {
+			status |= run_file(prog, paths[i]);
+		}
+	}
+	return status;
+}

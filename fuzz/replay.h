@@ -1,0 +1,22 @@
+/* fuzz/replay.h: run a fuzz target's LLVMFuzzerTestOneInput over files,
+ * without a fuzz engine (systemd's fuzz-main.c style).
+ *
+ * Owns: iouw_fuzz_replay(), shared by the standalone replay driver
+ * (replay_main.c) and the AFL++ driver's non-persistent path (afl_main.c).
+ */
+#ifndef IOUW_FUZZ_REPLAY_H
+#define IOUW_FUZZ_REPLAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Every fuzz target defines this (libFuzzer's entry point). */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* For each path in @paths: a regular file is read and run once; a
+ * directory runs every regular file in it, in name order. A path that
+ * cannot be read prints "<prog>: <path>: <reason>" and makes the result 1
+ * (the other paths still run). Returns 0 when every input ran. */
+int iouw_fuzz_replay(const char *prog, int npaths, char **paths);
+
+#endif /* IOUW_FUZZ_REPLAY_H */
