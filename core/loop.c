@@ -1,0 +1,711 @@
+/* core/loop.c: the event loop (see loop.h for the turn, the policies and the
+ * caveats).
+ *
+ * Queues: the ready queue holds each tracked, not-in-flight waiter exactly
+ * once (bounded by the capacity); the pending-cancel queue may also hold ids
+ * of waiters that already left, which are skipped when reached, so it grows
+ * on demand. Both are FIFO rings of waiter ids.
+ */
+#include "loop.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "invariant.h"
+#include "mpsc.h"
+#include "uring_backend.h"
+#include "wake.h"
+
+/* A growable FIFO of waiter ids. */
+struct idq {
+	iouw_waiter_id *ids;
+	size_t cap; /* power of two */
+	size_t head;
+	size_t len;
+};
+
+static int idq_init(struct idq *q, size_t cap)
+{
+	size_t c = 1;
+
+	while (c < cap)
+		c <<= 1;
+	q->ids = calloc(c, sizeof(*q->ids));
+	if (!q->ids)
+		return -ENOMEM;
+	q->cap = c;
+	q->head = 0;
+	q->len = 0;
+	return 0;
+}
+
+static void idq_push(struct idq *q, iouw_waiter_id id)
+{
+	if (q->len == q->cap) {
+		iouw_waiter_id *ids = calloc(q->cap * 2, sizeof(*ids));
+
+		IOUW_INVARIANT(ids != NULL, "out of memory growing a loop queue");
+		for (size_t i = 0; i < q->len; i++)
+			ids[i] = q->ids[(q->head + i) & (q->cap - 1)];
+		free(q->ids);
+		q->ids = ids;
+		q->head = 0;
+		q->cap *= 2;
+	}
+	q->ids[(q->head + q->len) & (q->cap - 1)] = id;
+	q->len++;
+}
+
+static iouw_waiter_id idq_front(const struct idq *q)
+{
+	return q->ids[q->head];
+}
+
+static void idq_pop(struct idq *q)
+{
+	q->head = (q->head + 1) & (q->cap - 1);
+	q->len--;
+}
+
+static size_t idq_copy(const struct idq *q, iouw_waiter_id *out, size_t max)
+{
+	for (size_t i = 0; out && i < q->len && i < max; i++)
+		out[i] = q->ids[(q->head + i) & (q->cap - 1)];
+	return q->len;
+}
+
+struct iouw_loop {
+	struct iouw_loop_config cfg;
+	struct iouw_backend *backend;
+	bool owns_backend;
+	struct iouw_clock clock;
+	struct iouw_waiters *waiters;
+	struct iouw_wheel *wheel;
+	struct idq ready;
+	struct idq cancels;
+	struct iouw_mpsc *inbound;
+	struct iouw_wake wake;
+	bool wake_needs_arm;
+	_Atomic bool closed;
+	/* Drain budget left (ns) once closed, when a shutdown timeout is set. */
+	uint64_t budget_left;
+	iouw_loop_observer_fn observer;
+	void *observer_ctx;
+	struct iouw_loop_stats stats;
+	struct iouw_cqe cqes[64];
+};
+
+void iouw_loop_config_init(struct iouw_loop_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->ring_size = IOUW_LOOP_DEFAULT_RING_SIZE;
+	cfg->max_request_timeout_ns = IOUW_LOOP_DEFAULT_MAX_TIMEOUT_NS;
+	cfg->shutdown_timeout_ns = IOUW_NO_DEADLINE;
+	cfg->tick_ns = IOUW_LOOP_DEFAULT_TICK_NS;
+}
+
+int iouw_loop_config_normalize(const struct iouw_loop_config *cfg, struct iouw_loop_config *ret)
+{
+	struct iouw_loop_config out;
+	uint32_t size = 1;
+
+	if (!cfg || !ret)
+		return -EINVAL;
+	if (cfg->tick_ns == 0 || cfg->max_request_timeout_ns == 0)
+		return -EINVAL;
+	if (cfg->ring_size == 0 || cfg->ring_size > IOUW_LOOP_MAX_RING_SIZE)
+		return -EINVAL;
+	while (size < cfg->ring_size)
+		size <<= 1;
+	out = *cfg;
+	out.ring_size = size;
+	*ret = out;
+	return 0;
+}
+
+static void emit(struct iouw_loop *loop, const struct iouw_loop_event *ev)
+{
+	if (loop->observer)
+		loop->observer(loop->observer_ctx, ev);
+}
+
+static void emit_simple(struct iouw_loop *loop, enum iouw_loop_event_kind kind, iouw_waiter_id id,
+                        uint64_t tick, int outcome, struct iouw_request *req)
+{
+	struct iouw_loop_event ev = { .kind = kind, .id = id, .tick = tick, .outcome = outcome,
+		                      .request = req };
+
+	if (loop->observer)
+		emit(loop, &ev);
+}
+
+static uint64_t now(struct iouw_loop *loop)
+{
+	loop->stats.clock_reads++;
+	return iouw_clock_now(&loop->clock);
+}
+
+int iouw_loop_new(const struct iouw_loop_config *cfg, struct iouw_backend *backend,
+                  struct iouw_clock clock, struct iouw_loop **ret)
+{
+	struct iouw_loop_config norm;
+	struct iouw_loop *loop;
+	int r;
+
+	if (!backend || !clock.now_ns || !ret)
+		return -EINVAL;
+	r = iouw_loop_config_normalize(cfg, &norm);
+	if (r < 0)
+		return r;
+	loop = calloc(1, sizeof(*loop));
+	if (!loop)
+		return -ENOMEM;
+	loop->cfg = norm;
+	loop->backend = backend;
+	loop->clock = clock;
+	loop->wake.efd = -1;
+	atomic_init(&loop->closed, false);
+	loop->wake_needs_arm = true;
+	loop->budget_left = norm.shutdown_timeout_ns;
+
+	r = iouw_waiters_new(norm.ring_size, &loop->waiters);
+	if (r == 0)
+		/* The wheel's epoch is "now": reading the clock once at
+		 * construction is the only read without an active deadline. */
+		r = iouw_wheel_new(norm.tick_ns, norm.max_request_timeout_ns, now(loop),
+		                   &loop->wheel);
+	if (r == 0)
+		r = idq_init(&loop->ready, norm.ring_size);
+	if (r == 0)
+		r = idq_init(&loop->cancels, norm.ring_size);
+	if (r == 0)
+		r = iouw_mpsc_new(norm.ring_size, &loop->inbound);
+	if (r == 0)
+		r = iouw_wake_init(&loop->wake);
+	if (r < 0) {
+		iouw_loop_free(loop);
+		return r;
+	}
+	*ret = loop;
+	return 0;
+}
+
+int iouw_loop_new_uring(const struct iouw_loop_config *cfg, struct iouw_clock clock,
+                        struct iouw_loop **ret)
+{
+	struct iouw_loop_config norm;
+	struct iouw_uring_config ucfg;
+	struct iouw_backend *backend;
+	struct iouw_loop *loop;
+	int r;
+
+	if (!ret)
+		return -EINVAL;
+	r = iouw_loop_config_normalize(cfg, &norm);
+	if (r < 0)
+		return r;
+	memset(&ucfg, 0, sizeof(ucfg));
+	ucfg.entries = norm.ring_size;
+	ucfg.iopoll = norm.io_poll;
+	ucfg.single_issuer = norm.single_issuer;
+	r = iouw_uring_backend_new(&ucfg, &backend);
+	if (r < 0)
+		return r;
+	r = iouw_loop_new(&norm, backend, clock, &loop);
+	if (r < 0) {
+		iouw_backend_free(backend);
+		return r;
+	}
+	loop->owns_backend = true;
+	*ret = loop;
+	return 0;
+}
+
+void iouw_loop_free(struct iouw_loop *loop)
+{
+	struct iouw_request *req;
+
+	if (!loop)
+		return;
+	/* Tear the ring down first so the kernel cancels what is in flight
+	 * before the requests (and their buffers) go away. */
+	if (loop->owns_backend)
+		iouw_backend_free(loop->backend);
+	iouw_waiters_free(loop->waiters);
+	if (loop->inbound) {
+		while ((req = iouw_mpsc_pop(loop->inbound)) != NULL)
+			req->ops->release(req);
+		iouw_mpsc_free(loop->inbound);
+	}
+	iouw_wheel_free(loop->wheel);
+	free(loop->ready.ids);
+	free(loop->cancels.ids);
+	iouw_wake_destroy(&loop->wake);
+	free(loop);
+}
+
+int iouw_loop_submit(struct iouw_loop *loop, struct iouw_request *req)
+{
+	int r;
+
+	if (!loop || !req)
+		return -EINVAL;
+	if (atomic_load_explicit(&loop->closed, memory_order_acquire))
+		return -ESHUTDOWN;
+	r = iouw_mpsc_push(loop->inbound, req);
+	if (r < 0)
+		return r;
+	/* Enqueue first, then publish: see the handshake in wake.h. The
+	 * eventfd is the loop's own; failing to write it would let the loop
+	 * sleep through this request. */
+	r = iouw_wake_publish(&loop->wake);
+	IOUW_INVARIANT(r == 0, "wake eventfd write failed");
+	return 0;
+}
+
+void iouw_loop_close(struct iouw_loop *loop)
+{
+	atomic_store_explicit(&loop->closed, true, memory_order_release);
+	/* Wake a sleeping loop so it notices and starts draining. */
+	(void)iouw_wake_ring(&loop->wake);
+}
+
+bool iouw_loop_is_closed(const struct iouw_loop *loop)
+{
+	return atomic_load_explicit(&loop->closed, memory_order_acquire);
+}
+
+bool iouw_loop_is_drained(const struct iouw_loop *loop)
+{
+	return iouw_loop_is_closed(loop) && iouw_waiters_is_empty(loop->waiters) &&
+	       iouw_mpsc_len(loop->inbound) == 0;
+}
+
+static void deliver(struct iouw_loop *loop, iouw_waiter_id id, struct iouw_request *req,
+                    enum iouw_finish how)
+{
+	emit_simple(loop, IOUW_EV_DELIVER, id, IOUW_NO_TICK, (int)how, req);
+	loop->stats.delivered++;
+	if (how == IOUW_FINISH_TIMEOUT)
+		loop->stats.timeouts++;
+	req->ops->finish(req, how);
+}
+
+static void handle_cqe(struct iouw_loop *loop, const struct iouw_cqe *cqe)
+{
+	struct iouw_completion_outcome out;
+	struct iouw_loop_event ev = { .kind = IOUW_EV_CQE, .cqe = *cqe };
+
+	loop->stats.cqes++;
+	emit(loop, &ev);
+	if (cqe->user_data == IOUW_WAKE_USER_DATA) {
+		/* Wake poll: drain the eventfd. A multishot poll the kernel
+		 * ended (no F_MORE, or an error) must be re-armed. An eventfd
+		 * read error is not fatal: the sequence counter still tells
+		 * the loop about new submissions. */
+		(void)iouw_wake_acknowledge(&loop->wake);
+		if (!(cqe->flags & IORING_CQE_F_MORE))
+			loop->wake_needs_arm = true;
+		return;
+	}
+	iouw_waiters_on_completion(loop->waiters, cqe->user_data, cqe->res, &out);
+	emit_simple(loop, IOUW_EV_COMPLETION, out.id, out.target_tick, (int)out.kind, out.request);
+	switch (out.kind) {
+	case IOUW_COMPLETION_CANCEL:
+		/* Cancel CQEs only acknowledge; the op CQE decides. */
+		break;
+	case IOUW_COMPLETION_REQUEUE:
+		idq_push(&loop->ready, out.id);
+		break;
+	case IOUW_COMPLETION_COMPLETE:
+		if (out.target_tick != IOUW_NO_TICK)
+			iouw_wheel_remove(loop->wheel, out.target_tick);
+		deliver(loop, out.id, out.request, IOUW_FINISH_COMPLETE);
+		break;
+	}
+}
+
+size_t iouw_loop_reap(struct iouw_loop *loop)
+{
+	size_t total = 0;
+	unsigned n;
+
+	do {
+		n = iouw_backend_reap(loop->backend, loop->cqes,
+		                      (unsigned)(sizeof(loop->cqes) / sizeof(loop->cqes[0])));
+		for (unsigned i = 0; i < n; i++)
+			handle_cqe(loop, &loop->cqes[i]);
+		total += n;
+	} while (n > 0);
+	return total;
+}
+
+void iouw_loop_advance_timeouts(struct iouw_loop *loop)
+{
+	const struct iouw_wheel_entry *entries;
+	size_t n;
+
+	/* No active deadline: never read the clock. */
+	if (iouw_wheel_active(loop->wheel) == 0)
+		return;
+	entries = iouw_wheel_advance(loop->wheel, now(loop), &n);
+	for (size_t i = 0; i < n; i++) {
+		iouw_waiter_id id = entries[i].id;
+		bool took = iouw_waiters_cancel(loop->waiters, id);
+
+		emit_simple(loop, IOUW_EV_EXPIRED, id, entries[i].tick, took, NULL);
+		if (!took)
+			/* Stale entry: the waiter completed, or the slot was
+			 * reused by a newer generation. Lazy expiry: ignore. */
+			continue;
+		/* The waiter leaves deadline tracking now. */
+		iouw_wheel_remove(loop->wheel, entries[i].tick);
+		if (iouw_waiters_is_in_flight(loop->waiters, id)) {
+			idq_push(&loop->cancels, id);
+			emit_simple(loop, IOUW_EV_CANCEL_QUEUED, id, IOUW_NO_TICK, 0, NULL);
+		}
+		/* Otherwise it sits in the ready queue and times out locally
+		 * when staged, without a cancel SQE. */
+	}
+}
+
+static void push_sqe(struct iouw_loop *loop, const struct io_uring_sqe *sqe)
+{
+	struct iouw_loop_event ev = { .kind = IOUW_EV_SQE, .sqe = sqe };
+	int r = iouw_backend_push_sqe(loop->backend, sqe);
+
+	/* Callers check sq_space() first. */
+	IOUW_INVARIANT(r == 0, "SQE pushed into a full submission queue");
+	loop->stats.sqes++;
+	emit(loop, &ev);
+}
+
+/* Stage @id and act on the outcome. The caller made sure the SQ has room. */
+static void stage(struct iouw_loop *loop, iouw_waiter_id id)
+{
+	struct iouw_stage_outcome out;
+
+	iouw_waiters_stage(loop->waiters, id, &out);
+	emit_simple(loop, IOUW_EV_STAGE, id, out.target_tick, (int)out.kind, out.request);
+	switch (out.kind) {
+	case IOUW_STAGE_TIMEOUT:
+		/* Cancel requested while parked: local timeout, no SQE. */
+		deliver(loop, id, out.request, IOUW_FINISH_TIMEOUT);
+		break;
+	case IOUW_STAGE_ORPHANED:
+		/* The table released the request; drop its deadline. */
+		if (out.target_tick != IOUW_NO_TICK)
+			iouw_wheel_remove(loop->wheel, out.target_tick);
+		break;
+	case IOUW_STAGE_SUBMIT:
+		push_sqe(loop, &out.sqe);
+		break;
+	}
+}
+
+/* Admit one fresh request: insert, schedule its deadline, stage it; or time
+ * it out at once when its deadline already passed. */
+static void admit(struct iouw_loop *loop, struct iouw_request *req)
+{
+	uint64_t tick = IOUW_NO_TICK;
+	iouw_waiter_id id;
+
+	if (req->deadline_ns != IOUW_NO_DEADLINE) {
+		if (iouw_wheel_active(loop->wheel) == 0) {
+			/* Idle until now: the clock was not read, so bring the
+			 * wheel up to now before converting. Nothing is active,
+			 * so this only purges stale buckets. */
+			size_t n;
+
+			(void)iouw_wheel_advance(loop->wheel, now(loop), &n);
+			IOUW_INVARIANT(n == 0, "idle wheel catch-up returned expired entries");
+		}
+		tick = iouw_wheel_target_tick(loop->wheel, req->deadline_ns);
+		if (tick == IOUW_NO_TICK) {
+			/* Already expired: time out now, never take a slot. */
+			emit_simple(loop, IOUW_EV_ADMIT_EXPIRED, iouw_waiter_id_new(0, 0),
+			            IOUW_NO_TICK, 0, req);
+			loop->stats.delivered++;
+			loop->stats.timeouts++;
+			req->ops->finish(req, IOUW_FINISH_TIMEOUT);
+			return;
+		}
+	}
+	id = iouw_waiters_insert(loop->waiters, req, tick);
+	if (tick != IOUW_NO_TICK)
+		iouw_wheel_schedule(loop->wheel, id, tick);
+	emit_simple(loop, IOUW_EV_ADMIT, id, tick, 0, req);
+	stage(loop, id);
+}
+
+bool iouw_loop_fill_sq(struct iouw_loop *loop)
+{
+	struct iouw_backend *b = loop->backend;
+
+	if (loop->wake_needs_arm) {
+		struct io_uring_sqe sqe;
+
+		if (iouw_backend_sq_space(b) == 0)
+			return true;
+		memset(&sqe, 0, sizeof(sqe));
+		iouw_wake_prep_poll(&loop->wake, &sqe);
+		push_sqe(loop, &sqe);
+		loop->wake_needs_arm = false;
+	}
+
+	while (loop->cancels.len > 0) {
+		iouw_waiter_id id = idq_front(&loop->cancels);
+		struct io_uring_sqe sqe;
+
+		if (!iouw_waiters_is_in_flight(loop->waiters, id)) {
+			/* Its op CQE already arrived (or the slot moved on):
+			 * nothing left to cancel. */
+			idq_pop(&loop->cancels);
+			emit_simple(loop, IOUW_EV_CANCEL_SKIPPED, id, IOUW_NO_TICK, 0, NULL);
+			continue;
+		}
+		if (iouw_backend_sq_space(b) == 0)
+			return true;
+		idq_pop(&loop->cancels);
+		memset(&sqe, 0, sizeof(sqe));
+		io_uring_prep_cancel64(&sqe, iouw_waiter_id_user_data(id), 0);
+		io_uring_sqe_set_data64(&sqe, iouw_waiter_id_cancel_user_data(id));
+		loop->stats.cancels++;
+		push_sqe(loop, &sqe);
+	}
+
+	while (loop->ready.len > 0) {
+		iouw_waiter_id id;
+
+		if (iouw_backend_sq_space(b) == 0)
+			return true;
+		id = idq_front(&loop->ready);
+		idq_pop(&loop->ready);
+		stage(loop, id);
+	}
+
+	while (!iouw_waiters_is_full(loop->waiters)) {
+		struct iouw_request *req;
+
+		if (iouw_mpsc_peek(loop->inbound) == NULL)
+			break;
+		if (iouw_backend_sq_space(b) == 0)
+			return true;
+		req = iouw_mpsc_pop(loop->inbound);
+		admit(loop, req);
+	}
+	return false;
+}
+
+/* Relative wait bound: the next deadline, and while draining with a budget
+ * what is left of it; IOUW_BACKEND_NO_TIMEOUT when neither applies. */
+static int64_t wait_bound(struct iouw_loop *loop)
+{
+	uint64_t bound = UINT64_MAX, next;
+
+	if (iouw_wheel_next_deadline(loop->wheel, &next) == 0)
+		bound = next;
+	if (iouw_loop_is_closed(loop) && loop->cfg.shutdown_timeout_ns != IOUW_NO_DEADLINE &&
+	    loop->budget_left < bound)
+		bound = loop->budget_left;
+	if (bound == UINT64_MAX)
+		return IOUW_BACKEND_NO_TIMEOUT;
+	return bound > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)bound;
+}
+
+/* Whether the loop has nothing to do but wait for a CQE. */
+static bool idle(struct iouw_loop *loop)
+{
+	if (loop->ready.len > 0 || loop->cancels.len > 0 || loop->wake_needs_arm)
+		return false;
+	if (!iouw_waiters_is_full(loop->waiters) && iouw_mpsc_peek(loop->inbound) != NULL)
+		return false;
+	return true;
+}
+
+int iouw_loop_submit_and_wait(struct iouw_loop *loop, bool may_block)
+{
+	bool charge = iouw_loop_is_closed(loop) &&
+	              loop->cfg.shutdown_timeout_ns != IOUW_NO_DEADLINE;
+	unsigned wait_nr = 0;
+	uint64_t t0 = 0;
+	int r;
+
+	if (may_block && idle(loop)) {
+		/* Sleep-intent handshake: arm, then re-check before blocking. */
+		if (iouw_wake_arm(&loop->wake)) {
+			if (idle(loop) && !(iouw_loop_is_drained(loop)))
+				wait_nr = 1;
+			else
+				iouw_wake_disarm(&loop->wake);
+		}
+	}
+	if (charge)
+		t0 = now(loop);
+	r = iouw_backend_submit_and_wait(loop->backend, wait_nr,
+	                                 wait_nr ? wait_bound(loop) : IOUW_BACKEND_NO_TIMEOUT);
+	if (wait_nr)
+		iouw_wake_disarm(&loop->wake);
+	if (charge) {
+		uint64_t spent = now(loop) - t0;
+
+		loop->budget_left = spent >= loop->budget_left ? 0 : loop->budget_left - spent;
+	}
+	{
+		struct iouw_loop_event ev = { .kind = IOUW_EV_WAIT, .res = r };
+
+		emit(loop, &ev);
+	}
+	if (r >= 0 || r == -ETIME || r == -EINTR || r == -EAGAIN || r == -EBUSY)
+		return 0;
+	return r;
+}
+
+int iouw_loop_turn(struct iouw_loop *loop, bool may_block)
+{
+	loop->stats.turns++;
+	iouw_loop_reap(loop);
+	iouw_loop_advance_timeouts(loop);
+	(void)iouw_loop_fill_sq(loop);
+	if (iouw_loop_is_drained(loop))
+		/* Staging can empty the table (a local timeout): the drain
+		 * ends here, with nothing left to wait for. Still submit
+		 * what was pushed (cancels) without waiting. */
+		may_block = false;
+	return iouw_loop_submit_and_wait(loop, may_block);
+}
+
+/* Shutdown budget spent: release whatever is still tracked or queued. */
+static void abandon(struct iouw_loop *loop)
+{
+	struct iouw_request *req;
+
+	for (uint32_t i = 0; i < iouw_waiters_capacity(loop->waiters); i++) {
+		struct iouw_waiter_info info;
+
+		if (iouw_waiters_slot(loop->waiters, i, &info) < 0 || !info.occupied)
+			continue;
+		/* An ACTIVE waiter still holds a deadline on the wheel. */
+		if (info.state == IOUW_WAITER_ACTIVE && info.target_tick != IOUW_NO_TICK)
+			iouw_wheel_remove(loop->wheel, info.target_tick);
+		req = iouw_waiters_remove(loop->waiters, info.id);
+		emit_simple(loop, IOUW_EV_ABANDON, info.id, IOUW_NO_TICK, 0, req);
+		loop->stats.abandoned++;
+		req->ops->release(req);
+	}
+	while ((req = iouw_mpsc_pop(loop->inbound)) != NULL) {
+		emit_simple(loop, IOUW_EV_ABANDON, iouw_waiter_id_new(0, 0), IOUW_NO_TICK, 0, req);
+		loop->stats.abandoned++;
+		req->ops->release(req);
+	}
+	loop->ready.len = 0;
+	loop->cancels.len = 0;
+}
+
+int iouw_loop_run(struct iouw_loop *loop)
+{
+	for (;;) {
+		int r = iouw_loop_turn(loop, true);
+
+		if (r < 0)
+			return r;
+		if (iouw_loop_is_drained(loop))
+			return 0;
+		if (iouw_loop_is_closed(loop) && loop->cfg.shutdown_timeout_ns != IOUW_NO_DEADLINE &&
+		    loop->budget_left == 0) {
+			/* Deadlines were honoured until now; what is left is
+			 * abandoned. Wheel entries of abandoned waiters stay
+			 * behind as stale entries. */
+			iouw_loop_reap(loop);
+			if (!iouw_loop_is_drained(loop))
+				abandon(loop);
+			return 0;
+		}
+	}
+}
+
+struct iouw_waiters *iouw_loop_waiters(struct iouw_loop *loop)
+{
+	return loop->waiters;
+}
+
+struct iouw_wheel *iouw_loop_wheel(struct iouw_loop *loop)
+{
+	return loop->wheel;
+}
+
+const struct iouw_loop_config *iouw_loop_config(const struct iouw_loop *loop)
+{
+	return &loop->cfg;
+}
+
+size_t iouw_loop_ready(const struct iouw_loop *loop, iouw_waiter_id *ret_ids, size_t max)
+{
+	return idq_copy(&loop->ready, ret_ids, max);
+}
+
+size_t iouw_loop_pending_cancels(const struct iouw_loop *loop, iouw_waiter_id *ret_ids,
+                                 size_t max)
+{
+	return idq_copy(&loop->cancels, ret_ids, max);
+}
+
+size_t iouw_loop_inbound_len(const struct iouw_loop *loop)
+{
+	return iouw_mpsc_len(loop->inbound);
+}
+
+int iouw_loop_wake_fd(const struct iouw_loop *loop)
+{
+	return loop->wake.efd;
+}
+
+void iouw_loop_stats(const struct iouw_loop *loop, struct iouw_loop_stats *ret)
+{
+	*ret = loop->stats;
+}
+
+void iouw_loop_set_observer(struct iouw_loop *loop, iouw_loop_observer_fn fn, void *ctx)
+{
+	loop->observer = fn;
+	loop->observer_ctx = ctx;
+}
+
+void iouw_loop_assert_consistent(const struct iouw_loop *loop)
+{
+	uint32_t cap = iouw_waiters_capacity(loop->waiters);
+	uint8_t *in_ready = calloc(cap ? cap : 1, 1);
+	size_t with_deadline = 0;
+
+	IOUW_INVARIANT(in_ready != NULL, "out of memory while checking the loop");
+	iouw_waiters_assert_consistent(loop->waiters);
+	iouw_wheel_assert_consistent(loop->wheel);
+	for (size_t i = 0; i < loop->ready.len; i++) {
+		iouw_waiter_id id = loop->ready.ids[(loop->ready.head + i) & (loop->ready.cap - 1)];
+		enum iouw_waiter_state st;
+		uint32_t index = iouw_waiter_id_index(id);
+
+		IOUW_INVARIANT(iouw_waiters_state(loop->waiters, id, &st, NULL) == 0,
+		               "ready queue holds an untracked waiter");
+		IOUW_INVARIANT(!iouw_waiters_is_in_flight(loop->waiters, id),
+		               "ready queue holds a waiter with an op in flight");
+		IOUW_INVARIANT(!in_ready[index], "waiter queued twice in the ready queue");
+		in_ready[index] = 1;
+	}
+	for (uint32_t i = 0; i < cap; i++) {
+		struct iouw_waiter_info info;
+
+		(void)iouw_waiters_slot(loop->waiters, i, &info);
+		if (!info.occupied)
+			continue;
+		IOUW_INVARIANT(info.in_flight || in_ready[i],
+		               "tracked waiter neither in flight nor ready");
+		if (info.state == IOUW_WAITER_ACTIVE && info.target_tick != IOUW_NO_TICK)
+			with_deadline++;
+	}
+	free(in_ready);
+	IOUW_INVARIANT(iouw_wheel_active(loop->wheel) == with_deadline,
+		               "wheel active deadlines disagree with the waiter table");
+}

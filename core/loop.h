@@ -1,0 +1,209 @@
+/* core/loop.h: the io_uring event loop (SPEC section 6).
+ *
+ * What: drives logical requests through a ring backend. It owns the waiter
+ * table, the timeout wheel, the ready queue (waiters that need their next
+ * SQE), the pending-cancel queue, the bounded inbound (MPSC) queue and the
+ * eventfd wake path. The ring is reached only through struct iouw_backend,
+ * time only through the injected struct iouw_clock, so every test and
+ * scenario is deterministic.
+ *
+ * One turn (iouw_loop_turn), exactly in SPEC order:
+ *   1. reap every available CQE (the backend flushes the kernel's overflow
+ *      list): the wake poll's CQE acknowledges the eventfd and, without
+ *      IORING_CQE_F_MORE, marks the poll for re-arming; any other CQE goes to
+ *      the waiter table: Cancel -> nothing, Requeue -> back of the ready
+ *      queue, Complete -> drop its deadline from the wheel, deliver.
+ *   2. advance timeouts, only when a deadline is active: each expired entry
+ *      whose cancel() succeeds loses its deadline; if its op is in flight a
+ *      cancel is queued; if it sits in the ready queue it times out locally
+ *      when staged, with no cancel SQE.
+ *   3. fill the SQ, stopping as soon as it is full: wake poll re-arm, pending
+ *      cancels (skipping waiters no longer in flight), the ready queue in
+ *      FIFO order, then fresh requests while the table has room. A fresh
+ *      request whose deadline already passed times out at once and never
+ *      takes a slot.
+ *   4. submit and wait for one CQE, bounded by the next deadline (or, while
+ *      draining with a budget, by what is left of it). -ETIME is not an
+ *      error; -EINTR/-EAGAIN/-EBUSY mean "come round again"; anything else
+ *      is returned as fatal.
+ *
+ * The loop only blocks when it has nothing else to do: no ready waiter, no
+ * admissible inbound request, no pending cancel, and the sleep-intent
+ * handshake (core/wake.h) found no submission since it last looked.
+ *
+ * Clock discipline: the clock is read only while a deadline is active, when a
+ * request with a deadline is admitted, and while draining with a budget.
+ * Before the first deadline is converted after an idle period the wheel is
+ * brought up to now once.
+ *
+ * Shutdown: iouw_loop_close() closes the front door and wakes the loop;
+ * iouw_loop_run() then keeps reaping, advancing timeouts, staging cancels,
+ * the ready queue and the requests already accepted, until nothing is
+ * tracked. With a shutdown_timeout the time spent waiting (measured on the
+ * injected clock) is charged to the budget; when it is spent, everything
+ * still tracked or queued is abandoned (released; callers are told
+ * -ECANCELED). Staging alone can empty the table (a local timeout) and ends
+ * the drain.
+ *
+ * Liveness caveat (by design, as in the original): capacity is the ring size.
+ * If the table is full of requests that wait on requests still queued behind
+ * the capacity limit (a recv waiting for a send that cannot be admitted),
+ * nothing progresses until deadlines fire and free slots. Give such requests
+ * deadlines, or a ring large enough for the dependency chain.
+ *
+ * Abandon caveat: abandoning releases a request whose op may still be in the
+ * kernel; on a real ring the op is cancelled when the ring is torn down, so
+ * free the loop (which frees an owned ring first) before reusing buffers.
+ *
+ * Threads: iouw_loop_submit() and iouw_loop_close() may be called from any
+ * thread; everything else belongs to the loop thread.
+ */
+#ifndef IOUW_LOOP_H
+#define IOUW_LOOP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "clock.h"
+#include "request_ops.h"
+#include "waiter.h"
+#include "wheel.h"
+
+#define IOUW_LOOP_DEFAULT_RING_SIZE 128u
+#define IOUW_LOOP_MAX_RING_SIZE 32768u
+#define IOUW_LOOP_DEFAULT_MAX_TIMEOUT_NS (UINT64_C(60) * 1000000000u)
+#define IOUW_LOOP_DEFAULT_TICK_NS (UINT64_C(5) * 1000000u)
+
+struct iouw_loop_config {
+	/* Ring entries, rounded up to a power of two; also the waiter capacity
+	 * and the inbound queue bound. 1..IOUW_LOOP_MAX_RING_SIZE. */
+	uint32_t ring_size;
+	/* IORING_SETUP_IOPOLL (iouw_loop_new_uring only). */
+	bool io_poll;
+	/* IORING_SETUP_SINGLE_ISSUER + DEFER_TASKRUN (iouw_loop_new_uring). */
+	bool single_issuer;
+	/* Longest deadline the wheel tracks; later ones are clamped. Non-zero. */
+	uint64_t max_request_timeout_ns;
+	/* Drain budget after close, or IOUW_NO_DEADLINE for none. */
+	uint64_t shutdown_timeout_ns;
+	/* Timeout wheel tick. Non-zero. */
+	uint64_t tick_ns;
+};
+
+/* Fill @cfg with SPEC's defaults. */
+void iouw_loop_config_init(struct iouw_loop_config *cfg);
+
+/* Validate @cfg and write the normalised form (ring size rounded up) to
+ * *ret. -EINVAL for a zero tick, a zero max timeout, or a ring size of 0 or
+ * above IOUW_LOOP_MAX_RING_SIZE. */
+int iouw_loop_config_normalize(const struct iouw_loop_config *cfg, struct iouw_loop_config *ret);
+
+enum iouw_loop_event_kind {
+	IOUW_EV_SQE = 0,         /* .sqe was pushed to the backend */
+	IOUW_EV_CQE,             /* .cqe was reaped */
+	IOUW_EV_ADMIT,           /* fresh request got slot .id, deadline .tick */
+	IOUW_EV_ADMIT_EXPIRED,   /* fresh request's deadline had passed: timed out */
+	IOUW_EV_STAGE,           /* stage(.id) gave .outcome (enum iouw_stage_kind) */
+	IOUW_EV_COMPLETION,      /* CQE for .id gave .outcome (enum iouw_completion_kind) */
+	IOUW_EV_EXPIRED,         /* wheel entry .id/.tick fired; .outcome 1 if cancel() took */
+	IOUW_EV_CANCEL_QUEUED,   /* an ASYNC_CANCEL for .id was queued */
+	IOUW_EV_CANCEL_SKIPPED,  /* a queued cancel for .id was dropped: not in flight */
+	IOUW_EV_DELIVER,         /* .request finished with .outcome (enum iouw_finish) */
+	IOUW_EV_ABANDON,         /* .request released by the shutdown budget */
+	IOUW_EV_WAIT,            /* submit_and_wait returned .res */
+};
+
+struct iouw_loop_event {
+	enum iouw_loop_event_kind kind;
+	iouw_waiter_id id;
+	uint64_t tick;
+	int32_t res;
+	int outcome;
+	const struct io_uring_sqe *sqe;
+	struct iouw_cqe cqe;
+	struct iouw_request *request; /* valid only during the callback */
+};
+
+typedef void (*iouw_loop_observer_fn)(void *ctx, const struct iouw_loop_event *ev);
+
+struct iouw_loop_stats {
+	uint64_t turns;
+	uint64_t sqes;
+	uint64_t cqes;
+	uint64_t delivered;
+	uint64_t timeouts;
+	uint64_t cancels;
+	uint64_t abandoned;
+	uint64_t clock_reads;
+};
+
+struct iouw_loop;
+
+/* Create a loop on @backend (borrowed: it must outlive the loop) with the
+ * clock @clock. Returns 0, -EINVAL (bad config or arguments), -ENOMEM, or the
+ * -errno of creating the eventfd. */
+int iouw_loop_new(const struct iouw_loop_config *cfg, struct iouw_backend *backend,
+                  struct iouw_clock clock, struct iouw_loop **ret);
+
+/* Create a loop that owns a real io_uring ring built from @cfg. Also returns
+ * the ring setup's -errno unchanged (-EPERM/-ENOSYS/-EACCES: io_uring
+ * unavailable; -EINVAL: a requested flag is unsupported). */
+int iouw_loop_new_uring(const struct iouw_loop_config *cfg, struct iouw_clock clock,
+                        struct iouw_loop **ret);
+
+/* Free the loop: an owned ring first, then every request still tracked or
+ * queued is released (callers told -ECANCELED). NULL is a no-op. */
+void iouw_loop_free(struct iouw_loop *loop);
+
+/* Any thread: hand @req to the loop. 0; -EAGAIN when the inbound queue is
+ * full (retry later); -ESHUTDOWN after close; -EINVAL for NULL. On error the
+ * caller still owns @req. */
+int iouw_loop_submit(struct iouw_loop *loop, struct iouw_request *req);
+
+/* Any thread: close the front door and wake the loop so run() drains. */
+void iouw_loop_close(struct iouw_loop *loop);
+
+/* Loop thread: turn until closed and drained (or abandoned). 0, or the
+ * fatal -errno of a wait. */
+int iouw_loop_run(struct iouw_loop *loop);
+
+/* Loop thread: one turn. @may_block false never waits for a CQE (submit
+ * only). 0, or a fatal -errno. */
+int iouw_loop_turn(struct iouw_loop *loop, bool may_block);
+
+/* The phases of a turn, for tests and the scenario harness. */
+size_t iouw_loop_reap(struct iouw_loop *loop);          /* CQEs processed */
+void iouw_loop_advance_timeouts(struct iouw_loop *loop);
+bool iouw_loop_fill_sq(struct iouw_loop *loop);          /* true: SQ filled up */
+int iouw_loop_submit_and_wait(struct iouw_loop *loop, bool may_block);
+
+/* True once closed, nothing queued inbound and nothing tracked. */
+bool iouw_loop_is_drained(const struct iouw_loop *loop);
+bool iouw_loop_is_closed(const struct iouw_loop *loop);
+
+struct iouw_waiters *iouw_loop_waiters(struct iouw_loop *loop);
+struct iouw_wheel *iouw_loop_wheel(struct iouw_loop *loop);
+const struct iouw_loop_config *iouw_loop_config(const struct iouw_loop *loop);
+/* Ready queue / pending cancels, front first: writes up to @max ids,
+ * returns the total. */
+size_t iouw_loop_ready(const struct iouw_loop *loop, iouw_waiter_id *ret_ids, size_t max);
+size_t iouw_loop_pending_cancels(const struct iouw_loop *loop, iouw_waiter_id *ret_ids,
+                                 size_t max);
+size_t iouw_loop_inbound_len(const struct iouw_loop *loop);
+/* The eventfd the wake poll watches (for tests). */
+int iouw_loop_wake_fd(const struct iouw_loop *loop);
+void iouw_loop_stats(const struct iouw_loop *loop, struct iouw_loop_stats *ret);
+
+/* Observe every event (SQE, CQE, outcome, delivery) as it happens. */
+void iouw_loop_set_observer(struct iouw_loop *loop, iouw_loop_observer_fn fn, void *ctx);
+
+/* Cross-check the table, the wheel and the queues against each other:
+ * every ready entry is tracked and not in flight and appears once; every
+ * tracked waiter not in flight is in the ready queue; the wheel's active
+ * count equals the number of ACTIVE waiters with a deadline. Panics naming
+ * the first broken invariant. O(capacity). Call between turns. */
+void iouw_loop_assert_consistent(const struct iouw_loop *loop);
+
+#endif /* IOUW_LOOP_H */

@@ -1,0 +1,120 @@
+/* core/mpsc.c: bounded MPSC queue (see mpsc.h for the design). */
+#include "mpsc.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+struct iouw_mpsc_cell {
+	_Atomic uint64_t seq;
+	void *value;
+};
+
+struct iouw_mpsc {
+	size_t mask;
+	struct iouw_mpsc_cell *cells;
+	/* Producers' and consumer's positions on separate cache lines. */
+	_Alignas(64) _Atomic uint64_t tail;
+	_Alignas(64) _Atomic uint64_t head;
+};
+
+int iouw_mpsc_new(size_t capacity, struct iouw_mpsc **ret)
+{
+	struct iouw_mpsc *q;
+
+	if (!ret || capacity == 0 || capacity > ((size_t)1 << 24) || (capacity & (capacity - 1)))
+		return -EINVAL;
+	q = aligned_alloc(64, (sizeof(*q) + 63) / 64 * 64);
+	if (!q)
+		return -ENOMEM;
+	q->cells = calloc(capacity, sizeof(*q->cells));
+	if (!q->cells) {
+		free(q);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < capacity; i++)
+		atomic_init(&q->cells[i].seq, i);
+	q->mask = capacity - 1;
+	atomic_init(&q->tail, 0);
+	atomic_init(&q->head, 0);
+	*ret = q;
+	return 0;
+}
+
+void iouw_mpsc_free(struct iouw_mpsc *q)
+{
+	if (!q)
+		return;
+	free(q->cells);
+	free(q);
+}
+
+int iouw_mpsc_push(struct iouw_mpsc *q, void *value)
+{
+	uint64_t pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
+
+	if (!value)
+		return -EINVAL;
+	for (;;) {
+		struct iouw_mpsc_cell *cell = &q->cells[pos & q->mask];
+		uint64_t seq = atomic_load_explicit(&cell->seq, memory_order_acquire);
+		int64_t diff = (int64_t)(seq - pos);
+
+		if (diff == 0) {
+			/* The cell is free for this lap: claim the position. */
+			if (atomic_compare_exchange_weak_explicit(&q->tail, &pos, pos + 1,
+			                                          memory_order_relaxed,
+			                                          memory_order_relaxed)) {
+				cell->value = value;
+				atomic_store_explicit(&cell->seq, pos + 1, memory_order_release);
+				return 0;
+			}
+			/* pos was reloaded by the failed CAS. */
+		} else if (diff < 0) {
+			/* The consumer has not freed this cell yet: full. */
+			return -EAGAIN;
+		} else {
+			pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
+		}
+	}
+}
+
+void *iouw_mpsc_peek(const struct iouw_mpsc *q)
+{
+	uint64_t pos = atomic_load_explicit(&q->head, memory_order_relaxed);
+	struct iouw_mpsc_cell *cell = &q->cells[pos & q->mask];
+	uint64_t seq = atomic_load_explicit(&cell->seq, memory_order_acquire);
+
+	return seq == pos + 1 ? cell->value : NULL;
+}
+
+void *iouw_mpsc_pop(struct iouw_mpsc *q)
+{
+	uint64_t pos = atomic_load_explicit(&q->head, memory_order_relaxed);
+	struct iouw_mpsc_cell *cell = &q->cells[pos & q->mask];
+	uint64_t seq = atomic_load_explicit(&cell->seq, memory_order_acquire);
+	void *value;
+
+	if (seq != pos + 1)
+		return NULL;
+	value = cell->value;
+	cell->value = NULL;
+	atomic_store_explicit(&q->head, pos + 1, memory_order_relaxed);
+	/* Free the cell for the producers' next lap. */
+	atomic_store_explicit(&cell->seq, pos + q->mask + 1, memory_order_release);
+	return value;
+}
+
+size_t iouw_mpsc_len(const struct iouw_mpsc *q)
+{
+	uint64_t tail = atomic_load_explicit(&q->tail, memory_order_acquire);
+	uint64_t head = atomic_load_explicit(&q->head, memory_order_acquire);
+
+	return tail > head ? (size_t)(tail - head) : 0;
+}
+
+size_t iouw_mpsc_capacity(const struct iouw_mpsc *q)
+{
+	return q->mask + 1;
+}

@@ -1,0 +1,137 @@
+/* tests/test_mpsc.c: the inbound queue suite (core/mpsc.h).
+ *
+ * Single-threaded: argument checks, FIFO order, full/empty, wrap-around over
+ * many laps. Threaded: several producers push disjoint ranges while one
+ * consumer pops; every value arrives exactly once and each producer's values
+ * arrive in that producer's order. */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "mpsc.h"
+#include "support.h"
+
+#define VAL(x) ((void *)(uintptr_t)(x))
+
+START_TEST(test_mpsc_rejects_bad_arguments)
+{
+	struct iouw_mpsc *q = NULL;
+
+	ck_assert_int_eq(iouw_mpsc_new(0, &q), -EINVAL);
+	ck_assert_int_eq(iouw_mpsc_new(3, &q), -EINVAL);
+	ck_assert_int_eq(iouw_mpsc_new((size_t)1 << 25, &q), -EINVAL);
+	ck_assert_int_eq(iouw_mpsc_new(4, NULL), -EINVAL);
+	ck_assert_ptr_null(q);
+	ck_assert_int_eq(iouw_mpsc_new(4, &q), 0);
+	ck_assert_int_eq(iouw_mpsc_push(q, NULL), -EINVAL);
+	ck_assert_uint_eq(iouw_mpsc_len(q), 0);
+	iouw_mpsc_free(q);
+	iouw_mpsc_free(NULL);
+}
+END_TEST
+
+START_TEST(test_mpsc_fifo_full_and_wrap)
+{
+	struct iouw_mpsc *q;
+
+	ck_assert_int_eq(iouw_mpsc_new(4, &q), 0);
+	ck_assert_uint_eq(iouw_mpsc_capacity(q), 4);
+	ck_assert_ptr_null(iouw_mpsc_pop(q));
+	for (uintptr_t lap = 0; lap < 1000; lap++) {
+		for (uintptr_t i = 1; i <= 4; i++)
+			ck_assert_int_eq(iouw_mpsc_push(q, VAL(lap * 10 + i)), 0);
+		ck_assert_int_eq(iouw_mpsc_push(q, VAL(99)), -EAGAIN);
+		ck_assert_uint_eq(iouw_mpsc_len(q), 4);
+		ck_assert_ptr_eq(iouw_mpsc_peek(q), VAL(lap * 10 + 1));
+		for (uintptr_t i = 1; i <= 4; i++)
+			ck_assert_ptr_eq(iouw_mpsc_pop(q), VAL(lap * 10 + i));
+		ck_assert_ptr_null(iouw_mpsc_pop(q));
+		ck_assert_ptr_null(iouw_mpsc_peek(q));
+	}
+	/* Interleaved push/pop keeps order across the wrap. */
+	ck_assert_int_eq(iouw_mpsc_push(q, VAL(1)), 0);
+	ck_assert_int_eq(iouw_mpsc_push(q, VAL(2)), 0);
+	ck_assert_ptr_eq(iouw_mpsc_pop(q), VAL(1));
+	ck_assert_int_eq(iouw_mpsc_push(q, VAL(3)), 0);
+	ck_assert_int_eq(iouw_mpsc_push(q, VAL(4)), 0);
+	ck_assert_int_eq(iouw_mpsc_push(q, VAL(5)), 0);
+	ck_assert_int_eq(iouw_mpsc_push(q, VAL(6)), -EAGAIN);
+	for (uintptr_t i = 2; i <= 5; i++)
+		ck_assert_ptr_eq(iouw_mpsc_pop(q), VAL(i));
+	iouw_mpsc_free(q);
+}
+END_TEST
+
+#define PRODUCERS 4
+#define PER_PRODUCER 20000
+
+struct producer {
+	struct iouw_mpsc *q;
+	uintptr_t base;
+};
+
+static void *produce(void *arg)
+{
+	struct producer *p = arg;
+
+	for (uintptr_t i = 0; i < PER_PRODUCER; i++) {
+		while (iouw_mpsc_push(p->q, VAL(p->base + i + 1)) == -EAGAIN)
+			sched_yield();
+	}
+	return NULL;
+}
+
+START_TEST(test_mpsc_threaded_exactly_once_in_producer_order)
+{
+	struct iouw_mpsc *q;
+	pthread_t th[PRODUCERS];
+	struct producer p[PRODUCERS];
+	uintptr_t next[PRODUCERS] = { 0 };
+	size_t got = 0;
+
+	ck_assert_int_eq(iouw_mpsc_new(64, &q), 0);
+	for (int i = 0; i < PRODUCERS; i++) {
+		p[i].q = q;
+		p[i].base = (uintptr_t)i * 1000000;
+		ck_assert_int_eq(pthread_create(&th[i], NULL, produce, &p[i]), 0);
+	}
+	while (got < (size_t)PRODUCERS * PER_PRODUCER) {
+		void *v = iouw_mpsc_pop(q);
+		uintptr_t x, who, seq;
+
+		if (!v) {
+			sched_yield();
+			continue;
+		}
+		x = (uintptr_t)v - 1;
+		who = x / 1000000;
+		seq = x % 1000000;
+		ck_assert_uint_lt(who, PRODUCERS);
+		ck_assert_uint_eq(seq, next[who]);
+		next[who]++;
+		got++;
+	}
+	for (int i = 0; i < PRODUCERS; i++) {
+		ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+		ck_assert_uint_eq(next[i], PER_PRODUCER);
+	}
+	ck_assert_ptr_null(iouw_mpsc_pop(q));
+	iouw_mpsc_free(q);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("mpsc");
+	TCase *tc = tcase_create("mpsc");
+
+	iouw_test_add_fd_fixture(tc);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_mpsc_rejects_bad_arguments);
+	tcase_add_test(tc, test_mpsc_fifo_full_and_wrap);
+	tcase_add_test(tc, test_mpsc_threaded_exactly_once_in_producer_order);
+	suite_add_tcase(s, tc);
+	return iouw_test_run_suite(s);
+}
