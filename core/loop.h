@@ -162,6 +162,13 @@ void iouw_loop_free(struct iouw_loop *loop);
  * caller still owns @req. */
 int iouw_loop_submit(struct iouw_loop *loop, struct iouw_request *req);
 
+/* Any thread: hand @n requests to the loop in one go (one claim on the
+ * inbound queue and one wake-up check for the lot). Returns how many were
+ * accepted, from the front (0 when the queue is full: retry the rest later),
+ * or -ESHUTDOWN after close, -EINVAL for a NULL pointer or n == 0. The caller
+ * still owns the requests that were not accepted. */
+int iouw_loop_submit_many(struct iouw_loop *loop, struct iouw_request *const *reqs, size_t n);
+
 /* Any thread: close the front door and wake the loop so run() drains. */
 void iouw_loop_close(struct iouw_loop *loop);
 

@@ -80,6 +80,48 @@ int iouw_mpsc_push(struct iouw_mpsc *q, void *value)
 	}
 }
 
+int iouw_mpsc_push_many(struct iouw_mpsc *q, void *const *values, size_t n)
+{
+	uint64_t pos;
+	size_t done = 0;
+
+	if (n == 0 || n > q->mask + 1)
+		return n == 0 ? -EINVAL : iouw_mpsc_push_many(q, values, q->mask + 1);
+	for (size_t i = 0; i < n; i++)
+		if (!values[i])
+			return -EINVAL;
+	pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
+	for (;;) {
+		/* The consumer frees cells in order, so the run is free for
+		 * this lap exactly when its last cell is. */
+		struct iouw_mpsc_cell *last = &q->cells[(pos + n - 1) & q->mask];
+		uint64_t seq = atomic_load_explicit(&last->seq, memory_order_acquire);
+		int64_t diff = (int64_t)(seq - (pos + n - 1));
+
+		if (diff == 0) {
+			if (atomic_compare_exchange_weak_explicit(&q->tail, &pos, pos + n,
+			                                          memory_order_relaxed,
+			                                          memory_order_relaxed)) {
+				for (size_t i = 0; i < n; i++) {
+					struct iouw_mpsc_cell *cell = &q->cells[(pos + i) & q->mask];
+
+					cell->value = values[i];
+					atomic_store_explicit(&cell->seq, pos + i + 1,
+					                      memory_order_release);
+				}
+				return (int)n;
+			}
+		} else if (diff < 0) {
+			break; /* not enough room for the whole run */
+		} else {
+			pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
+		}
+	}
+	while (done < n && iouw_mpsc_push(q, values[done]) == 0)
+		done++;
+	return (int)done;
+}
+
 void *iouw_mpsc_peek(const struct iouw_mpsc *q)
 {
 	uint64_t pos = atomic_load_explicit(&q->head, memory_order_relaxed);

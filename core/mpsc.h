@@ -33,6 +33,10 @@ int iouw_mpsc_new(size_t capacity, struct iouw_mpsc **ret);
 void iouw_mpsc_free(struct iouw_mpsc *q);
 /* Any thread. 0, -EAGAIN when full, -EINVAL for a NULL value. */
 int iouw_mpsc_push(struct iouw_mpsc *q, void *value);
+/* Any thread. Push @values[0..n) as one contiguous run (one CAS for the
+ * lot), or as many as fit one by one when the run does not. Returns how
+ * many were pushed (0 when full), or -EINVAL for a NULL value or n == 0. */
+int iouw_mpsc_push_many(struct iouw_mpsc *q, void *const *values, size_t n);
 /* Consumer thread only. The oldest published value, or NULL when empty (or
  * when the oldest claimed cell is still being written by its producer). */
 void *iouw_mpsc_pop(struct iouw_mpsc *q);

@@ -766,6 +766,26 @@ START_TEST(test_shutdown_no_timeout)
 }
 END_TEST
 
+START_TEST(test_loop_submit_many_accepts_what_fits)
+{
+	struct env e;
+	struct iouw_request *reqs[6];
+
+	env_init_auto(&e, 4, IOUW_NO_DEADLINE);
+	for (int i = 0; i < 6; i++)
+		reqs[i] = &sync_req(&e, IOUW_NO_DEADLINE)->base;
+	ck_assert_int_eq(iouw_loop_submit_many(e.loop, reqs, 0), -EINVAL);
+	ck_assert_int_eq(iouw_loop_submit_many(e.loop, reqs, 6), 4); /* inbound holds 4 */
+	turn(&e);
+	ck_assert_int_eq(iouw_loop_submit_many(e.loop, reqs + 4, 2), 2);
+	iouw_loop_close(e.loop);
+	ck_assert_int_eq(iouw_loop_submit_many(e.loop, reqs, 1), -ESHUTDOWN);
+	ck_assert_int_eq(iouw_loop_run(e.loop), 0);
+	ck_assert_int_eq(e.log.finishes, 6);
+	env_free(&e);
+}
+END_TEST
+
 START_TEST(test_shutdown_no_timeout_continues_deadline_processing)
 {
 	struct env e;
@@ -1038,6 +1058,7 @@ int main(void)
 	tcase_add_test(tc, test_fill_submission_queue_orphans_closed_request_before_first_submit);
 	tcase_add_test(tc, test_fill_submission_queue_orphans_closed_ready_queue_entry_locally);
 	tcase_add_test(tc, test_shutdown_no_timeout);
+	tcase_add_test(tc, test_loop_submit_many_accepts_what_fits);
 	tcase_add_test(tc, test_shutdown_no_timeout_continues_deadline_processing);
 	tcase_add_test(tc, test_shutdown_timeout);
 	tcase_add_test(tc, test_shutdown_timeout_preserves_deadline_result);

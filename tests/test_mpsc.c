@@ -64,6 +64,45 @@ START_TEST(test_mpsc_fifo_full_and_wrap)
 }
 END_TEST
 
+START_TEST(test_mpsc_push_many_runs_and_partial_fit)
+{
+	struct iouw_mpsc *q;
+	void *vals[8];
+
+	for (uintptr_t i = 0; i < 8; i++)
+		vals[i] = VAL(i + 1);
+	ck_assert_int_eq(iouw_mpsc_new(8, &q), 0);
+	ck_assert_int_eq(iouw_mpsc_push_many(q, vals, 0), -EINVAL);
+	ck_assert_int_eq(iouw_mpsc_push_many(q, vals, 5), 5);
+	/* Only 3 slots left: the run does not fit whole, 3 go one by one. */
+	ck_assert_int_eq(iouw_mpsc_push_many(q, vals, 5), 3);
+	ck_assert_int_eq(iouw_mpsc_push_many(q, vals, 1), 0);
+	for (uintptr_t i = 1; i <= 5; i++)
+		ck_assert_ptr_eq(iouw_mpsc_pop(q), VAL(i));
+	for (uintptr_t i = 1; i <= 3; i++)
+		ck_assert_ptr_eq(iouw_mpsc_pop(q), VAL(i));
+	ck_assert_ptr_null(iouw_mpsc_pop(q));
+	/* Runs across the wrap, many laps. */
+	for (int lap = 0; lap < 100; lap++) {
+		ck_assert_int_eq(iouw_mpsc_push_many(q, vals, 3), 3);
+		for (uintptr_t i = 1; i <= 3; i++)
+			ck_assert_ptr_eq(iouw_mpsc_pop(q), VAL(i));
+	}
+	/* More than the capacity: the first 8 go in. */
+	{
+		void *big[10];
+
+		for (uintptr_t i = 0; i < 10; i++)
+			big[i] = VAL(100 + i);
+		ck_assert_int_eq(iouw_mpsc_push_many(q, big, 10), 8);
+		ck_assert_ptr_eq(iouw_mpsc_pop(q), VAL(100));
+		big[0] = NULL;
+		ck_assert_int_eq(iouw_mpsc_push_many(q, big, 1), -EINVAL);
+	}
+	iouw_mpsc_free(q);
+}
+END_TEST
+
 #define PRODUCERS 4
 #define PER_PRODUCER 20000
 
@@ -76,9 +115,22 @@ static void *produce(void *arg)
 {
 	struct producer *p = arg;
 
-	for (uintptr_t i = 0; i < PER_PRODUCER; i++) {
-		while (iouw_mpsc_push(p->q, VAL(p->base + i + 1)) == -EAGAIN)
+	for (uintptr_t i = 0; i < PER_PRODUCER;) {
+		/* Alternate single pushes and runs of up to 5. */
+		void *run[5];
+		size_t n = (i % 3 == 0) ? 1 : 5;
+		int r;
+
+		if (n > PER_PRODUCER - i)
+			n = PER_PRODUCER - i;
+		for (size_t k = 0; k < n; k++)
+			run[k] = VAL(p->base + i + k + 1);
+		r = n == 1 ? (iouw_mpsc_push(p->q, run[0]) == 0 ? 1 : 0)
+		           : iouw_mpsc_push_many(p->q, run, n);
+		if (r <= 0)
 			sched_yield();
+		else
+			i += (uintptr_t)r;
 	}
 	return NULL;
 }
@@ -131,6 +183,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_mpsc_rejects_bad_arguments);
 	tcase_add_test(tc, test_mpsc_fifo_full_and_wrap);
+	tcase_add_test(tc, test_mpsc_push_many_runs_and_partial_fit);
 	tcase_add_test(tc, test_mpsc_threaded_exactly_once_in_producer_order);
 	suite_add_tcase(s, tc);
 	return iouw_test_run_suite(s);
