@@ -141,3 +141,16 @@ bool iouw_test_aborts_with(const char *name, void (*fn)(void *arg), void *arg)
 	close(fd);
 	return ok;
 }
+
+#include "uring_backend.h"
+
+void iouw_test_require_io_uring(void)
+{
+	int err = iouw_uring_available();
+
+	if (err == 0)
+		return;
+	printf("1..0 # SKIP io_uring unavailable: %s\n", strerror(-err));
+	fflush(stdout);
+	exit(0);
+}

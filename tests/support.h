@@ -36,4 +36,9 @@ void iouw_test_expect_invariant(const char *name);
  * For seed tests that check a panic in the middle of a longer test. */
 bool iouw_test_aborts_with(const char *name, void (*fn)(void *arg), void *arg);
 
+/* For the very top of a suite's main(): when io_uring is unavailable here
+ * (iouw_uring_available() fails), print `1..0 # SKIP io_uring unavailable:
+ * <strerror>` and exit(0), which meson's TAP protocol records as a skip. */
+void iouw_test_require_io_uring(void);
+
 #endif /* IOUW_TEST_SUPPORT_H */

@@ -1,0 +1,105 @@
+/* core/uring_backend.h: the production backend, a real io_uring ring
+ * (liburing 2.3), obeying core/backend.h. Kernel facts: SPEC section 8.
+ *
+ * What it owns: one ring (its fd closed by free), and a small "stash" of
+ * CQEs that a probe took out of the ring but that belong to the caller.
+ *
+ * Invariants and decisions:
+ *   - Setup flags: IOPOLL when cfg->iopoll; SINGLE_ISSUER | DEFER_TASKRUN
+ *     when cfg->single_issuer; CQSIZE when cfg->cq_entries != 0. Nothing
+ *     else. The ring must offer FEAT_NODROP (overflowed CQEs are parked, not
+ *     dropped) and FEAT_EXT_ARG (timed waits without a timeout SQE), else
+ *     setup fails with -EOPNOTSUPP (kernels before 5.11).
+ *   - Timed waits use EXT_ARG (io_uring_submit_and_wait_timeout). The kernel
+ *     returns the submit count, not -ETIME, when it submitted something and
+ *     then timed out; the backend checks the CQ and reports -ETIME whenever
+ *     fewer than wait_nr CQEs are ready after a timed wait. The kernel
+ *     returns the submit count as well when the wait after a submit was
+ *     interrupted by a signal: a timed wait reports that as -ETIME, an
+ *     untimed one as -EINTR (both mean "reap and come round again").
+ *   - wait_nr is clamped to the CQ ring size (a larger wait could never be
+ *     met), and stashed CQEs count towards it.
+ *   - DEFER_TASKRUN rings: completions that go through task work (anything
+ *     not completed inline during submit) become visible only after entering
+ *     the kernel with GETEVENTS. submit_and_wait always enters with
+ *     GETEVENTS on such a ring (also for wait_nr == 0); reap does not enter
+ *     (except to flush an overflow), so reap after a plain push sees nothing
+ *     new until the next submit_and_wait.
+ *   - IOPOLL rings: the kernel does not sleep for the timeout when nothing
+ *     is on its poll list; such a wait returns -ETIME at once.
+ *   - SINGLE_ISSUER rings: submitting from a thread other than the creator
+ *     fails with -EEXIST (fatal).
+ *   - reap returns stashed CQEs first (they are older), then ring CQEs;
+ *     when the ring is empty but IORING_SQ_CQ_OVERFLOW is set it enters the
+ *     kernel to flush the overflow list, until the flag clears or @max CQEs
+ *     were taken. Order is the kernel's post order throughout.
+ * Not thread-safe.
+ */
+#ifndef IOUW_URING_BACKEND_H
+#define IOUW_URING_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <liburing.h>
+
+#include "backend.h"
+
+/* Newer kernel ABI that Debian's liburing 2.3 headers may lack. */
+#ifndef IORING_SETUP_SINGLE_ISSUER
+#define IORING_SETUP_SINGLE_ISSUER (1U << 12)
+#endif
+#ifndef IORING_SETUP_DEFER_TASKRUN
+#define IORING_SETUP_DEFER_TASKRUN (1U << 13)
+#endif
+/* IORING_OP_NOP flag (sqe->nop_flags, which is sqe->rw_flags in liburing
+ * 2.3): complete with res = (int32_t)sqe->len instead of 0. */
+#ifndef IORING_NOP_INJECT_RESULT
+#define IORING_NOP_INJECT_RESULT (1U << 0)
+#endif
+
+/* user_data values the probes use (never waiter ids: their slot index is
+ * above any table capacity; never IOUW_WAKE_USER_DATA). Probe CQEs are
+ * consumed by the probe and never reach reap. */
+#define IOUW_URING_PROBE_USER_DATA_FIRST (UINT64_MAX - 16)
+#define IOUW_URING_PROBE_USER_DATA_LAST (UINT64_MAX - 12)
+
+struct iouw_uring_config {
+	unsigned entries;   /* SQ size; the kernel rounds up to a power of two */
+	bool iopoll;        /* IORING_SETUP_IOPOLL */
+	bool single_issuer; /* also sets DEFER_TASKRUN */
+	unsigned cq_entries; /* 0 = default (2 * SQ size) */
+};
+
+/* Set up a ring as @cfg says and wrap it in a backend. Returns the setup
+ * -errno unchanged (-EPERM/-ENOSYS/-EACCES: io_uring unavailable; -EINVAL: a
+ * flag or size unsupported), -EOPNOTSUPP when the kernel lacks FEAT_NODROP
+ * or FEAT_EXT_ARG, -EINVAL for NULL @cfg/@ret, -ENOMEM. *@ret is written
+ * only on success. */
+int iouw_uring_backend_new(const struct iouw_uring_config *cfg, struct iouw_backend **ret);
+
+/* The underlying ring, for the harness; NULL when @b is not a uring backend.
+ * Whoever uses it directly must not reap CQEs behind the backend's back. */
+struct io_uring *iouw_uring_backend_ring(struct iouw_backend *b);
+
+/* 0 if a small ring can be set up here, else the -errno (-EPERM when
+ * /proc/sys/kernel/io_uring_disabled is 2, else the setup error). */
+int iouw_uring_available(void);
+
+/* Whether IORING_OP_NOP with IORING_NOP_INJECT_RESULT posts a CQE with exactly
+ * the given user_data and res on this kernel: submits two injecting NOPs
+ * (a positive and a negative result) on @b's ring and waits up to about one
+ * second for them. 0 = works; -EINVAL (or another -errno) = the kernel
+ * rejected the flag; -EOPNOTSUPP = the kernel ignored it (res 0); -EBUSY = SQ
+ * has fewer than 2 free slots; -ETIME = no CQE came. CQEs for other requests
+ * seen meanwhile are kept and returned by reap in order. */
+int iouw_uring_probe_nop_inject(struct iouw_backend *b);
+
+/* Whether IORING_OP_MSG_RING aimed at @b's own ring posts a CQE with exactly
+ * the given user_data and res (two messages, positive and negative res).
+ * 0 = works; the MSG_RING SQE's own negative res (for example -EINVAL on
+ * kernels without it) otherwise; -EPROTO = a message arrived with other
+ * values; -EBUSY / -ETIME as for the NOP probe. Other CQEs are kept. */
+int iouw_uring_probe_msg_ring(struct iouw_backend *b);
+
+#endif /* IOUW_URING_BACKEND_H */

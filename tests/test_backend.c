@@ -1,0 +1,398 @@
+/* tests/test_backend.c: the backend suite (core/backend.h through the
+ * in-memory implementation, core/mem_backend.h).
+ *
+ * Pins down: SQ ordering and -EBUSY exactly when sq_space() is 0, the
+ * submitted log, reap batching, CQ overflow parked and returned in post
+ * order (and -ENOSPC at the overflow limit), the wait hook (called only
+ * when needed, repeated while it makes progress, its errors returned),
+ * fail_next_wait, -ETIME / -EDEADLK when nothing comes, argument checks,
+ * and the panics for misuse. The real-ring twin is test_uring_backend.c.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include "mem_backend.h"
+#include "support.h"
+#include "uring_backend.h"
+
+static struct iouw_backend *new_mem(unsigned sq, unsigned cq)
+{
+	struct iouw_backend *b = NULL;
+
+	ck_assert_int_eq(iouw_mem_backend_new(sq, cq, &b), 0);
+	ck_assert_ptr_nonnull(b);
+	return b;
+}
+
+static int push_nop(struct iouw_backend *b, uint64_t user_data)
+{
+	struct io_uring_sqe sqe;
+
+	io_uring_prep_nop(&sqe);
+	io_uring_sqe_set_data64(&sqe, user_data);
+	return iouw_backend_push_sqe(b, &sqe);
+}
+
+START_TEST(test_mem_new_rejects_bad_arguments)
+{
+	struct iouw_backend *b = (struct iouw_backend *)0x1;
+
+	ck_assert_int_eq(iouw_mem_backend_new(0, 4, &b), -EINVAL);
+	ck_assert_int_eq(iouw_mem_backend_new(4, 4, NULL), -EINVAL);
+	ck_assert_int_eq(iouw_mem_backend_new(IOUW_MEM_BACKEND_MAX_ENTRIES + 1, 0, &b), -EINVAL);
+	ck_assert_int_eq(iouw_mem_backend_new(4, IOUW_MEM_BACKEND_MAX_ENTRIES + 1, &b), -EINVAL);
+	ck_assert_ptr_eq(b, (struct iouw_backend *)0x1); /* untouched on failure */
+	iouw_backend_free(NULL);                         /* a no-op */
+}
+END_TEST
+
+START_TEST(test_mem_default_cq_is_twice_sq)
+{
+	struct iouw_backend *b = new_mem(2, 0);
+
+	for (uint64_t i = 0; i < 4; i++)
+		ck_assert_int_eq(iouw_mem_backend_post(b, i, 0, 0), 0);
+	ck_assert(!iouw_mem_backend_cq_overflowed(b));
+	ck_assert_int_eq(iouw_mem_backend_post(b, 4, 0, 0), 0);
+	ck_assert(iouw_mem_backend_cq_overflowed(b));
+	iouw_backend_free(b);
+}
+END_TEST
+
+START_TEST(test_mem_sq_full_and_ordering)
+{
+	struct iouw_backend *b = new_mem(4, 8);
+	const struct io_uring_sqe *sqes = (const struct io_uring_sqe *)0x1;
+
+	ck_assert_uint_eq(iouw_mem_backend_submitted(b, &sqes), 0);
+	ck_assert_ptr_null(sqes);
+	ck_assert_uint_eq(iouw_backend_sq_space(b), 4);
+	for (uint64_t i = 0; i < 4; i++) {
+		ck_assert_int_eq(push_nop(b, 100 + i), 0);
+		ck_assert_uint_eq(iouw_backend_sq_space(b), 3 - i);
+	}
+	ck_assert_int_eq(push_nop(b, 999), -EBUSY);
+	ck_assert_uint_eq(iouw_backend_sq_space(b), 0);
+	/* Nothing is submitted before submit_and_wait. */
+	ck_assert_uint_eq(iouw_mem_backend_submitted(b, &sqes), 0);
+
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, IOUW_BACKEND_NO_TIMEOUT), 4);
+	ck_assert_uint_eq(iouw_backend_sq_space(b), 4);
+	ck_assert_int_eq(push_nop(b, 104), 0);
+	ck_assert_int_eq(push_nop(b, 105), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, 0), 2);
+	ck_assert_uint_eq(iouw_mem_backend_submitted(b, &sqes), 6);
+	for (unsigned i = 0; i < 6; i++) {
+		ck_assert_uint_eq(sqes[i].user_data, 100 + i);
+		ck_assert_uint_eq(sqes[i].opcode, IORING_OP_NOP);
+	}
+	iouw_mem_backend_clear_submitted(b);
+	ck_assert_uint_eq(iouw_mem_backend_submitted(b, &sqes), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, 0), 0);
+	iouw_backend_free(b);
+}
+END_TEST
+
+START_TEST(test_mem_push_copies_the_sqe)
+{
+	struct iouw_backend *b = new_mem(2, 4);
+	const struct io_uring_sqe *sqes;
+	struct io_uring_sqe sqe;
+
+	io_uring_prep_nop(&sqe);
+	io_uring_sqe_set_data64(&sqe, 7);
+	ck_assert_int_eq(iouw_backend_push_sqe(b, &sqe), 0);
+	io_uring_sqe_set_data64(&sqe, 8); /* reuse the buffer */
+	ck_assert_int_eq(iouw_backend_push_sqe(b, &sqe), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, 0), 2);
+	ck_assert_uint_eq(iouw_mem_backend_submitted(b, &sqes), 2);
+	ck_assert_uint_eq(sqes[0].user_data, 7);
+	ck_assert_uint_eq(sqes[1].user_data, 8);
+	iouw_backend_free(b);
+}
+END_TEST
+
+START_TEST(test_mem_reap_batching_and_fields)
+{
+	struct iouw_backend *b = new_mem(4, 16);
+	struct iouw_cqe out[16];
+
+	ck_assert_uint_eq(iouw_backend_reap(b, out, 16), 0);
+	for (unsigned i = 0; i < 10; i++)
+		ck_assert_int_eq(iouw_mem_backend_post(b, 1000 + i, -(int32_t)i, i * 3), 0);
+	ck_assert_uint_eq(iouw_mem_backend_cq_ready(b), 10);
+	ck_assert_uint_eq(iouw_backend_reap(b, out, 0), 0);
+	ck_assert_uint_eq(iouw_backend_reap(b, out, 4), 4);
+	ck_assert_uint_eq(iouw_backend_reap(b, out + 4, 4), 4);
+	ck_assert_uint_eq(iouw_backend_reap(b, out + 8, 4), 2);
+	ck_assert_uint_eq(iouw_backend_reap(b, out + 10, 4), 0);
+	for (unsigned i = 0; i < 10; i++) {
+		ck_assert_uint_eq(out[i].user_data, 1000 + i);
+		ck_assert_int_eq(out[i].res, -(int32_t)i);
+		ck_assert_uint_eq(out[i].flags, i * 3);
+	}
+	ck_assert_uint_eq(iouw_mem_backend_cq_ready(b), 0);
+	iouw_backend_free(b);
+}
+END_TEST
+
+START_TEST(test_mem_cq_overflow_preserved_in_order)
+{
+	struct iouw_backend *b = new_mem(2, 4);
+	struct iouw_cqe out[64];
+	unsigned n = 0, got;
+
+	for (uint64_t i = 0; i < 40; i++)
+		ck_assert_int_eq(iouw_mem_backend_post(b, i, (int32_t)i, 0), 0);
+	ck_assert(iouw_mem_backend_cq_overflowed(b));
+	ck_assert_uint_eq(iouw_mem_backend_cq_ready(b), 40);
+	/* Reap in odd batches, posting more in between: one FIFO throughout. */
+	got = iouw_backend_reap(b, out, 3);
+	ck_assert_uint_eq(got, 3);
+	n += got;
+	ck_assert(iouw_mem_backend_cq_overflowed(b));
+	for (uint64_t i = 40; i < 45; i++)
+		ck_assert_int_eq(iouw_mem_backend_post(b, i, (int32_t)i, 0), 0);
+	while ((got = iouw_backend_reap(b, out + n, 7)) > 0)
+		n += got;
+	ck_assert_uint_eq(n, 45);
+	for (unsigned i = 0; i < n; i++) {
+		ck_assert_uint_eq(out[i].user_data, i);
+		ck_assert_int_eq(out[i].res, (int32_t)i);
+	}
+	ck_assert(!iouw_mem_backend_cq_overflowed(b));
+	iouw_backend_free(b);
+}
+END_TEST
+
+START_TEST(test_mem_overflow_limit_enospc)
+{
+	struct iouw_backend *b = new_mem(2, 2);
+	struct iouw_cqe out[8];
+
+	iouw_mem_backend_set_overflow_limit(b, 2);
+	for (uint64_t i = 0; i < 4; i++)
+		ck_assert_int_eq(iouw_mem_backend_post(b, i, 0, 0), 0);
+	ck_assert_int_eq(iouw_mem_backend_post(b, 4, 0, 0), -ENOSPC);
+	ck_assert_uint_eq(iouw_mem_backend_cq_ready(b), 4);
+	ck_assert_uint_eq(iouw_backend_reap(b, out, 8), 4);
+	for (unsigned i = 0; i < 4; i++)
+		ck_assert_uint_eq(out[i].user_data, i);
+
+	/* Limit 0: no overflow list at all. */
+	iouw_mem_backend_set_overflow_limit(b, 0);
+	ck_assert_int_eq(iouw_mem_backend_post(b, 10, 0, 0), 0);
+	ck_assert_int_eq(iouw_mem_backend_post(b, 11, 0, 0), 0);
+	ck_assert_int_eq(iouw_mem_backend_post(b, 12, 0, 0), -ENOSPC);
+	ck_assert(!iouw_mem_backend_cq_overflowed(b));
+	ck_assert_uint_eq(iouw_backend_reap(b, out, 8), 2);
+	ck_assert_uint_eq(out[0].user_data, 10);
+	ck_assert_uint_eq(out[1].user_data, 11);
+	iouw_backend_free(b);
+}
+END_TEST
+
+START_TEST(test_mem_wait_without_cqes)
+{
+	struct iouw_backend *b = new_mem(2, 4);
+	struct iouw_cqe out[4];
+
+	ck_assert_int_eq(push_nop(b, 1), 0);
+	/* Timed: -ETIME even though it submitted something. */
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, 1000000), -ETIME);
+	ck_assert_uint_eq(iouw_backend_sq_space(b), 2); /* but it did submit */
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, 0), -ETIME);
+	/* Untimed: would block forever. */
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, IOUW_BACKEND_NO_TIMEOUT), -EDEADLK);
+	/* With enough CQEs it returns at once. */
+	ck_assert_int_eq(iouw_mem_backend_post(b, 1, 0, 0), 0);
+	ck_assert_int_eq(push_nop(b, 2), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, IOUW_BACKEND_NO_TIMEOUT), 1);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 2, 5), -ETIME);
+	ck_assert_uint_eq(iouw_backend_reap(b, out, 4), 1);
+	ck_assert_uint_eq(iouw_mem_backend_wait_calls(b), 5);
+	iouw_backend_free(b);
+}
+END_TEST
+
+struct hook_state {
+	struct iouw_backend *b;
+	unsigned calls;
+	unsigned posts_per_call;
+	unsigned posts_left;
+	int err;
+	unsigned last_wait_nr;
+	int64_t last_timeout;
+	size_t submitted_seen;
+	uint64_t next_ud;
+};
+
+static int hook(void *ctx, unsigned wait_nr, int64_t timeout_ns)
+{
+	struct hook_state *h = ctx;
+	const struct io_uring_sqe *sqes;
+
+	h->calls++;
+	h->last_wait_nr = wait_nr;
+	h->last_timeout = timeout_ns;
+	h->submitted_seen = iouw_mem_backend_submitted(h->b, &sqes);
+	if (h->err)
+		return h->err;
+	for (unsigned i = 0; i < h->posts_per_call && h->posts_left > 0; i++, h->posts_left--)
+		ck_assert_int_eq(iouw_mem_backend_post(h->b, h->next_ud++, 5, 0), 0);
+	return 0;
+}
+
+START_TEST(test_mem_wait_hook)
+{
+	struct iouw_backend *b = new_mem(4, 8);
+	struct hook_state h = { .b = b, .posts_per_call = 1, .posts_left = 3,
+		                .next_ud = 50 };
+	struct iouw_cqe out[8];
+
+	iouw_mem_backend_set_wait_hook(b, hook, &h);
+	/* Not called when nothing is waited for, or enough is ready. */
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, 100), 0);
+	ck_assert_uint_eq(h.calls, 0);
+
+	/* Called after the submit (it sees the SQEs), repeatedly until enough. */
+	ck_assert_int_eq(push_nop(b, 1), 0);
+	ck_assert_int_eq(push_nop(b, 2), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 3, 12345), 2);
+	ck_assert_uint_eq(h.calls, 3);
+	ck_assert_uint_eq(h.last_wait_nr, 3);
+	ck_assert_int_eq(h.last_timeout, 12345);
+	ck_assert_uint_eq(h.submitted_seen, 2);
+	ck_assert_uint_eq(iouw_backend_reap(b, out, 8), 3);
+	for (unsigned i = 0; i < 3; i++)
+		ck_assert_uint_eq(out[i].user_data, 50 + i);
+
+	/* It posts once and then nothing: -ETIME, or -EDEADLK untimed. */
+	h.calls = 0;
+	h.posts_left = 1;
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 2, 10), -ETIME);
+	ck_assert_uint_eq(h.calls, 2);
+	ck_assert_uint_eq(iouw_mem_backend_cq_ready(b), 1);
+	h.calls = 0;
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 2, IOUW_BACKEND_NO_TIMEOUT), -EDEADLK);
+	ck_assert_uint_eq(h.calls, 1);
+	ck_assert_int_eq(h.last_timeout, IOUW_BACKEND_NO_TIMEOUT);
+
+	/* 1 ready: a wait for 1 does not call the hook. */
+	h.calls = 0;
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, 10), 0);
+	ck_assert_uint_eq(h.calls, 0);
+
+	/* Its error is returned as is. */
+	h.err = -EINTR;
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 2, 10), -EINTR);
+	ck_assert_uint_eq(h.calls, 1);
+
+	/* Removed: plain -ETIME. */
+	iouw_mem_backend_set_wait_hook(b, NULL, NULL);
+	h.calls = 0;
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 2, 10), -ETIME);
+	ck_assert_uint_eq(h.calls, 0);
+	iouw_backend_free(b);
+}
+END_TEST
+
+START_TEST(test_mem_fail_next_wait)
+{
+	struct iouw_backend *b = new_mem(2, 4);
+	const struct io_uring_sqe *sqes;
+
+	ck_assert_int_eq(push_nop(b, 1), 0);
+	iouw_mem_backend_fail_next_wait(b, -EBUSY, 2);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, 0), -EBUSY);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, IOUW_BACKEND_NO_TIMEOUT), -EBUSY);
+	/* Nothing was submitted by the failed calls. */
+	ck_assert_uint_eq(iouw_mem_backend_submitted(b, &sqes), 0);
+	ck_assert_uint_eq(iouw_backend_sq_space(b), 1);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, 0), 1);
+	ck_assert_uint_eq(iouw_mem_backend_submitted(b, &sqes), 1);
+
+	iouw_mem_backend_fail_next_wait(b, -EIO, 1);
+	iouw_mem_backend_fail_next_wait(b, -EIO, 0); /* disarmed */
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, 0), 0);
+	ck_assert_uint_eq(iouw_mem_backend_wait_calls(b), 4);
+	iouw_backend_free(b);
+}
+END_TEST
+
+static int reentering_hook(void *ctx, unsigned wait_nr, int64_t timeout_ns)
+{
+	return iouw_backend_submit_and_wait(ctx, wait_nr, timeout_ns);
+}
+
+START_TEST(test_mem_hook_reentry_panics)
+{
+	struct iouw_backend *b = new_mem(2, 4);
+
+	iouw_mem_backend_set_wait_hook(b, reentering_hook, b);
+	iouw_test_expect_invariant("mem backend wait hook re-entered");
+	iouw_backend_submit_and_wait(b, 1, 0);
+}
+END_TEST
+
+START_TEST(test_mem_call_on_other_backend_panics)
+{
+	struct iouw_backend_ops other_ops = { 0 };
+	struct iouw_backend other = { &other_ops };
+
+	iouw_test_expect_invariant("mem backend call on another backend");
+	iouw_mem_backend_post(&other, 1, 0, 0);
+}
+END_TEST
+
+START_TEST(test_mem_fault_must_be_negative_panics)
+{
+	struct iouw_backend *b = new_mem(2, 4);
+
+	iouw_test_expect_invariant("mem backend fault is not a negative errno");
+	iouw_mem_backend_fail_next_wait(b, EIO, 1);
+}
+END_TEST
+
+START_TEST(test_uring_ring_of_mem_backend_is_null)
+{
+	struct iouw_backend *b = new_mem(2, 4);
+
+	ck_assert_ptr_null(iouw_uring_backend_ring(b));
+	ck_assert_ptr_null(iouw_uring_backend_ring(NULL));
+	iouw_backend_free(b);
+}
+END_TEST
+
+static Suite *backend_suite(void)
+{
+	Suite *s = suite_create("backend");
+	TCase *mem = tcase_create("mem");
+	TCase *panics = tcase_create("panics");
+
+	iouw_test_add_fd_fixture(mem);
+	iouw_test_add_fd_fixture(panics);
+	tcase_add_test(mem, test_mem_new_rejects_bad_arguments);
+	tcase_add_test(mem, test_mem_default_cq_is_twice_sq);
+	tcase_add_test(mem, test_mem_sq_full_and_ordering);
+	tcase_add_test(mem, test_mem_push_copies_the_sqe);
+	tcase_add_test(mem, test_mem_reap_batching_and_fields);
+	tcase_add_test(mem, test_mem_cq_overflow_preserved_in_order);
+	tcase_add_test(mem, test_mem_overflow_limit_enospc);
+	tcase_add_test(mem, test_mem_wait_without_cqes);
+	tcase_add_test(mem, test_mem_wait_hook);
+	tcase_add_test(mem, test_mem_fail_next_wait);
+	tcase_add_test(mem, test_uring_ring_of_mem_backend_is_null);
+	tcase_add_test_raise_signal(panics, test_mem_hook_reentry_panics, SIGABRT);
+	tcase_add_test_raise_signal(panics, test_mem_call_on_other_backend_panics, SIGABRT);
+	tcase_add_test_raise_signal(panics, test_mem_fault_must_be_negative_panics, SIGABRT);
+	suite_add_tcase(s, mem);
+	suite_add_tcase(s, panics);
+	return s;
+}
+
+int main(void)
+{
+	return iouw_test_run_suite(backend_suite());
+}

@@ -1,0 +1,436 @@
+/* tests/test_uring_backend.c: the uring_backend suite (core/uring_backend.h
+ * on the real kernel; SPEC section 8's kernel facts).
+ *
+ * Skips as a whole (TAP `1..0 # SKIP`) when io_uring cannot be set up here.
+ * Pins down: NOP round trip with user_data and res; -EBUSY exactly when the
+ * SQ is full; timed waits that expire report -ETIME, also after submitting
+ * something that does not complete (RECV on an empty socketpair); a tiny
+ * CQ overflowed with many NOPs loses nothing and keeps order; SINGLE_ISSUER
+ * + DEFER_TASKRUN setup, its GETEVENTS visibility rule and -EEXIST from
+ * another thread; the IOPOLL setup path; the NOP-inject and MSG_RING probes
+ * and the CQEs they post; no fd leak (the ring fd is closed by free).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "support.h"
+#include "uring_backend.h"
+
+#define MS (INT64_C(1000000))
+#define IOPOLL_NOP_RES 0
+
+static struct iouw_backend *new_ring(unsigned entries, unsigned cq_entries, bool single_issuer)
+{
+	struct iouw_uring_config cfg = { .entries = entries, .cq_entries = cq_entries,
+		                         .single_issuer = single_issuer };
+	struct iouw_backend *b = NULL;
+
+	ck_assert_int_eq(iouw_uring_backend_new(&cfg, &b), 0);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_ptr_nonnull(iouw_uring_backend_ring(b));
+	return b;
+}
+
+static int push_nop(struct iouw_backend *b, uint64_t user_data)
+{
+	struct io_uring_sqe sqe;
+
+	io_uring_prep_nop(&sqe);
+	io_uring_sqe_set_data64(&sqe, user_data);
+	return iouw_backend_push_sqe(b, &sqe);
+}
+
+static int push_inject(struct iouw_backend *b, uint64_t user_data, int32_t res)
+{
+	struct io_uring_sqe sqe;
+
+	io_uring_prep_nop(&sqe);
+	sqe.rw_flags = IORING_NOP_INJECT_RESULT; /* nop_flags */
+	sqe.len = (uint32_t)res;
+	io_uring_sqe_set_data64(&sqe, user_data);
+	return iouw_backend_push_sqe(b, &sqe);
+}
+
+static int push_recv(struct iouw_backend *b, int fd, void *buf, size_t len, uint64_t user_data)
+{
+	struct io_uring_sqe sqe;
+
+	io_uring_prep_recv(&sqe, fd, buf, len, 0);
+	io_uring_sqe_set_data64(&sqe, user_data);
+	return iouw_backend_push_sqe(b, &sqe);
+}
+
+START_TEST(test_uring_new_rejects_bad_arguments)
+{
+	struct iouw_uring_config cfg = { .entries = 4 };
+	struct iouw_uring_config zero = { .entries = 0 };
+	struct iouw_uring_config small_cq = { .entries = 8, .cq_entries = 2 };
+	struct iouw_backend *b = (struct iouw_backend *)0x1;
+
+	ck_assert_int_eq(iouw_uring_backend_new(NULL, &b), -EINVAL);
+	ck_assert_int_eq(iouw_uring_backend_new(&cfg, NULL), -EINVAL);
+	/* Kernel errors come back unchanged. */
+	ck_assert_int_eq(iouw_uring_backend_new(&zero, &b), -EINVAL);
+	ck_assert_int_eq(iouw_uring_backend_new(&small_cq, &b), -EINVAL);
+	ck_assert_ptr_eq(b, (struct iouw_backend *)0x1);
+}
+END_TEST
+
+START_TEST(test_uring_accepts_non_power_of_two_entries)
+{
+	struct iouw_backend *b = new_ring(5, 0, false);
+
+	/* The kernel rounds 5 up to 8. */
+	ck_assert_uint_eq(iouw_backend_sq_space(b), 8);
+	iouw_backend_free(b);
+}
+END_TEST
+
+START_TEST(test_uring_nop_round_trip)
+{
+	int fds_before = iouw_test_count_fds();
+	struct iouw_backend *b = new_ring(8, 0, false);
+	struct iouw_cqe out[8];
+
+	ck_assert_int_eq(iouw_test_count_fds(), fds_before + 1);
+	ck_assert_uint_eq(iouw_backend_reap(b, out, 8), 0);
+	ck_assert_int_eq(push_nop(b, 0xabcdef0123ULL), 0);
+	ck_assert_int_eq(push_nop(b, UINT64_MAX), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 2, IOUW_BACKEND_NO_TIMEOUT), 2);
+	ck_assert_uint_eq(iouw_backend_reap(b, out, 8), 2);
+	ck_assert_uint_eq(out[0].user_data, 0xabcdef0123ULL);
+	ck_assert_int_eq(out[0].res, 0);
+	ck_assert_uint_eq(out[1].user_data, UINT64_MAX);
+	ck_assert_int_eq(out[1].res, 0);
+	ck_assert_uint_eq(iouw_backend_reap(b, out, 8), 0);
+	/* Timed variant, and a wait already satisfied. */
+	ck_assert_int_eq(push_nop(b, 3), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, 1000 * MS), 1);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, 1000 * MS), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, IOUW_BACKEND_NO_TIMEOUT), 0);
+	ck_assert_uint_eq(iouw_backend_reap(b, out, 8), 1);
+	ck_assert_uint_eq(out[0].user_data, 3);
+	/* wait_nr 0 with nothing to do: 0, not liburing's -EAGAIN. */
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, 10 * MS), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, IOUW_BACKEND_NO_TIMEOUT), 0);
+	iouw_backend_free(b);
+	ck_assert_int_eq(iouw_test_count_fds(), fds_before);
+}
+END_TEST
+
+START_TEST(test_uring_sq_full_ebusy)
+{
+	struct iouw_backend *b = new_ring(4, 0, false);
+	struct iouw_cqe out[8];
+
+	ck_assert_uint_eq(iouw_backend_sq_space(b), 4);
+	for (uint64_t i = 0; i < 4; i++) {
+		ck_assert_int_eq(push_nop(b, i), 0);
+		ck_assert_uint_eq(iouw_backend_sq_space(b), 3 - i);
+	}
+	ck_assert_int_eq(push_nop(b, 99), -EBUSY);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 4, 1000 * MS), 4);
+	ck_assert_uint_eq(iouw_backend_sq_space(b), 4);
+	ck_assert_uint_eq(iouw_backend_reap(b, out, 8), 4);
+	for (unsigned i = 0; i < 4; i++)
+		ck_assert_uint_eq(out[i].user_data, i); /* the rejected push left no trace */
+	iouw_backend_free(b);
+}
+END_TEST
+
+START_TEST(test_uring_timed_wait_with_nothing_is_etime)
+{
+	struct iouw_backend *b = new_ring(4, 0, false);
+	struct iouw_cqe out[4];
+	char buf[8];
+	int sv[2];
+
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, 5 * MS), -ETIME);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, 0), -ETIME);
+
+	/* Submits a RECV that cannot complete: liburing would say 1. */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(push_recv(b, sv[0], buf, sizeof(buf), 77), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, 5 * MS), -ETIME);
+	ck_assert_uint_eq(iouw_backend_sq_space(b), 4); /* it was submitted */
+	ck_assert_uint_eq(iouw_backend_reap(b, out, 4), 0);
+	/* Once the peer writes, the same wait succeeds. */
+	ck_assert_int_eq(write(sv[1], "abc", 3), 3);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, 1000 * MS), 0);
+	ck_assert_uint_eq(iouw_backend_reap(b, out, 4), 1);
+	ck_assert_uint_eq(out[0].user_data, 77);
+	ck_assert_int_eq(out[0].res, 3);
+	close(sv[0]);
+	close(sv[1]);
+	iouw_backend_free(b);
+}
+END_TEST
+
+/* Fill a tiny CQ far past its size with NOPs; reap must get every one, in
+ * submission order, whatever batch size the caller uses. */
+static void overflow_case(bool single_issuer, unsigned reap_max)
+{
+	enum { TOTAL = 100 };
+	struct iouw_backend *b = new_ring(4, 4, single_issuer);
+	struct io_uring *ring = iouw_uring_backend_ring(b);
+	struct iouw_cqe out[TOTAL + 8];
+	uint64_t next = 0;
+	unsigned n = 0, got;
+
+	ck_assert_uint_eq(ring->cq.ring_entries, 4);
+	while (next < TOTAL) {
+		while (next < TOTAL && iouw_backend_sq_space(b) > 0)
+			ck_assert_int_eq(push_nop(b, 1000 + next++), 0);
+		ck_assert_int_ge(iouw_backend_submit_and_wait(b, 0, IOUW_BACKEND_NO_TIMEOUT), 1);
+	}
+	ck_assert_uint_eq(io_uring_cq_ready(ring), 4);
+	ck_assert(io_uring_cq_has_overflow(ring)); /* IORING_SQ_CQ_OVERFLOW */
+	/* A wait beyond the CQ size is clamped and met at once. */
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 50, 1000 * MS), 0);
+	while ((got = iouw_backend_reap(b, out + n, reap_max)) > 0) {
+		ck_assert_uint_le(got, reap_max);
+		n += got;
+		ck_assert_uint_le(n, TOTAL);
+	}
+	ck_assert_uint_eq(n, TOTAL);
+	for (unsigned i = 0; i < TOTAL; i++) {
+		ck_assert_uint_eq(out[i].user_data, 1000 + i);
+		ck_assert_int_eq(out[i].res, 0);
+	}
+	ck_assert(!io_uring_cq_has_overflow(ring));
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, 1 * MS), -ETIME);
+	iouw_backend_free(b);
+}
+
+START_TEST(test_uring_cq_overflow_reaped_in_order)
+{
+	overflow_case(false, 200);
+}
+END_TEST
+
+START_TEST(test_uring_cq_overflow_reaped_in_small_batches)
+{
+	overflow_case(false, 3);
+	overflow_case(false, 1);
+}
+END_TEST
+
+START_TEST(test_uring_cq_overflow_single_issuer)
+{
+	overflow_case(true, 7);
+}
+END_TEST
+
+START_TEST(test_uring_single_issuer_defer_taskrun_visibility)
+{
+	struct iouw_backend *b = new_ring(4, 0, true);
+	struct io_uring *ring = iouw_uring_backend_ring(b);
+	struct iouw_cqe out[4];
+	char buf[8];
+	int sv[2];
+
+	ck_assert_uint_eq(ring->flags & (IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN),
+	                  IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
+	/* Inline completion: visible after submit_and_wait. */
+	ck_assert_int_eq(push_nop(b, 1), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, IOUW_BACKEND_NO_TIMEOUT), 1);
+	ck_assert_uint_eq(iouw_backend_reap(b, out, 4), 1);
+	ck_assert_uint_eq(out[0].user_data, 1);
+
+	/* A RECV completed by task work: nothing visible until the ring is
+	 * entered with GETEVENTS, then the CQE is there. */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(push_recv(b, sv[0], buf, sizeof(buf), 2), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, IOUW_BACKEND_NO_TIMEOUT), 1);
+	ck_assert_int_eq(write(sv[1], "hello", 5), 5);
+	ck_assert_uint_eq(iouw_backend_reap(b, out, 4), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, 1000 * MS), 0);
+	ck_assert_uint_eq(iouw_backend_reap(b, out, 4), 1);
+	ck_assert_uint_eq(out[0].user_data, 2);
+	ck_assert_int_eq(out[0].res, 5);
+
+	/* wait_nr 0 also enters with GETEVENTS on this ring. */
+	ck_assert_int_eq(push_recv(b, sv[0], buf, sizeof(buf), 3), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, IOUW_BACKEND_NO_TIMEOUT), 1);
+	ck_assert_int_eq(write(sv[1], "xy", 2), 2);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, IOUW_BACKEND_NO_TIMEOUT), 0);
+	ck_assert_uint_eq(iouw_backend_reap(b, out, 4), 1);
+	ck_assert_uint_eq(out[0].user_data, 3);
+	ck_assert_int_eq(out[0].res, 2);
+	close(sv[0]);
+	close(sv[1]);
+	iouw_backend_free(b);
+}
+END_TEST
+
+static void *submit_from_other_thread(void *arg)
+{
+	struct iouw_backend *b = arg;
+	intptr_t ret = push_nop(b, 9);
+
+	if (ret == 0)
+		ret = iouw_backend_submit_and_wait(b, 1, 100 * MS);
+	return (void *)ret;
+}
+
+START_TEST(test_uring_single_issuer_other_thread_eexist)
+{
+	struct iouw_backend *b = new_ring(4, 0, true);
+	pthread_t t;
+	void *ret;
+
+	ck_assert_int_eq(pthread_create(&t, NULL, submit_from_other_thread, b), 0);
+	ck_assert_int_eq(pthread_join(t, &ret), 0);
+	ck_assert_int_eq((intptr_t)ret, -EEXIST);
+	iouw_backend_free(b);
+}
+END_TEST
+
+/* IOPOLL setup is accepted; on 6.18 a NOP on an IOPOLL ring completes
+ * normally, and a timed wait with nothing on the poll list returns -ETIME
+ * without sleeping. */
+START_TEST(test_uring_iopoll_setup)
+{
+	struct iouw_uring_config cfg = { .entries = 4, .iopoll = true };
+	struct iouw_backend *b = NULL;
+	struct iouw_cqe out[4];
+	int err = iouw_uring_backend_new(&cfg, &b);
+
+	ck_assert_int_eq(err, 0);
+	ck_assert(iouw_uring_backend_ring(b)->flags & IORING_SETUP_IOPOLL);
+	ck_assert_int_eq(push_nop(b, 5), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, 1000 * MS), 1);
+	ck_assert_uint_eq(iouw_backend_reap(b, out, 4), 1);
+	ck_assert_uint_eq(out[0].user_data, 5);
+	ck_assert_int_eq(out[0].res, IOPOLL_NOP_RES);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, 10 * MS), -ETIME);
+	iouw_backend_free(b);
+}
+END_TEST
+
+START_TEST(test_uring_probe_nop_inject)
+{
+	struct iouw_backend *b = new_ring(8, 0, false);
+	struct iouw_cqe out[8];
+	int err;
+
+	/* A CQE already waiting is kept, in order, across the probe. */
+	ck_assert_int_eq(push_nop(b, 1), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, 1000 * MS), 1);
+	err = iouw_uring_probe_nop_inject(b);
+	/* Linux 6.18 has IORING_NOP_INJECT_RESULT. */
+	ck_assert_int_eq(err, 0);
+	ck_assert_int_eq(push_nop(b, 2), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 2, 1000 * MS), 1);
+	ck_assert_uint_eq(iouw_backend_reap(b, out, 8), 2);
+	ck_assert_uint_eq(out[0].user_data, 1);
+	ck_assert_uint_eq(out[1].user_data, 2);
+
+	/* And injected CQEs carry exactly what was asked, in order. */
+	ck_assert_int_eq(push_inject(b, 0x8000000000000001ULL, -ECANCELED), 0);
+	ck_assert_int_eq(push_inject(b, 42, 4096), 0);
+	ck_assert_int_eq(push_inject(b, 43, -EALREADY), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 3, 1000 * MS), 3);
+	ck_assert_uint_eq(iouw_backend_reap(b, out, 8), 3);
+	ck_assert_uint_eq(out[0].user_data, 0x8000000000000001ULL);
+	ck_assert_int_eq(out[0].res, -ECANCELED);
+	ck_assert_uint_eq(out[1].user_data, 42);
+	ck_assert_int_eq(out[1].res, 4096);
+	ck_assert_uint_eq(out[2].user_data, 43);
+	ck_assert_int_eq(out[2].res, -EALREADY);
+	iouw_backend_free(b);
+}
+END_TEST
+
+START_TEST(test_uring_probe_nop_inject_single_issuer)
+{
+	struct iouw_backend *b = new_ring(4, 0, true);
+
+	ck_assert_int_eq(iouw_uring_probe_nop_inject(b), 0);
+	iouw_backend_free(b);
+}
+END_TEST
+
+START_TEST(test_uring_probe_msg_ring)
+{
+	struct iouw_backend *b = new_ring(8, 0, false);
+	struct iouw_cqe out[8];
+
+	ck_assert_int_eq(push_nop(b, 1), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, 1000 * MS), 1);
+	ck_assert_int_eq(iouw_uring_probe_msg_ring(b), 0);
+	ck_assert_uint_eq(iouw_backend_reap(b, out, 8), 1); /* probe CQEs consumed */
+	ck_assert_uint_eq(out[0].user_data, 1);
+	iouw_backend_free(b);
+}
+END_TEST
+
+START_TEST(test_uring_probe_msg_ring_single_issuer)
+{
+	struct iouw_backend *b = new_ring(4, 0, true);
+	struct iouw_cqe out[4];
+
+	ck_assert_int_eq(iouw_uring_probe_msg_ring(b), 0);
+	ck_assert_uint_eq(iouw_backend_reap(b, out, 4), 0);
+	iouw_backend_free(b);
+}
+END_TEST
+
+START_TEST(test_uring_probe_needs_sq_space)
+{
+	struct iouw_backend *b = new_ring(2, 0, false);
+	struct iouw_cqe out[4];
+
+	ck_assert_int_eq(push_nop(b, 1), 0);
+	ck_assert_int_eq(iouw_uring_probe_nop_inject(b), -EBUSY);
+	ck_assert_int_eq(iouw_uring_probe_msg_ring(b), -EBUSY);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, 1000 * MS), 1);
+	ck_assert_uint_eq(iouw_backend_reap(b, out, 4), 1);
+	iouw_backend_free(b);
+}
+END_TEST
+
+START_TEST(test_uring_available)
+{
+	ck_assert_int_eq(iouw_uring_available(), 0);
+}
+END_TEST
+
+static Suite *uring_backend_suite(void)
+{
+	Suite *s = suite_create("uring_backend");
+	TCase *tc = tcase_create("uring");
+
+	iouw_test_add_fd_fixture(tc);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_uring_available);
+	tcase_add_test(tc, test_uring_new_rejects_bad_arguments);
+	tcase_add_test(tc, test_uring_accepts_non_power_of_two_entries);
+	tcase_add_test(tc, test_uring_nop_round_trip);
+	tcase_add_test(tc, test_uring_sq_full_ebusy);
+	tcase_add_test(tc, test_uring_timed_wait_with_nothing_is_etime);
+	tcase_add_test(tc, test_uring_cq_overflow_reaped_in_order);
+	tcase_add_test(tc, test_uring_cq_overflow_reaped_in_small_batches);
+	tcase_add_test(tc, test_uring_cq_overflow_single_issuer);
+	tcase_add_test(tc, test_uring_single_issuer_defer_taskrun_visibility);
+	tcase_add_test(tc, test_uring_single_issuer_other_thread_eexist);
+	tcase_add_test(tc, test_uring_iopoll_setup);
+	tcase_add_test(tc, test_uring_probe_nop_inject);
+	tcase_add_test(tc, test_uring_probe_nop_inject_single_issuer);
+	tcase_add_test(tc, test_uring_probe_msg_ring);
+	tcase_add_test(tc, test_uring_probe_msg_ring_single_issuer);
+	tcase_add_test(tc, test_uring_probe_needs_sq_space);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	iouw_test_require_io_uring();
+	return iouw_test_run_suite(uring_backend_suite());
+}
