@@ -1,0 +1,727 @@
+/* core/request.c: see request.h. One ops table serves every kind; each
+ * operation switches on the kind, so SPEC 4.3's table reads column by column
+ * in on_cqe(). */
+#define _GNU_SOURCE
+#include "request.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <liburing.h>
+
+#include "invariant.h"
+
+struct kind_request {
+	struct iouw_request base;
+	enum iouw_request_kind kind;
+	int fd;                    /* our dup, closed exactly once */
+	struct iouw_handle *handle;
+	uint64_t file_offset;      /* read_at, write_at */
+	bool exact;                /* recv */
+
+	/* recv/read_at: the caller's buffer; send/write_at: the owned copy. */
+	uint8_t *buf;
+	size_t capacity;           /* recv/read_at */
+	size_t len;                /* target length */
+	size_t done;               /* progress cursor */
+
+	/* send/write_at: the non-empty buffers (pointing into buf) and the
+	 * position of the first unsent byte. */
+	struct iovec *segs;
+	unsigned nsegs;
+	unsigned seg_index;
+	size_t seg_off;
+	/* What the last WRITEV SQE points at (lives here, not on a stack). */
+	struct iovec iov[IOUW_REQUEST_MAX_IOVECS];
+
+	bool recorded;
+	enum iouw_status status;
+	int err;
+	size_t value;
+};
+
+static const struct iouw_request_ops kind_ops;
+
+static struct kind_request *as_kind(struct iouw_request *req)
+{
+	IOUW_INVARIANT(req && req->ops == &kind_ops, "not a kind request");
+	return (struct kind_request *)req;
+}
+
+static const struct kind_request *as_kind_const(const struct iouw_request *req)
+{
+	IOUW_INVARIANT(req && req->ops == &kind_ops, "not a kind request");
+	return (const struct kind_request *)req;
+}
+
+enum iouw_cqe_class iouw_cqe_classify(int32_t res, bool cancel_requested)
+{
+	if (res == -EAGAIN || res == -EWOULDBLOCK || res == -EINTR)
+		return IOUW_CQE_RETRY;
+	if (res == -ECANCELED && cancel_requested)
+		return IOUW_CQE_CANCELLED;
+	if (res < 0)
+		return IOUW_CQE_ERROR;
+	if (res == 0)
+		return IOUW_CQE_ZERO;
+	return IOUW_CQE_POSITIVE;
+}
+
+const char *iouw_request_kind_name(enum iouw_request_kind kind)
+{
+	switch (kind) {
+	case IOUW_REQUEST_SEND: return "send";
+	case IOUW_REQUEST_RECV: return "recv";
+	case IOUW_REQUEST_READ_AT: return "read_at";
+	case IOUW_REQUEST_WRITE_AT: return "write_at";
+	case IOUW_REQUEST_SYNC: return "sync";
+	}
+	return "unknown";
+}
+
+const char *iouw_cqe_class_name(enum iouw_cqe_class cls)
+{
+	switch (cls) {
+	case IOUW_CQE_RETRY: return "retry";
+	case IOUW_CQE_CANCELLED: return "cancelled";
+	case IOUW_CQE_ERROR: return "error";
+	case IOUW_CQE_ZERO: return "zero";
+	case IOUW_CQE_POSITIVE: return "positive";
+	}
+	return "unknown";
+}
+
+uint64_t iouw_deadline_after(uint64_t now_ns, uint64_t timeout_ns)
+{
+	if (timeout_ns >= IOUW_NO_DEADLINE - now_ns)
+		return IOUW_NO_DEADLINE;
+	return now_ns + timeout_ns;
+}
+
+/* ---- construction ------------------------------------------------------ */
+
+static int new_kind(enum iouw_request_kind kind, int fd, struct kind_request **ret)
+{
+	struct kind_request *k = calloc(1, sizeof(*k));
+	int r;
+
+	if (!k)
+		return -ENOMEM;
+	k->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (k->fd < 0) {
+		r = -errno;
+		free(k);
+		return r;
+	}
+	r = iouw_handle_new(&k->handle);
+	if (r < 0) {
+		close(k->fd);
+		free(k);
+		return r;
+	}
+	k->base.ops = &kind_ops;
+	k->base.deadline_ns = IOUW_NO_DEADLINE;
+	k->kind = kind;
+	*ret = k;
+	return 0;
+}
+
+/* Undo new_kind() for a request nobody saw yet. */
+static void discard_new(struct kind_request *k)
+{
+	iouw_handle_put(k->handle);
+	iouw_handle_drop(k->handle);
+	close(k->fd);
+	free(k->segs);
+	free(k);
+}
+
+/* Validate @iov for send/write_at: 0 and *ret_total, or -EINVAL. */
+static int check_iov(const struct iovec *iov, unsigned iovcnt, size_t *ret_total,
+                     unsigned *ret_nonempty)
+{
+	size_t total = 0;
+	unsigned nonempty = 0;
+
+	if (!iov || iovcnt == 0)
+		return -EINVAL;
+	for (unsigned i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len == 0)
+			continue;
+		if (!iov[i].iov_base || iov[i].iov_len > SIZE_MAX - total)
+			return -EINVAL;
+		total += iov[i].iov_len;
+		nonempty++;
+	}
+	if (total == 0)
+		return -EINVAL;
+	/* One buffer goes out as SEND/WRITE, whose length is a u32. */
+	if (nonempty == 1 && total > UINT32_MAX)
+		return -EINVAL;
+	*ret_total = total;
+	*ret_nonempty = nonempty;
+	return 0;
+}
+
+/* Copy @iov into one owned allocation described by k->segs. */
+static int copy_iov(struct kind_request *k, const struct iovec *iov, unsigned iovcnt, size_t total,
+                    unsigned nonempty)
+{
+	size_t at = 0;
+	unsigned s = 0;
+
+	k->buf = malloc(total);
+	k->segs = calloc(nonempty, sizeof(*k->segs));
+	if (!k->buf || !k->segs) {
+		free(k->buf);
+		k->buf = NULL;
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len == 0)
+			continue;
+		memcpy(k->buf + at, iov[i].iov_base, iov[i].iov_len);
+		k->segs[s].iov_base = k->buf + at;
+		k->segs[s].iov_len = iov[i].iov_len;
+		at += iov[i].iov_len;
+		s++;
+	}
+	k->nsegs = nonempty;
+	k->len = total;
+	return 0;
+}
+
+static int build_vectored(enum iouw_request_kind kind, int fd, uint64_t file_offset,
+                          const struct iovec *iov, unsigned iovcnt, struct kind_request **ret)
+{
+	struct kind_request *k;
+	size_t total;
+	unsigned nonempty;
+	int r;
+
+	if (fd < 0)
+		return -EINVAL;
+	r = check_iov(iov, iovcnt, &total, &nonempty);
+	if (r < 0)
+		return r;
+	if (kind == IOUW_REQUEST_WRITE_AT &&
+	    (file_offset > (uint64_t)INT64_MAX || total > (uint64_t)INT64_MAX - file_offset))
+		return -EINVAL;
+	r = new_kind(kind, fd, &k);
+	if (r < 0)
+		return r;
+	r = copy_iov(k, iov, iovcnt, total, nonempty);
+	if (r < 0) {
+		discard_new(k);
+		return r;
+	}
+	k->file_offset = file_offset;
+	*ret = k;
+	return 0;
+}
+
+static void hand_out(struct kind_request *k, struct iouw_request **ret_req,
+                     struct iouw_handle **ret_handle)
+{
+	*ret_req = &k->base;
+	*ret_handle = k->handle;
+}
+
+int iouw_request_send(int fd, const struct iovec *iov, unsigned iovcnt, uint64_t deadline_ns,
+                      struct iouw_request **ret_req, struct iouw_handle **ret_handle)
+{
+	struct kind_request *k;
+	int r;
+
+	if (!ret_req || !ret_handle)
+		return -EINVAL;
+	r = build_vectored(IOUW_REQUEST_SEND, fd, 0, iov, iovcnt, &k);
+	if (r < 0)
+		return r;
+	k->base.deadline_ns = deadline_ns;
+	hand_out(k, ret_req, ret_handle);
+	return 0;
+}
+
+int iouw_request_write_at(int fd, uint64_t file_offset, const struct iovec *iov, unsigned iovcnt,
+                          struct iouw_request **ret_req, struct iouw_handle **ret_handle)
+{
+	struct kind_request *k;
+	int r;
+
+	if (!ret_req || !ret_handle)
+		return -EINVAL;
+	r = build_vectored(IOUW_REQUEST_WRITE_AT, fd, file_offset, iov, iovcnt, &k);
+	if (r < 0)
+		return r;
+	hand_out(k, ret_req, ret_handle);
+	return 0;
+}
+
+int iouw_request_recv(int fd, void *buf, size_t capacity, size_t offset, size_t len, bool exact,
+                      uint64_t deadline_ns, struct iouw_request **ret_req,
+                      struct iouw_handle **ret_handle)
+{
+	struct kind_request *k;
+	int r;
+
+	if (fd < 0 || !buf || !ret_req || !ret_handle || !(offset < len && len <= capacity))
+		return -EINVAL;
+	r = new_kind(IOUW_REQUEST_RECV, fd, &k);
+	if (r < 0)
+		return r;
+	k->buf = buf;
+	k->capacity = capacity;
+	k->len = len;
+	k->done = offset;
+	k->exact = exact;
+	k->base.deadline_ns = deadline_ns;
+	hand_out(k, ret_req, ret_handle);
+	return 0;
+}
+
+int iouw_request_read_at(int fd, uint64_t file_offset, void *buf, size_t capacity, size_t len,
+                         struct iouw_request **ret_req, struct iouw_handle **ret_handle)
+{
+	struct kind_request *k;
+	int r;
+
+	if (fd < 0 || !buf || !ret_req || !ret_handle || len == 0 || len > capacity ||
+	    file_offset > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - file_offset)
+		return -EINVAL;
+	r = new_kind(IOUW_REQUEST_READ_AT, fd, &k);
+	if (r < 0)
+		return r;
+	k->buf = buf;
+	k->capacity = capacity;
+	k->len = len;
+	k->file_offset = file_offset;
+	hand_out(k, ret_req, ret_handle);
+	return 0;
+}
+
+int iouw_request_sync(int fd, struct iouw_request **ret_req, struct iouw_handle **ret_handle)
+{
+	struct kind_request *k;
+	int r;
+
+	if (fd < 0 || !ret_req || !ret_handle)
+		return -EINVAL;
+	r = new_kind(IOUW_REQUEST_SYNC, fd, &k);
+	if (r < 0)
+		return r;
+	hand_out(k, ret_req, ret_handle);
+	return 0;
+}
+
+/* ---- SQE (SPEC 4.1) ---------------------------------------------------- */
+
+/* Refresh k->iov with up to 32 iovecs of the unsent bytes; returns the
+ * count. */
+static unsigned fill_iovecs(struct kind_request *k)
+{
+	unsigned n = 0;
+	unsigned s = k->seg_index;
+	size_t off = k->seg_off;
+
+	while (s < k->nsegs && n < IOUW_REQUEST_MAX_IOVECS) {
+		k->iov[n].iov_base = (uint8_t *)k->segs[s].iov_base + off;
+		k->iov[n].iov_len = k->segs[s].iov_len - off;
+		n++;
+		s++;
+		off = 0;
+	}
+	return n;
+}
+
+/* SEND/WRITE of the one buffer, or WRITEV of up to 32 buffers. */
+static void build_vectored_sqe(struct kind_request *k, struct io_uring_sqe *sqe)
+{
+	bool send = k->kind == IOUW_REQUEST_SEND;
+	uint64_t off = k->file_offset + k->done;
+
+	if (k->nsegs == 1) {
+		size_t left = k->len - k->done;
+		const uint8_t *at = (const uint8_t *)k->segs[0].iov_base + k->seg_off;
+
+		if (send) {
+			IOUW_INVARIANT(left <= UINT32_MAX, "send length fits u32");
+			io_uring_prep_send(sqe, k->fd, at, (size_t)left, MSG_NOSIGNAL);
+		} else {
+			IOUW_INVARIANT(left <= UINT32_MAX, "write_at length fits u32");
+			io_uring_prep_write(sqe, k->fd, at, (unsigned)left, off);
+		}
+		return;
+	}
+	/* A send has no file offset: 0 is what the kernel ignores for a
+	 * socket; -1 would mean "current position" for a file, which a
+	 * socket has not either. */
+	io_uring_prep_writev(sqe, k->fd, k->iov, fill_iovecs(k), send ? 0 : off);
+}
+
+static void kind_build_sqe(struct iouw_request *req, struct io_uring_sqe *sqe, uint64_t user_data)
+{
+	struct kind_request *k = as_kind(req);
+	size_t left;
+
+	IOUW_INVARIANT(!k->recorded, "request SQE built after terminal result");
+	switch (k->kind) {
+	case IOUW_REQUEST_SEND:
+	case IOUW_REQUEST_WRITE_AT:
+		build_vectored_sqe(k, sqe);
+		break;
+	case IOUW_REQUEST_RECV:
+		IOUW_INVARIANT(k->done <= k->len && k->len <= k->capacity,
+		               "recv offset <= len <= capacity");
+		left = k->len - k->done;
+		io_uring_prep_recv(sqe, k->fd, k->buf + k->done,
+		                   left > UINT32_MAX ? UINT32_MAX : left, 0);
+		break;
+	case IOUW_REQUEST_READ_AT:
+		IOUW_INVARIANT(k->done <= k->len && k->len <= k->capacity,
+		               "read_at read <= len <= capacity");
+		left = k->len - k->done;
+		io_uring_prep_read(sqe, k->fd, k->buf + k->done,
+		                   left > UINT32_MAX ? UINT32_MAX : (unsigned)left,
+		                   k->file_offset + k->done);
+		break;
+	case IOUW_REQUEST_SYNC:
+		io_uring_prep_fsync(sqe, k->fd, 0);
+		break;
+	}
+	io_uring_sqe_set_data64(sqe, user_data);
+}
+
+/* ---- CQE (SPEC 4.2, 4.3) ----------------------------------------------- */
+
+/* Record the terminal result; returns true (terminal) for tail calls. */
+static bool record(struct kind_request *k, enum iouw_status status, int err, size_t value)
+{
+	k->recorded = true;
+	k->status = status;
+	k->err = err;
+	k->value = value;
+	return true;
+}
+
+/* Move the send/write cursor @n bytes forward (n <= remaining). */
+static void advance_vectored(struct kind_request *k, size_t n)
+{
+	k->done += n;
+	while (n > 0) {
+		size_t avail = k->segs[k->seg_index].iov_len - k->seg_off;
+
+		if (n < avail) {
+			k->seg_off += n;
+			return;
+		}
+		n -= avail;
+		k->seg_index++;
+		k->seg_off = 0;
+	}
+	/* Skip to the next buffer when this one ended exactly here. */
+	if (k->seg_index < k->nsegs && k->seg_off == k->segs[k->seg_index].iov_len) {
+		k->seg_index++;
+		k->seg_off = 0;
+	}
+}
+
+static bool send_on_cqe(struct kind_request *k, enum iouw_cqe_class cls, bool cancel, int32_t res)
+{
+	switch (cls) {
+	case IOUW_CQE_RETRY:
+		return cancel ? record(k, IOUW_RESULT_TIMEOUT, ETIMEDOUT, 0) : false;
+	case IOUW_CQE_CANCELLED:
+		return record(k, IOUW_RESULT_TIMEOUT, ETIMEDOUT, 0);
+	case IOUW_CQE_ERROR:
+		return record(k, IOUW_RESULT_SEND_FAILED, -res, 0);
+	case IOUW_CQE_ZERO:
+		return record(k, IOUW_RESULT_SEND_FAILED, 0, 0);
+	case IOUW_CQE_POSITIVE:
+		IOUW_INVARIANT((size_t)res <= k->len - k->done, "send past end");
+		advance_vectored(k, (size_t)res);
+		if (k->done == k->len)
+			return record(k, IOUW_RESULT_OK, 0, k->len);
+		/* A prefix may be on the wire: the caller must see Timeout. */
+		return cancel ? record(k, IOUW_RESULT_TIMEOUT, ETIMEDOUT, 0) : false;
+	}
+	return false;
+}
+
+static bool recv_on_cqe(struct kind_request *k, enum iouw_cqe_class cls, bool cancel, int32_t res)
+{
+	switch (cls) {
+	case IOUW_CQE_RETRY:
+		return cancel ? record(k, IOUW_RESULT_TIMEOUT, ETIMEDOUT, 0) : false;
+	case IOUW_CQE_CANCELLED:
+		return record(k, IOUW_RESULT_TIMEOUT, ETIMEDOUT, 0);
+	case IOUW_CQE_ERROR:
+		return record(k, IOUW_RESULT_RECV_FAILED, -res, 0);
+	case IOUW_CQE_ZERO:
+		return record(k, IOUW_RESULT_RECV_FAILED, 0, 0);
+	case IOUW_CQE_POSITIVE:
+		IOUW_INVARIANT(k->done <= k->len && k->len <= k->capacity,
+		               "recv offset <= len <= capacity");
+		IOUW_INVARIANT((size_t)res <= k->len - k->done, "recv result larger than asked");
+		k->done += (size_t)res;
+		if (!k->exact || k->done >= k->len)
+			return record(k, IOUW_RESULT_OK, 0, k->done);
+		return cancel ? record(k, IOUW_RESULT_TIMEOUT, ETIMEDOUT, 0) : false;
+	}
+	return false;
+}
+
+static bool read_at_on_cqe(struct kind_request *k, enum iouw_cqe_class cls, int32_t res)
+{
+	switch (cls) {
+	case IOUW_CQE_RETRY:
+		/* Even when cancel-requested: stage() then times it out. */
+		return false;
+	case IOUW_CQE_CANCELLED:
+		return record(k, IOUW_RESULT_READ_FAILED, ECANCELED, 0);
+	case IOUW_CQE_ERROR:
+		return record(k, IOUW_RESULT_READ_FAILED, -res, 0);
+	case IOUW_CQE_ZERO:
+		return record(k, IOUW_RESULT_INSUFFICIENT_LENGTH, 0, 0);
+	case IOUW_CQE_POSITIVE:
+		IOUW_INVARIANT(k->done <= k->len && k->len <= k->capacity,
+		               "read_at read <= len <= capacity");
+		IOUW_INVARIANT((size_t)res <= k->len - k->done, "read_at result larger than asked");
+		k->done += (size_t)res;
+		if (k->done >= k->len)
+			return record(k, IOUW_RESULT_OK, 0, k->len);
+		return false;
+	}
+	return false;
+}
+
+static bool write_at_on_cqe(struct kind_request *k, enum iouw_cqe_class cls, int32_t res)
+{
+	switch (cls) {
+	case IOUW_CQE_RETRY:
+		return false;
+	case IOUW_CQE_CANCELLED:
+		return record(k, IOUW_RESULT_WRITE_FAILED, ECANCELED, 0);
+	case IOUW_CQE_ERROR:
+		return record(k, IOUW_RESULT_WRITE_FAILED, -res, 0);
+	case IOUW_CQE_ZERO:
+		return record(k, IOUW_RESULT_WRITE_FAILED, 0, 0);
+	case IOUW_CQE_POSITIVE:
+		IOUW_INVARIANT((size_t)res <= k->len - k->done, "write_at past end");
+		advance_vectored(k, (size_t)res);
+		if (k->done == k->len)
+			return record(k, IOUW_RESULT_OK, 0, k->len);
+		return false;
+	}
+	return false;
+}
+
+static bool sync_on_cqe(struct kind_request *k, enum iouw_cqe_class cls, int32_t res)
+{
+	switch (cls) {
+	case IOUW_CQE_RETRY:
+		return false;
+	case IOUW_CQE_CANCELLED:
+		return record(k, IOUW_RESULT_SYNC_ERROR, ECANCELED, 0);
+	case IOUW_CQE_ERROR:
+		return record(k, IOUW_RESULT_SYNC_ERROR, -res, 0);
+	case IOUW_CQE_ZERO:
+	case IOUW_CQE_POSITIVE:
+		return record(k, IOUW_RESULT_OK, 0, 0);
+	}
+	return false;
+}
+
+static bool kind_on_cqe(struct iouw_request *req, bool cancel_requested, int32_t res)
+{
+	struct kind_request *k = as_kind(req);
+	enum iouw_cqe_class cls = iouw_cqe_classify(res, cancel_requested);
+
+	IOUW_INVARIANT(!k->recorded, "request CQE after terminal result");
+	switch (k->kind) {
+	case IOUW_REQUEST_SEND: return send_on_cqe(k, cls, cancel_requested, res);
+	case IOUW_REQUEST_RECV: return recv_on_cqe(k, cls, cancel_requested, res);
+	case IOUW_REQUEST_READ_AT: return read_at_on_cqe(k, cls, res);
+	case IOUW_REQUEST_WRITE_AT: return write_at_on_cqe(k, cls, res);
+	case IOUW_REQUEST_SYNC: return sync_on_cqe(k, cls, res);
+	}
+	return false;
+}
+
+/* ---- orphaning and delivery (SPEC 4.4) ---------------------------------- */
+
+static bool kind_is_orphaned(const struct iouw_request *req)
+{
+	const struct kind_request *k = as_kind_const(req);
+
+	switch (k->kind) {
+	case IOUW_REQUEST_SEND:
+	case IOUW_REQUEST_RECV:
+	case IOUW_REQUEST_READ_AT:
+		return iouw_handle_is_dropped(k->handle);
+	case IOUW_REQUEST_WRITE_AT:
+	case IOUW_REQUEST_SYNC:
+		/* Never: the work continues after the caller left. */
+		return false;
+	}
+	return false;
+}
+
+static bool returns_buffer(const struct kind_request *k)
+{
+	return k->kind == IOUW_REQUEST_RECV || k->kind == IOUW_REQUEST_READ_AT;
+}
+
+/* Deliver (@status, @err, @value) with the caller's buffer, then release
+ * every resource exactly once. Ends the request. */
+static void end_with(struct kind_request *k, enum iouw_status status, int err, size_t value)
+{
+	struct iouw_result r = { .status = status, .err = err, .value = value };
+	bool gives_buf = returns_buffer(k);
+
+	if (gives_buf) {
+		r.buf = k->buf;
+		r.buf_len = k->done;
+		r.buf_capacity = k->capacity;
+	}
+	if (iouw_handle_deliver(k->handle, &r) && gives_buf)
+		k->buf = NULL; /* the caller owns it now */
+	iouw_handle_put(k->handle);
+	free(k->buf); /* caller's buffer nobody wants, or send/write copy */
+	free(k->segs);
+	close(k->fd);
+	free(k);
+}
+
+/* SPEC 4.4 "delivered if no result was recorded". */
+static void fallback(const struct kind_request *k, enum iouw_status *status)
+{
+	switch (k->kind) {
+	case IOUW_REQUEST_SEND: *status = IOUW_RESULT_SEND_FAILED; return;
+	case IOUW_REQUEST_RECV: *status = IOUW_RESULT_RECV_FAILED; return;
+	case IOUW_REQUEST_READ_AT: *status = IOUW_RESULT_READ_FAILED; return;
+	case IOUW_REQUEST_WRITE_AT: *status = IOUW_RESULT_WRITE_FAILED; return;
+	case IOUW_REQUEST_SYNC: *status = IOUW_RESULT_OK; return;
+	}
+}
+
+static void kind_finish(struct iouw_request *req, enum iouw_finish how)
+{
+	struct kind_request *k = as_kind(req);
+	enum iouw_status status = IOUW_RESULT_OK;
+
+	if (how == IOUW_FINISH_TIMEOUT) {
+		if (k->kind == IOUW_REQUEST_SYNC)
+			end_with(k, IOUW_RESULT_SYNC_ERROR, ETIMEDOUT, 0);
+		else
+			end_with(k, IOUW_RESULT_TIMEOUT, ETIMEDOUT, 0);
+		return;
+	}
+	IOUW_INVARIANT(how == IOUW_FINISH_COMPLETE, "finish with unknown mode");
+	if (k->recorded) {
+		end_with(k, k->status, k->err, k->value);
+		return;
+	}
+	fallback(k, &status);
+	end_with(k, status, 0, 0);
+}
+
+static void kind_release(struct iouw_request *req)
+{
+	end_with(as_kind(req), IOUW_RESULT_ABANDONED, ECANCELED, 0);
+}
+
+static const struct iouw_request_ops kind_ops = {
+	.build_sqe = kind_build_sqe,
+	.on_cqe = kind_on_cqe,
+	.is_orphaned = kind_is_orphaned,
+	.finish = kind_finish,
+	.release = kind_release,
+};
+
+/* ---- observation -------------------------------------------------------- */
+
+bool iouw_request_is_kind(const struct iouw_request *req)
+{
+	return req && req->ops == &kind_ops;
+}
+
+enum iouw_request_kind iouw_request_kind(const struct iouw_request *req)
+{
+	return as_kind_const(req)->kind;
+}
+
+int iouw_request_fd(const struct iouw_request *req)
+{
+	return as_kind_const(req)->fd;
+}
+
+uint64_t iouw_request_deadline(const struct iouw_request *req)
+{
+	const struct kind_request *k = as_kind_const(req);
+
+	if (k->kind == IOUW_REQUEST_SEND || k->kind == IOUW_REQUEST_RECV)
+		return k->base.deadline_ns;
+	return IOUW_NO_DEADLINE;
+}
+
+size_t iouw_request_progress(const struct iouw_request *req)
+{
+	return as_kind_const(req)->done;
+}
+
+size_t iouw_request_length(const struct iouw_request *req)
+{
+	return as_kind_const(req)->len;
+}
+
+size_t iouw_request_remaining(const struct iouw_request *req)
+{
+	const struct kind_request *k = as_kind_const(req);
+
+	return k->done <= k->len ? k->len - k->done : 0;
+}
+
+unsigned iouw_request_buffer_count(const struct iouw_request *req)
+{
+	return as_kind_const(req)->nsegs;
+}
+
+bool iouw_request_result(const struct iouw_request *req, enum iouw_status *ret_status,
+                         int *ret_err)
+{
+	const struct kind_request *k = as_kind_const(req);
+
+	if (!k->recorded)
+		return false;
+	if (ret_status)
+		*ret_status = k->status;
+	if (ret_err)
+		*ret_err = k->err;
+	return true;
+}
+
+bool iouw_request_caller_gone(const struct iouw_request *req)
+{
+	return iouw_handle_is_dropped(as_kind_const(req)->handle);
+}
+
+void iouw_request_test_set_shape(struct iouw_request *req, size_t progress, size_t len,
+                                 size_t capacity)
+{
+	struct kind_request *k = as_kind(req);
+
+	k->done = progress;
+	k->len = len;
+	if (k->kind == IOUW_REQUEST_RECV || k->kind == IOUW_REQUEST_READ_AT) {
+		k->capacity = capacity;
+	} else if (k->nsegs == 1) {
+		k->segs[0].iov_len = len;
+		k->seg_index = 0;
+		k->seg_off = progress;
+	}
+}

@@ -1,0 +1,170 @@
+/* core/request.h: the five request state machines (SPEC 4): send, recv,
+ * read_at, write_at and sync, behind struct iouw_request_ops.
+ *
+ * Owns: every request kind's progress cursor, result slot, fd reference and
+ * buffers, the SQE each kind builds (SPEC 4.1), the CQE classification
+ * (SPEC 4.2), each kind's reaction to a class (SPEC 4.3) and what is
+ * delivered when the request ends (SPEC 4.4).
+ *
+ * Resources: a constructor dups the caller's fd (F_DUPFD_CLOEXEC), so the
+ * caller may close its own fd at any time; the dup is closed exactly once
+ * when the request ends (finish() or release()). recv and read_at take
+ * ownership of the caller's malloc'd buffer; it goes back to the caller in
+ * the result (any status, release() included) unless the caller dropped its
+ * handle, in which case the request frees it. send and write_at COPY the
+ * caller's bytes into one owned allocation at construction (the caller's
+ * iovecs and memory are not referenced afterwards, so the caller may reuse
+ * them at once; the copy is freed when the request ends). Empty iovec
+ * entries are dropped at construction.
+ *
+ * Per-request states (every kind):
+ *
+ *   PENDING        no result recorded; build_sqe() allowed
+ *   RECORDED       on_cqe() returned true; only finish()/release() allowed
+ *   (ended)        finish() or release() ran; the pointer is dead
+ *
+ *   PENDING -> PENDING    on_cqe() "again" (retry, or partial progress)
+ *   PENDING -> RECORDED   on_cqe() terminal (SPEC 4.3 table)
+ *   PENDING -> ended      finish(COMPLETE): fallback result (SPEC 4.4);
+ *                         finish(TIMEOUT): timeout result; release()
+ *   RECORDED -> ended     finish(COMPLETE): recorded result;
+ *                         finish(TIMEOUT): timeout result; release()
+ *
+ * Shape invariants, checked (panic) when an SQE is built or a CQE fed:
+ *   recv     offset <= len <= capacity    ("recv offset <= len <= capacity")
+ *   read_at  read <= len <= capacity      ("read_at read <= len <= capacity")
+ *   send/write_at single buffer: unsent length fits u32
+ *            ("send length fits u32", "write_at length fits u32")
+ *   a positive result never exceeds what is left
+ *            ("recv result larger than asked", "read_at result larger than
+ *            asked", "send past end", "write_at past end")
+ *   a CQE or SQE after a recorded result ("request CQE after terminal result",
+ *   "request SQE built after terminal result").
+ * Constructors reject shapes that would break them with -EINVAL; tests reach
+ * the panics through iouw_request_test_set_shape().
+ *
+ * SQEs (SPEC 4.1) are built only with liburing helpers. SEND carries
+ * MSG_NOSIGNAL; WRITEV cannot, so a process that sends with several buffers
+ * to a peer that may close should ignore SIGPIPE (the original ran in Rust,
+ * which ignores SIGPIPE). recv and read_at ask for at most UINT32_MAX bytes
+ * per SQE (a legal short request); the checks use the full remaining length.
+ *
+ * Not thread-safe: the loop thread owns a request; only its handle
+ * (core/handle.h) is shared with the caller.
+ */
+#ifndef IOUW_REQUEST_H
+#define IOUW_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "handle.h"
+#include "request_ops.h"
+
+/* Most iovecs one WRITEV SQE describes (SPEC 4.1). */
+#define IOUW_REQUEST_MAX_IOVECS 32
+
+enum iouw_request_kind {
+	IOUW_REQUEST_SEND = 0,
+	IOUW_REQUEST_RECV = 1,
+	IOUW_REQUEST_READ_AT = 2,
+	IOUW_REQUEST_WRITE_AT = 3,
+	IOUW_REQUEST_SYNC = 4,
+};
+
+/* SPEC 4.2: the class of a raw op CQE result, the same for every kind. */
+enum iouw_cqe_class {
+	IOUW_CQE_RETRY = 0,     /* -EAGAIN, -EWOULDBLOCK, -EINTR */
+	IOUW_CQE_CANCELLED = 1, /* -ECANCELED while the waiter is cancel-requested */
+	IOUW_CQE_ERROR = 2,     /* any other negative, -ECANCELED while active included */
+	IOUW_CQE_ZERO = 3,      /* 0 */
+	IOUW_CQE_POSITIVE = 4,  /* n > 0 */
+};
+
+/* Classify @res (SPEC 4.2). Pure. */
+enum iouw_cqe_class iouw_cqe_classify(int32_t res, bool cancel_requested);
+
+/* Stable name of @kind ("send", "recv", ...) / of @cls ("retry", ...). */
+const char *iouw_request_kind_name(enum iouw_request_kind kind);
+const char *iouw_cqe_class_name(enum iouw_cqe_class cls);
+
+/* Absolute deadline @timeout_ns after @now_ns on the loop clock, saturating
+ * at IOUW_NO_DEADLINE (a deadline too far away is no deadline). */
+uint64_t iouw_deadline_after(uint64_t now_ns, uint64_t timeout_ns);
+
+/* --- constructors ---------------------------------------------------------
+ * Each returns 0 and sets *ret_req (owned by the caller until inserted into
+ * a waiter table) and *ret_handle (the caller side, see handle.h), or a
+ * negative errno with nothing taken and nothing written: -EINVAL for a bad
+ * argument, -EBADF (or another fcntl error) when @fd cannot be duplicated,
+ * -ENOMEM. */
+
+/* Send the bytes of @iov[0..@iovcnt) (copied) on socket @fd. @deadline_ns:
+ * absolute, or IOUW_NO_DEADLINE. -EINVAL: fd < 0, iov NULL, iovcnt 0, total
+ * length 0, or one non-empty buffer longer than UINT32_MAX. */
+int iouw_request_send(int fd, const struct iovec *iov, unsigned iovcnt, uint64_t deadline_ns,
+                      struct iouw_request **ret_req, struct iouw_handle **ret_handle);
+
+/* Receive into @buf (malloc'd, @capacity bytes; ownership moves in on
+ * success) starting at @offset (the bytes before it are a prefix the caller
+ * already holds), until @len bytes are filled (@exact) or after the first
+ * non-empty receive (!@exact). -EINVAL: fd < 0, buf NULL, or not
+ * offset < len <= capacity. */
+int iouw_request_recv(int fd, void *buf, size_t capacity, size_t offset, size_t len, bool exact,
+                      uint64_t deadline_ns, struct iouw_request **ret_req,
+                      struct iouw_handle **ret_handle);
+
+/* Read exactly @len bytes of @fd at @file_offset into @buf (malloc'd,
+ * @capacity bytes; ownership moves in on success). End of file first gives
+ * INSUFFICIENT_LENGTH. -EINVAL: fd < 0, buf NULL, not 0 < len <= capacity,
+ * or file_offset + len beyond INT64_MAX. */
+int iouw_request_read_at(int fd, uint64_t file_offset, void *buf, size_t capacity, size_t len,
+                         struct iouw_request **ret_req, struct iouw_handle **ret_handle);
+
+/* Write all bytes of @iov[0..@iovcnt) (copied) to @fd at @file_offset.
+ * -EINVAL as for send, or file_offset + total beyond INT64_MAX. */
+int iouw_request_write_at(int fd, uint64_t file_offset, const struct iovec *iov, unsigned iovcnt,
+                          struct iouw_request **ret_req, struct iouw_handle **ret_handle);
+
+/* fsync @fd. -EINVAL: fd < 0. */
+int iouw_request_sync(int fd, struct iouw_request **ret_req, struct iouw_handle **ret_handle);
+
+/* --- observation (harness, fuzzers, tests) --------------------------------
+ * Each panics ("not a kind request") for a request not built here. */
+
+/* True when @req was built by one of the constructors above. */
+bool iouw_request_is_kind(const struct iouw_request *req);
+enum iouw_request_kind iouw_request_kind(const struct iouw_request *req);
+/* The request's own fd (the dup), as it appears in its SQEs. */
+int iouw_request_fd(const struct iouw_request *req);
+/* send/recv: req->deadline_ns; other kinds: IOUW_NO_DEADLINE. */
+uint64_t iouw_request_deadline(const struct iouw_request *req);
+/* Progress cursor: bytes sent / filled (recv: offset, prefix included) /
+ * read / written; 0 for sync. */
+size_t iouw_request_progress(const struct iouw_request *req);
+/* Target length: total bytes to send/write; recv and read_at: len; sync: 0. */
+size_t iouw_request_length(const struct iouw_request *req);
+/* length - progress (0 for sync). */
+size_t iouw_request_remaining(const struct iouw_request *req);
+/* Number of non-empty buffers of a send/write_at (0 for other kinds). */
+unsigned iouw_request_buffer_count(const struct iouw_request *req);
+/* The recorded result: true and *ret_status, *ret_err (either may be NULL)
+ * when on_cqe() recorded one, else false. */
+bool iouw_request_result(const struct iouw_request *req, enum iouw_status *ret_status,
+                         int *ret_err);
+/* The handle's caller dropped it (what is_orphaned() reports for the kinds
+ * that orphan). */
+bool iouw_request_caller_gone(const struct iouw_request *req);
+
+/* TEST-ONLY: overwrite the progress cursor, length and capacity to build a
+ * shape the constructors refuse, so the shape panics can be exercised.
+ * recv: offset/len/capacity; read_at: read/len/capacity; single-buffer
+ * send/write_at: sent-or-written/total length (the one buffer's length is
+ * set to @len; @capacity ignored). Memory is never touched through the new
+ * shape before the checks fire. Never call it outside tests. */
+void iouw_request_test_set_shape(struct iouw_request *req, size_t progress, size_t len,
+                                 size_t capacity);
+
+#endif /* IOUW_REQUEST_H */
