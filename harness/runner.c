@@ -1894,7 +1894,13 @@ int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_optio
 		fprintf(r->rec, "# Recorded by `iouwait record` from %s: what the kernel did,\n"
 		                "# replayed with injected CQEs.\n", s->name);
 
-	exec_block(r, &s->body);
+	/* Arm the wake poll before line 1 (it takes an SQ slot of its own), so
+	 * a script's first turn starts from an idle, armed loop. */
+	e = iouw_loop_turn(r->loop, false);
+	if (e < 0)
+		failf(r, "the first turn to arm the wake poll", "turn returned %d", e);
+	else
+		exec_block(r, &s->body);
 	if (!r->failed && !r->ended && r->mode == IOUW_RUN_KERNEL) {
 		/* Every CQE the kernel posted must be named by the script. */
 		uint64_t end = mono_ns() + 20000000;
