@@ -870,7 +870,8 @@ static void move_data(struct runner *r, uint64_t ud, int32_t res)
 	case IORING_OP_READ:
 		if (n > s->len)
 			n = s->len;
-		(void)!pread(s->fd, (void *)(uintptr_t)s->addr, n, (off_t)s->off);
+		if (pread(s->fd, (void *)(uintptr_t)s->addr, n, (off_t)s->off) < 0 && errno == ESPIPE)
+			(void)!read(s->fd, (void *)(uintptr_t)s->addr, n); /* pipes: no offset */
 		break;
 	case IORING_OP_SEND:
 		if (n > s->len)
@@ -880,7 +881,9 @@ static void move_data(struct runner *r, uint64_t ud, int32_t res)
 	case IORING_OP_WRITE:
 		if (n > s->len)
 			n = s->len;
-		(void)!pwrite(s->fd, (const void *)(uintptr_t)s->addr, n, (off_t)s->off);
+		if (pwrite(s->fd, (const void *)(uintptr_t)s->addr, n, (off_t)s->off) < 0 &&
+		    errno == ESPIPE)
+			(void)!write(s->fd, (const void *)(uintptr_t)s->addr, n);
 		break;
 	case IORING_OP_WRITEV: {
 		struct iovec iov[IOUW_REQUEST_MAX_IOVECS];
@@ -1525,6 +1528,18 @@ static bool exec_step(struct runner *r, const struct iouw_scn_step *st)
 		if (took && tick != IOUW_NO_TICK)
 			iouw_wheel_remove(iouw_loop_wheel(r->loop), tick);
 		logf_(r, "table cancel %s took=%d", q->name->name, took);
+		if (took && arg_bool(st, "sqe", false) && iouw_waiters_is_in_flight(w, q->id)) {
+			/* The ASYNC_CANCEL the loop would stage for an expired
+			 * deadline, for kinds that carry none (read_at, write_at,
+			 * sync): pushed through the scripting backend. */
+			struct io_uring_sqe sqe;
+
+			memset(&sqe, 0, sizeof(sqe));
+			io_uring_prep_cancel64(&sqe, iouw_waiter_id_user_data(q->id), 0);
+			io_uring_sqe_set_data64(&sqe, iouw_waiter_id_cancel_user_data(q->id));
+			if (sb_push_sqe(&r->sb.base, &sqe) < 0)
+				return failf(r, st->text, "no SQ room for the cancel SQE");
+		}
 		if ((a = iouw_scn_key(st, "took")) && arg_bool(st, "took", false) != took)
 			return failf(r, st->text, "took=%d", took);
 		return true;

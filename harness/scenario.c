@@ -1000,7 +1000,9 @@ static bool validate(struct parser *p, enum iouw_scn_op *ret_op, size_t *ret_fir
 		DONE(IOUW_SCN_CLOCK, 1);
 	}
 	if (!strcmp(cmd, "cancel")) {
-		static const struct keyspec ks[] = { { "took", T_BOOL, false, false }, { NULL, 0, 0, 0 } };
+		static const struct keyspec ks[] = { { "took", T_BOOL, false, false },
+			                             { "sqe", T_BOOL, false, false },
+			                             { NULL, 0, 0, 0 } };
 
 		if (!need_pos(p, 1, "a request name") || !use_request(p, &p->words[1]) ||
 		    !check_keys(p, 2, ks, c->col))
