@@ -1512,6 +1512,17 @@ static bool exec_step(struct runner *r, const struct iouw_scn_step *st)
 		logf_(r, "clock +%llu", (unsigned long long)d);
 		return true;
 	}
+	case IOUW_SCN_PAUSE: {
+		uint64_t d = 0;
+		struct timespec ts;
+
+		iouw_scn_parse_duration(iouw_scn_pos(st, 0)->val, &d);
+		ts.tv_sec = (time_t)(d / 1000000000u);
+		ts.tv_nsec = (long)(d % 1000000000u);
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		return true;
+	}
 	case IOUW_SCN_CANCEL: {
 		struct iouw_waiters *w = iouw_loop_waiters(r->loop);
 		enum iouw_waiter_state s;

@@ -999,6 +999,17 @@ static bool validate(struct parser *p, enum iouw_scn_op *ret_op, size_t *ret_fir
 			return false;
 		DONE(IOUW_SCN_CLOCK, 1);
 	}
+	if (!strcmp(cmd, "pause")) {
+		uint64_t d;
+
+		if (!need_pos(p, 1, "a duration like 10ms") || !v_dur(p, &p->words[1], false) ||
+		    !no_more(p, 2))
+			return false;
+		iouw_scn_parse_duration(p->words[1].val, &d);
+		if (d > UINT64_C(5000000000))
+			return fail(p, p->words[1].col, "a pause of at most 5s");
+		DONE(IOUW_SCN_PAUSE, 1);
+	}
 	if (!strcmp(cmd, "cancel")) {
 		static const struct keyspec ks[] = { { "took", T_BOOL, false, false },
 			                             { "sqe", T_BOOL, false, false },
@@ -1270,7 +1281,7 @@ static bool validate(struct parser *p, enum iouw_scn_op *ret_op, size_t *ret_fir
 #undef DONE
 	return fail(p, c->col, "a command (modes, negative, config, socketpair, pipe, file, send, "
 	                       "recv, read_at, write_at, sync, submit, turn, reap, advance, fill, "
-	                       "wait, run, close, clock, cancel, drop, set_generation, peer, cqe, "
+	                       "wait, run, close, clock, pause, cancel, drop, set_generation, peer, cqe, "
 	                       "either, or, end, expect)");
 }
 

@@ -57,6 +57,7 @@ enum iouw_scn_op {
 	IOUW_SCN_RUN,
 	IOUW_SCN_CLOSE,
 	IOUW_SCN_CLOCK,
+	IOUW_SCN_PAUSE, /* real-time sleep (kernel races) */
 	IOUW_SCN_CANCEL,
 	IOUW_SCN_DROP,
 	IOUW_SCN_SET_GENERATION,
