@@ -408,10 +408,9 @@ static int cmd_record(int argc, char **argv)
 {
 	const char *in = NULL, *outp = NULL;
 	struct iouw_scenario *s = NULL;
-	char err[1024], *tmp = NULL;
-	int fd, status = 1, wst;
+	char err[1024];
+	int status = 1, wst, pfd[2];
 	pid_t pid;
-	int pfd[2];
 	struct iouw_run_result r;
 	ssize_t n;
 
@@ -429,26 +428,7 @@ static int cmd_record(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
-	if (!(s->modes & IOUW_SCN_MODE_KERNEL)) {
-		printf("FAIL %s [kernel] record needs a scenario that applies to kernel mode\n", in);
-		iouw_scenario_free(s);
-		return 1;
-	}
-	if (asprintf(&tmp, "%s.tmp.XXXXXX", outp) < 0) {
-		iouw_scenario_free(s);
-		return 1;
-	}
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, "%s: error: %s\n", outp, strerror(errno));
-		free(tmp);
-		iouw_scenario_free(s);
-		return 1;
-	}
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		close(fd);
-		unlink(tmp);
-		free(tmp);
 		iouw_scenario_free(s);
 		return 1;
 	}
@@ -456,32 +436,24 @@ static int cmd_record(int argc, char **argv)
 	pid = fork();
 	if (pid == 0) {
 		struct iouw_run_options o;
-		FILE *f = fdopen(fd, "w");
+		int e;
 
 		close(pfd[0]);
 		memset(&o, 0, sizeof(o));
-		o.mode = IOUW_RUN_KERNEL;
 		o.report = stdout;
-		o.record = f;
-		if (!f || iouw_scenario_run(s, &o, &r) < 0) {
+		e = iouw_scenario_record(s, outp, &o, &r);
+		if (e < 0) {
 			memset(&r, 0, sizeof(r));
 			r.verdict = IOUW_VERDICT_FAIL;
-		}
-		if (f && (fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0) &&
-		    r.verdict == IOUW_VERDICT_PASS) {
-			r.verdict = IOUW_VERDICT_FAIL;
-			snprintf(r.reason, sizeof(r.reason), "writing the recording failed");
+			snprintf(r.reason, sizeof(r.reason), "%s: %s", outp, strerror(-e));
 		}
 		r.inject_via = NULL;
 		fflush(NULL);
 		_exit(write(pfd[1], &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 3);
 	}
-	close(fd);
 	close(pfd[1]);
 	if (pid < 0) {
 		close(pfd[0]);
-		unlink(tmp);
-		free(tmp);
 		iouw_scenario_free(s);
 		return 1;
 	}
@@ -492,22 +464,18 @@ static int cmd_record(int argc, char **argv)
 	if (n != (ssize_t)sizeof(r)) {
 		memset(&r, 0, sizeof(r));
 		r.verdict = IOUW_VERDICT_FAIL;
-		snprintf(r.reason, sizeof(r.reason), "the recording run died");
+		snprintf(r.reason, sizeof(r.reason), "the recording run died (signal %d)",
+		         WIFSIGNALED(wst) ? WTERMSIG(wst) : 0);
 	}
-	if (r.verdict == IOUW_VERDICT_PASS && rename(tmp, outp) == 0) {
+	if (r.verdict == IOUW_VERDICT_PASS) {
 		printf("RECORDED %s [kernel] -> %s hash=%016llx\n", in, outp, (unsigned long long)r.hash);
 		status = 0;
+	} else if (r.verdict == IOUW_VERDICT_SKIP) {
+		printf("SKIP %s [kernel] %s\n", in, r.reason);
+		status = 77;
 	} else {
-		unlink(tmp);
-		if (r.verdict == IOUW_VERDICT_SKIP) {
-			printf("SKIP %s [kernel] %s\n", in, r.reason);
-			status = 77;
-		} else {
-			printf("FAIL %s [kernel] %s (nothing written)\n", in,
-			       r.verdict == IOUW_VERDICT_PASS ? strerror(errno) : r.reason);
-		}
+		printf("FAIL %s [kernel] %s (nothing written)\n", in, r.reason);
 	}
-	free(tmp);
 	iouw_scenario_free(s);
 	return status;
 }

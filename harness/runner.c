@@ -1055,11 +1055,6 @@ static bool do_cqe(struct runner *r, const struct iouw_scn_step *st)
 
 	if (!cqe_target(r, st, &ud, &alts))
 		return false;
-	{
-		char ub[64];
-
-		logf_(r, "named cqe %s res=%s", ud_str(r, ud, ub, sizeof(ub)), alts);
-	}
 	if (r->mode == IOUW_RUN_INJECT) {
 		res = (int32_t)res_first(alts);
 		if (!inject(r, ud, res))
@@ -1070,6 +1065,14 @@ static bool do_cqe(struct runner *r, const struct iouw_scn_step *st)
 		r->sb.released++;
 		if (!named_push(r, ud, res))
 			return false;
+	}
+	{
+		char ub[64], rb[32];
+
+		/* The value that happened, not the alternatives: a recording
+		 * replayed in inject mode hashes like the kernel run. */
+		logf_(r, "named cqe %s res=%s", ud_str(r, ud, ub, sizeof(ub)),
+		      res_str(res, rb, sizeof(rb)));
 	}
 	rec_cqe(r, st, res);
 	return true;
@@ -1409,7 +1412,7 @@ static bool exec_either(struct runner *r, const struct iouw_scn_step *st)
 			return failf(r, "one of the either/or branches", "%s", act);
 		}
 	}
-	logf_(r, "branch %zu", chosen + 1);
+	logf_(r, "# branch %zu", chosen + 1); /* '#': not hashed */
 	for (size_t i = 0; i < st->branches[chosen].n; i++)
 		if (!exec_step(r, &st->branches[chosen].steps[i]))
 			return false;
@@ -1946,6 +1949,8 @@ int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_optio
 		uint64_t h = IOUW_FNV_OFFSET;
 
 		for (size_t i = 0; i < r->nlog; i++) {
+			if (r->log[i].text[0] == '#')
+				continue;
 			h = iouw_fnv1a(h, r->log[i].text, strlen(r->log[i].text));
 			h = iouw_fnv1a(h, "\n", 1);
 		}
@@ -1973,4 +1978,56 @@ int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_optio
 	teardown(r);
 	free(r);
 	return 0;
+}
+
+int iouw_scenario_record(const struct iouw_scenario *s, const char *out_path,
+                         const struct iouw_run_options *o, struct iouw_run_result *ret)
+{
+	struct iouw_run_options ro;
+	char *tmp = NULL;
+	FILE *f;
+	int fd, e = 0;
+
+	if (!s || !out_path || !o || !ret)
+		return -EINVAL;
+	if (asprintf(&tmp, "%s.tmp.XXXXXX", out_path) < 0)
+		return -ENOMEM;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		e = -errno;
+		free(tmp);
+		return e;
+	}
+	f = fdopen(fd, "w");
+	if (!f) {
+		e = -errno;
+		close(fd);
+		unlink(tmp);
+		free(tmp);
+		return e;
+	}
+	ro = *o;
+	ro.mode = IOUW_RUN_KERNEL;
+	ro.record = f;
+	e = iouw_scenario_run(s, &ro, ret);
+	if (e == 0 && ret->verdict == IOUW_VERDICT_PASS &&
+	    (fflush(f) != 0 || fsync(fileno(f)) != 0)) {
+		ret->verdict = IOUW_VERDICT_FAIL;
+		snprintf(ret->reason, sizeof(ret->reason), "writing the recording failed: %s",
+		         strerror(errno));
+	}
+	if (fclose(f) != 0 && e == 0 && ret->verdict == IOUW_VERDICT_PASS) {
+		ret->verdict = IOUW_VERDICT_FAIL;
+		snprintf(ret->reason, sizeof(ret->reason), "closing the recording failed");
+	}
+	if (e == 0 && ret->verdict == IOUW_VERDICT_PASS) {
+		if (rename(tmp, out_path) < 0) {
+			e = -errno;
+			unlink(tmp);
+		}
+	} else {
+		unlink(tmp);
+	}
+	free(tmp);
+	return e;
 }

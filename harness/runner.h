@@ -75,6 +75,16 @@ struct iouw_run_result {
 int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_options *o,
                       struct iouw_run_result *ret);
 
+/* Run @s in kernel mode and write the inject-mode scenario of what the kernel
+ * did to @out_path, atomically: a temporary sibling "<out_path>.tmp.XXXXXX"
+ * is written, flushed and fsync'ed, and renamed over @out_path only when the
+ * run passed; otherwise it is removed and @out_path is left untouched.
+ * @o supplies report/timeouts (its mode and record fields are ignored).
+ * Returns 0 with *ret (PASS: written; FAIL/SKIP: nothing written), or a
+ * -errno when the temporary file could not be created or renamed. */
+int iouw_scenario_record(const struct iouw_scenario *s, const char *out_path,
+                         const struct iouw_run_options *o, struct iouw_run_result *ret);
+
 /* FNV-1a 64 over @len bytes, continuing from @h (start: IOUW_FNV_OFFSET). */
 #define IOUW_FNV_OFFSET UINT64_C(0xcbf29ce484222325)
 uint64_t iouw_fnv1a(uint64_t h, const void *data, size_t len);

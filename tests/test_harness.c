@@ -5,7 +5,10 @@
  * no ring can be set up.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,11 +212,67 @@ START_TEST(test_record_replays)
 	ck_assert_uint_eq(rec->modes, IOUW_SCN_MODE_INJECT);
 	o.mode = IOUW_RUN_INJECT;
 	o.record = NULL;
-	ck_assert_int_eq(iouw_scenario_run(rec, &o, &r), 0);
-	ck_assert(r.verdict == IOUW_VERDICT_PASS || r.verdict == IOUW_VERDICT_SKIP);
+	{
+		uint64_t kernel_hash = r.hash;
+
+		ck_assert_int_eq(iouw_scenario_run(rec, &o, &r), 0);
+		ck_assert(r.verdict == IOUW_VERDICT_PASS || r.verdict == IOUW_VERDICT_SKIP);
+		/* The recording replays the very same event log. */
+		if (r.verdict == IOUW_VERDICT_PASS)
+			ck_assert_uint_eq(r.hash, kernel_hash);
+	}
 	iouw_scenario_free(rec);
 	iouw_scenario_free(s);
 	free(buf);
+}
+END_TEST
+
+static int count_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+START_TEST(test_record_file_atomic)
+{
+	char dir[] = "/tmp/iouwait-rec-XXXXXX";
+	char *out, *bad;
+	struct iouw_scenario *s = NULL;
+	struct iouw_run_options o;
+	struct iouw_run_result r;
+	char err[256];
+	struct stat st;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_ge(asprintf(&out, "%s/out.scn", dir), 0);
+	memset(&o, 0, sizeof(o));
+	/* A failing run writes nothing, not even a temporary file. */
+	ck_assert_int_ge(asprintf(&bad, "%s%s", good, "expect result r1 ok 3\n"), 0);
+	ck_assert_int_eq(parse(bad, &s, err, sizeof(err)), 0);
+	ck_assert_int_eq(iouw_scenario_record(s, out, &o, &r), 0);
+	ck_assert_int_eq(r.verdict, IOUW_VERDICT_FAIL);
+	ck_assert_int_eq(count_dir(dir), 0);
+	iouw_scenario_free(s);
+	/* A passing run leaves exactly OUT, complete. */
+	ck_assert_int_eq(parse(good, &s, err, sizeof(err)), 0);
+	ck_assert_int_eq(iouw_scenario_record(s, out, &o, &r), 0);
+	ck_assert_int_eq(r.verdict, IOUW_VERDICT_PASS);
+	ck_assert_int_eq(count_dir(dir), 1);
+	ck_assert_int_eq(stat(out, &st), 0);
+	ck_assert_int_gt(st.st_size, 0);
+	iouw_scenario_free(s);
+	ck_assert_int_eq(unlink(out), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+	free(out);
+	free(bad);
 }
 END_TEST
 
@@ -233,6 +292,7 @@ static Suite *harness_suite(void)
 	tcase_add_test(tc, test_failure_reports_line);
 	tcase_add_test(tc, test_inject_deterministic);
 	tcase_add_test(tc, test_record_replays);
+	tcase_add_test(tc, test_record_file_atomic);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;
