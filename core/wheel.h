@@ -45,6 +45,7 @@
  *   ARMED -> ARMED  schedule; remove (not the last); advance short of min_tick
  *   ARMED -> IDLE   remove of the last active deadline
  *   ARMED -> DUE    advance to now_tick >= min_tick (returns the due buckets)
+ *   DUE   -> DUE    schedule (within the window); advance; remove of some
  *   DUE   -> ARMED  remove of the due deadlines, others still active
  *   DUE   -> IDLE   remove of the last active deadline
  *   IDLE  -> IDLE   advance (moves current, purges stale buckets, returns none)

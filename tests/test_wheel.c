@@ -44,7 +44,8 @@
  * horizon panics (tick == current, tick - current >= slots), a jump of
  * several revolutions, stale entries after removal and slot reuse,
  * next_deadline after removing the minimum, saturation near UINT64_MAX, the
- * virtual and monotonic clocks, and a model-based test running a naive
+ * virtual and monotonic clocks, the loop's filter protocol against the real
+ * waiter table, and a model-based test running a naive
  * reference beside the wheel on a long pseudo-random operation stream.
  */
 #include <errno.h>
@@ -53,6 +54,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "fake_request.h"
 #include "support.h"
 #include "waiter.h"
 #include "wheel.h"
@@ -1198,6 +1200,78 @@ START_TEST(test_virtual_and_monotonic_clocks)
 }
 END_TEST
 
+/* The loop's protocol (SPEC 5/6) against the real waiter table: a waiter
+ * completes early, its slot is reused, both entries come back in one
+ * advance, and the cancel filter removes only the live deadline, once. */
+START_TEST(test_loop_protocol_with_waiter_table)
+{
+	struct iouw_wheel *w = mk(100);
+	struct iouw_waiters *table = NULL;
+	struct fake_log log_a = { 0 }, log_b = { 0 }, log_c = { 0 };
+	struct iouw_stage_outcome st;
+	struct iouw_completion_outcome co;
+	iouw_waiter_id a, b, c;
+	uint64_t ta, tb, tc;
+	const struct iouw_wheel_entry *e;
+	size_t n = 0, removed = 0;
+
+	ck_assert_int_eq(iouw_waiters_new(4, &table), 0);
+	/* Admission: A due at tick 4. */
+	ta = iouw_wheel_target_tick(w, START + 18 * MS);
+	ck_assert_uint_eq(ta, 4);
+	a = iouw_waiters_insert(table, &fake_request_new(&log_a)->base, ta);
+	iouw_wheel_schedule(w, a, ta);
+	iouw_waiters_stage(table, a, &st);
+	ck_assert_int_eq(st.kind, IOUW_STAGE_SUBMIT);
+	/* A's op CQE completes it early: its deadline leaves the wheel. */
+	iouw_waiters_on_completion(table, iouw_waiter_id_user_data(a), 0, &co);
+	ck_assert_int_eq(co.kind, IOUW_COMPLETION_COMPLETE);
+	ck_assert_uint_eq(co.target_tick, ta);
+	iouw_wheel_remove(w, co.target_tick);
+	fake_request_finish(co.request);
+	/* B reuses A's slot (new generation), due at tick 6; C at tick 5. */
+	tb = iouw_wheel_target_tick(w, START + 30 * MS);
+	b = iouw_waiters_insert(table, &fake_request_new(&log_b)->base, tb);
+	ck_assert_uint_eq(iouw_waiter_id_index(b), iouw_waiter_id_index(a));
+	ck_assert(!iouw_waiter_id_eq(a, b));
+	iouw_wheel_schedule(w, b, tb);
+	tc = iouw_wheel_target_tick(w, START + 25 * MS);
+	c = iouw_waiters_insert(table, &fake_request_new(&log_c)->base, tc);
+	iouw_wheel_schedule(w, c, tc);
+	/* C's timeout was already requested elsewhere: its deadline left. */
+	ck_assert(iouw_waiters_cancel(table, c));
+	iouw_wheel_remove(w, tc);
+	iouw_wheel_assert_consistent(w);
+
+	e = iouw_wheel_advance(w, at(6), &n);
+	ck_assert_uint_eq(n, 3); /* A stale (4), C stale (5), B live (6) */
+	for (size_t i = 0; i < n; i++) {
+		if (iouw_waiters_cancel(table, e[i].id)) {
+			ck_assert(iouw_waiter_id_eq(e[i].id, b));
+			ck_assert_uint_eq(e[i].tick, tb);
+			iouw_wheel_remove(w, e[i].tick);
+			removed++;
+		}
+	}
+	ck_assert_uint_eq(removed, 1);
+	ck_assert_uint_eq(iouw_wheel_active(w), 0);
+	expect_no_deadline(w);
+	iouw_wheel_assert_consistent(w);
+	/* B and C sit cancel-requested in the table; release them. */
+	{
+		struct iouw_request *rb = iouw_waiters_remove(table, b);
+		struct iouw_request *rc = iouw_waiters_remove(table, c);
+
+		rb->ops->release(rb);
+		rc->ops->release(rc);
+	}
+	iouw_waiters_free(table);
+	ck_assert_int_eq(log_a.finishes, 1);
+	ck_assert_int_eq(log_b.releases + log_c.releases, 2);
+	iouw_wheel_free(w);
+}
+END_TEST
+
 /* ---- model-based test -------------------------------------------------- */
 
 /* Naive reference: the active deadlines as a plain array, plus the tick each
@@ -1442,6 +1516,7 @@ static Suite *wheel_suite(void)
 	tcase_add_test(more, test_next_deadline_after_removing_minimum);
 	tcase_add_test(more, test_time_near_uint64_max_saturates);
 	tcase_add_test(more, test_virtual_and_monotonic_clocks);
+	tcase_add_test(more, test_loop_protocol_with_waiter_table);
 
 	tcase_add_test(model, test_model_single_word_wheel);
 	tcase_add_test(model, test_model_multi_word_wheel);
