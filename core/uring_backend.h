@@ -25,8 +25,9 @@
  *     GETEVENTS on such a ring (also for wait_nr == 0); reap does not enter
  *     (except to flush an overflow), so reap after a plain push sees nothing
  *     new until the next submit_and_wait.
- *   - IOPOLL rings: the kernel does not sleep for the timeout when nothing
- *     is on its poll list; such a wait returns -ETIME at once.
+ *   - IOPOLL rings: the kernel does not sleep when nothing is on its poll
+ *     list; such a wait returns at once, -ETIME when timed and -EINTR when
+ *     untimed (a loop on an IOPOLL ring spins rather than sleeps).
  *   - SINGLE_ISSUER rings: submitting from a thread other than the creator
  *     fails with -EEXIST (fatal).
  *   - reap returns stashed CQEs first (they are older), then ring CQEs;

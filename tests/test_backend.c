@@ -7,10 +7,26 @@
  * when needed, repeated while it makes progress, its errors returned),
  * fail_next_wait, -ETIME / -EDEADLK when nothing comes, argument checks,
  * and the panics for misuse. The real-ring twin is test_uring_backend.c.
+ *
+ * Also here, because it needs no working ring: with io_uring_setup blocked
+ * by a seccomp filter (as container runtimes do), iouw_uring_available()
+ * and iouw_uring_backend_new() return the setup errno unchanged and
+ * iouw_test_require_io_uring() prints the TAP skip line and exits 0.
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "mem_backend.h"
 #include "support.h"
@@ -355,6 +371,15 @@ START_TEST(test_mem_fault_must_be_negative_panics)
 }
 END_TEST
 
+START_TEST(test_uring_probe_on_mem_backend_panics)
+{
+	struct iouw_backend *b = new_mem(2, 4);
+
+	iouw_test_expect_invariant("uring backend call on another backend");
+	iouw_uring_probe_nop_inject(b);
+}
+END_TEST
+
 START_TEST(test_uring_ring_of_mem_backend_is_null)
 {
 	struct iouw_backend *b = new_mem(2, 4);
@@ -365,13 +390,140 @@ START_TEST(test_uring_ring_of_mem_backend_is_null)
 }
 END_TEST
 
+/* A "kernel" for NOPs, as a fuzzer driver would write it: answer every
+ * submitted SQE with a CQE carrying its user_data and res = sqe->len. */
+static int nop_kernel(void *ctx, unsigned wait_nr, int64_t timeout_ns)
+{
+	struct iouw_backend *b = ctx;
+	const struct io_uring_sqe *sqes;
+	size_t n = iouw_mem_backend_submitted(b, &sqes);
+
+	(void)wait_nr;
+	(void)timeout_ns;
+	for (size_t i = 0; i < n; i++) {
+		int err = iouw_mem_backend_post(b, sqes[i].user_data, (int32_t)sqes[i].len, 0);
+
+		if (err)
+			return err;
+	}
+	iouw_mem_backend_clear_submitted(b);
+	return 0;
+}
+
+START_TEST(test_mem_hook_as_nop_kernel)
+{
+	struct iouw_backend *b = new_mem(4, 4);
+	struct iouw_cqe out[16];
+	unsigned n = 0;
+
+	iouw_mem_backend_set_wait_hook(b, nop_kernel, b);
+	for (uint64_t round = 0; round < 3; round++) {
+		for (uint64_t i = 0; i < 4; i++) {
+			struct io_uring_sqe sqe;
+
+			io_uring_prep_nop(&sqe);
+			sqe.len = (uint32_t)(round * 4 + i);
+			io_uring_sqe_set_data64(&sqe, 500 + round * 4 + i);
+			ck_assert_int_eq(iouw_backend_push_sqe(b, &sqe), 0);
+		}
+		ck_assert_int_eq(iouw_backend_submit_and_wait(b, (unsigned)(round + 1) * 4, -1), 4);
+	}
+	/* 12 answers through a 4-slot CQ: 8 parked in the overflow list. */
+	ck_assert(iouw_mem_backend_cq_overflowed(b));
+	for (unsigned got; (got = iouw_backend_reap(b, out + n, 5)) > 0;)
+		n += got;
+	ck_assert_uint_eq(n, 12);
+	for (unsigned i = 0; i < 12; i++) {
+		ck_assert_uint_eq(out[i].user_data, 500 + i);
+		ck_assert_int_eq(out[i].res, (int32_t)i);
+	}
+	iouw_backend_free(b);
+}
+END_TEST
+
+/* Make io_uring_setup fail with @err in this process, as a container's
+ * seccomp profile does. */
+static void block_io_uring_setup(int err)
+{
+	struct sock_filter filter[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(filter) / sizeof(filter[0]), .filter = filter };
+
+	ck_assert_int_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+	ck_assert_int_eq(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0);
+}
+
+static void check_unavailable(int err)
+{
+	struct iouw_uring_config cfg = { .entries = 8 };
+	struct iouw_backend *b = NULL;
+	char out[256];
+	int fd, status = 0;
+	ssize_t n;
+	pid_t pid;
+
+	block_io_uring_setup(err);
+	ck_assert_int_eq(iouw_uring_available(), -err);
+	ck_assert_int_eq(iouw_uring_backend_new(&cfg, &b), -err);
+	ck_assert_ptr_null(b);
+
+	fd = memfd_create("iouw-tap", MFD_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (dup2(fd, STDOUT_FILENO) < 0)
+			_exit(5);
+		iouw_test_require_io_uring();
+		_exit(6); /* did not skip */
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	n = pread(fd, out, sizeof(out) - 1, 0);
+	ck_assert_int_gt(n, 0);
+	out[n] = '\0';
+	{
+		char want[256];
+
+		snprintf(want, sizeof(want), "1..0 # SKIP io_uring unavailable: %s\n", strerror(err));
+		ck_assert_str_eq(out, want);
+	}
+	close(fd);
+}
+
+START_TEST(test_unavailable_eperm)
+{
+	check_unavailable(EPERM);
+}
+END_TEST
+
+START_TEST(test_unavailable_enosys)
+{
+	check_unavailable(ENOSYS);
+}
+END_TEST
+
+START_TEST(test_unavailable_eacces)
+{
+	check_unavailable(EACCES);
+}
+END_TEST
+
 static Suite *backend_suite(void)
 {
 	Suite *s = suite_create("backend");
 	TCase *mem = tcase_create("mem");
 	TCase *panics = tcase_create("panics");
+	TCase *unavailable = tcase_create("unavailable");
 
 	iouw_test_add_fd_fixture(mem);
+	iouw_test_add_fd_fixture(unavailable);
 	iouw_test_add_fd_fixture(panics);
 	tcase_add_test(mem, test_mem_new_rejects_bad_arguments);
 	tcase_add_test(mem, test_mem_default_cq_is_twice_sq);
@@ -384,11 +536,17 @@ static Suite *backend_suite(void)
 	tcase_add_test(mem, test_mem_wait_hook);
 	tcase_add_test(mem, test_mem_fail_next_wait);
 	tcase_add_test(mem, test_uring_ring_of_mem_backend_is_null);
+	tcase_add_test(mem, test_mem_hook_as_nop_kernel);
+	tcase_add_test(unavailable, test_unavailable_eperm);
+	tcase_add_test(unavailable, test_unavailable_enosys);
+	tcase_add_test(unavailable, test_unavailable_eacces);
 	tcase_add_test_raise_signal(panics, test_mem_hook_reentry_panics, SIGABRT);
 	tcase_add_test_raise_signal(panics, test_mem_call_on_other_backend_panics, SIGABRT);
 	tcase_add_test_raise_signal(panics, test_mem_fault_must_be_negative_panics, SIGABRT);
+	tcase_add_test_raise_signal(panics, test_uring_probe_on_mem_backend_panics, SIGABRT);
 	suite_add_tcase(s, mem);
 	suite_add_tcase(s, panics);
+	suite_add_tcase(s, unavailable);
 	return s;
 }
 

@@ -14,8 +14,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "support.h"
@@ -292,8 +294,8 @@ START_TEST(test_uring_single_issuer_other_thread_eexist)
 END_TEST
 
 /* IOPOLL setup is accepted; on 6.18 a NOP on an IOPOLL ring completes
- * normally, and a timed wait with nothing on the poll list returns -ETIME
- * without sleeping. */
+ * normally (res 0), and a wait with nothing on the poll list returns at once
+ * without sleeping: -ETIME when timed, -EINTR when untimed. */
 START_TEST(test_uring_iopoll_setup)
 {
 	struct iouw_uring_config cfg = { .entries = 4, .iopoll = true };
@@ -309,6 +311,52 @@ START_TEST(test_uring_iopoll_setup)
 	ck_assert_uint_eq(out[0].user_data, 5);
 	ck_assert_int_eq(out[0].res, IOPOLL_NOP_RES);
 	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, 10 * MS), -ETIME);
+	/* Untimed: returns at once too, reported as an interrupted wait. */
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, IOUW_BACKEND_NO_TIMEOUT), -EINTR);
+	iouw_backend_free(b);
+}
+END_TEST
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/* Deliver SIGALRM (no SA_RESTART) to this process in @ms milliseconds. */
+static void alarm_in_ms(long ms)
+{
+	struct sigaction sa;
+	struct itimerval it = { .it_value = { .tv_sec = 0, .tv_usec = ms * 1000 } };
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
+	ck_assert_int_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+}
+
+/* A signal during the wait. Nothing submitted: the kernel says -EINTR. After
+ * a submit the kernel returns the submit count; the backend reports -EINTR
+ * for an untimed wait and -ETIME for a timed one (documented). */
+START_TEST(test_uring_interrupted_wait)
+{
+	struct iouw_backend *b = new_ring(4, 0, false);
+	char buf[8];
+	int sv[2];
+
+	alarm_in_ms(20);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, IOUW_BACKEND_NO_TIMEOUT), -EINTR);
+	alarm_in_ms(20);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, 10000 * MS), -EINTR);
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(push_recv(b, sv[0], buf, sizeof(buf), 1), 0);
+	alarm_in_ms(20);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, IOUW_BACKEND_NO_TIMEOUT), -EINTR);
+	ck_assert_int_eq(push_recv(b, sv[0], buf, sizeof(buf), 2), 0);
+	alarm_in_ms(20);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, 10000 * MS), -ETIME);
+	close(sv[0]);
+	close(sv[1]);
 	iouw_backend_free(b);
 }
 END_TEST
@@ -420,6 +468,7 @@ static Suite *uring_backend_suite(void)
 	tcase_add_test(tc, test_uring_single_issuer_defer_taskrun_visibility);
 	tcase_add_test(tc, test_uring_single_issuer_other_thread_eexist);
 	tcase_add_test(tc, test_uring_iopoll_setup);
+	tcase_add_test(tc, test_uring_interrupted_wait);
 	tcase_add_test(tc, test_uring_probe_nop_inject);
 	tcase_add_test(tc, test_uring_probe_nop_inject_single_issuer);
 	tcase_add_test(tc, test_uring_probe_msg_ring);
