@@ -23,6 +23,8 @@
  *   the invariant).
  * - the waiter table driving real requests: orphaning before the first SQE,
  *   after a retry and after partial progress; abandonment on table free.
+ * - every resource released exactly once on complete, timeout, orphan,
+ *   release and caller-gone paths, for every kind (fd counts + ASan).
  * - the handle across threads (wait on another thread, drop racing finish).
  * - a real io_uring (separate TAP test `request_ring`, run with --ring; it
  *   prints `1..0 # SKIP` where a ring cannot be set up): kernel CQEs drive
@@ -1205,6 +1207,84 @@ START_TEST(waiters_free_abandons_with_buffer_back)
 }
 END_TEST
 
+/* Every end of a request -- complete, timeout, orphan (stage), release, and
+ * finish for a caller who already left -- closes the request's fd exactly
+ * once (the count drops by one and no further) and frees every buffer
+ * exactly once (the sanitizer build turns a leak or double free into a
+ * failure). */
+START_TEST(resources_released_once_every_path)
+{
+	enum { END_COMPLETE, END_TIMEOUT, END_ORPHAN, END_RELEASE, END_CALLER_GONE, END_COUNT };
+	int sv[2];
+
+	socket_pair(sv);
+	for (unsigned k = 0; k < 5; k++) {
+		for (unsigned e = 0; e < END_COUNT; e++) {
+			enum iouw_request_kind kind = all_kinds[k];
+			struct iouw_waiters *w;
+			struct iouw_request *req;
+			struct iouw_handle *h;
+			struct iouw_stage_outcome so;
+			struct iouw_result res;
+			int before = iouw_test_count_fds();
+
+			ck_assert_int_eq(iouw_waiters_new(1, &w), 0);
+			make_kind(kind, sv[0], V_PLAIN, &req, &h);
+			ck_assert_int_eq(iouw_test_count_fds(), before + 1);
+			iouw_waiter_id id = iouw_waiters_insert(w, req, IOUW_NO_TICK);
+			switch (e) {
+			case END_COMPLETE:
+				req = iouw_waiters_remove(w, id);
+				req->ops->finish(req, IOUW_FINISH_COMPLETE);
+				break;
+			case END_TIMEOUT:
+				ck_assert(iouw_waiters_cancel(w, id));
+				iouw_waiters_stage(w, id, &so);
+				ck_assert_int_eq(so.kind, IOUW_STAGE_TIMEOUT);
+				so.request->ops->finish(so.request, IOUW_FINISH_TIMEOUT);
+				break;
+			case END_ORPHAN:
+				iouw_handle_drop(h);
+				h = NULL;
+				iouw_waiters_stage(w, id, &so);
+				if (so.kind == IOUW_STAGE_SUBMIT) { /* write_at, sync */
+					struct iouw_completion_outcome co;
+
+					iouw_waiters_on_completion(w, so.sqe.user_data, -EIO, &co);
+					ck_assert_int_eq(co.kind, IOUW_COMPLETION_COMPLETE);
+					co.request->ops->finish(co.request, IOUW_FINISH_COMPLETE);
+				} else {
+					ck_assert_int_eq(so.kind, IOUW_STAGE_ORPHANED);
+				}
+				break;
+			case END_RELEASE:
+				req = iouw_waiters_remove(w, id);
+				req->ops->release(req);
+				break;
+			case END_CALLER_GONE:
+				iouw_handle_drop(h);
+				h = NULL;
+				req = iouw_waiters_remove(w, id);
+				req->ops->finish(req, IOUW_FINISH_COMPLETE);
+				break;
+			}
+			ck_assert_msg(iouw_test_count_fds() == before, "%s end %u: fd not closed",
+			              iouw_request_kind_name(kind), e);
+			iouw_waiters_free(w); /* empty: releases nothing more */
+			ck_assert_int_eq(iouw_test_count_fds(), before);
+			if (h) {
+				ck_assert_int_eq(iouw_handle_try(h, &res), 0);
+				ck_assert_int_eq(kind_returns_buffer(kind), res.buf != NULL);
+				iouw_result_free(&res);
+				iouw_handle_drop(h);
+			}
+		}
+	}
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 /* ---- the handle ----------------------------------------------------------- */
 
 struct waiter_thread {
@@ -1703,6 +1783,7 @@ static Suite *request_suite(void)
 	tcase_add_test(table, waiters_orphan_after_retry);
 	tcase_add_test(table, waiters_orphan_after_partial_progress);
 	tcase_add_test(table, waiters_free_abandons_with_buffer_back);
+	tcase_add_test(table, resources_released_once_every_path);
 
 	tcase_add_test(handle, handle_wait_across_threads);
 	tcase_add_test(handle, handle_drop_races_finish);
