@@ -196,7 +196,6 @@ static int run_child(const struct iouw_scenario *s, const struct iouw_run_option
 			r.verdict = IOUW_VERDICT_FAIL;
 			snprintf(r.reason, sizeof(r.reason), "runner refused the scenario");
 		}
-		r.inject_via = NULL;
 		fflush(NULL);
 		if (write(pfd[1], &r, sizeof(r)) != (ssize_t)sizeof(r))
 			_exit(3);
@@ -239,8 +238,9 @@ static void report(const struct iouw_scenario *s, enum iouw_run_mode m,
 	}
 	switch (r->verdict) {
 	case IOUW_VERDICT_PASS:
-		printf("PASS %s [%s] hash=%016llx%s\n", s->name, mode_name(m),
-		       (unsigned long long)r->hash, extra ? extra : "");
+		printf("PASS %s [%s] hash=%016llx%s%s%s\n", s->name, mode_name(m),
+		       (unsigned long long)r->hash, r->inject_via[0] ? " via=" : "", r->inject_via,
+		       extra ? extra : "");
 		t->pass++;
 		break;
 	case IOUW_VERDICT_FAIL:
@@ -447,7 +447,6 @@ static int cmd_record(int argc, char **argv)
 			r.verdict = IOUW_VERDICT_FAIL;
 			snprintf(r.reason, sizeof(r.reason), "%s: %s", outp, strerror(-e));
 		}
-		r.inject_via = NULL;
 		fflush(NULL);
 		_exit(write(pfd[1], &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 3);
 	}

@@ -41,6 +41,7 @@
 #include "backend.h"
 #include "clock.h"
 #include "handle.h"
+#include "invariant.h"
 #include "loop.h"
 #include "request.h"
 #include "uring_backend.h"
@@ -70,8 +71,8 @@ struct fdent {
 };
 
 struct outq {
-	int v[64];
-	unsigned n, head;
+	int *v;
+	size_t n, cap, head;
 };
 
 struct reqent {
@@ -464,8 +465,15 @@ static const struct iouw_backend_ops sb_ops = {
 
 static void outq_push(struct outq *q, int v)
 {
-	if (q->n < sizeof(q->v) / sizeof(q->v[0]))
-		q->v[q->n++] = v;
+	if (q->n == q->cap) {
+		size_t nc = q->cap ? q->cap * 2 : 8;
+		int *nv = realloc(q->v, nc * sizeof(*nv));
+
+		IOUW_INVARIANT(nv != NULL, "harness out of memory recording an outcome");
+		q->v = nv;
+		q->cap = nc;
+	}
+	q->v[q->n++] = v;
 }
 
 static const char *const stage_names[] = { "timeout", "orphaned", "submit" };
@@ -1269,6 +1277,8 @@ static bool expect_table(struct runner *r, const struct iouw_scn_step *st)
 				got = stats.delivered;
 			else if (!strcmp(a->key, "timeouts"))
 				got = stats.timeouts;
+			else if (!strcmp(a->key, "capacity"))
+				got = iouw_waiters_capacity(w);
 			else
 				got = stats.abandoned;
 		}
@@ -1558,6 +1568,16 @@ static bool exec_step(struct runner *r, const struct iouw_scn_step *st)
 			return failf(r, st->text, "took=%d", took);
 		return true;
 	}
+	case IOUW_SCN_CORRUPT:
+		q = req_by_name(r, iouw_scn_pos(st, 0)->val);
+		if (!q->req || q->dead)
+			return failf(r, st->text, "%s is no longer alive", q->name->name);
+		/* Test-only hook of core/request.h: builds a shape the
+		 * constructors refuse, so its panic can be scripted. */
+		iouw_request_test_set_shape(q->req, arg_u64(st, "progress", 0), arg_u64(st, "len", 0),
+		                            arg_u64(st, "capacity", 0));
+		logf_(r, "corrupt %s", q->name->name);
+		return true;
 	case IOUW_SCN_DROP:
 		q = req_by_name(r, iouw_scn_pos(st, 0)->val);
 		if (q->dropped)
@@ -1780,6 +1800,9 @@ static void teardown(struct runner *r)
 			iouw_result_free(&q->result);
 		if (!q->dropped && q->handle)
 			iouw_handle_drop(q->handle);
+		free(q->stage.v);
+		free(q->completion.v);
+		free(q->deliver.v);
 	}
 	for (size_t i = 0; i < r->nfds; i++)
 		if (r->fds[i].fd >= 0)
@@ -1906,7 +1929,8 @@ int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_optio
 			}
 			r->use_msg_ring = true;
 		}
-		ret->inject_via = r->use_msg_ring ? "msg_ring" : "nop";
+		snprintf(ret->inject_via, sizeof(ret->inject_via), "%s",
+		         r->use_msg_ring ? "msg_ring" : "nop");
 	}
 	e = iouw_loop_new(&r->cfg, &r->sb.base, iouw_virtual_clock_as_clock(&r->vc), &r->loop);
 	if (e < 0) {

@@ -64,7 +64,7 @@ struct iouw_run_result {
 	uint64_t hash;     /* FNV-1a 64 of the normalised event log */
 	int fail_line;     /* script line that departed (FAIL), else 0 */
 	char reason[512];  /* FAIL/SKIP: one line */
-	const char *inject_via; /* inject mode: "nop" or "msg_ring" */
+	char inject_via[12]; /* inject mode: "nop" or "msg_ring", else "" */
 };
 
 /* Run @s in @o->mode. Returns 0 with *ret filled (PASS, FAIL or SKIP: SKIP

@@ -1020,6 +1020,17 @@ static bool validate(struct parser *p, enum iouw_scn_op *ret_op, size_t *ret_fir
 			return false;
 		DONE(IOUW_SCN_CANCEL, 1);
 	}
+	if (!strcmp(cmd, "corrupt")) {
+		static const struct keyspec ks[] = { { "progress", T_UINT, false, true },
+			                             { "len", T_UINT, false, true },
+			                             { "capacity", T_UINT, false, false },
+			                             { NULL, 0, 0, 0 } };
+
+		if (!need_pos(p, 1, "a request name") || !use_request(p, &p->words[1]) ||
+		    !check_keys(p, 2, ks, c->col))
+			return false;
+		DONE(IOUW_SCN_CORRUPT, 1);
+	}
 	if (!strcmp(cmd, "drop")) {
 		if (!need_pos(p, 1, "a request name") || !use_request(p, &p->words[1]) || !no_more(p, 2))
 			return false;
@@ -1221,6 +1232,7 @@ static bool validate(struct parser *p, enum iouw_scn_op *ret_op, size_t *ret_fir
 				{ "drained", T_BOOL, false, false }, { "warnings", T_UINT, false, false },
 				{ "deadlines", T_UINT, false, false }, { "delivered", T_UINT, false, false },
 				{ "timeouts", T_UINT, false, false }, { "abandoned", T_UINT, false, false },
+				{ "capacity", T_UINT, false, false },
 				{ NULL, 0, 0, 0 }
 			};
 
@@ -1281,8 +1293,8 @@ static bool validate(struct parser *p, enum iouw_scn_op *ret_op, size_t *ret_fir
 #undef DONE
 	return fail(p, c->col, "a command (modes, negative, config, socketpair, pipe, file, send, "
 	                       "recv, read_at, write_at, sync, submit, turn, reap, advance, fill, "
-	                       "wait, run, close, clock, pause, cancel, drop, set_generation, peer, cqe, "
-	                       "either, or, end, expect)");
+	                       "wait, run, close, clock, pause, cancel, drop, corrupt, set_generation, "
+	                       "peer, cqe, either, or, end, expect)");
 }
 
 static bool handle_block_word(struct parser *p, const char *line, size_t len)

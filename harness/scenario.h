@@ -60,6 +60,7 @@ enum iouw_scn_op {
 	IOUW_SCN_PAUSE, /* real-time sleep (kernel races) */
 	IOUW_SCN_CANCEL,
 	IOUW_SCN_DROP,
+	IOUW_SCN_CORRUPT, /* test-only request shape (shape panics) */
 	IOUW_SCN_SET_GENERATION,
 	IOUW_SCN_PEER_WRITE,
 	IOUW_SCN_PEER_CLOSE,
