@@ -8,6 +8,8 @@
  * prints one "FILE:LINE:COL: error: expected ..." line and nothing of it
  * runs. Each (scenario, mode) runs in a forked child, so a broken invariant
  * in the core is reported as a FAIL instead of killing the whole run.
+ * Inject mode runs once per either branch index (iouw_scenario_branch_variants),
+ * so every scripted order is replayed; kernel mode runs once.
  * Verdict lines: "PASS name [mode] hash=...", "FAIL name [mode] reason",
  * "SKIP name [mode] reason". Exit status: 0 all passed (skips allowed),
  * 1 a failure or a script error, 2 usage, 77 everything was skipped.
@@ -361,13 +363,23 @@ static int cmd_run(int argc, char **argv)
 			enum iouw_run_mode mode = m == IOUW_SCN_MODE_KERNEL ? IOUW_RUN_KERNEL
 			                                                     : IOUW_RUN_INJECT;
 
+			unsigned variants = mode == IOUW_RUN_INJECT ? iouw_scenario_branch_variants(s) : 1;
+
 			if (!(modes & m) || (!(s->modes & m) && modes != m))
 				continue;
+			for (unsigned b = 0; b < variants; b++) {
+			char extra[64];
+
 			memset(&o, 0, sizeof(o));
 			o.mode = mode;
 			o.report = stdout;
 			o.force_msg_ring = msg_ring;
 			o.verbose = verbose;
+			o.inject_branch = b;
+			if (b)
+				snprintf(extra, sizeof(extra), " (every either takes branch %u)", b + 1);
+			else
+				extra[0] = '\0';
 			if (run_child(s, &o, &r) < 0) {
 				printf("FAIL %s [%s] could not fork\n", s->name, mode_name(mode));
 				t.fail++;
@@ -386,7 +398,10 @@ static int cmd_run(int argc, char **argv)
 					         (unsigned long long)r.hash, (unsigned long long)r2.hash);
 				}
 			}
-			report(s, mode, &r, &t, twice ? " (twice, same hash)" : NULL);
+			if (twice)
+				strncat(extra, " (twice, same hash)", sizeof(extra) - strlen(extra) - 1);
+			report(s, mode, &r, &t, extra);
+			}
 		}
 	}
 	for (size_t k = 0; k < npaths; k++) {

@@ -1422,6 +1422,9 @@ static bool exec_either(struct runner *r, const struct iouw_scn_step *st)
 			return failf(r, "one of the either/or branches", "%s", act);
 		}
 	}
+	if (r->mode == IOUW_RUN_INJECT)
+		chosen = r->o->inject_branch < st->nbranches ? r->o->inject_branch
+		                                             : st->nbranches - 1;
 	logf_(r, "# branch %zu", chosen + 1); /* '#': not hashed */
 	for (size_t i = 0; i < st->branches[chosen].n; i++)
 		if (!exec_step(r, &st->branches[chosen].steps[i]))
@@ -1681,6 +1684,47 @@ static bool exec_step(struct runner *r, const struct iouw_scn_step *st)
 	case IOUW_SCN_EXPECT_CANCELS:
 	case IOUW_SCN_EXPECT_STUCK:
 		return expect_idlist(r, st);
+	case IOUW_SCN_EXPECT_PEER:
+	case IOUW_SCN_EXPECT_FILE: {
+		struct fdent *f = fd_by_name(r, iouw_scn_pos(st, 0)->val);
+		const struct iouw_scn_arg *d = iouw_scn_key(st, "data");
+		char *got = malloc(d->val_len + 1);
+		ssize_t n = 0;
+		bool ok;
+
+		if (!got)
+			return failf(r, "memory", "out of memory");
+		if (st->op == IOUW_SCN_EXPECT_PEER) {
+			/* Exactly the bytes named, no more (a later expect reads on). */
+			size_t have = 0;
+			uint64_t end = mono_ns() + cqe_timeout(r);
+
+			while (have < d->val_len && f->peer >= 0) {
+				n = recv(f->peer, got + have, d->val_len - have, MSG_DONTWAIT);
+				if (n > 0)
+					have += (size_t)n;
+				else if (n == 0 || (errno != EAGAIN && errno != EINTR) || mono_ns() > end)
+					break;
+				else
+					usleep(1000);
+			}
+			n = (ssize_t)have;
+		} else {
+			n = pread(f->fd, got, d->val_len, (off_t)arg_u64(st, "off", 0));
+			if (n < 0)
+				n = 0;
+		}
+		ok = (size_t)n == d->val_len && memcmp(got, d->val, d->val_len) == 0;
+		logf_(r, "%s %s %zd bytes", st->op == IOUW_SCN_EXPECT_PEER ? "peer read" : "file read",
+		      f->name->name, n);
+		if (!ok) {
+			failf(r, st->text, "%zd bytes \"%.*s\"", n, (int)(n > 200 ? 200 : n), got);
+			free(got);
+			return false;
+		}
+		free(got);
+		return true;
+	}
 	case IOUW_SCN_EXPECT_CONSISTENT:
 		iouw_loop_assert_consistent(r->loop);
 		return true;
@@ -2054,4 +2098,14 @@ int iouw_scenario_record(const struct iouw_scenario *s, const char *out_path,
 	}
 	free(tmp);
 	return e;
+}
+
+unsigned iouw_scenario_branch_variants(const struct iouw_scenario *s)
+{
+	unsigned n = 1;
+
+	for (size_t i = 0; s && i < s->body.n; i++)
+		if (s->body.steps[i].op == IOUW_SCN_EITHER && s->body.steps[i].nbranches > n)
+			n = (unsigned)s->body.steps[i].nbranches;
+	return n;
 }

@@ -55,6 +55,9 @@ struct iouw_run_options {
 	uint64_t cqe_timeout_ns;
 	/* Inject mode: force IORING_OP_MSG_RING even where NOP injection works. */
 	bool force_msg_ring;
+	/* Inject mode: which branch of every either block to take (0-based;
+	 * blocks with fewer branches take their last). */
+	unsigned inject_branch;
 	/* Print the whole event log, not only on failure. */
 	bool verbose;
 };
@@ -74,6 +77,10 @@ struct iouw_run_result {
  * aborts the process (run it in a child to report that). */
 int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_options *o,
                       struct iouw_run_result *ret);
+
+/* The most branches any either block of @s has (1 when it has none): the
+ * number of inject-mode variants that cover every scripted order. */
+unsigned iouw_scenario_branch_variants(const struct iouw_scenario *s);
 
 /* Run @s in kernel mode and write the inject-mode scenario of what the kernel
  * did to @out_path, atomically: a temporary sibling "<out_path>.tmp.XXXXXX"

@@ -1101,7 +1101,7 @@ static bool validate(struct parser *p, enum iouw_scn_op *ret_op, size_t *ret_fir
 		const char *what;
 
 		if (!need_pos(p, 1, "what to expect (sqe, stage, completion, deliver, admit, result, "
-		                    "table, slot, ready, cancels, stuck, abort, consistent)"))
+		                    "table, slot, ready, cancels, stuck, peer, file, abort, consistent)"))
 			return false;
 		what = p->words[1].val;
 		if (p->words[1].quoted)
@@ -1281,6 +1281,26 @@ static bool validate(struct parser *p, enum iouw_scn_op *ret_op, size_t *ret_fir
 				return fail(p, c->col, "expect abort outside either/or blocks");
 			DONE(IOUW_SCN_EXPECT_ABORT, 2);
 		}
+		if (!strcmp(what, "peer") || !strcmp(what, "file")) {
+			static const struct keyspec kp[] = { { "data", T_STR, false, true },
+				                             { NULL, 0, 0, 0 } };
+			static const struct keyspec kf[] = { { "data", T_STR, false, true },
+				                             { "off", T_UINT, false, false },
+				                             { NULL, 0, 0, 0 } };
+			const struct iouw_scn_name *n;
+			bool peer = what[0] == 'p';
+
+			if (!need_pos(p, 2, "an fd name") || !use_fd(p, &p->words[2], false))
+				return false;
+			n = iouw_scn_lookup(p->s, p->words[2].val);
+			if (peer && n->kind != IOUW_SCN_NAME_SOCKET)
+				return fail(p, p->words[2].col, "the name of a socketpair");
+			if (!peer && n->kind != IOUW_SCN_NAME_FILE)
+				return fail(p, p->words[2].col, "the name of a file");
+			if (!check_keys(p, 3, peer ? kp : kf, c->col))
+				return false;
+			DONE(peer ? IOUW_SCN_EXPECT_PEER : IOUW_SCN_EXPECT_FILE, 2);
+		}
 		if (!strcmp(what, "consistent")) {
 			if (!no_more(p, 2))
 				return false;
@@ -1288,7 +1308,7 @@ static bool validate(struct parser *p, enum iouw_scn_op *ret_op, size_t *ret_fir
 		}
 		return fail(p, p->words[1].col,
 		            "what to expect (sqe, stage, completion, deliver, admit, result, table, "
-		            "slot, ready, cancels, stuck, abort, consistent)");
+		            "slot, ready, cancels, stuck, peer, file, abort, consistent)");
 	}
 #undef DONE
 	return fail(p, c->col, "a command (modes, negative, config, socketpair, pipe, file, send, "

@@ -81,6 +81,8 @@ enum iouw_scn_op {
 	IOUW_SCN_EXPECT_STUCK,
 	IOUW_SCN_EXPECT_ABORT,
 	IOUW_SCN_EXPECT_CONSISTENT,
+	IOUW_SCN_EXPECT_PEER, /* bytes the peer end received */
+	IOUW_SCN_EXPECT_FILE, /* file contents */
 };
 
 /* One word of a line after the command words: positional (key NULL) or
