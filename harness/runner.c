@@ -1562,7 +1562,8 @@ static bool exec_step(struct runner *r, const struct iouw_scn_step *st)
 			struct io_uring_sqe sqe;
 
 			memset(&sqe, 0, sizeof(sqe));
-			io_uring_prep_cancel64(&sqe, iouw_waiter_id_user_data(q->id), 0);
+			io_uring_prep_cancel64(&sqe, iouw_waiter_id_user_data(q->id),
+			                       (int)(uint32_t)arg_u64(st, "cancel_flags", 0));
 			io_uring_sqe_set_data64(&sqe, iouw_waiter_id_cancel_user_data(q->id));
 			if (sb_push_sqe(&r->sb.base, &sqe) < 0)
 				return failf(r, st->text, "no SQ room for the cancel SQE");

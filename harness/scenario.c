@@ -1013,6 +1013,7 @@ static bool validate(struct parser *p, enum iouw_scn_op *ret_op, size_t *ret_fir
 	if (!strcmp(cmd, "cancel")) {
 		static const struct keyspec ks[] = { { "took", T_BOOL, false, false },
 			                             { "sqe", T_BOOL, false, false },
+			                             { "cancel_flags", T_UINT, false, false },
 			                             { NULL, 0, 0, 0 } };
 
 		if (!need_pos(p, 1, "a request name") || !use_request(p, &p->words[1]) ||
