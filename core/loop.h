@@ -55,8 +55,11 @@
  * kernel; on a real ring the op is cancelled when the ring is torn down, so
  * free the loop (which frees an owned ring first) before reusing buffers.
  *
- * Threads: iouw_loop_submit() and iouw_loop_close() may be called from any
- * thread; everything else belongs to the loop thread.
+ * Threads: iouw_loop_submit(), iouw_loop_submit_many() and iouw_loop_close()
+ * may be called from any thread; everything else belongs to the loop thread.
+ * With single_issuer the kernel binds the ring to the thread that created it
+ * (a submit from any other thread fails with -EEXIST): create such a loop on
+ * the thread that will run it.
  */
 #ifndef IOUW_LOOP_H
 #define IOUW_LOOP_H
