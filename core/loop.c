@@ -91,6 +91,9 @@ struct iouw_loop {
 	_Atomic bool closed;
 	/* Drain budget left (ns) once closed, when a shutdown timeout is set. */
 	uint64_t budget_left;
+	/* SQ slots left during one fill_sq(), read once from the backend and
+	 * counted down by push_sqe(): one indirect call per fill, not per SQE. */
+	unsigned sq_left;
 	iouw_loop_observer_fn observer;
 	void *observer_ctx;
 	struct iouw_loop_stats stats;
@@ -395,8 +398,10 @@ static void push_sqe(struct iouw_loop *loop, const struct io_uring_sqe *sqe)
 {
 	int r = iouw_backend_push_sqe(loop->backend, sqe);
 
-	/* Callers check sq_space() first. */
+	/* Callers check sq_left first. */
 	IOUW_INVARIANT(r == 0, "SQE pushed into a full submission queue");
+	IOUW_INVARIANT(loop->sq_left > 0, "SQ space accounting went negative");
+	loop->sq_left--;
 	loop->stats.sqes++;
 	if (loop->observer) {
 		struct iouw_loop_event ev = { .kind = IOUW_EV_SQE, .sqe = sqe };
@@ -465,12 +470,11 @@ static void admit(struct iouw_loop *loop, struct iouw_request *req)
 
 bool iouw_loop_fill_sq(struct iouw_loop *loop)
 {
-	struct iouw_backend *b = loop->backend;
-
+	loop->sq_left = iouw_backend_sq_space(loop->backend);
 	if (loop->wake_needs_arm) {
 		struct io_uring_sqe sqe;
 
-		if (iouw_backend_sq_space(b) == 0)
+		if (loop->sq_left == 0)
 			return true;
 		memset(&sqe, 0, sizeof(sqe));
 		iouw_wake_prep_poll(&loop->wake, &sqe);
@@ -489,7 +493,7 @@ bool iouw_loop_fill_sq(struct iouw_loop *loop)
 			emit_simple(loop, IOUW_EV_CANCEL_SKIPPED, id, IOUW_NO_TICK, 0, NULL);
 			continue;
 		}
-		if (iouw_backend_sq_space(b) == 0)
+		if (loop->sq_left == 0)
 			return true;
 		idq_pop(&loop->cancels);
 		memset(&sqe, 0, sizeof(sqe));
@@ -502,7 +506,7 @@ bool iouw_loop_fill_sq(struct iouw_loop *loop)
 	while (loop->ready.len > 0) {
 		iouw_waiter_id id;
 
-		if (iouw_backend_sq_space(b) == 0)
+		if (loop->sq_left == 0)
 			return true;
 		id = idq_front(&loop->ready);
 		idq_pop(&loop->ready);
@@ -512,11 +516,11 @@ bool iouw_loop_fill_sq(struct iouw_loop *loop)
 	while (!iouw_waiters_is_full(loop->waiters)) {
 		struct iouw_request *req;
 
-		if (iouw_mpsc_peek(loop->inbound) == NULL)
-			break;
-		if (iouw_backend_sq_space(b) == 0)
-			return true;
+		if (loop->sq_left == 0)
+			return iouw_mpsc_peek(loop->inbound) != NULL;
 		req = iouw_mpsc_pop(loop->inbound);
+		if (!req)
+			break;
 		admit(loop, req);
 	}
 	return false;
