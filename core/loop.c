@@ -94,6 +94,11 @@ struct iouw_loop {
 	/* SQ slots left during one fill_sq(), read once from the backend and
 	 * counted down by push_sqe(): one indirect call per fill, not per SQE. */
 	unsigned sq_left;
+	/* Requests abandoned while their op was in flight: the kernel may
+	 * still write their buffers, so they are released only in
+	 * iouw_loop_free(), after an owned ring is torn down. */
+	struct iouw_request **graveyard;
+	size_t graveyard_len;
 	iouw_loop_observer_fn observer;
 	void *observer_ctx;
 	struct iouw_loop_stats stats;
@@ -237,6 +242,9 @@ void iouw_loop_free(struct iouw_loop *loop)
 	if (loop->owns_backend)
 		iouw_backend_free(loop->backend);
 	iouw_waiters_free(loop->waiters);
+	for (size_t i = 0; i < loop->graveyard_len; i++)
+		loop->graveyard[i]->ops->release(loop->graveyard[i]);
+	free(loop->graveyard);
 	if (loop->inbound) {
 		while ((req = iouw_mpsc_pop(loop->inbound)) != NULL)
 			req->ops->release(req);
@@ -604,12 +612,19 @@ int iouw_loop_turn(struct iouw_loop *loop, bool may_block)
 	return iouw_loop_submit_and_wait(loop, may_block);
 }
 
-/* Shutdown budget spent: release whatever is still tracked or queued. */
+/* Shutdown budget spent: abandon whatever is still tracked or queued. A
+ * request whose op is still in the kernel is detached (its caller is told at
+ * once, without its buffer) and parked until iouw_loop_free(); the others
+ * are released now. */
 static void abandon(struct iouw_loop *loop)
 {
+	uint32_t cap = iouw_waiters_capacity(loop->waiters);
 	struct iouw_request *req;
 
-	for (uint32_t i = 0; i < iouw_waiters_capacity(loop->waiters); i++) {
+	if (!loop->graveyard)
+		loop->graveyard = calloc(cap ? cap : 1, sizeof(*loop->graveyard));
+	IOUW_INVARIANT(loop->graveyard != NULL, "out of memory abandoning requests");
+	for (uint32_t i = 0; i < cap; i++) {
 		struct iouw_waiter_info info;
 
 		if (iouw_waiters_slot(loop->waiters, i, &info) < 0 || !info.occupied)
@@ -618,9 +633,15 @@ static void abandon(struct iouw_loop *loop)
 		if (info.state == IOUW_WAITER_ACTIVE && info.target_tick != IOUW_NO_TICK)
 			iouw_wheel_remove(loop->wheel, info.target_tick);
 		req = iouw_waiters_remove(loop->waiters, info.id);
-		emit_simple(loop, IOUW_EV_ABANDON, info.id, IOUW_NO_TICK, 0, req);
+		emit_simple(loop, IOUW_EV_ABANDON, info.id, IOUW_NO_TICK, info.in_flight, req);
 		loop->stats.abandoned++;
-		req->ops->release(req);
+		if (info.in_flight) {
+			if (req->ops->detach)
+				req->ops->detach(req);
+			loop->graveyard[loop->graveyard_len++] = req;
+		} else {
+			req->ops->release(req);
+		}
 	}
 	while ((req = iouw_mpsc_pop(loop->inbound)) != NULL) {
 		emit_simple(loop, IOUW_EV_ABANDON, iouw_waiter_id_new(0, 0), IOUW_NO_TICK, 0, req);

@@ -206,6 +206,49 @@ START_TEST(test_handle_recv_panics_on_invalid_buffer_bounds)
 }
 END_TEST
 
+START_TEST(test_shutdown_budget_detaches_in_flight_recv)
+{
+	struct iouw_loop_config cfg;
+	struct iouw_loop *loop = NULL;
+	struct iouw_request *req;
+	struct iouw_handle *h;
+	struct iouw_result res;
+	struct iouw_loop_stats stats;
+	int sv[2];
+	int fds_before;
+
+	iouw_loop_config_init(&cfg);
+	cfg.ring_size = 4;
+	cfg.tick_ns = MS;
+	cfg.shutdown_timeout_ns = 20 * MS;
+	ck_assert_int_eq(iouw_loop_new_uring(&cfg, iouw_clock_monotonic(), &loop), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(iouw_request_recv(sv[0], malloc(8), 8, 0, 8, false, IOUW_NO_DEADLINE, &req,
+	                                   &h),
+	                 0);
+	ck_assert_int_eq(iouw_loop_submit(loop, req), 0);
+	iouw_loop_close(loop);
+	ck_assert_int_eq(iouw_loop_run(loop), 0);
+	iouw_loop_stats(loop, &stats);
+	ck_assert_uint_eq(stats.abandoned, 1);
+	/* The caller hears at once, but not its buffer: the kernel still
+	 * owns the pending recv until the ring goes away. */
+	ck_assert_int_eq(iouw_handle_try(h, &res), 0);
+	ck_assert_int_eq(res.status, IOUW_RESULT_ABANDONED);
+	ck_assert_int_eq(res.err, ECANCELED);
+	ck_assert_ptr_null(res.buf);
+	/* Data arriving now lands in memory the request still owns. */
+	ck_assert_int_eq(write(sv[1], "late", 4), 4);
+	fds_before = iouw_test_count_fds();
+	iouw_loop_free(loop); /* ring first, then the parked request */
+	/* The ring fd, the eventfd and the request's dup are gone. */
+	ck_assert_int_eq(iouw_test_count_fds(), fds_before - 3);
+	iouw_handle_drop(h);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 struct writer {
 	struct iouw_loop *loop;
 	int fd;
@@ -315,6 +358,7 @@ int main(void)
 	tcase_add_test(tc, test_exact_recv_partial_progress_under_cancel_times_out);
 	tcase_add_test(tc, test_loop_kernel_cancels_pending_recv_at_deadline);
 	tcase_add_test(tc, test_front_door_threads_real_requests_exactly_once);
+	tcase_add_test(tc, test_shutdown_budget_detaches_in_flight_recv);
 	tcase_add_test_raise_signal(panics, test_handle_recv_panics_on_invalid_buffer_bounds,
 	                            SIGABRT);
 	suite_add_tcase(s, tc);
