@@ -139,15 +139,22 @@ static void emit(struct iouw_loop *loop, const struct iouw_loop_event *ev)
 		loop->observer(loop->observer_ctx, ev);
 }
 
-static void emit_simple(struct iouw_loop *loop, enum iouw_loop_event_kind kind, iouw_waiter_id id,
-                        uint64_t tick, int outcome, struct iouw_request *req)
+static void emit_event(struct iouw_loop *loop, enum iouw_loop_event_kind kind, iouw_waiter_id id,
+                       uint64_t tick, int outcome, struct iouw_request *req)
 {
 	struct iouw_loop_event ev = { .kind = kind, .id = id, .tick = tick, .outcome = outcome,
 		                      .request = req };
 
-	if (loop->observer)
-		emit(loop, &ev);
+	emit(loop, &ev);
 }
+
+/* Test the observer before building the event: most loops run without one,
+ * and the hot path would otherwise fill a struct per outcome. */
+#define emit_simple(loop, kind, id, tick, outcome, req)                           \
+	do {                                                                      \
+		if (__builtin_expect((loop)->observer != NULL, 0))                \
+			emit_event((loop), (kind), (id), (tick), (outcome), (req)); \
+	} while (0)
 
 static uint64_t now(struct iouw_loop *loop)
 {

@@ -180,7 +180,7 @@ void iouw_waiters_stage(struct iouw_waiters *w, iouw_waiter_id id, struct iouw_s
 	slot = &w->slots[index];
 	IOUW_INVARIANT(iouw_waiter_id_eq(slot->id, id), "stage called with stale waiter id");
 
-	memset(ret, 0, sizeof(*ret));
+	ret->request = NULL;
 	ret->target_tick = IOUW_NO_TICK;
 
 	if (slot->state == IOUW_WAITER_CANCEL_REQUESTED) {
@@ -205,6 +205,8 @@ void iouw_waiters_stage(struct iouw_waiters *w, iouw_waiter_id id, struct iouw_s
 	IOUW_INVARIANT(!slot->in_flight, "stage called for waiter with op already in flight");
 	slot->in_flight = true;
 	ret->kind = IOUW_STAGE_SUBMIT;
+	/* Only a Submit carries an SQE; build_sqe gets it zeroed. */
+	memset(&ret->sqe, 0, sizeof(ret->sqe));
 	slot->request->ops->build_sqe(slot->request, &ret->sqe, iouw_waiter_id_user_data(id));
 	IOUW_INVARIANT(ret->sqe.user_data == iouw_waiter_id_user_data(id),
 	               "request built an SQE with foreign user_data");
@@ -220,9 +222,10 @@ void iouw_waiters_on_completion(struct iouw_waiters *w, uint64_t user_data, int3
 	enum iouw_waiter_state state;
 	bool completed;
 
-	memset(ret, 0, sizeof(*ret));
 	ret->id = id;
+	ret->request = NULL;
 	ret->target_tick = IOUW_NO_TICK;
+	ret->stale = false;
 	ret->kind = IOUW_COMPLETION_CANCEL;
 
 	if (index >= w->capacity || w->slots[index].request == NULL) {

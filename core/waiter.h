@@ -145,7 +145,7 @@ struct iouw_stage_outcome {
 	enum iouw_stage_kind kind;
 	struct iouw_request *request; /* TIMEOUT only, else NULL */
 	uint64_t target_tick;         /* ORPHANED only, else IOUW_NO_TICK */
-	struct io_uring_sqe sqe;      /* SUBMIT only, else zeroed */
+	struct io_uring_sqe sqe;      /* SUBMIT only, else unspecified */
 };
 
 enum iouw_completion_kind {
