@@ -961,11 +961,15 @@ int iouw_loop_history_run(const char *name, const struct iouw_lr_io *io, const u
 	S.budget = iouw_fdp_bool(&S.fdp) ? iouw_fdp_u64_in_range(&S.fdp, 0, 20) * TICK
 	                                 : IOUW_NO_DEADLINE;
 	cfg.shutdown_timeout_ns = S.budget;
-	if (trace)
-		fprintf(trace,
-		        "loop history: %zu input bytes, ring size %u, SQ %u, CQ %u, budget %s%lld\n",
-		        size, cfg.ring_size, sq, cq, S.budget == IOUW_NO_DEADLINE ? "none" : "",
-		        S.budget == IOUW_NO_DEADLINE ? 0LL : (long long)(S.budget / TICK));
+	if (trace) {
+		fprintf(trace, "loop history: %zu input bytes, ring size %u, SQ %u, CQ %u, ", size,
+		        cfg.ring_size, sq, cq);
+		if (S.budget == IOUW_NO_DEADLINE)
+			fprintf(trace, "no shutdown budget\n");
+		else
+			fprintf(trace, "shutdown budget %llu ticks\n",
+			        (unsigned long long)(S.budget / TICK));
+	}
 	rc = io->open(io->ctx, sq, cq);
 	EXPECT(rc == 0, "io open failed: %d", rc);
 	S.backend.base.ops = &lr_ops;
