@@ -83,8 +83,7 @@
 
 struct iouw_loop_config {
 	/* Ring entries, rounded up to a power of two; also the waiter capacity
-	 * and the inbound queue bound (at least 2, see core/mpsc.h).
-	 * 1..IOUW_LOOP_MAX_RING_SIZE. */
+	 * and the inbound queue bound. 1..IOUW_LOOP_MAX_RING_SIZE. */
 	uint32_t ring_size;
 	/* IORING_SETUP_IOPOLL (iouw_loop_new_uring only). */
 	bool io_poll;

@@ -13,6 +13,11 @@ struct iouw_mpsc_cell {
 
 struct iouw_mpsc {
 	size_t mask;
+	/* The bound producers see: mask + 1, except for capacity 1, which uses
+	 * two cells (with one cell "published at p" and "free for lap p + 1"
+	 * have the same sequence number, so a second push would overwrite an
+	 * unpopped value) and enforces the bound against the head instead. */
+	size_t bound;
 	struct iouw_mpsc_cell *cells;
 	/* Producers' and consumer's positions on separate cache lines. */
 	_Alignas(64) _Atomic uint64_t tail;
@@ -25,14 +30,12 @@ int iouw_mpsc_new(size_t capacity, struct iouw_mpsc **ret)
 
 	if (!ret || capacity == 0 || capacity > ((size_t)1 << 24) || (capacity & (capacity - 1)))
 		return -EINVAL;
-	/* With one cell, "published at pos" (seq pos + 1) reads as "free for
-	 * pos + 1" and a second push would overwrite the first: the sequence
-	 * scheme needs at least two cells. */
-	if (capacity == 1)
-		capacity = 2;
 	q = aligned_alloc(64, (sizeof(*q) + 63) / 64 * 64);
 	if (!q)
 		return -ENOMEM;
+	q->bound = capacity;
+	if (capacity < 2)
+		capacity = 2;
 	q->cells = calloc(capacity, sizeof(*q->cells));
 	if (!q->cells) {
 		free(q);
@@ -68,6 +71,9 @@ int iouw_mpsc_push(struct iouw_mpsc *q, void *value)
 
 		if (diff == 0) {
 			/* The cell is free for this lap: claim the position. */
+			if (q->bound <= q->mask &&
+			    pos - atomic_load_explicit(&q->head, memory_order_acquire) >= q->bound)
+				return -EAGAIN;
 			if (atomic_compare_exchange_weak_explicit(&q->tail, &pos, pos + 1,
 			                                          memory_order_relaxed,
 			                                          memory_order_relaxed)) {
@@ -90,8 +96,8 @@ int iouw_mpsc_push_many(struct iouw_mpsc *q, void *const *values, size_t n)
 	uint64_t pos;
 	size_t done = 0;
 
-	if (n == 0 || n > q->mask + 1)
-		return n == 0 ? -EINVAL : iouw_mpsc_push_many(q, values, q->mask + 1);
+	if (n == 0 || n > q->bound)
+		return n == 0 ? -EINVAL : iouw_mpsc_push_many(q, values, q->bound);
 	for (size_t i = 0; i < n; i++)
 		if (!values[i])
 			return -EINVAL;
@@ -103,6 +109,9 @@ int iouw_mpsc_push_many(struct iouw_mpsc *q, void *const *values, size_t n)
 		uint64_t seq = atomic_load_explicit(&last->seq, memory_order_acquire);
 		int64_t diff = (int64_t)(seq - (pos + n - 1));
 
+		if (diff == 0 && q->bound <= q->mask &&
+		    pos + n - atomic_load_explicit(&q->head, memory_order_acquire) > q->bound)
+			break; /* capacity 1: the one slot is taken */
 		if (diff == 0) {
 			if (atomic_compare_exchange_weak_explicit(&q->tail, &pos, pos + n,
 			                                          memory_order_relaxed,
@@ -163,5 +172,5 @@ size_t iouw_mpsc_len(const struct iouw_mpsc *q)
 
 size_t iouw_mpsc_capacity(const struct iouw_mpsc *q)
 {
-	return q->mask + 1;
+	return q->bound;
 }

@@ -27,7 +27,7 @@
 struct iouw_mpsc;
 
 /* Create a queue of @capacity slots (a power of two, 1 <= capacity <= 2^24;
- * 1 is raised to 2, the fewest cells the sequence scheme works with).
+ * capacity 1 uses two cells internally and still holds one value).
  * 0, -EINVAL or -ENOMEM. */
 int iouw_mpsc_new(size_t capacity, struct iouw_mpsc **ret);
 /* Free the queue (not the pointers it may still hold). NULL is a no-op. */

@@ -107,10 +107,13 @@ static int run_dir(const char *prog, const char *path)
 	return status;
 }
 
+bool iouw_fuzz_replaying;
+
 int iouw_fuzz_replay(const char *prog, int npaths, char **paths)
 {
 	int status = 0;
 
+	iouw_fuzz_replaying = true;
 	for (int i = 0; i < npaths; i++) {
 		struct stat st;
 

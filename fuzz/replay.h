@@ -7,6 +7,7 @@
 #ifndef IOUW_FUZZ_REPLAY_H
 #define IOUW_FUZZ_REPLAY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,5 +19,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * cannot be read prints "<prog>: <path>: <reason>" and makes the result 1
  * (the other paths still run). Returns 0 when every input ran. */
 int iouw_fuzz_replay(const char *prog, int npaths, char **paths);
+
+/* True once iouw_fuzz_replay() runs (the replay driver, or AFL++'s file
+ * mode): a target that cannot run here may then exit(77), which meson's
+ * exitcode protocol reports as SKIP. False under libFuzzer. */
+extern bool iouw_fuzz_replaying;
 
 #endif /* IOUW_FUZZ_REPLAY_H */

@@ -1,0 +1,1083 @@
+/* fuzz/loop_run.c: see loop_run.h (layout, legality and oracles there). */
+#define _GNU_SOURCE
+#include "loop_run.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "handle.h"
+#include "loop.h"
+#include "mem_backend.h"
+#include "provider.h"
+#include "request_model.h"
+#include "request_spec.h"
+#include "waiter.h"
+#include "wheel.h"
+
+#define MS UINT64_C(1000000)
+#define TICK MS
+#define MAX_TIMEOUT (64 * MS)
+#define START (1000 * MS)
+#define MAX_CANCELS (2 * IOUW_LR_MAX_REQUESTS)
+#define MAX_DRAIN_CHOICES 512
+
+enum op_state { OP_NONE = 0, OP_PUSHED, OP_OUT, OP_POSTED };
+enum end_how {
+	END_NONE = 0,
+	END_COMPLETE,
+	END_TIMEOUT,
+	END_EXPIRED,
+	END_ABANDON,
+	END_REFUSED,
+	END_ORPHANED,
+};
+
+struct lr_req {
+	struct iouw_rs_spec spec;
+	struct iouw_rs_live live;
+	struct iouw_rm_req rm;
+	uint64_t deadline;
+	uint64_t tick;      /* reference target tick, IOUW_NO_TICK if none */
+	bool inbound;       /* accepted by submit, not admitted yet */
+	bool admitted;
+	bool c;             /* reference: cancel requested */
+	bool dropped;
+	enum end_how end;   /* set by the loop's event */
+	bool checked;       /* end processed */
+	enum op_state op;
+	bool had_op;
+	uint64_t op_ud;     /* = wid once admitted */
+	uint64_t wid;       /* waiter id (op user_data) from the admission event */
+	struct io_uring_sqe sqe;
+	bool cancel_seen;   /* an ASYNC_CANCEL was captured for it */
+	bool must_ecanceled; /* its cancel was answered 0 */
+};
+
+struct lr_cancel {
+	bool submitted;
+	uint64_t ud;
+	uint32_t req;
+	bool op_ecanceled; /* the op was answered -ECANCELED meanwhile */
+	bool op_answered;  /* the op was answered (any result) meanwhile */
+};
+
+struct lr_backend {
+	struct iouw_backend base;
+};
+
+static struct {
+	const char *name;
+	const struct iouw_lr_io *io;
+	FILE *trace;
+	struct iouw_fdp fdp;
+	struct iouw_virtual_clock vc;
+	uint64_t clock_reads;
+	struct iouw_loop *loop;
+	struct lr_backend backend;
+	uint64_t budget;
+	bool closed;
+	bool arm_advance; /* inside turn()/run(): reap-done means advance next */
+	bool draining;
+	uint32_t drain_choices;
+	uint64_t cur_tick; /* reference wheel current tick */
+	bool advance_read; /* the advance phase about to run may read the clock */
+	uint64_t posts;
+	uint32_t steps;
+	uint32_t nreq;
+	struct lr_req req[IOUW_LR_MAX_REQUESTS];
+	struct lr_cancel cancels[MAX_CANCELS];
+	uint32_t ncancels;
+	struct iouw_waiter_info cancel_before;
+	bool cancel_snap;
+	char desc[512];
+	uint32_t stamp;
+} S;
+
+static const struct iouw_backend_ops lr_ops;
+
+__attribute__((noreturn, format(printf, 1, 2))) static void mismatch(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: oracle mismatch at step %u: ", S.name, S.steps);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fprintf(stderr, "%s: step: %s\n", S.name, S.desc);
+	if (S.trace)
+		fflush(S.trace);
+	fflush(stderr);
+	abort();
+}
+
+#define EXPECT(cond, ...)                  \
+	do {                               \
+		if (!(cond))               \
+			mismatch(__VA_ARGS__); \
+	} while (0)
+
+__attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
+{
+	va_list ap;
+	size_t used = strlen(S.desc);
+
+	va_start(ap, fmt);
+	if (used < sizeof(S.desc))
+		vsnprintf(S.desc + used, sizeof(S.desc) - used, fmt, ap);
+	va_end(ap);
+}
+
+__attribute__((format(printf, 1, 2))) static void note(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!S.trace)
+		return;
+	fprintf(S.trace, "    ");
+	va_start(ap, fmt);
+	vfprintf(S.trace, fmt, ap);
+	va_end(ap);
+	fputc('\n', S.trace);
+}
+
+static void begin_step(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void begin_step(const char *fmt, ...)
+{
+	va_list ap;
+
+	S.desc[0] = '\0';
+	S.advance_read = false;
+	snprintf(S.desc, sizeof(S.desc), "#%u%s t=+%lluns ", S.steps, S.draining ? " (drain)" : "",
+	         (unsigned long long)(S.vc.now_ns - START));
+	va_start(ap, fmt);
+	vsnprintf(S.desc + strlen(S.desc), sizeof(S.desc) - strlen(S.desc), fmt, ap);
+	va_end(ap);
+	if (S.trace)
+		fprintf(S.trace, "%s\n", S.desc);
+}
+
+/* ---- reference ------------------------------------------------------------ */
+
+static bool live(const struct lr_req *r)
+{
+	return r->admitted && r->end == END_NONE;
+}
+
+static uint32_t ref_active(void)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < S.nreq; i++)
+		if (live(&S.req[i]) && !S.req[i].c && S.req[i].tick != IOUW_NO_TICK)
+			n++;
+	return n;
+}
+
+static bool deadline_inbound(void)
+{
+	for (uint32_t i = 0; i < S.nreq; i++)
+		if (S.req[i].inbound && S.req[i].deadline != IOUW_NO_DEADLINE)
+			return true;
+	return false;
+}
+
+static uint64_t now_tick(void)
+{
+	return (S.vc.now_ns - START) / TICK;
+}
+
+/* SPEC 5 target_tick against the reference current tick. */
+static uint64_t ref_target(uint64_t deadline)
+{
+	uint64_t t, horizon = (MAX_TIMEOUT + TICK - 1) / TICK;
+
+	if (deadline <= START)
+		return IOUW_NO_TICK;
+	t = (deadline - START + TICK - 1) / TICK;
+	if (t <= S.cur_tick)
+		return IOUW_NO_TICK;
+	return t > S.cur_tick + horizon ? S.cur_tick + horizon : t;
+}
+
+/* The loop's advance phase, computed independently. */
+static void ref_advance(void)
+{
+	if (ref_active() == 0)
+		return;
+	S.advance_read = true;
+	S.cur_tick = now_tick();
+	for (uint32_t i = 0; i < S.nreq; i++) {
+		struct lr_req *r = &S.req[i];
+
+		if (live(r) && !r->c && r->tick != IOUW_NO_TICK && r->tick <= S.cur_tick) {
+			r->c = true;
+			note("reference: req%u's deadline tick %llu passed: cancel requested", i,
+			     (unsigned long long)r->tick);
+		}
+	}
+}
+
+static uint64_t read_clock(void *ctx)
+{
+	(void)ctx;
+	S.clock_reads++;
+	if (S.advance_read) {
+		S.advance_read = false;
+		return S.vc.now_ns;
+	}
+	if (S.loop)
+		EXPECT(ref_active() > 0 || deadline_inbound() ||
+		               (S.closed && S.budget != IOUW_NO_DEADLINE),
+		       "clock read while no deadline is active");
+	return S.vc.now_ns;
+}
+
+static struct lr_req *by_wid(uint64_t wid)
+{
+	for (uint32_t i = 0; i < S.nreq; i++)
+		if (live(&S.req[i]) && S.req[i].wid == wid)
+			return &S.req[i];
+	return NULL;
+}
+
+static struct lr_req *by_request(const struct iouw_request *req)
+{
+	for (uint32_t i = 0; i < S.nreq; i++)
+		if (S.req[i].live.req == req && S.req[i].end == END_NONE)
+			return &S.req[i];
+	mismatch("event names a request the driver does not know");
+}
+
+static uint32_t num(const struct lr_req *r)
+{
+	return (uint32_t)(r - S.req);
+}
+
+static void observe(void *ctx, const struct iouw_loop_event *ev)
+{
+	struct lr_req *r;
+	bool is_cancel;
+	iouw_waiter_id id;
+
+	(void)ctx;
+	switch (ev->kind) {
+	case IOUW_EV_CQE:
+		if (ev->cqe.user_data == IOUW_WAKE_USER_DATA)
+			mismatch("wake poll CQE nobody posted");
+		id = iouw_waiter_id_from_user_data(ev->cqe.user_data, &is_cancel);
+		if (is_cancel) {
+			memset(&S.cancel_before, 0, sizeof(S.cancel_before));
+			S.cancel_snap = iouw_waiters_slot(iouw_loop_waiters(S.loop),
+			                                  iouw_waiter_id_index(id), &S.cancel_before) == 0;
+			return;
+		}
+		for (uint32_t i = 0; i < S.nreq; i++) {
+			r = &S.req[i];
+			if (r->op != OP_POSTED || r->op_ud != ev->cqe.user_data)
+				continue;
+			EXPECT(!r->rm.recorded, "req%u fed a CQE after its terminal result", i);
+			iouw_rm_on_cqe(&r->rm, r->c, ev->cqe.res);
+			r->op = OP_NONE;
+			note("reap: req%u op CQE res %d (%s%s)", i, (int)ev->cqe.res,
+			     iouw_rm_class_name(iouw_rm_classify(ev->cqe.res, r->c)),
+			     r->rm.recorded ? ", terminal" : "");
+			return;
+		}
+		mismatch("reaped op CQE %#llx that was never posted",
+		         (unsigned long long)ev->cqe.user_data);
+	case IOUW_EV_COMPLETION:
+		if (ev->outcome == IOUW_COMPLETION_CANCEL && S.cancel_snap) {
+			struct iouw_waiter_info after;
+
+			memset(&after, 0, sizeof(after));
+			iouw_waiters_slot(iouw_loop_waiters(S.loop), iouw_waiter_id_index(ev->id), &after);
+			EXPECT(memcmp(&after, &S.cancel_before, sizeof(after)) == 0,
+			       "cancel CQE for %u/%u changed its slot", iouw_waiter_id_index(ev->id),
+			       iouw_waiter_id_generation(ev->id));
+			S.cancel_snap = false;
+		}
+		return;
+	case IOUW_EV_ADMIT:
+	case IOUW_EV_ADMIT_EXPIRED: {
+		uint64_t want;
+
+		r = by_request(ev->request);
+		EXPECT(r->inbound, "req%u admitted twice or never submitted", num(r));
+		if (r->deadline != IOUW_NO_DEADLINE && ref_active() == 0)
+			S.cur_tick = now_tick(); /* idle catch-up */
+		want = r->deadline == IOUW_NO_DEADLINE ? IOUW_NO_TICK : ref_target(r->deadline);
+		r->inbound = false;
+		if (ev->kind == IOUW_EV_ADMIT_EXPIRED) {
+			EXPECT(r->deadline != IOUW_NO_DEADLINE && want == IOUW_NO_TICK,
+			       "req%u timed out at admission, reference tick %llu", num(r),
+			       (unsigned long long)want);
+			EXPECT(r->deadline <= S.vc.now_ns, "req%u expired before its deadline", num(r));
+			r->end = END_EXPIRED;
+			note("admit: req%u deadline already passed: Timeout", num(r));
+			return;
+		}
+		EXPECT(want == ev->tick, "req%u admitted with tick %llu, reference %llu", num(r),
+		       (unsigned long long)ev->tick, (unsigned long long)want);
+		r->admitted = true;
+		r->tick = want;
+		r->wid = iouw_waiter_id_user_data(ev->id);
+		note("admit: req%u as waiter %u/%u, deadline tick %lld", num(r),
+		     iouw_waiter_id_index(ev->id), iouw_waiter_id_generation(ev->id),
+		     want == IOUW_NO_TICK ? -1LL : (long long)want);
+		return;
+	}
+	case IOUW_EV_DELIVER:
+		r = by_request(ev->request);
+		r->end = ev->outcome == IOUW_FINISH_TIMEOUT ? END_TIMEOUT : END_COMPLETE;
+		return;
+	case IOUW_EV_ABANDON:
+		r = by_request(ev->request);
+		EXPECT(S.closed && S.budget != IOUW_NO_DEADLINE,
+		       "req%u abandoned without a spent shutdown budget", num(r));
+		r->inbound = false;
+		r->end = END_ABANDON;
+		return;
+	case IOUW_EV_EXPIRED:
+		if (ev->outcome) {
+			/* The loop's decision; the reference made its own at reap-done. */
+			r = by_wid(iouw_waiter_id_user_data(ev->id));
+			EXPECT(r && r->c, "loop cancels waiter %u/%u, the reference does not",
+			       iouw_waiter_id_index(ev->id), iouw_waiter_id_generation(ev->id));
+		}
+		return;
+	case IOUW_EV_STAGE:
+		if (ev->outcome == IOUW_STAGE_ORPHANED) {
+			r = by_wid(iouw_waiter_id_user_data(ev->id));
+			EXPECT(r != NULL, "orphaned an unknown waiter");
+			EXPECT(r->dropped && iouw_rm_orphanable(r->rm.kind) && !r->c,
+			       "req%u orphaned, reference: dropped %d kind %s cancel %d", num(r),
+			       r->dropped, iouw_request_kind_name(r->rm.kind), r->c);
+			r->end = END_ORPHANED;
+		}
+		return;
+	default:
+		return;
+	}
+}
+
+/* ---- the fake kernel ---------------------------------------------------------- */
+
+static struct lr_req *by_fd(int fd)
+{
+	for (uint32_t i = 0; i < S.nreq; i++)
+		if (S.req[i].end == END_NONE && S.req[i].live.req && S.req[i].live.fd == fd)
+			return &S.req[i];
+	return NULL;
+}
+
+/* The loop pushed @sqe into the SQ (the kernel sees it at the next submit). */
+static void on_push(const struct io_uring_sqe *sqe)
+{
+	struct lr_req *r;
+
+	{
+		if (sqe->user_data == IOUW_WAKE_USER_DATA) {
+			EXPECT(sqe->opcode == IORING_OP_POLL_ADD, "wake user_data on a %s",
+			       iouw_rs_opcode_name(sqe->opcode));
+			return;
+		}
+		EXPECT(sqe->flags == 0, "SQE flags %#x", sqe->flags);
+		if (sqe->opcode == IORING_OP_ASYNC_CANCEL) {
+			uint32_t k;
+
+			EXPECT(sqe->user_data == (sqe->addr | IOUW_WAITER_CANCEL_TAG) &&
+			               !(sqe->addr & IOUW_WAITER_CANCEL_TAG),
+			       "ASYNC_CANCEL user_data %#llx for target %#llx",
+			       (unsigned long long)sqe->user_data, (unsigned long long)sqe->addr);
+			for (k = 0; k < S.nreq; k++)
+				if (live(&S.req[k]) && S.req[k].wid == sqe->addr)
+					break;
+			EXPECT(k < S.nreq && S.req[k].op != OP_NONE,
+			       "ASYNC_CANCEL for %#llx, which has no op in flight",
+			       (unsigned long long)sqe->addr);
+			EXPECT(!S.req[k].cancel_seen, "second ASYNC_CANCEL for req%u", k);
+			EXPECT(S.req[k].c, "ASYNC_CANCEL for req%u before its deadline passed", k);
+			S.req[k].cancel_seen = true;
+			S.cancels[S.ncancels].submitted = false;
+			S.cancels[S.ncancels].ud = sqe->user_data;
+			S.cancels[S.ncancels].req = k;
+			S.cancels[S.ncancels].op_ecanceled = false;
+			S.cancels[S.ncancels].op_answered = S.req[k].op == OP_POSTED;
+			S.ncancels++;
+			note("pushed: ASYNC_CANCEL for req%u", k);
+			return;
+		}
+		r = by_fd(sqe->fd);
+		EXPECT(r != NULL, "%s SQE on fd %d of no live request", iouw_rs_opcode_name(sqe->opcode),
+		       sqe->fd);
+		EXPECT(r->admitted, "SQE for req%u before admission", num(r));
+		EXPECT(r->op == OP_NONE, "second op SQE in flight for req%u", num(r));
+		EXPECT(!(sqe->user_data & IOUW_WAITER_CANCEL_TAG), "op SQE with the cancel tag");
+		EXPECT(r->wid == sqe->user_data, "req%u's SQE carries user_data %#llx, its waiter is %#llx",
+		       num(r), (unsigned long long)sqe->user_data, (unsigned long long)r->wid);
+		for (uint32_t k = 0; k < S.nreq; k++)
+			EXPECT(k == num(r) || S.req[k].op == OP_NONE || S.req[k].op_ud != sqe->user_data,
+			       "user_data %#llx in flight for req%u and req%u",
+			       (unsigned long long)sqe->user_data, k, num(r));
+		{
+			struct iouw_rm_sqe want;
+			const char *why;
+
+			iouw_rm_expected_sqe(&r->rm, &want);
+			why = iouw_rs_check_sqe(&r->live, &want, sqe);
+			if (why)
+				mismatch("req%u: %s", num(r), why);
+		}
+		r->op = OP_PUSHED;
+		r->had_op = true;
+		r->op_ud = sqe->user_data;
+		r->sqe = *sqe;
+		note("pushed: req%u %s of %u bytes", num(r), iouw_rs_opcode_name(sqe->opcode),
+		     iouw_rs_sqe_bytes(sqe));
+	}
+}
+
+/* Everything pushed reached the kernel. */
+static void on_submit(void)
+{
+	const struct io_uring_sqe *sqes;
+
+	(void)S.io->submitted(S.io->ctx, &sqes);
+	S.io->clear_submitted(S.io->ctx);
+	for (uint32_t i = 0; i < S.nreq; i++)
+		if (S.req[i].op == OP_PUSHED)
+			S.req[i].op = OP_OUT;
+	for (uint32_t k = 0; k < S.ncancels; k++)
+		S.cancels[k].submitted = true;
+}
+
+static void post(uint64_t ud, int32_t res)
+{
+	int rc = S.io->post(S.io->ctx, ud, res);
+
+	EXPECT(rc == 0, "posting a CQE failed: %d", rc);
+	S.posts++;
+}
+
+/* Outstanding answers: ops first (request order), then cancels. */
+static uint32_t outstanding(uint32_t *out)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < S.nreq; i++)
+		if (S.req[i].op == OP_OUT)
+			out[n++] = i;
+	for (uint32_t k = 0; k < S.ncancels; k++)
+		if (S.cancels[k].submitted)
+			out[n++] = IOUW_LR_MAX_REQUESTS + k;
+	return n;
+}
+
+static void answer_op(struct lr_req *r, bool fuzzed)
+{
+	uint32_t bytes = iouw_rs_sqe_bytes(&r->sqe);
+	bool cancel_pending = false;
+	int32_t res;
+
+	for (uint32_t k = 0; k < S.ncancels; k++)
+		if (S.cancels[k].req == num(r))
+			cancel_pending = true;
+	if (r->must_ecanceled)
+		res = -ECANCELED;
+	else if (fuzzed)
+		res = iouw_rs_pick_result(&S.fdp, r->sqe.opcode, bytes, cancel_pending);
+	else
+		res = r->sqe.opcode == IORING_OP_FSYNC ? 0 : (int32_t)bytes;
+	for (uint32_t k = 0; k < S.ncancels; k++)
+		if (S.cancels[k].req == num(r)) {
+			S.cancels[k].op_answered = true;
+			S.cancels[k].op_ecanceled = res == -ECANCELED;
+		}
+	iouw_rs_kernel_apply(&r->live, &r->sqe, res, S.stamp++);
+	r->op = OP_POSTED;
+	r->must_ecanceled = false;
+	say(" -> kernel: req%u's %s res %d", num(r), iouw_rs_opcode_name(r->sqe.opcode), (int)res);
+	post(r->op_ud, res);
+}
+
+static void answer_cancel(uint32_t k, bool fuzzed)
+{
+	struct lr_cancel c = S.cancels[k];
+	struct lr_req *r = &S.req[c.req];
+	int32_t res;
+
+	memmove(&S.cancels[k], &S.cancels[k + 1], (S.ncancels - k - 1) * sizeof(S.cancels[0]));
+	S.ncancels--;
+	if (c.op_ecanceled) {
+		res = 0;
+	} else if (c.op_answered) {
+		res = fuzzed && iouw_fdp_bool(&S.fdp) ? -EALREADY : -ENOENT;
+	} else {
+		static const int32_t choice[] = { 0, -EALREADY, -ENOENT };
+
+		res = fuzzed ? choice[iouw_fdp_pick(&S.fdp, 3)] : 0;
+		if (res == 0)
+			r->must_ecanceled = true;
+	}
+	say(" -> kernel: req%u's ASYNC_CANCEL res %d", c.req, (int)res);
+	post(c.ud, res);
+}
+
+static bool answer_one(bool fuzzed)
+{
+	uint32_t cand[IOUW_LR_MAX_REQUESTS + MAX_CANCELS];
+	uint32_t n = outstanding(cand), pick;
+
+	if (n == 0)
+		return false;
+	pick = cand[fuzzed ? iouw_fdp_pick(&S.fdp, n) : 0];
+	if (pick >= IOUW_LR_MAX_REQUESTS)
+		answer_cancel(pick - IOUW_LR_MAX_REQUESTS, fuzzed);
+	else
+		answer_op(&S.req[pick], fuzzed);
+	return true;
+}
+
+/* The backend wrapper's wait: the kernel answers, or time passes. */
+static void kernel_wait(int64_t timeout_ns)
+{
+	bool fuzzed = S.drain_choices < MAX_DRAIN_CHOICES && iouw_fdp_remaining(&S.fdp) > 0;
+
+	S.drain_choices++;
+	if (answer_one(fuzzed))
+		return;
+	if (timeout_ns >= 0) {
+		iouw_virtual_clock_advance(&S.vc, (uint64_t)timeout_ns);
+		say(" -> wait: clock +%lldns", (long long)timeout_ns);
+	}
+}
+
+/* ---- backend wrapper ---------------------------------------------------------- */
+
+static int lr_push(struct iouw_backend *b, const struct io_uring_sqe *sqe)
+{
+	int rc;
+
+	(void)b;
+	rc = S.io->push(S.io->ctx, sqe);
+	if (rc == 0)
+		on_push(sqe);
+	return rc;
+}
+
+static unsigned lr_sq_space(struct iouw_backend *b)
+{
+	(void)b;
+	return S.io->sq_space(S.io->ctx);
+}
+
+static int lr_submit_and_wait(struct iouw_backend *b, unsigned wait_nr, int64_t timeout_ns)
+{
+	int n;
+
+	(void)b;
+	n = S.io->submit(S.io->ctx);
+	if (n < 0)
+		return n;
+	on_submit();
+	while (wait_nr > 0 && S.io->cq_ready(S.io->ctx) < wait_nr) {
+		uint64_t before = S.posts;
+
+		EXPECT(S.draining, "the loop waits outside iouw_loop_run()");
+		kernel_wait(timeout_ns);
+		if (S.posts == before)
+			break;
+	}
+	if (S.io->cq_ready(S.io->ctx) >= wait_nr)
+		return n;
+	return timeout_ns >= 0 ? -ETIME : -EDEADLK;
+}
+
+static unsigned lr_reap(struct iouw_backend *b, struct iouw_cqe *out, unsigned max)
+{
+	unsigned n = S.io->reap(S.io->ctx, out, max);
+
+	(void)b;
+	if (n == 0 && S.arm_advance)
+		ref_advance(); /* iouw_loop_reap ends: the advance phase is next */
+	return n;
+}
+
+static void lr_free(struct iouw_backend *b)
+{
+	(void)b;
+}
+
+static const struct iouw_backend_ops lr_ops = {
+	.push_sqe = lr_push,
+	.sq_space = lr_sq_space,
+	.submit_and_wait = lr_submit_and_wait,
+	.reap = lr_reap,
+	.free = lr_free,
+};
+
+/* ---- steps --------------------------------------------------------------------- */
+
+static void check_ends(void)
+{
+	for (uint32_t i = 0; i < S.nreq; i++) {
+		struct lr_req *r = &S.req[i];
+		struct iouw_rm_result want;
+		struct iouw_result got;
+		const char *why;
+		char buf[128];
+		int rc;
+
+		if (r->end == END_NONE || r->checked)
+			continue;
+		r->checked = true;
+		switch (r->end) {
+		case END_EXPIRED:
+			iouw_rm_timeout_result(&r->rm, &want);
+			break;
+		case END_ORPHANED:
+			EXPECT(r->live.handle == NULL, "req%u orphaned while its caller waits", i);
+			iouw_rm_abandon_result(&r->rm, &want);
+			break;
+		case END_ABANDON:
+		case END_REFUSED:
+			iouw_rm_abandon_result(&r->rm, &want);
+			break;
+		case END_TIMEOUT:
+			EXPECT(r->c, "req%u timed out locally but its deadline has not passed", i);
+			EXPECT(!r->rm.recorded, "req%u timed out although a result was recorded", i);
+			iouw_rm_timeout_result(&r->rm, &want);
+			break;
+		default:
+			EXPECT(r->rm.recorded || (r->dropped && iouw_rm_orphanable(r->rm.kind)),
+			       "req%u completed without a terminal result", i);
+			iouw_rm_complete_result(&r->rm, &want);
+			break;
+		}
+		EXPECT((r->op != OP_OUT && r->op != OP_PUSHED) || r->end == END_ABANDON,
+		       "req%u ended with its op SQE unanswered", i);
+		r->live.req = NULL;
+		EXPECT(!iouw_rs_fd_open(r->live.fd), "req%u ended but its fd %d is open", i, r->live.fd);
+		if (r->live.handle) {
+			rc = iouw_handle_try(r->live.handle, &got);
+			EXPECT(rc == 0, "req%u ended but its handle has no result (%d)", i, rc);
+			why = iouw_rs_check_result(&r->live, &got, &want);
+			if (why)
+				mismatch("req%u: %s", i, why);
+			iouw_result_free(&got);
+			EXPECT(iouw_handle_try(r->live.handle, &got) == -EALREADY,
+			       "req%u: a second result", i);
+			iouw_handle_drop(r->live.handle);
+			r->live.handle = NULL;
+			note("req%u: caller gets %s", i, iouw_rm_result_str(&want, buf, sizeof(buf)));
+		} else {
+			note("req%u: ended, nobody listening", i);
+		}
+		iouw_rs_discard(&r->live);
+	}
+}
+
+static void check_step(void)
+{
+	iouw_loop_assert_consistent(S.loop);
+	check_ends();
+	for (uint32_t i = 0; i < S.nreq; i++) {
+		struct lr_req *r = &S.req[i];
+		struct iouw_result got;
+
+		if (r->end != END_NONE)
+			continue;
+		EXPECT(!r->rm.recorded || r->op == OP_POSTED,
+		       "req%u has a terminal result but was not delivered", i);
+		if (r->live.handle)
+			EXPECT(iouw_handle_try(r->live.handle, &got) == -EAGAIN,
+			       "live req%u already has a result", i);
+	}
+}
+
+static struct lr_req *new_req(void)
+{
+	struct lr_req *r = &S.req[S.nreq];
+	uint64_t deadline = IOUW_NO_DEADLINE;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	iouw_rs_decode(&S.fdp, S.nreq, &r->spec);
+	if (r->spec.kind == IOUW_REQUEST_SEND || r->spec.kind == IOUW_REQUEST_RECV) {
+		switch (iouw_fdp_pick(&S.fdp, 3)) {
+		case 0:
+			break;
+		case 1:
+			deadline = S.vc.now_ns - iouw_fdp_u64_in_range(&S.fdp, 0, 5 * MS);
+			break;
+		default:
+			deadline = S.vc.now_ns + iouw_fdp_u64_in_range(&S.fdp, 1, 48 * MS);
+			break;
+		}
+	}
+	rc = iouw_rs_create(&r->spec, iouw_rs_source_fd(), deadline, &r->live);
+	EXPECT(rc == 0, "constructor refused a valid request: %d", rc);
+	iouw_rs_model(&r->spec, &r->rm);
+	r->deadline = deadline;
+	r->tick = IOUW_NO_TICK;
+	S.nreq++;
+	say(" req%u: ", num(r));
+	if (S.trace) {
+		char *s = NULL;
+		size_t len = 0;
+		FILE *m = open_memstream(&s, &len);
+
+		if (m) {
+			iouw_rs_format(m, &r->spec);
+			fclose(m);
+			say("%s", s);
+			free(s);
+		}
+	} else {
+		say("%s", iouw_request_kind_name(r->spec.kind));
+	}
+	if (deadline != IOUW_NO_DEADLINE)
+		say(" deadline %+lldns", (long long)(deadline - S.vc.now_ns));
+	return r;
+}
+
+static void refused(struct lr_req *r)
+{
+	/* The caller still owns it: give it up. */
+	r->live.req->ops->release(r->live.req);
+	r->end = END_REFUSED;
+	say(" (refused)");
+}
+
+static void step_submit(unsigned count)
+{
+	struct iouw_request *reqs[3];
+	struct lr_req *rs[3];
+	unsigned n = 0;
+	int rc;
+
+	begin_step("submit%s", count > 1 ? "_many" : "");
+	for (unsigned i = 0; i < count && S.nreq < IOUW_LR_MAX_REQUESTS; i++) {
+		rs[n] = new_req();
+		reqs[n] = rs[n]->live.req;
+		n++;
+	}
+	if (n == 1 && count == 1) {
+		rc = iouw_loop_submit(S.loop, reqs[0]);
+		EXPECT(rc == 0 || rc == -EAGAIN, "submit returned %d", rc);
+		rc = rc == 0 ? 1 : 0;
+	} else {
+		rc = iouw_loop_submit_many(S.loop, reqs, n);
+		EXPECT(rc >= 0 && (unsigned)rc <= n, "submit_many returned %d", rc);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if ((int)i < rc)
+			rs[i]->inbound = true;
+		else
+			refused(rs[i]);
+	}
+	if (S.trace)
+		fprintf(S.trace, "    %s\n", S.desc);
+}
+
+static void step_drop(void)
+{
+	uint32_t cand[IOUW_LR_MAX_REQUESTS], n = 0, i;
+
+	for (i = 0; i < S.nreq; i++)
+		if (S.req[i].end == END_NONE && S.req[i].live.handle)
+			cand[n++] = i;
+	begin_step("drop");
+	if (n == 0) {
+		say(" (no caller waiting)");
+		return;
+	}
+	i = cand[iouw_fdp_pick(&S.fdp, n)];
+	iouw_handle_drop(S.req[i].live.handle);
+	S.req[i].live.handle = NULL;
+	S.req[i].dropped = true;
+	say(" req%u's caller leaves", i);
+}
+
+static void step_clock(void)
+{
+	uint64_t d;
+
+	switch (iouw_fdp_pick(&S.fdp, 3)) {
+	case 0:
+		d = iouw_fdp_u64_in_range(&S.fdp, 0, TICK - 1);
+		break;
+	case 1:
+		d = iouw_fdp_u64_in_range(&S.fdp, 1, 8) * TICK;
+		break;
+	default:
+		d = MAX_TIMEOUT + iouw_fdp_u64_in_range(&S.fdp, 0, 255) * TICK;
+		break;
+	}
+	begin_step("clock +%lluns", (unsigned long long)d);
+	iouw_virtual_clock_advance(&S.vc, d);
+}
+
+static void step_turn(void)
+{
+	int rc;
+
+	begin_step("turn");
+	S.arm_advance = true;
+	rc = iouw_loop_turn(S.loop, false);
+	S.arm_advance = false;
+	EXPECT(rc == 0, "turn returned %d", rc);
+}
+
+static void step_phase(void)
+{
+	int rc;
+
+	switch (iouw_fdp_pick(&S.fdp, 4)) {
+	case 0:
+		begin_step("phase: reap");
+		iouw_loop_reap(S.loop);
+		break;
+	case 1:
+		begin_step("phase: advance timeouts");
+		ref_advance();
+		iouw_loop_advance_timeouts(S.loop);
+		break;
+	case 2:
+		begin_step("phase: fill SQ");
+		iouw_loop_fill_sq(S.loop);
+		break;
+	default:
+		begin_step("phase: submit");
+		rc = iouw_loop_submit_and_wait(S.loop, false);
+		EXPECT(rc == 0, "submit_and_wait returned %d", rc);
+		break;
+	}
+}
+
+static void step_answer(void)
+{
+	begin_step("kernel");
+	if (!answer_one(true))
+		say(" (nothing outstanding)");
+}
+
+static void drain(void)
+{
+	struct lr_req *r;
+	int rc;
+
+	S.draining = true;
+	begin_step("close");
+	iouw_loop_close(S.loop);
+	S.closed = true;
+	EXPECT(iouw_loop_is_closed(S.loop), "loop not closed");
+	if (S.nreq < IOUW_LR_MAX_REQUESTS) {
+		r = new_req();
+		rc = iouw_loop_submit(S.loop, r->live.req);
+		EXPECT(rc == -ESHUTDOWN, "submit after close returned %d", rc);
+		refused(r);
+	}
+	check_step();
+	S.steps++;
+	begin_step("run (drain%s)", S.budget == IOUW_NO_DEADLINE ? "" : " with budget");
+	S.arm_advance = true;
+	rc = iouw_loop_run(S.loop);
+	S.arm_advance = false;
+	EXPECT(rc == 0, "iouw_loop_run returned %d (%s)", rc,
+	       rc == -EDEADLK ? "it would block forever" : "fatal");
+	if (S.trace)
+		fprintf(S.trace, "%s\n", S.desc);
+	check_step();
+	EXPECT(iouw_loop_is_drained(S.loop), "run returned before the loop drained");
+	for (uint32_t i = 0; i < S.nreq; i++)
+		EXPECT(S.req[i].end != END_NONE && S.req[i].live.handle == NULL,
+		       "req%u never ended", i);
+}
+
+static void run_steps(void)
+{
+	while (iouw_fdp_remaining(&S.fdp) > 0 && S.steps < IOUW_LR_MAX_STEPS) {
+		unsigned action = (unsigned)iouw_fdp_pick(&S.fdp, 8);
+
+		if (action <= 1 && S.nreq >= IOUW_LR_MAX_REQUESTS)
+			action = 4;
+		switch (action) {
+		case 0:
+			step_submit(1);
+			break;
+		case 1:
+			step_submit(iouw_fdp_u32_in_range(&S.fdp, 2, 3));
+			break;
+		case 2:
+			step_drop();
+			break;
+		case 3:
+			step_clock();
+			break;
+		case 4:
+			step_turn();
+			break;
+		case 5:
+			step_phase();
+			break;
+		default:
+			step_answer();
+			break;
+		}
+		if (S.trace && action != 0 && action != 1 && strchr(S.desc, '>'))
+			fprintf(S.trace, "    %s\n", S.desc);
+		check_step();
+		S.steps++;
+	}
+}
+
+int iouw_loop_history_run(const char *name, const struct iouw_lr_io *io, const uint8_t *data,
+                          size_t size, FILE *trace)
+{
+	struct iouw_loop_config cfg;
+	unsigned sq, cq;
+	int fds_before, rc;
+
+	memset(&S, 0, sizeof(S));
+	S.name = name;
+	S.io = io;
+	S.trace = trace;
+	S.vc.now_ns = START;
+	EXPECT(iouw_rs_source_fd() >= 0, "cannot open /dev/null");
+	fds_before = iouw_rs_count_fds();
+	iouw_fdp_init(&S.fdp, data, size);
+	iouw_loop_config_init(&cfg);
+	cfg.ring_size = 1u << iouw_fdp_u32_in_range(&S.fdp, 0, 3);
+	sq = iouw_fdp_u32_in_range(&S.fdp, 1, 8);
+	cq = iouw_fdp_u32_in_range(&S.fdp, 1, 16);
+	cfg.tick_ns = TICK;
+	cfg.max_request_timeout_ns = MAX_TIMEOUT;
+	S.budget = iouw_fdp_bool(&S.fdp) ? iouw_fdp_u64_in_range(&S.fdp, 0, 20) * TICK
+	                                 : IOUW_NO_DEADLINE;
+	cfg.shutdown_timeout_ns = S.budget;
+	if (trace) {
+		fprintf(trace, "loop history: %zu input bytes, ring size %u, SQ %u, CQ %u, ", size,
+		        cfg.ring_size, sq, cq);
+		if (S.budget == IOUW_NO_DEADLINE)
+			fprintf(trace, "no shutdown budget\n");
+		else
+			fprintf(trace, "shutdown budget %llu ticks\n",
+			        (unsigned long long)(S.budget / TICK));
+	}
+	rc = io->open(io->ctx, sq, cq);
+	EXPECT(rc == 0, "io open failed: %d", rc);
+	S.backend.base.ops = &lr_ops;
+	{
+		struct iouw_clock clock = { read_clock, NULL };
+
+		rc = iouw_loop_new(&cfg, &S.backend.base, clock, &S.loop);
+	}
+	EXPECT(rc == 0, "iouw_loop_new failed: %d", rc);
+	iouw_waiters_set_warn(iouw_loop_waiters(S.loop), NULL, NULL);
+	iouw_loop_set_observer(S.loop, observe, NULL);
+	run_steps();
+	drain();
+	iouw_loop_free(S.loop);
+	S.loop = NULL;
+	io->close(io->ctx);
+	EXPECT(iouw_rs_count_fds() == fds_before, "fd leak: %d open fds, %d before the input",
+	       iouw_rs_count_fds(), fds_before);
+	if (trace)
+		fprintf(trace, "end: %u steps, %u requests, drained\n", S.steps, S.nreq);
+	return 0;
+}
+
+/* ---- the in-memory io ------------------------------------------------------------ */
+
+static struct iouw_backend *mem;
+
+static int mem_open(void *ctx, unsigned sq, unsigned cq)
+{
+	(void)ctx;
+	return iouw_mem_backend_new(sq, cq, &mem);
+}
+
+static void mem_close(void *ctx)
+{
+	(void)ctx;
+	iouw_backend_free(mem);
+	mem = NULL;
+}
+
+static int mem_push(void *ctx, const struct io_uring_sqe *sqe)
+{
+	(void)ctx;
+	return iouw_backend_push_sqe(mem, sqe);
+}
+
+static unsigned mem_sq_space(void *ctx)
+{
+	(void)ctx;
+	return iouw_backend_sq_space(mem);
+}
+
+static int mem_submit(void *ctx)
+{
+	(void)ctx;
+	return iouw_backend_submit_and_wait(mem, 0, IOUW_BACKEND_NO_TIMEOUT);
+}
+
+static size_t mem_submitted(void *ctx, const struct io_uring_sqe **ret)
+{
+	(void)ctx;
+	return iouw_mem_backend_submitted(mem, ret);
+}
+
+static void mem_clear_submitted(void *ctx)
+{
+	(void)ctx;
+	iouw_mem_backend_clear_submitted(mem);
+}
+
+static int mem_post(void *ctx, uint64_t user_data, int32_t res)
+{
+	(void)ctx;
+	return iouw_mem_backend_post(mem, user_data, res, 0);
+}
+
+static size_t mem_cq_ready(void *ctx)
+{
+	(void)ctx;
+	return iouw_mem_backend_cq_ready(mem);
+}
+
+static unsigned mem_reap(void *ctx, struct iouw_cqe *out, unsigned max)
+{
+	(void)ctx;
+	return iouw_backend_reap(mem, out, max);
+}
+
+static const struct iouw_lr_io mem_io = {
+	.ctx = NULL,
+	.open = mem_open,
+	.close = mem_close,
+	.push = mem_push,
+	.sq_space = mem_sq_space,
+	.submit = mem_submit,
+	.submitted = mem_submitted,
+	.clear_submitted = mem_clear_submitted,
+	.post = mem_post,
+	.cq_ready = mem_cq_ready,
+	.reap = mem_reap,
+};
+
+const struct iouw_lr_io *iouw_lr_mem_io(void)
+{
+	return &mem_io;
+}
+
+void iouw_loop_history_print(FILE *out, const uint8_t *data, size_t size)
+{
+	iouw_loop_history_run("iouwait-decode loop", &mem_io, data, size, out);
+}

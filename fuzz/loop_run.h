@@ -1,0 +1,118 @@
+/* fuzz/loop_run.h: whole event-loop histories (core/loop.h) driven by fuzz
+ * bytes, with oracles; shared by the `loop` target (in-memory ring) and the
+ * `ring` target (a real io_uring ring in inject mode).
+ *
+ * Why the history is decoded ONLINE (unlike the waiter and request targets):
+ * which SQEs exist, and in which order, is the loop's own decision (SQ
+ * pressure, capacity, timeouts). A kernel-legal history can only answer SQEs
+ * the loop really submitted, so the decoder reads its next decision only
+ * after looking at what was captured. Decoding is still deterministic: the
+ * same bytes always give the same history, and iouw_loop_history_print()
+ * prints it by running it (on the in-memory ring).
+ *
+ * Owns: struct iouw_lr_io (how SQEs are captured and CQEs posted: the
+ * in-memory ring here, the real ring in fuzz/ring_backend.h), a backend
+ * wrapper around it (the loop's struct iouw_backend: it captures every
+ * submitted SQE, runs the "kernel" when the loop would block, and tells the
+ * driver when the reap phase ends), the driver, and the oracles.
+ *
+ * Input layout (decisions from the provider's tail, see provider.h):
+ *   header: ring size 1/2/4/8 (= table capacity = inbound bound); SQ
+ *           entries 1..8; CQ ring entries 1..16 (overflow beyond); a
+ *           shutdown budget (none, or 0..20 ticks). Tick 1 ms, max request
+ *           timeout 64 ms, virtual clock starting at 1 s.
+ *   steps:  one action byte (mod 8):
+ *     0 submit one request (request_spec.h; send/recv also get a deadline:
+ *       none, already expired, or 1 ns..48 ms ahead)
+ *     1 submit_many of 2..3 requests
+ *     2 a caller drops its handle
+ *     3 the clock moves (sub-tick, 1..8 ticks, or past the max timeout)
+ *     4 one non-blocking turn (iouw_loop_turn)
+ *     5 one phase alone: reap | advance timeouts | fill SQ | submit
+ *     6,7 the kernel answers one outstanding SQE (op or cancel): pick, then
+ *       a result
+ *   When the input runs out (or after IOUW_LR_MAX_STEPS): close, then
+ *   iouw_loop_run() drains; whenever it would block the kernel answers one
+ *   outstanding SQE (decided by the bytes left, then by default: ops
+ *   succeed in full, cancels as the pairing rules allow) or, for a timed
+ *   wait with nothing to answer, lets the virtual clock run to the bound.
+ *
+ * Kernel legality: every op SQE and every cancel SQE is answered at most
+ * once, only after it was submitted; op results are legal for the opcode
+ * and never exceed the bytes the SQE describes (request_spec.h); cancel and
+ * op results pair up as the kernel pairs them: cancel 0 <=> op -ECANCELED;
+ * an op answered first gets cancel -ENOENT or -EALREADY; -ENOENT or
+ * -EALREADY before the op leaves the op to complete normally. The wake poll
+ * is never answered.
+ *
+ * Oracles (every step): iouw_loop_assert_consistent(); every op SQE equals
+ * the request model's next SQE (request_spec.h) and no waiter ever has two
+ * op SQEs in flight; a request keeps one user_data for all its SQEs; an
+ * ASYNC_CANCEL targets only an op still in flight (answered but not reaped
+ * counts as in flight) and only once; a cancel CQE, stale or not, leaves the
+ * slot it names untouched; admission: an already expired deadline (by an
+ * independently tracked wheel tick) times out at once, any other gets the
+ * independently computed target tick; a request becomes cancel-requested
+ * exactly when the reference sees its tick pass; each handle gets exactly
+ * one result, or none once dropped, equal to the reference: the request
+ * model fed with the op results in reap order and the reference cancel
+ * state (so Timeout only after a deadline passed, success only with the
+ * bytes delivered, buffers and canaries intact), Abandoned only when a
+ * shutdown budget ran out; a result recorded by a CQE is delivered in that
+ * same reap; a request's fd is closed once it ended; the clock is read only
+ * while a deadline is active, a deadline request awaits admission, or a
+ * budgeted drain runs. After the drain: drained, every request ended, no fd
+ * leaked (ASan/LSan: no allocation leaked).
+ *
+ * Failure policy: "<target>: oracle mismatch at step N: <what>", the step in
+ * words, abort().
+ */
+#ifndef IOUW_FUZZ_LOOP_RUN_H
+#define IOUW_FUZZ_LOOP_RUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <liburing.h>
+
+#include "backend.h"
+
+#define IOUW_LR_MAX_STEPS 1024
+#define IOUW_LR_MAX_REQUESTS 256
+
+/* How SQEs reach the fake kernel and CQEs reach the loop. Every call gets
+ * @ctx. SQ semantics as core/backend.h (push fails with -EBUSY when full). */
+struct iouw_lr_io {
+	void *ctx;
+	/* Per input: a fresh SQ of @sq slots, CQ ring of @cq slots. */
+	int (*open)(void *ctx, unsigned sq, unsigned cq);
+	/* Per input: forget everything (discard unreaped CQEs). */
+	void (*close)(void *ctx);
+	int (*push)(void *ctx, const struct io_uring_sqe *sqe);
+	unsigned (*sq_space)(void *ctx);
+	/* Move the pushed SQEs to the submitted log; their count. */
+	int (*submit)(void *ctx);
+	/* The submitted log since the last clear. */
+	size_t (*submitted)(void *ctx, const struct io_uring_sqe **ret);
+	void (*clear_submitted)(void *ctx);
+	/* Post one CQE; 0 or -errno. */
+	int (*post)(void *ctx, uint64_t user_data, int32_t res);
+	/* CQEs available to reap. */
+	size_t (*cq_ready)(void *ctx);
+	unsigned (*reap)(void *ctx, struct iouw_cqe *out, unsigned max);
+};
+
+/* The in-memory io (core/mem_backend.h underneath). */
+const struct iouw_lr_io *iouw_lr_mem_io(void);
+
+/* Run the loop history of @data through @io, checking every oracle; @name
+ * prefixes mismatch reports ("fuzz_loop"); @trace, when not NULL, gets the
+ * history in words. Returns 0; aborts on a mismatch. Not reentrant. */
+int iouw_loop_history_run(const char *name, const struct iouw_lr_io *io, const uint8_t *data,
+                          size_t size, FILE *trace);
+
+/* iouw_loop_history_run() on the in-memory io, printing to @out. */
+void iouw_loop_history_print(FILE *out, const uint8_t *data, size_t size);
+
+#endif /* IOUW_FUZZ_LOOP_RUN_H */

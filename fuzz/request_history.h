@@ -1,0 +1,131 @@
+/* fuzz/request_history.h: decode fuzz bytes into a KERNEL-LEGAL history of
+ * real requests (all five kinds) moving through a waiter table, and print
+ * it in words.
+ *
+ * Owns: struct iouw_request_history (the decoder: a data provider, per
+ * request the reference model of fuzz/request_model.h plus its table-level
+ * state, and the CQEs the "kernel" still owes) and struct iouw_rh_step.
+ *
+ * Input layout (all decisions from the provider's tail, see provider.h):
+ *   header: table capacity 1..4.
+ *   steps:  one action byte (mod 8), then its parameters:
+ *     0,1 new request: kind and parameters (request_spec.h), inserted
+ *     2   stage a waiter not in flight
+ *     3,4 the kernel answers an in-flight op SQE: pick, then a result
+ *     5   cancel a live waiter (an ASYNC_CANCEL is owed when it was in flight
+ *         and the cancel was accepted)
+ *     6   the kernel answers an owed cancel: pick, then 0/-EALREADY/-ENOENT
+ *     7   the caller drops the handle of a live request
+ *   An impossible action becomes the next possible one. When the input runs
+ *   out (or after IOUW_RH_MAX_STEPS), a drain follows: cancel every live
+ *   waiter, answer every owed CQE in order (cancel 0 while its op is still
+ *   owed, else -ENOENT; ops -ECANCELED), stage what is left (Timeout).
+ *
+ * Kernel legality: only staged SQEs are answered, each exactly once;
+ * positive results never exceed the bytes the SQE describes (the model's
+ * SQE, which the checker holds the real SQE to); FSYNC never reports bytes;
+ * -ECANCELED only after a cancel was requested; cancel CQEs only for
+ * ASYNC_CANCELs the loop would have issued.
+ *
+ * Expected outcomes come from the model: stage of a cancel-requested waiter
+ * -> Timeout; of an orphaned one (send/recv/read_at with a dropped handle)
+ * -> Orphaned; else Submit with the model's SQE. Op CQE: terminal or
+ * orphaned -> Complete, else Requeue. The result the caller gets is the
+ * model's (SPEC 4.4).
+ */
+#ifndef IOUW_FUZZ_REQUEST_HISTORY_H
+#define IOUW_FUZZ_REQUEST_HISTORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "provider.h"
+#include "request_model.h"
+#include "request_spec.h"
+
+#define IOUW_RH_MAX_CAPACITY 4
+#define IOUW_RH_MAX_REQUESTS 512
+#define IOUW_RH_MAX_STEPS 2048
+
+enum iouw_rh_kind {
+	IOUW_RH_NEW = 0,
+	IOUW_RH_STAGE,
+	IOUW_RH_OP_CQE,
+	IOUW_RH_CANCEL,
+	IOUW_RH_CANCEL_CQE,
+	IOUW_RH_DROP,
+};
+
+enum iouw_rh_out {
+	IOUW_RH_OUT_NONE = 0,
+	IOUW_RH_OUT_INSERTED,
+	IOUW_RH_OUT_SUBMIT,
+	IOUW_RH_OUT_TIMEOUT,
+	IOUW_RH_OUT_ORPHANED,
+	IOUW_RH_OUT_REQUEUE,
+	IOUW_RH_OUT_COMPLETE,
+	IOUW_RH_OUT_ACCEPTED, /* cancel() true */
+	IOUW_RH_OUT_REFUSED,  /* cancel() false */
+	IOUW_RH_OUT_ACK,      /* cancel CQE acknowledged */
+};
+
+/* Table-level state of one request, next to its model. */
+struct iouw_rh_req {
+	struct iouw_rs_spec spec;
+	struct iouw_rm_req rm;
+	bool live;       /* tracked by the table */
+	bool in_flight;
+	bool cancel_req; /* waiter CANCEL_REQUESTED */
+	bool dropped;    /* caller dropped the handle */
+	bool op_owed;
+	struct iouw_rm_sqe sqe; /* the SQE in flight */
+};
+
+struct iouw_rh_step {
+	enum iouw_rh_kind kind;
+	uint32_t number;
+	bool drain;
+	uint32_t req;
+	int32_t res;                /* CQEs */
+	enum iouw_rh_out out;
+	struct iouw_rm_sqe sqe;     /* SUBMIT: the SQE; OP_CQE: the SQE answered */
+	bool ends;                  /* the request ends in this step */
+	bool delivers;              /* ... and its held handle gets .result */
+	struct iouw_rm_result result;
+	bool cancel_requested;      /* OP_CQE: fed with cancel_requested */
+};
+
+struct iouw_rh_owed {
+	uint32_t req;
+	bool cancel;
+};
+
+struct iouw_request_history {
+	struct iouw_fdp fdp;
+	uint32_t capacity;
+	uint32_t steps;
+	bool draining;
+	uint32_t nlive;
+	uint32_t nreq;
+	struct iouw_rh_req req[IOUW_RH_MAX_REQUESTS];
+	struct iouw_rh_owed owed[2 * IOUW_RH_MAX_REQUESTS];
+	uint32_t nowed;
+};
+
+/* Start decoding @data (reads the header). @h is large: static or heap. */
+void iouw_request_history_init(struct iouw_request_history *h, const uint8_t *data, size_t size);
+
+/* Decode the next step into @step (expected outcome included) and apply it
+ * to the model. False when the history (drain included) is over. */
+bool iouw_request_history_next(struct iouw_request_history *h, struct iouw_rh_step *step);
+
+/* One line in words for @step (no newline). */
+void iouw_request_history_format_step(FILE *out, const struct iouw_request_history *h,
+                                      const struct iouw_rh_step *step);
+
+/* Print the whole decoded history of @data, one step per line. */
+void iouw_request_history_print(FILE *out, const uint8_t *data, size_t size);
+
+#endif /* IOUW_FUZZ_REQUEST_HISTORY_H */
