@@ -210,7 +210,10 @@ int main(int argc, char **argv)
 		double raw = 0, lp = 0;
 
 		for (int k = 0; k < 3; k++) {
-			double x = bench_raw(b, ops), y = bench_loop(b, ops);
+			/* IOUW_BENCH_ONLY=raw|loop runs one side (for profiling). */
+			const char *only = getenv("IOUW_BENCH_ONLY");
+			double x = only && strcmp(only, "loop") == 0 ? 1 : bench_raw(b, ops);
+			double y = only && strcmp(only, "raw") == 0 ? 1 : bench_loop(b, ops);
 
 			raw = x > raw ? x : raw;
 			lp = y > lp ? y : lp;

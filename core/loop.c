@@ -91,6 +91,14 @@ struct iouw_loop {
 	_Atomic bool closed;
 	/* Drain budget left (ns) once closed, when a shutdown timeout is set. */
 	uint64_t budget_left;
+	/* SQ slots left during one fill_sq(), read once from the backend and
+	 * counted down by push_sqe(): one indirect call per fill, not per SQE. */
+	unsigned sq_left;
+	/* Requests abandoned while their op was in flight: the kernel may
+	 * still write their buffers, so they are released only in
+	 * iouw_loop_free(), after an owned ring is torn down. */
+	struct iouw_request **graveyard;
+	size_t graveyard_len;
 	iouw_loop_observer_fn observer;
 	void *observer_ctx;
 	struct iouw_loop_stats stats;
@@ -234,6 +242,9 @@ void iouw_loop_free(struct iouw_loop *loop)
 	if (loop->owns_backend)
 		iouw_backend_free(loop->backend);
 	iouw_waiters_free(loop->waiters);
+	for (size_t i = 0; i < loop->graveyard_len; i++)
+		loop->graveyard[i]->ops->release(loop->graveyard[i]);
+	free(loop->graveyard);
 	if (loop->inbound) {
 		while ((req = iouw_mpsc_pop(loop->inbound)) != NULL)
 			req->ops->release(req);
@@ -395,8 +406,10 @@ static void push_sqe(struct iouw_loop *loop, const struct io_uring_sqe *sqe)
 {
 	int r = iouw_backend_push_sqe(loop->backend, sqe);
 
-	/* Callers check sq_space() first. */
+	/* Callers check sq_left first. */
 	IOUW_INVARIANT(r == 0, "SQE pushed into a full submission queue");
+	IOUW_INVARIANT(loop->sq_left > 0, "SQ space accounting went negative");
+	loop->sq_left--;
 	loop->stats.sqes++;
 	if (loop->observer) {
 		struct iouw_loop_event ev = { .kind = IOUW_EV_SQE, .sqe = sqe };
@@ -465,12 +478,11 @@ static void admit(struct iouw_loop *loop, struct iouw_request *req)
 
 bool iouw_loop_fill_sq(struct iouw_loop *loop)
 {
-	struct iouw_backend *b = loop->backend;
-
+	loop->sq_left = iouw_backend_sq_space(loop->backend);
 	if (loop->wake_needs_arm) {
 		struct io_uring_sqe sqe;
 
-		if (iouw_backend_sq_space(b) == 0)
+		if (loop->sq_left == 0)
 			return true;
 		memset(&sqe, 0, sizeof(sqe));
 		iouw_wake_prep_poll(&loop->wake, &sqe);
@@ -489,7 +501,7 @@ bool iouw_loop_fill_sq(struct iouw_loop *loop)
 			emit_simple(loop, IOUW_EV_CANCEL_SKIPPED, id, IOUW_NO_TICK, 0, NULL);
 			continue;
 		}
-		if (iouw_backend_sq_space(b) == 0)
+		if (loop->sq_left == 0)
 			return true;
 		idq_pop(&loop->cancels);
 		memset(&sqe, 0, sizeof(sqe));
@@ -502,7 +514,7 @@ bool iouw_loop_fill_sq(struct iouw_loop *loop)
 	while (loop->ready.len > 0) {
 		iouw_waiter_id id;
 
-		if (iouw_backend_sq_space(b) == 0)
+		if (loop->sq_left == 0)
 			return true;
 		id = idq_front(&loop->ready);
 		idq_pop(&loop->ready);
@@ -512,11 +524,11 @@ bool iouw_loop_fill_sq(struct iouw_loop *loop)
 	while (!iouw_waiters_is_full(loop->waiters)) {
 		struct iouw_request *req;
 
-		if (iouw_mpsc_peek(loop->inbound) == NULL)
-			break;
-		if (iouw_backend_sq_space(b) == 0)
-			return true;
+		if (loop->sq_left == 0)
+			return iouw_mpsc_peek(loop->inbound) != NULL;
 		req = iouw_mpsc_pop(loop->inbound);
+		if (!req)
+			break;
 		admit(loop, req);
 	}
 	return false;
@@ -600,12 +612,19 @@ int iouw_loop_turn(struct iouw_loop *loop, bool may_block)
 	return iouw_loop_submit_and_wait(loop, may_block);
 }
 
-/* Shutdown budget spent: release whatever is still tracked or queued. */
+/* Shutdown budget spent: abandon whatever is still tracked or queued. A
+ * request whose op is still in the kernel is detached (its caller is told at
+ * once, without its buffer) and parked until iouw_loop_free(); the others
+ * are released now. */
 static void abandon(struct iouw_loop *loop)
 {
+	uint32_t cap = iouw_waiters_capacity(loop->waiters);
 	struct iouw_request *req;
 
-	for (uint32_t i = 0; i < iouw_waiters_capacity(loop->waiters); i++) {
+	if (!loop->graveyard)
+		loop->graveyard = calloc(cap ? cap : 1, sizeof(*loop->graveyard));
+	IOUW_INVARIANT(loop->graveyard != NULL, "out of memory abandoning requests");
+	for (uint32_t i = 0; i < cap; i++) {
 		struct iouw_waiter_info info;
 
 		if (iouw_waiters_slot(loop->waiters, i, &info) < 0 || !info.occupied)
@@ -614,9 +633,15 @@ static void abandon(struct iouw_loop *loop)
 		if (info.state == IOUW_WAITER_ACTIVE && info.target_tick != IOUW_NO_TICK)
 			iouw_wheel_remove(loop->wheel, info.target_tick);
 		req = iouw_waiters_remove(loop->waiters, info.id);
-		emit_simple(loop, IOUW_EV_ABANDON, info.id, IOUW_NO_TICK, 0, req);
+		emit_simple(loop, IOUW_EV_ABANDON, info.id, IOUW_NO_TICK, info.in_flight, req);
 		loop->stats.abandoned++;
-		req->ops->release(req);
+		if (info.in_flight) {
+			if (req->ops->detach)
+				req->ops->detach(req);
+			loop->graveyard[loop->graveyard_len++] = req;
+		} else {
+			req->ops->release(req);
+		}
 	}
 	while ((req = iouw_mpsc_pop(loop->inbound)) != NULL) {
 		emit_simple(loop, IOUW_EV_ABANDON, iouw_waiter_id_new(0, 0), IOUW_NO_TICK, 0, req);

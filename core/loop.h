@@ -51,12 +51,17 @@
  * nothing progresses until deadlines fire and free slots. Give such requests
  * deadlines, or a ring large enough for the dependency chain.
  *
- * Abandon caveat: abandoning releases a request whose op may still be in the
- * kernel; on a real ring the op is cancelled when the ring is torn down, so
- * free the loop (which frees an owned ring first) before reusing buffers.
+ * Abandoning never frees memory the kernel may still write: a request whose
+ * op is still in flight is detached (its caller hears ABANDONED at once,
+ * without its buffer) and parked; iouw_loop_free() tears an owned ring down
+ * first and only then releases the parked requests. With a borrowed backend,
+ * tear its ring down before freeing the loop.
  *
- * Threads: iouw_loop_submit() and iouw_loop_close() may be called from any
- * thread; everything else belongs to the loop thread.
+ * Threads: iouw_loop_submit(), iouw_loop_submit_many() and iouw_loop_close()
+ * may be called from any thread; everything else belongs to the loop thread.
+ * With single_issuer the kernel binds the ring to the thread that created it
+ * (a submit from any other thread fails with -EEXIST): create such a loop on
+ * the thread that will run it.
  */
 #ifndef IOUW_LOOP_H
 #define IOUW_LOOP_H
@@ -78,7 +83,8 @@
 
 struct iouw_loop_config {
 	/* Ring entries, rounded up to a power of two; also the waiter capacity
-	 * and the inbound queue bound. 1..IOUW_LOOP_MAX_RING_SIZE. */
+	 * and the inbound queue bound (at least 2, see core/mpsc.h).
+	 * 1..IOUW_LOOP_MAX_RING_SIZE. */
 	uint32_t ring_size;
 	/* IORING_SETUP_IOPOLL (iouw_loop_new_uring only). */
 	bool io_poll;
@@ -111,7 +117,8 @@ enum iouw_loop_event_kind {
 	IOUW_EV_CANCEL_QUEUED,   /* an ASYNC_CANCEL for .id was queued */
 	IOUW_EV_CANCEL_SKIPPED,  /* a queued cancel for .id was dropped: not in flight */
 	IOUW_EV_DELIVER,         /* .request finished with .outcome (enum iouw_finish) */
-	IOUW_EV_ABANDON,         /* .request released by the shutdown budget */
+	IOUW_EV_ABANDON,         /* .request abandoned by the shutdown budget;
+	                          * .outcome 1 if its op was still in flight */
 	IOUW_EV_WAIT,            /* submit_and_wait returned .res */
 };
 

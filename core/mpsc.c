@@ -30,6 +30,11 @@ int iouw_mpsc_new(size_t capacity, struct iouw_mpsc **ret)
 
 	if (!ret || capacity == 0 || capacity > ((size_t)1 << 24) || (capacity & (capacity - 1)))
 		return -EINVAL;
+	/* With one cell, "published at pos" (seq pos + 1) reads as "free for
+	 * pos + 1" and a second push would overwrite the first: the sequence
+	 * scheme needs at least two cells. */
+	if (capacity == 1)
+		capacity = 2;
 	q = aligned_alloc(64, (sizeof(*q) + 63) / 64 * 64);
 	if (!q)
 		return -ENOMEM;

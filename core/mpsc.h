@@ -26,7 +26,8 @@
 
 struct iouw_mpsc;
 
-/* Create a queue of @capacity slots (a power of two, 1 <= capacity <= 2^24).
+/* Create a queue of @capacity slots (a power of two, 1 <= capacity <= 2^24;
+ * 1 is raised to 2, the fewest cells the sequence scheme works with).
  * 0, -EINVAL or -ENOMEM. */
 int iouw_mpsc_new(size_t capacity, struct iouw_mpsc **ret);
 /* Free the queue (not the pointers it may still hold). NULL is a no-op. */

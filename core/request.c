@@ -39,6 +39,7 @@ struct kind_request {
 	struct iovec iov[IOUW_REQUEST_MAX_IOVECS];
 
 	bool recorded;
+	bool detached;   /* abandoned in flight: caller told, resources kept */
 	enum iouw_status status;
 	int err;
 	size_t value;
@@ -588,7 +589,8 @@ static void end_with(struct kind_request *k, enum iouw_status status, int err, s
 		r.buf_len = k->done;
 		r.buf_capacity = k->capacity;
 	}
-	if (iouw_handle_deliver(k->handle, &r) && gives_buf)
+	/* A detached request already told its caller (ABANDONED, no buffer). */
+	if (!k->detached && iouw_handle_deliver(k->handle, &r) && gives_buf)
 		k->buf = NULL; /* the caller owns it now */
 	iouw_handle_put(k->handle);
 	free(k->buf); /* caller's buffer nobody wants, or send/write copy */
@@ -635,12 +637,26 @@ static void kind_release(struct iouw_request *req)
 	end_with(as_kind(req), IOUW_RESULT_ABANDONED, ECANCELED, 0);
 }
 
+/* Abandoned while the op may still be in the kernel: the caller hears now,
+ * but the buffer (which the kernel may still write) stays with the request
+ * until release() frees it. */
+static void kind_detach(struct iouw_request *req)
+{
+	struct kind_request *k = as_kind(req);
+	struct iouw_result r = { .status = IOUW_RESULT_ABANDONED, .err = ECANCELED };
+
+	IOUW_INVARIANT(!k->detached, "request detached twice");
+	(void)iouw_handle_deliver(k->handle, &r);
+	k->detached = true;
+}
+
 static const struct iouw_request_ops kind_ops = {
 	.build_sqe = kind_build_sqe,
 	.on_cqe = kind_on_cqe,
 	.is_orphaned = kind_is_orphaned,
 	.finish = kind_finish,
 	.release = kind_release,
+	.detach = kind_detach,
 };
 
 /* ---- observation -------------------------------------------------------- */

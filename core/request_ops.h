@@ -16,7 +16,8 @@
  *   in a stage/completion outcome afterwards.
  * - finish() and release() each end the request's life: after either one the
  *   pointer is dead, every fd reference and buffer it held was released
- *   exactly once, and the caller's handle got at most one result.
+ *   exactly once, and the caller's handle got at most one result (detach()
+ *   counts as that result).
  */
 #ifndef IOUW_REQUEST_OPS_H
 #define IOUW_REQUEST_OPS_H
@@ -55,6 +56,13 @@ struct iouw_request_ops {
 	 * request. Used for orphans and for whatever a table still holds when it
 	 * is freed. */
 	void (*release)(struct iouw_request *req);
+	/* Optional (may be NULL). The request's op may still be in the kernel
+	 * and the loop is abandoning it (shutdown budget spent): tell a waiting
+	 * caller now that it was abandoned (-ECANCELED) without handing back
+	 * anything the kernel may still write (no buffer), and keep every
+	 * resource alive. The loop calls release() later, once the ring is
+	 * gone; release() then frees without delivering again. */
+	void (*detach)(struct iouw_request *req);
 };
 
 /* "No deadline" for iouw_request.deadline_ns. */

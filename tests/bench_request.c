@@ -123,6 +123,7 @@ int main(void)
 	for (unsigned long i = 0; i < n; i++)
 		sink += iouw_cqe_classify((int32_t)(i % 7) - 4, i & 1);
 	report("iouw_cqe_classify", now_ns() - t0, n);
+	(void)sink;
 	close(sv[0]);
 	close(sv[1]);
 	return rc;

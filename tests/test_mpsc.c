@@ -32,6 +32,25 @@ START_TEST(test_mpsc_rejects_bad_arguments)
 }
 END_TEST
 
+START_TEST(test_mpsc_capacity_one_never_overwrites)
+{
+	/* Regression: with one cell a second push used to overwrite the
+	 * first value (found by the scenario harness with ring=1). */
+	struct iouw_mpsc *q;
+
+	ck_assert_int_eq(iouw_mpsc_new(1, &q), 0);
+	ck_assert_uint_eq(iouw_mpsc_capacity(q), 2);
+	ck_assert_int_eq(iouw_mpsc_push(q, VAL(1)), 0);
+	ck_assert_int_eq(iouw_mpsc_push(q, VAL(2)), 0);
+	ck_assert_int_eq(iouw_mpsc_push(q, VAL(3)), -EAGAIN);
+	ck_assert_uint_eq(iouw_mpsc_len(q), 2);
+	ck_assert_ptr_eq(iouw_mpsc_pop(q), VAL(1));
+	ck_assert_ptr_eq(iouw_mpsc_pop(q), VAL(2));
+	ck_assert_ptr_null(iouw_mpsc_pop(q));
+	iouw_mpsc_free(q);
+}
+END_TEST
+
 START_TEST(test_mpsc_fifo_full_and_wrap)
 {
 	struct iouw_mpsc *q;
@@ -207,6 +226,7 @@ int main(void)
 	iouw_test_add_fd_fixture(tc);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_mpsc_rejects_bad_arguments);
+	tcase_add_test(tc, test_mpsc_capacity_one_never_overwrites);
 	tcase_add_test(tc, test_mpsc_fifo_full_and_wrap);
 	tcase_add_test(tc, test_mpsc_push_many_runs_and_partial_fit);
 	tcase_add_test(tc, test_mpsc_threaded_exactly_once_in_producer_order);

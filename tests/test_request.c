@@ -1745,6 +1745,50 @@ END_TEST
 
 /* ---- suites ------------------------------------------------------------------ */
 
+/* detach(): the caller hears ABANDONED at once without the buffer; the
+ * later release() frees everything without delivering again. */
+START_TEST(test_detach_tells_caller_without_buffer_then_release_frees)
+{
+	struct iouw_request *req;
+	struct iouw_handle *h;
+	struct iouw_result res;
+	int sv[2];
+	int fds;
+
+	socket_pair(sv);
+	ck_assert_int_eq(iouw_request_recv(sv[0], malloc(8), 8, 0, 8, true, IOUW_NO_DEADLINE, &req,
+	                                   &h),
+	                 0);
+	fds = iouw_test_count_fds();
+	ck_assert_ptr_nonnull(req->ops->detach);
+	req->ops->detach(req);
+	ck_assert_int_eq(iouw_handle_try(h, &res), 0);
+	ck_assert_int_eq(res.status, IOUW_RESULT_ABANDONED);
+	ck_assert_int_eq(res.err, ECANCELED);
+	ck_assert_ptr_null(res.buf);
+	ck_assert_int_eq(iouw_test_count_fds(), fds); /* the dup is still held */
+	req->ops->release(req);                      /* no second delivery */
+	ck_assert_int_eq(iouw_test_count_fds(), fds - 1);
+	iouw_handle_drop(h);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+START_TEST(panic_detached_twice)
+{
+	struct iouw_request *req;
+	struct iouw_handle *h;
+	int sv[2];
+
+	socket_pair(sv);
+	ck_assert_int_eq(iouw_request_sync(sv[0], &req, &h), 0);
+	req->ops->detach(req);
+	iouw_test_expect_invariant("request detached twice");
+	req->ops->detach(req);
+}
+END_TEST
+
 static Suite *request_suite(void)
 {
 	Suite *s = suite_create("request");
@@ -1804,6 +1848,8 @@ static Suite *request_suite(void)
 	tcase_add_test_raise_signal(panics, panic_sqe_after_terminal, SIGABRT);
 	tcase_add_test_raise_signal(panics, panic_not_a_kind_request, SIGABRT);
 	tcase_add_test_raise_signal(panics, panic_handle_delivered_twice, SIGABRT);
+	tcase_add_test_raise_signal(panics, panic_detached_twice, SIGABRT);
+	tcase_add_test(handle, test_detach_tells_caller_without_buffer_then_release_frees);
 
 	suite_add_tcase(s, orig);
 	suite_add_tcase(s, tables);

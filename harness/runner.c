@@ -1,0 +1,2112 @@
+/* harness/runner.c: the scenario runner (contract in runner.h).
+ *
+ * Pieces:
+ *   - struct sbackend: the scripting backend the loop runs on. It wraps a
+ *     real uring backend. push_sqe logs every SQE (normalised) and, in
+ *     kernel mode, forwards it (the wake poll is swallowed in both modes:
+ *     a script's loop is single-threaded and never needs waking). reap only
+ *     hands out CQEs the script has named (`released`), so kernel and inject
+ *     mode walk the core through the same states. A wait the script cannot
+ *     satisfy is a timeout on the virtual clock: the clock jumps to the
+ *     wait bound (what a real timed wait would have done); an unbounded
+ *     wait with nothing named is -EDEADLK (the loop would hang).
+ *   - the observer: turns loop events into log lines and per-request
+ *     outcome queues that `expect` lines consume in order.
+ *   - step execution, one function per command; a failing step records the
+ *     expected and actual values and stops the run.
+ *
+ * Per-request lifecycle (harness view):
+ *   CREATED -> SUBMITTED (submit) -> ADMITTED (EV_ADMIT: has a waiter id)
+ *   -> DEAD (EV_DELIVER, EV_ABANDON, stage ORPHANED, EV_ADMIT_EXPIRED);
+ *   CREATED and never submitted: released at the end of the run.
+ */
+#define _GNU_SOURCE
+#include "runner.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <liburing.h>
+
+#include "backend.h"
+#include "clock.h"
+#include "handle.h"
+#include "invariant.h"
+#include "loop.h"
+#include "request.h"
+#include "uring_backend.h"
+#include "waiter.h"
+#include "wheel.h"
+
+/* user_data of our own MSG_RING SQEs (their own CQE is skipped on success
+ * and filtered if it ever shows up). Not a waiter id, not the wake poll,
+ * not a probe value. */
+#define MSG_RING_MARK (UINT64_MAX - 32)
+
+uint64_t iouw_fnv1a(uint64_t h, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= UINT64_C(0x100000001b3);
+	}
+	return h;
+}
+
+struct fdent {
+	const struct iouw_scn_name *name;
+	int fd;   /* the side requests use */
+	int peer; /* the other end (socketpair, pipe write end), or -1 */
+};
+
+struct outq {
+	int *v;
+	size_t n, cap, head;
+};
+
+struct reqent {
+	const struct iouw_scn_name *name;
+	struct fdent *fd;
+	bool async;
+	struct iouw_request *req; /* while the harness or the loop owns it */
+	struct iouw_handle *handle;
+	bool dropped;
+	bool submitted;
+	bool dead;
+	bool has_id;
+	iouw_waiter_id id;
+	bool have_result;
+	struct iouw_result result;
+	struct outq stage, completion, deliver;
+	int admit_expired; /* -1 unknown, 0 admitted, 1 expired */
+	/* last op SQE (inject mode data movement) */
+	struct io_uring_sqe last_sqe;
+	struct iovec last_iov[IOUW_REQUEST_MAX_IOVECS];
+	unsigned last_iovcnt;
+	bool op_outstanding;
+};
+
+struct logent {
+	int line;
+	char *text;
+};
+
+struct sqe_rec {
+	struct io_uring_sqe sqe;
+	struct reqent *req; /* NULL: unknown */
+	bool cancel;
+	char data[256];
+	size_t data_len;
+	size_t total;
+	unsigned iovs;
+	int line;
+};
+
+struct named_cqe {
+	uint64_t ud;
+	int32_t res;
+};
+
+struct runner;
+
+struct sbackend {
+	struct iouw_backend base;
+	struct runner *r;
+	struct iouw_backend *inner;
+	struct io_uring *ring;
+	unsigned sq_cap;
+	unsigned pending;
+	unsigned released; /* named, not yet reaped */
+	unsigned waits;
+};
+
+struct runner {
+	const struct iouw_scenario *s;
+	const struct iouw_run_options *o;
+	enum iouw_run_mode mode;
+	bool use_msg_ring;
+	struct iouw_virtual_clock vc;
+	struct sbackend sb;
+	struct iouw_loop *loop;
+	struct iouw_loop_config cfg;
+	unsigned sq_cap;
+	struct fdent fds[IOUW_SCN_MAX_NAMES];
+	size_t nfds;
+	struct reqent reqs[IOUW_SCN_MAX_NAMES];
+	size_t nreqs;
+	struct logent *log;
+	size_t nlog, caplog;
+	struct sqe_rec *sqes;
+	size_t nsqes, capsqes, sqe_cursor;
+	struct named_cqe *named;
+	size_t nnamed, capnamed, named_head;
+	int cur_line;
+	bool failed;
+	int fail_line;
+	char reason[512];
+	char expected[1024];
+	char actual[1024];
+	bool ended; /* expect abort ran: stop here */
+	bool pending_stale;
+	FILE *rec;
+	char *recbuf;
+	size_t reclen;
+	bool stop_record;
+};
+
+/* ---- log ------------------------------------------------------------------- */
+
+static void logf_(struct runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void logf_(struct runner *r, const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	if (!s)
+		return;
+	if (r->nlog == r->caplog) {
+		size_t nc = r->caplog ? r->caplog * 2 : 64;
+		struct logent *nl = realloc(r->log, nc * sizeof(*nl));
+
+		if (!nl) {
+			free(s);
+			return;
+		}
+		r->log = nl;
+		r->caplog = nc;
+	}
+	r->log[r->nlog].line = r->cur_line;
+	r->log[r->nlog].text = s;
+	r->nlog++;
+}
+
+static bool failf(struct runner *r, const char *expected, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static bool failf(struct runner *r, const char *expected, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->failed)
+		return false;
+	r->failed = true;
+	r->fail_line = r->cur_line;
+	snprintf(r->expected, sizeof(r->expected), "%s", expected ? expected : "");
+	va_start(ap, fmt);
+	vsnprintf(r->actual, sizeof(r->actual), fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+static const char *res_str(int64_t res, char *buf, size_t len)
+{
+	return iouw_scn_format_res(res, buf, len);
+}
+
+/* ---- requests and user_data --------------------------------------------------- */
+
+static struct reqent *req_by_name(struct runner *r, const char *name)
+{
+	for (size_t i = 0; i < r->nreqs; i++)
+		if (!strcmp(r->reqs[i].name->name, name))
+			return &r->reqs[i];
+	return NULL;
+}
+
+static struct fdent *fd_by_name(struct runner *r, const char *name)
+{
+	for (size_t i = 0; i < r->nfds; i++)
+		if (!strcmp(r->fds[i].name->name, name))
+			return &r->fds[i];
+	return NULL;
+}
+
+/* The request that was (most recently) admitted with @id. */
+static struct reqent *req_by_id(struct runner *r, iouw_waiter_id id)
+{
+	for (size_t i = r->nreqs; i-- > 0;)
+		if (r->reqs[i].has_id && iouw_waiter_id_eq(r->reqs[i].id, id))
+			return &r->reqs[i];
+	return NULL;
+}
+
+static struct reqent *req_by_ptr(struct runner *r, const struct iouw_request *p)
+{
+	for (size_t i = 0; i < r->nreqs; i++)
+		if (!r->reqs[i].dead && r->reqs[i].req == p)
+			return &r->reqs[i];
+	return NULL;
+}
+
+/* "r1 op" / "r1 cancel" / "slot 0 gen 3 op" for @ud. */
+static const char *ud_str(struct runner *r, uint64_t ud, char *buf, size_t len)
+{
+	bool is_cancel;
+	iouw_waiter_id id;
+	struct reqent *q;
+
+	if (ud == IOUW_WAKE_USER_DATA) {
+		snprintf(buf, len, "wake");
+		return buf;
+	}
+	id = iouw_waiter_id_from_user_data(ud, &is_cancel);
+	q = req_by_id(r, id);
+	if (q)
+		snprintf(buf, len, "%s %s", q->name->name, is_cancel ? "cancel" : "op");
+	else
+		snprintf(buf, len, "slot=%u gen=%u %s", iouw_waiter_id_index(id),
+		         iouw_waiter_id_generation(id), is_cancel ? "cancel" : "op");
+	return buf;
+}
+
+static const char *opcode_name(unsigned op)
+{
+	switch (op) {
+	case IORING_OP_SEND: return "SEND";
+	case IORING_OP_RECV: return "RECV";
+	case IORING_OP_READ: return "READ";
+	case IORING_OP_WRITE: return "WRITE";
+	case IORING_OP_WRITEV: return "WRITEV";
+	case IORING_OP_FSYNC: return "FSYNC";
+	case IORING_OP_ASYNC_CANCEL: return "ASYNC_CANCEL";
+	case IORING_OP_NOP: return "NOP";
+	case IORING_OP_POLL_ADD: return "POLL_ADD";
+	default: return "?";
+	}
+}
+
+/* ---- the scripting backend ------------------------------------------------------ */
+
+static struct reqent *req_for_sqe_fd(struct runner *r, int fd)
+{
+	for (size_t i = 0; i < r->nreqs; i++)
+		if (r->reqs[i].req && !r->reqs[i].dead && iouw_request_fd(r->reqs[i].req) == fd)
+			return &r->reqs[i];
+	return NULL;
+}
+
+static int sb_push_sqe(struct iouw_backend *b, const struct io_uring_sqe *sqe)
+{
+	struct sbackend *sb = (struct sbackend *)b;
+	struct runner *r = sb->r;
+	struct sqe_rec rec;
+	char ubuf[64];
+	bool is_cancel;
+	iouw_waiter_id id;
+
+	if (sb->pending >= sb->sq_cap)
+		return -EBUSY;
+	sb->pending++;
+	if (sqe->user_data == IOUW_WAKE_USER_DATA) {
+		logf_(r, "sqe wake %s", opcode_name(sqe->opcode));
+		return 0;
+	}
+	memset(&rec, 0, sizeof(rec));
+	rec.sqe = *sqe;
+	rec.line = r->cur_line;
+	id = iouw_waiter_id_from_user_data(sqe->user_data, &is_cancel);
+	rec.cancel = is_cancel;
+	rec.req = req_by_id(r, id);
+	if (!rec.req && !is_cancel)
+		rec.req = req_for_sqe_fd(r, sqe->fd);
+	/* Capture what the SQE says while its memory is certainly alive. */
+	if (sqe->opcode == IORING_OP_SEND || sqe->opcode == IORING_OP_WRITE) {
+		rec.total = sqe->len;
+		rec.data_len = sqe->len < sizeof(rec.data) ? sqe->len : sizeof(rec.data);
+		memcpy(rec.data, (const void *)(uintptr_t)sqe->addr, rec.data_len);
+	} else if (sqe->opcode == IORING_OP_WRITEV) {
+		const struct iovec *iov = (const struct iovec *)(uintptr_t)sqe->addr;
+
+		rec.iovs = sqe->len;
+		for (unsigned i = 0; i < sqe->len; i++) {
+			size_t room = sizeof(rec.data) - rec.data_len;
+			size_t n = iov[i].iov_len < room ? iov[i].iov_len : room;
+
+			memcpy(rec.data + rec.data_len, iov[i].iov_base, n);
+			rec.data_len += n;
+			rec.total += iov[i].iov_len;
+		}
+	} else if (sqe->opcode == IORING_OP_RECV || sqe->opcode == IORING_OP_READ) {
+		rec.total = sqe->len;
+	}
+	if (rec.req && !is_cancel) {
+		struct reqent *q = rec.req;
+
+		q->last_sqe = *sqe;
+		q->op_outstanding = true;
+		q->last_iovcnt = 0;
+		if (sqe->opcode == IORING_OP_WRITEV) {
+			q->last_iovcnt = sqe->len > IOUW_REQUEST_MAX_IOVECS ? IOUW_REQUEST_MAX_IOVECS
+			                                                    : sqe->len;
+			memcpy(q->last_iov, (const void *)(uintptr_t)sqe->addr,
+			       q->last_iovcnt * sizeof(struct iovec));
+		}
+	}
+	if (is_cancel) {
+		char tbuf[64];
+
+		logf_(r, "sqe %s ASYNC_CANCEL target=%s", ud_str(r, sqe->user_data, ubuf, sizeof(ubuf)),
+		      ud_str(r, sqe->addr, tbuf, sizeof(tbuf)));
+	} else {
+		logf_(r, "sqe %s %s fd=%s len=%u off=%lld total=%zu data_hash=%016llx ud=%u:%u",
+		      ud_str(r, sqe->user_data, ubuf, sizeof(ubuf)), opcode_name(sqe->opcode),
+		      rec.req && rec.req->fd ? rec.req->fd->name->name : "?", sqe->len,
+		      (long long)(int64_t)sqe->off, rec.total,
+		      (unsigned long long)iouw_fnv1a(IOUW_FNV_OFFSET, rec.data, rec.data_len),
+		      iouw_waiter_id_index(id), iouw_waiter_id_generation(id));
+	}
+	if (r->nsqes == r->capsqes) {
+		size_t nc = r->capsqes ? r->capsqes * 2 : 32;
+		struct sqe_rec *ns = realloc(r->sqes, nc * sizeof(*ns));
+
+		if (!ns) {
+			sb->pending--;
+			return -EBUSY;
+		}
+		r->sqes = ns;
+		r->capsqes = nc;
+	}
+	r->sqes[r->nsqes++] = rec;
+	if (r->mode == IOUW_RUN_KERNEL) {
+		struct io_uring_sqe fwd = *sqe;
+		int e;
+
+		if (rec.req && rec.req->async && !is_cancel)
+			fwd.flags |= IOSQE_ASYNC;
+		e = iouw_backend_push_sqe(sb->inner, &fwd);
+		if (e < 0) {
+			r->nsqes--;
+			sb->pending--;
+			return e;
+		}
+	}
+	return 0;
+}
+
+static unsigned sb_sq_space(struct iouw_backend *b)
+{
+	struct sbackend *sb = (struct sbackend *)b;
+
+	return sb->sq_cap - sb->pending;
+}
+
+static int sb_submit_and_wait(struct iouw_backend *b, unsigned wait_nr, int64_t timeout_ns)
+{
+	struct sbackend *sb = (struct sbackend *)b;
+	struct runner *r = sb->r;
+	unsigned submitted = sb->pending;
+
+	sb->pending = 0;
+	if (++sb->waits > 1000000)
+		return -ELOOP;
+	if (r->mode == IOUW_RUN_KERNEL) {
+		int e = iouw_backend_submit_and_wait(sb->inner, 0, IOUW_BACKEND_NO_TIMEOUT);
+
+		if (e < 0 && e != -ETIME && e != -EINTR && e != -EAGAIN && e != -EBUSY)
+			return e;
+	}
+	if (wait_nr == 0 || sb->released >= wait_nr)
+		return (int)submitted;
+	/* Nothing the script has named: a real wait would time out. */
+	if (timeout_ns < 0)
+		return -EDEADLK;
+	iouw_virtual_clock_advance(&r->vc, (uint64_t)timeout_ns);
+	return -ETIME;
+}
+
+static unsigned sb_reap(struct iouw_backend *b, struct iouw_cqe *out, unsigned max)
+{
+	struct sbackend *sb = (struct sbackend *)b;
+	unsigned got = 0;
+
+	while (got < max && sb->released > 0) {
+		struct iouw_cqe c;
+
+		if (iouw_backend_reap(sb->inner, &c, 1) != 1)
+			break;
+		if (c.user_data == MSG_RING_MARK)
+			continue;
+		out[got++] = c;
+		sb->released--;
+	}
+	return got;
+}
+
+static void sb_free(struct iouw_backend *b)
+{
+	(void)b;
+}
+
+static const struct iouw_backend_ops sb_ops = {
+	.push_sqe = sb_push_sqe,
+	.sq_space = sb_sq_space,
+	.submit_and_wait = sb_submit_and_wait,
+	.reap = sb_reap,
+	.free = sb_free,
+};
+
+/* ---- observer -------------------------------------------------------------- */
+
+static void outq_push(struct outq *q, int v)
+{
+	if (q->n == q->cap) {
+		size_t nc = q->cap ? q->cap * 2 : 8;
+		int *nv = realloc(q->v, nc * sizeof(*nv));
+
+		IOUW_INVARIANT(nv != NULL, "harness out of memory recording an outcome");
+		q->v = nv;
+		q->cap = nc;
+	}
+	q->v[q->n++] = v;
+}
+
+static const char *const stage_names[] = { "timeout", "orphaned", "submit" };
+static const char *const completion_names[] = { "cancel", "requeue", "complete" };
+static const char *const deliver_names[] = { "complete", "timeout" };
+
+static void observe(void *ctx, const struct iouw_loop_event *ev)
+{
+	struct runner *r = ctx;
+	struct reqent *q;
+	char ubuf[64], rbuf[32];
+
+	switch (ev->kind) {
+	case IOUW_EV_SQE:
+		break; /* logged by the backend */
+	case IOUW_EV_CQE: {
+		bool is_cancel;
+		iouw_waiter_id id = iouw_waiter_id_from_user_data(ev->cqe.user_data, &is_cancel);
+		enum iouw_waiter_state st;
+
+		logf_(r, "cqe %s res=%s", ud_str(r, ev->cqe.user_data, ubuf, sizeof(ubuf)),
+		      res_str(ev->cqe.res, rbuf, sizeof(rbuf)));
+		r->pending_stale = iouw_waiters_state(iouw_loop_waiters(r->loop), id, &st, NULL) < 0;
+		q = req_by_id(r, id);
+		if (q && !is_cancel)
+			q->op_outstanding = false;
+		if (r->named_head < r->nnamed) {
+			struct named_cqe *n = &r->named[r->named_head++];
+
+			if (n->ud != ev->cqe.user_data || n->res != ev->cqe.res) {
+				char nb[64], nr[32];
+
+				failf(r, "the ring to echo the named CQE", "reaped %s res=%s, named %s res=%s",
+				      ubuf, rbuf, ud_str(r, n->ud, nb, sizeof(nb)),
+				      res_str(n->res, nr, sizeof(nr)));
+			}
+		}
+		break;
+	}
+	case IOUW_EV_ADMIT:
+		q = req_by_ptr(r, ev->request);
+		if (q) {
+			q->has_id = true;
+			q->id = ev->id;
+			q->admit_expired = 0;
+		}
+		logf_(r, "admit %s slot=%u gen=%u tick=%lld", q ? q->name->name : "?",
+		      iouw_waiter_id_index(ev->id), iouw_waiter_id_generation(ev->id),
+		      ev->tick == IOUW_NO_TICK ? -1LL : (long long)ev->tick);
+		break;
+	case IOUW_EV_ADMIT_EXPIRED:
+		q = req_by_ptr(r, ev->request);
+		if (q)
+			q->admit_expired = 1;
+		logf_(r, "admit %s expired", q ? q->name->name : "?");
+		break;
+	case IOUW_EV_STAGE:
+		q = req_by_id(r, ev->id);
+		logf_(r, "stage %s %s", q ? q->name->name : ud_str(r, ev->id.raw, ubuf, sizeof(ubuf)),
+		      stage_names[ev->outcome]);
+		if (q) {
+			outq_push(&q->stage, ev->outcome);
+			if (ev->outcome == IOUW_STAGE_ORPHANED) {
+				q->dead = true;
+				q->req = NULL;
+			}
+		}
+		break;
+	case IOUW_EV_COMPLETION:
+		q = req_by_id(r, ev->id);
+		logf_(r, "completion %s %s%s", q ? q->name->name : ud_str(r, ev->id.raw, ubuf, sizeof(ubuf)),
+		      completion_names[ev->outcome],
+		      ev->outcome == IOUW_COMPLETION_CANCEL && r->pending_stale ? " stale" : "");
+		if (q)
+			outq_push(&q->completion,
+			          ev->outcome * 2 + (ev->outcome == IOUW_COMPLETION_CANCEL && r->pending_stale));
+		break;
+	case IOUW_EV_EXPIRED:
+		q = req_by_id(r, ev->id);
+		logf_(r, "expired %s tick=%llu took=%d",
+		      q ? q->name->name : ud_str(r, ev->id.raw, ubuf, sizeof(ubuf)),
+		      (unsigned long long)ev->tick, ev->outcome);
+		break;
+	case IOUW_EV_CANCEL_QUEUED:
+	case IOUW_EV_CANCEL_SKIPPED:
+		q = req_by_id(r, ev->id);
+		logf_(r, "cancel %s %s", q ? q->name->name : ud_str(r, ev->id.raw, ubuf, sizeof(ubuf)),
+		      ev->kind == IOUW_EV_CANCEL_QUEUED ? "queued" : "skipped");
+		break;
+	case IOUW_EV_DELIVER:
+		q = req_by_ptr(r, ev->request);
+		logf_(r, "deliver %s %s", q ? q->name->name : "?", deliver_names[ev->outcome]);
+		if (q) {
+			outq_push(&q->deliver, ev->outcome);
+			q->dead = true;
+			q->req = NULL;
+		}
+		break;
+	case IOUW_EV_ABANDON:
+		q = req_by_ptr(r, ev->request);
+		logf_(r, "abandon %s", q ? q->name->name : "?");
+		if (q) {
+			q->dead = true;
+			q->req = NULL;
+		}
+		break;
+	case IOUW_EV_WAIT:
+		logf_(r, "wait %s", res_str(ev->res, rbuf, sizeof(rbuf)));
+		break;
+	}
+}
+
+static void on_warn(void *ctx, iouw_waiter_id id, int32_t res)
+{
+	struct runner *r = ctx;
+	char ubuf[64], rbuf[32];
+
+	logf_(r, "warn unexpected cancel result %s res=%s",
+	      ud_str(r, iouw_waiter_id_cancel_user_data(id), ubuf, sizeof(ubuf)),
+	      res_str(res, rbuf, sizeof(rbuf)));
+}
+
+static const char *const status_names[] = { "ok", "timeout", "send_failed", "recv_failed",
+	                                    "read_failed", "write_failed",
+	                                    "insufficient_length", "sync_error", "abandoned" };
+
+/* Take results that arrived in handles (in request order) into the log. */
+static void poll_results(struct runner *r)
+{
+	for (size_t i = 0; i < r->nreqs; i++) {
+		struct reqent *q = &r->reqs[i];
+
+		if (!q->handle || q->dropped || q->have_result)
+			continue;
+		if (iouw_handle_try(q->handle, &q->result) == 0) {
+			q->have_result = true;
+			logf_(r, "result %s %s err=%d value=%zu buf_len=%zu data_hash=%016llx",
+			      q->name->name, status_names[q->result.status], q->result.err, q->result.value,
+			      q->result.buf_len,
+			      (unsigned long long)iouw_fnv1a(IOUW_FNV_OFFSET, q->result.buf,
+			                                     q->result.buf ? q->result.buf_len : 0));
+		}
+	}
+}
+
+/* ---- helpers ----------------------------------------------------------------- */
+
+static uint64_t arg_u64(const struct iouw_scn_step *st, const char *key, uint64_t dflt)
+{
+	const struct iouw_scn_arg *a = iouw_scn_key(st, key);
+	int64_t v;
+
+	if (!a || !iouw_scn_parse_int(a->val, &v))
+		return dflt;
+	return (uint64_t)v;
+}
+
+static bool arg_bool(const struct iouw_scn_step *st, const char *key, bool dflt)
+{
+	const struct iouw_scn_arg *a = iouw_scn_key(st, key);
+	bool b;
+
+	if (!a || !iouw_scn_parse_bool(a->val, &b))
+		return dflt;
+	return b;
+}
+
+static uint64_t arg_deadline(struct runner *r, const struct iouw_scn_step *st)
+{
+	const struct iouw_scn_arg *a = iouw_scn_key(st, "deadline");
+	uint64_t d;
+
+	if (!a || !strcmp(a->val, "none") || !iouw_scn_parse_duration(a->val + 1, &d))
+		return IOUW_NO_DEADLINE;
+	return iouw_ns_add_sat(r->vc.now_ns, d);
+}
+
+static bool res_alts_match(const char *alts, int64_t res)
+{
+	char buf[512];
+	char *save = NULL, *tok;
+
+	snprintf(buf, sizeof(buf), "%s", alts);
+	for (tok = strtok_r(buf, "|", &save); tok; tok = strtok_r(NULL, "|", &save)) {
+		int64_t v;
+
+		if (iouw_scn_parse_int(tok, &v) && v == res)
+			return true;
+	}
+	return false;
+}
+
+static int64_t res_first(const char *alts)
+{
+	char buf[64];
+	size_t n = strcspn(alts, "|");
+	int64_t v = 0;
+
+	if (n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	memcpy(buf, alts, n);
+	buf[n] = '\0';
+	iouw_scn_parse_int(buf, &v);
+	return v;
+}
+
+static void rec_write(struct runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void rec_write(struct runner *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!r->rec || r->stop_record)
+		return;
+	va_start(ap, fmt);
+	vfprintf(r->rec, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- fds ---------------------------------------------------------------------- */
+
+static bool make_fd(struct runner *r, const struct iouw_scn_step *st)
+{
+	const struct iouw_scn_arg *a = iouw_scn_pos(st, 0);
+	struct fdent *f = &r->fds[r->nfds];
+	int sv[2];
+
+	f->name = iouw_scn_lookup(r->s, a->val);
+	f->fd = f->peer = -1;
+	if (st->op == IOUW_SCN_SOCKETPAIR) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+			return failf(r, "a socketpair", "socketpair: %s", strerror(errno));
+		f->fd = sv[0];
+		f->peer = sv[1];
+	} else if (st->op == IOUW_SCN_PIPE) {
+		if (pipe2(sv, O_CLOEXEC) < 0)
+			return failf(r, "a pipe", "pipe: %s", strerror(errno));
+		f->fd = sv[0];
+		f->peer = sv[1];
+	} else {
+		const struct iouw_scn_arg *c = iouw_scn_key(st, "content");
+		const char *dir = getenv("TMPDIR");
+		char path[4096];
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/iouwait-scn-XXXXXX", dir && *dir ? dir : "/tmp");
+		fd = mkostemp(path, O_CLOEXEC);
+		if (fd < 0)
+			return failf(r, "a temp file", "mkstemp: %s", strerror(errno));
+		/* Unlinked at once: nothing is left behind, even after a crash. */
+		unlink(path);
+		f->fd = fd;
+		if (c && c->val_len && pwrite(fd, c->val, c->val_len, 0) != (ssize_t)c->val_len) {
+			close(fd);
+			f->fd = -1;
+			return failf(r, "a temp file", "write: %s", strerror(errno));
+		}
+	}
+	r->nfds++;
+	return true;
+}
+
+/* ---- requests ------------------------------------------------------------------- */
+
+static bool make_request(struct runner *r, const struct iouw_scn_step *st)
+{
+	struct reqent *q = &r->reqs[r->nreqs];
+	const struct iouw_scn_arg *fa = iouw_scn_key(st, "fd");
+	struct iovec iov[IOUW_SCN_MAX_ARGS];
+	unsigned iovcnt = 0;
+	int e = 0;
+
+	memset(q, 0, sizeof(*q));
+	q->name = iouw_scn_lookup(r->s, iouw_scn_pos(st, 0)->val);
+	q->fd = fd_by_name(r, fa->val);
+	q->async = arg_bool(st, "async", false);
+	q->admit_expired = -1;
+	for (size_t i = 0; i < st->nargs; i++)
+		if (st->args[i].key && !strcmp(st->args[i].key, "data")) {
+			iov[iovcnt].iov_base = st->args[i].val;
+			iov[iovcnt].iov_len = st->args[i].val_len;
+			iovcnt++;
+		}
+	switch (st->op) {
+	case IOUW_SCN_SEND:
+		e = iouw_request_send(q->fd->fd, iov, iovcnt, arg_deadline(r, st), &q->req, &q->handle);
+		break;
+	case IOUW_SCN_RECV: {
+		size_t len = arg_u64(st, "len", 0), off = arg_u64(st, "offset", 0);
+		size_t cap = arg_u64(st, "capacity", len);
+		const struct iouw_scn_arg *pf = iouw_scn_key(st, "prefix");
+		char *buf = calloc(1, cap ? cap : 1);
+
+		if (!buf)
+			return failf(r, "memory", "out of memory");
+		if (pf)
+			memcpy(buf, pf->val, pf->val_len);
+		e = iouw_request_recv(q->fd->fd, buf, cap, off, len, arg_bool(st, "exact", false),
+		                      arg_deadline(r, st), &q->req, &q->handle);
+		if (e < 0)
+			free(buf);
+		break;
+	}
+	case IOUW_SCN_READ_AT: {
+		size_t len = arg_u64(st, "len", 0), cap = arg_u64(st, "capacity", len);
+		char *buf = calloc(1, cap ? cap : 1);
+
+		if (!buf)
+			return failf(r, "memory", "out of memory");
+		e = iouw_request_read_at(q->fd->fd, arg_u64(st, "off", 0), buf, cap, len, &q->req,
+		                         &q->handle);
+		if (e < 0)
+			free(buf);
+		break;
+	}
+	case IOUW_SCN_WRITE_AT:
+		e = iouw_request_write_at(q->fd->fd, arg_u64(st, "off", 0), iov, iovcnt, &q->req,
+		                          &q->handle);
+		break;
+	default:
+		e = iouw_request_sync(q->fd->fd, &q->req, &q->handle);
+		break;
+	}
+	if (e < 0) {
+		char b[32];
+
+		return failf(r, "the request to be created", "constructor returned %s",
+		             res_str(e, b, sizeof(b)));
+	}
+	r->nreqs++;
+	logf_(r, "create %s", q->name->name);
+	return true;
+}
+
+/* ---- CQEs ------------------------------------------------------------------------- */
+
+static bool cqe_target(struct runner *r, const struct iouw_scn_step *st, uint64_t *ret_ud,
+                       const char **ret_alts)
+{
+	const struct iouw_scn_arg *ud = iouw_scn_key(st, "ud");
+	const struct iouw_scn_arg *res = iouw_scn_key(st, "res");
+	const struct iouw_scn_arg *p0 = iouw_scn_pos(st, 0);
+	bool stale = p0 && !strcmp(p0->val, "stale");
+	const struct iouw_scn_arg *name = iouw_scn_pos(st, stale ? 1 : 0);
+	const struct iouw_scn_arg *which = iouw_scn_pos(st, stale ? 2 : 1);
+	struct reqent *q;
+	enum iouw_waiter_state s;
+
+	*ret_alts = res->val;
+	if (ud) {
+		*ret_ud = arg_u64(st, "ud", 0);
+		return true;
+	}
+	q = req_by_name(r, name->val);
+	if (!q->has_id)
+		return failf(r, "a request with a waiter id", "%s was never admitted", q->name->name);
+	*ret_ud = !strcmp(which->val, "cancel") ? iouw_waiter_id_cancel_user_data(q->id)
+	                                        : iouw_waiter_id_user_data(q->id);
+	if (stale && iouw_waiters_state(iouw_loop_waiters(r->loop), q->id, &s, NULL) == 0)
+		return failf(r, "a stale id (slot freed or reused)", "%s still occupies slot %u",
+		             q->name->name, iouw_waiter_id_index(q->id));
+	return true;
+}
+
+static bool named_push(struct runner *r, uint64_t ud, int32_t res)
+{
+	if (r->nnamed == r->capnamed) {
+		size_t nc = r->capnamed ? r->capnamed * 2 : 32;
+		struct named_cqe *nn = realloc(r->named, nc * sizeof(*nn));
+
+		if (!nn)
+			return failf(r, "memory", "out of memory");
+		r->named = nn;
+		r->capnamed = nc;
+	}
+	r->named[r->nnamed].ud = ud;
+	r->named[r->nnamed].res = res;
+	r->nnamed++;
+	return true;
+}
+
+/* Inject mode: move the data a positive result implies, as the kernel would. */
+static void move_data(struct runner *r, uint64_t ud, int32_t res)
+{
+	bool is_cancel;
+	iouw_waiter_id id = iouw_waiter_id_from_user_data(ud, &is_cancel);
+	struct reqent *q = req_by_id(r, id);
+	struct io_uring_sqe *s;
+	size_t n;
+
+	if (is_cancel || res <= 0 || !q || !q->op_outstanding || q->dead ||
+	    !iouw_waiters_is_in_flight(iouw_loop_waiters(r->loop), id))
+		return;
+	s = &q->last_sqe;
+	n = (size_t)res;
+	switch (s->opcode) {
+	case IORING_OP_RECV:
+		if (n > s->len)
+			n = s->len;
+		(void)!recv(s->fd, (void *)(uintptr_t)s->addr, n, MSG_DONTWAIT);
+		break;
+	case IORING_OP_READ:
+		if (n > s->len)
+			n = s->len;
+		if (pread(s->fd, (void *)(uintptr_t)s->addr, n, (off_t)s->off) < 0 && errno == ESPIPE)
+			(void)!read(s->fd, (void *)(uintptr_t)s->addr, n); /* pipes: no offset */
+		break;
+	case IORING_OP_SEND:
+		if (n > s->len)
+			n = s->len;
+		(void)!send(s->fd, (const void *)(uintptr_t)s->addr, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		break;
+	case IORING_OP_WRITE:
+		if (n > s->len)
+			n = s->len;
+		if (pwrite(s->fd, (const void *)(uintptr_t)s->addr, n, (off_t)s->off) < 0 &&
+		    errno == ESPIPE)
+			(void)!write(s->fd, (const void *)(uintptr_t)s->addr, n);
+		break;
+	case IORING_OP_WRITEV: {
+		struct iovec iov[IOUW_REQUEST_MAX_IOVECS];
+		unsigned k = 0;
+		size_t left = n;
+		struct stat sb;
+
+		for (unsigned i = 0; i < q->last_iovcnt && left > 0; i++, k++) {
+			iov[k] = q->last_iov[i];
+			if (iov[k].iov_len > left)
+				iov[k].iov_len = left;
+			left -= iov[k].iov_len;
+		}
+		if (fstat(s->fd, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
+			struct msghdr mh = { .msg_iov = iov, .msg_iovlen = k };
+
+			(void)!sendmsg(s->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+		} else {
+			(void)!pwritev(s->fd, iov, (int)k, (off_t)s->off);
+		}
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+static uint64_t cqe_timeout(struct runner *r)
+{
+	return r->o->cqe_timeout_ns ? r->o->cqe_timeout_ns : UINT64_C(2000000000);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Wait until the ring's CQ holds more than @idx CQEs (not consuming any). */
+static bool wait_cq(struct runner *r, unsigned idx, uint64_t budget_ns)
+{
+	struct io_uring *ring = r->sb.ring;
+	uint64_t end = mono_ns() + budget_ns;
+
+	while (io_uring_cq_ready(ring) <= idx) {
+		uint64_t t = mono_ns();
+		struct __kernel_timespec ts;
+		struct io_uring_cqe *c;
+
+		if (t >= end)
+			return false;
+		ts.tv_sec = (long long)((end - t) / 1000000000u);
+		ts.tv_nsec = (long long)((end - t) % 1000000000u);
+		if (ts.tv_sec == 0 && ts.tv_nsec > 20000000)
+			ts.tv_nsec = 20000000;
+		else if (ts.tv_sec > 0) {
+			ts.tv_sec = 0;
+			ts.tv_nsec = 20000000;
+		}
+		(void)io_uring_wait_cqes(ring, &c, idx + 1, &ts, NULL);
+	}
+	return true;
+}
+
+static const struct io_uring_cqe *peek_cq(struct runner *r, unsigned idx)
+{
+	struct io_uring *ring = r->sb.ring;
+	unsigned head = io_uring_smp_load_acquire(ring->cq.khead);
+
+	return &ring->cq.cqes[(head + idx) & ring->cq.ring_mask];
+}
+
+/* Inject mode: post one CQE through the real ring and wait for it. */
+static bool inject(struct runner *r, uint64_t ud, int32_t res)
+{
+	struct io_uring *ring = r->sb.ring;
+	struct io_uring_sqe *sqe;
+	const struct io_uring_cqe *c;
+	unsigned idx = r->sb.released;
+	char b1[64], b2[32];
+
+	move_data(r, ud, res);
+	sqe = io_uring_get_sqe(ring);
+	if (!sqe)
+		return failf(r, "room in the SQ to inject a CQE", "SQ full");
+	if (r->use_msg_ring) {
+		io_uring_prep_msg_ring(sqe, ring->ring_fd, (unsigned)res, ud, 0);
+		io_uring_sqe_set_data64(sqe, MSG_RING_MARK);
+		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	} else {
+		io_uring_prep_nop(sqe);
+		sqe->rw_flags = IORING_NOP_INJECT_RESULT;
+		sqe->len = (unsigned)res;
+		io_uring_sqe_set_data64(sqe, ud);
+	}
+	if (io_uring_submit(ring) < 0)
+		return failf(r, "the injection SQE to be submitted", "io_uring_submit failed");
+	if (!wait_cq(r, idx, cqe_timeout(r)))
+		return failf(r, "the injected CQE to appear", "nothing after %llu ms",
+		             (unsigned long long)(cqe_timeout(r) / 1000000));
+	c = peek_cq(r, idx);
+	if (c->user_data != ud || c->res != res)
+		return failf(r, "the ring to post the injected values",
+		             "got ud=0x%llx res=%s (wanted %s)", (unsigned long long)c->user_data,
+		             res_str(c->res, b2, sizeof(b2)), ud_str(r, ud, b1, sizeof(b1)));
+	r->sb.released++;
+	return named_push(r, ud, res);
+}
+
+/* Kernel mode: match the next CQE the kernel posted against @alts. @quiet: do
+ * not fail (either/or guard). Writes the actual res. */
+static bool kernel_match(struct runner *r, unsigned idx, uint64_t ud, const char *alts,
+                         int32_t *ret_res, bool quiet, char *why, size_t whylen)
+{
+	const struct io_uring_cqe *c;
+	char b1[64], b2[32], b3[64];
+
+	if (!wait_cq(r, idx, cqe_timeout(r))) {
+		snprintf(why, whylen, "no CQE within %llu ms",
+		         (unsigned long long)(cqe_timeout(r) / 1000000));
+		return quiet ? false : failf(r, "a CQE", "%s", why);
+	}
+	c = peek_cq(r, idx);
+	if (c->user_data != ud || !res_alts_match(alts, c->res)) {
+		snprintf(why, whylen, "the kernel posted %s res=%s",
+		         ud_str(r, c->user_data, b1, sizeof(b1)), res_str(c->res, b2, sizeof(b2)));
+		if (quiet)
+			return false;
+		snprintf(b3, sizeof(b3), "%s", ud_str(r, ud, b1, sizeof(b1)));
+		{
+			char exp[256];
+
+			snprintf(exp, sizeof(exp), "cqe %s res=%s", b3, alts);
+			return failf(r, exp, "%s", why);
+		}
+	}
+	*ret_res = c->res;
+	return true;
+}
+
+static void rec_cqe(struct runner *r, const struct iouw_scn_step *st, int32_t res)
+{
+	char rb[32];
+
+	/* Copy the line up to res=, then the actual value. */
+	for (size_t i = 0; i < st->nargs; i++) {
+		const struct iouw_scn_arg *a = &st->args[i];
+
+		if (i == 0)
+			rec_write(r, "cqe");
+		if (a->key && !strcmp(a->key, "res"))
+			rec_write(r, " res=%s", res_str(res, rb, sizeof(rb)));
+		else if (a->key)
+			rec_write(r, " %s=%s", a->key, a->val);
+		else
+			rec_write(r, " %s", a->val);
+	}
+	rec_write(r, "\n");
+}
+
+static bool do_cqe(struct runner *r, const struct iouw_scn_step *st)
+{
+	uint64_t ud;
+	const char *alts;
+	int32_t res;
+	char why[256];
+
+	if (!cqe_target(r, st, &ud, &alts))
+		return false;
+	if (r->mode == IOUW_RUN_INJECT) {
+		res = (int32_t)res_first(alts);
+		if (!inject(r, ud, res))
+			return false;
+	} else {
+		if (!kernel_match(r, r->sb.released, ud, alts, &res, false, why, sizeof(why)))
+			return false;
+		r->sb.released++;
+		if (!named_push(r, ud, res))
+			return false;
+	}
+	{
+		char ub[64], rb[32];
+
+		/* The value that happened, not the alternatives: a recording
+		 * replayed in inject mode hashes like the kernel run. */
+		logf_(r, "named cqe %s res=%s", ud_str(r, ud, ub, sizeof(ub)),
+		      res_str(res, rb, sizeof(rb)));
+	}
+	rec_cqe(r, st, res);
+	return true;
+}
+
+/* ---- expectations ----------------------------------------------------------------- */
+
+static bool expect_sqe(struct runner *r, const struct iouw_scn_step *st)
+{
+	const struct iouw_scn_arg *a0 = iouw_scn_pos(st, 0);
+	struct sqe_rec *rec;
+	struct reqent *q;
+	const struct iouw_scn_arg *op, *a;
+	char exp[512], ub[64];
+	bool want_cancel;
+
+	if (!strcmp(a0->val, "none")) {
+		if (r->sqe_cursor < r->nsqes) {
+			rec = &r->sqes[r->sqe_cursor];
+			return failf(r, "no further SQE", "%s %s was staged",
+			             ud_str(r, rec->sqe.user_data, ub, sizeof(ub)),
+			             opcode_name(rec->sqe.opcode));
+		}
+		return true;
+	}
+	q = req_by_name(r, a0->val);
+	op = iouw_scn_key(st, "op");
+	a = iouw_scn_pos(st, 1);
+	want_cancel = a && !strcmp(a->val, "cancel");
+	snprintf(exp, sizeof(exp), "%s", st->text);
+	if (r->sqe_cursor >= r->nsqes)
+		return failf(r, exp, "no SQE staged (all %zu SQEs already matched)", r->nsqes);
+	rec = &r->sqes[r->sqe_cursor++];
+	if (rec->req != q || rec->cancel != want_cancel)
+		return failf(r, exp, "next SQE is %s %s", ud_str(r, rec->sqe.user_data, ub, sizeof(ub)),
+		             opcode_name(rec->sqe.opcode));
+	if (want_cancel) {
+		if (rec->sqe.opcode != IORING_OP_ASYNC_CANCEL ||
+		    rec->sqe.addr != iouw_waiter_id_user_data(q->id))
+			return failf(r, exp, "cancel SQE opcode %s target 0x%llx",
+			             opcode_name(rec->sqe.opcode), (unsigned long long)rec->sqe.addr);
+		return true;
+	}
+	if (op && strcmp(op->val, opcode_name(rec->sqe.opcode)))
+		return failf(r, exp, "opcode %s", opcode_name(rec->sqe.opcode));
+	if ((a = iouw_scn_key(st, "len")) && arg_u64(st, "len", 0) != rec->sqe.len)
+		return failf(r, exp, "len=%u", rec->sqe.len);
+	if ((a = iouw_scn_key(st, "off")) && (int64_t)arg_u64(st, "off", 0) != (int64_t)rec->sqe.off)
+		return failf(r, exp, "off=%lld", (long long)(int64_t)rec->sqe.off);
+	if ((a = iouw_scn_key(st, "iovs")) && arg_u64(st, "iovs", 0) != rec->iovs)
+		return failf(r, exp, "iovs=%u", rec->iovs);
+	if ((a = iouw_scn_key(st, "fd")) && (!rec->req || strcmp(rec->req->fd->name->name, a->val)))
+		return failf(r, exp, "fd=%s", rec->req ? rec->req->fd->name->name : "?");
+	if ((a = iouw_scn_key(st, "data")) &&
+	    (a->val_len != rec->total || a->val_len > rec->data_len ||
+	     memcmp(a->val, rec->data, a->val_len)))
+		return failf(r, exp, "data of %zu bytes \"%.*s\"", rec->total, (int)rec->data_len,
+		             rec->data);
+	return true;
+}
+
+static bool expect_outq(struct runner *r, const struct iouw_scn_step *st, struct outq *q,
+                        const char *const *names, size_t nnames, int want, const char *what)
+{
+	int got;
+
+	if (q->head >= q->n)
+		return failf(r, st->text, "no further %s outcome recorded", what);
+	got = q->v[q->head++];
+	if (got != want) {
+		if (got >= 0 && (size_t)got < nnames)
+			return failf(r, st->text, "%s %s", what, names[got]);
+		return failf(r, st->text, "%s %d", what, got);
+	}
+	return true;
+}
+
+static int name_index(const char *const *names, size_t n, const char *v)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(names[i], v))
+			return (int)i;
+	return -1;
+}
+
+
+
+static bool expect_result(struct runner *r, const struct iouw_scn_step *st)
+{
+	struct reqent *q = req_by_name(r, iouw_scn_pos(st, 0)->val);
+	const char *want = iouw_scn_pos(st, 1)->val;
+	const struct iouw_scn_arg *v = iouw_scn_pos(st, 2), *a;
+	const struct iouw_result *res = &q->result;
+	int e;
+
+	if (q->dropped)
+		return failf(r, st->text, "%s's handle was dropped", q->name->name);
+	poll_results(r);
+	if (!strcmp(want, "pending")) {
+		if (q->have_result)
+			return failf(r, st->text, "result %s", status_names[res->status]);
+		return true;
+	}
+	if (!q->have_result)
+		return failf(r, st->text, "no result yet");
+	if (name_index(status_names, 9, want) != (int)res->status)
+		return failf(r, st->text, "%s err=%d value=%zu", status_names[res->status], res->err,
+		             res->value);
+	if (v) {
+		int64_t n = 0;
+
+		iouw_scn_parse_int(v->val, &n);
+		if ((size_t)n != res->value)
+			return failf(r, st->text, "value %zu", res->value);
+	}
+	if ((a = iouw_scn_key(st, "err"))) {
+		int64_t n;
+
+		if (!iouw_scn_parse_int(a->val, &n)) {
+			char b[40];
+
+			snprintf(b, sizeof(b), "-%s", a->val);
+			iouw_scn_parse_int(b, &n);
+			n = -n;
+		}
+		e = (int)n;
+		if (e != res->err) {
+			char b[32];
+
+			return failf(r, st->text, "err=%s", res_str(-res->err, b, sizeof(b)) + 1);
+		}
+	}
+	if ((a = iouw_scn_key(st, "len")) && arg_u64(st, "len", 0) != res->buf_len)
+		return failf(r, st->text, "buffer length %zu", res->buf_len);
+	if ((a = iouw_scn_key(st, "data")) &&
+	    (!res->buf || a->val_len != res->buf_len || memcmp(a->val, res->buf, a->val_len)))
+		return failf(r, st->text, "buffer of %zu bytes \"%.*s\"", res->buf_len,
+		             res->buf ? (int)(res->buf_len > 200 ? 200 : res->buf_len) : 0,
+		             res->buf ? (const char *)res->buf : "");
+	return true;
+}
+
+static size_t count_inflight(struct runner *r)
+{
+	struct iouw_waiters *w = iouw_loop_waiters(r->loop);
+	size_t n = 0;
+
+	for (uint32_t i = 0; i < iouw_waiters_capacity(w); i++) {
+		struct iouw_waiter_info info;
+
+		if (iouw_waiters_slot(w, i, &info) == 0 && info.occupied && info.in_flight)
+			n++;
+	}
+	return n;
+}
+
+static bool expect_table(struct runner *r, const struct iouw_scn_step *st)
+{
+	struct iouw_waiters *w = iouw_loop_waiters(r->loop);
+	struct iouw_loop_stats stats;
+
+	iouw_loop_stats(r->loop, &stats);
+	for (size_t i = 0; i < st->nargs; i++) {
+		const struct iouw_scn_arg *a = &st->args[i];
+		int64_t want = 0;
+		uint64_t got;
+		bool b;
+
+		if (!a->key)
+			continue;
+		if (!strcmp(a->key, "drained")) {
+			iouw_scn_parse_bool(a->val, &b);
+			want = b;
+			got = iouw_loop_is_drained(r->loop);
+		} else {
+			iouw_scn_parse_int(a->val, &want);
+			if (!strcmp(a->key, "len"))
+				got = iouw_waiters_len(w);
+			else if (!strcmp(a->key, "inflight"))
+				got = count_inflight(r);
+			else if (!strcmp(a->key, "ready"))
+				got = iouw_loop_ready(r->loop, NULL, 0);
+			else if (!strcmp(a->key, "cancels"))
+				got = iouw_loop_pending_cancels(r->loop, NULL, 0);
+			else if (!strcmp(a->key, "stuck"))
+				got = iouw_waiters_cancel_requested(w, NULL, 0);
+			else if (!strcmp(a->key, "inbound"))
+				got = iouw_loop_inbound_len(r->loop);
+			else if (!strcmp(a->key, "warnings"))
+				got = iouw_waiters_unexpected_cancel_results(w);
+			else if (!strcmp(a->key, "deadlines"))
+				got = iouw_wheel_active(iouw_loop_wheel(r->loop));
+			else if (!strcmp(a->key, "delivered"))
+				got = stats.delivered;
+			else if (!strcmp(a->key, "timeouts"))
+				got = stats.timeouts;
+			else if (!strcmp(a->key, "capacity"))
+				got = iouw_waiters_capacity(w);
+			else
+				got = stats.abandoned;
+		}
+		if ((uint64_t)want != got)
+			return failf(r, st->text, "%s=%llu", a->key, (unsigned long long)got);
+	}
+	return true;
+}
+
+static bool expect_slot(struct runner *r, const struct iouw_scn_step *st)
+{
+	struct iouw_waiters *w = iouw_loop_waiters(r->loop);
+	struct iouw_waiter_info info;
+	int64_t idx = 0;
+	const struct iouw_scn_arg *a;
+
+	iouw_scn_parse_int(iouw_scn_pos(st, 0)->val, &idx);
+	if (iouw_waiters_slot(w, (uint32_t)idx, &info) < 0)
+		return failf(r, st->text, "slot %lld out of range (capacity %u)", (long long)idx,
+		             iouw_waiters_capacity(w));
+	if (iouw_scn_key(st, "gen") && arg_u64(st, "gen", 0) != iouw_waiter_id_generation(info.id))
+		return failf(r, st->text, "gen=%u", iouw_waiter_id_generation(info.id));
+	if (iouw_scn_key(st, "occupied") && arg_bool(st, "occupied", false) != info.occupied)
+		return failf(r, st->text, "occupied=%d", info.occupied);
+	if (iouw_scn_key(st, "inflight") && arg_bool(st, "inflight", false) != info.in_flight)
+		return failf(r, st->text, "inflight=%d", info.in_flight);
+	if ((a = iouw_scn_key(st, "state"))) {
+		const char *got = !info.occupied ? "free"
+		                  : info.state == IOUW_WAITER_ACTIVE ? "active"
+		                                                     : "cancel_requested";
+
+		if (strcmp(a->val, got))
+			return failf(r, st->text, "state=%s", got);
+	}
+	if ((a = iouw_scn_key(st, "req"))) {
+		struct reqent *q = req_by_name(r, a->val);
+
+		if (!info.occupied || !q->has_id || !iouw_waiter_id_eq(q->id, info.id))
+			return failf(r, st->text, "slot holds %s",
+			             info.occupied ? (req_by_id(r, info.id) ? req_by_id(r, info.id)->name->name
+			                                                    : "an unknown request")
+			                           : "nothing");
+	}
+	return true;
+}
+
+static bool expect_idlist(struct runner *r, const struct iouw_scn_step *st)
+{
+	iouw_waiter_id ids[256];
+	size_t n;
+	char got[512] = "";
+	char want[512] = "";
+
+	if (st->op == IOUW_SCN_EXPECT_READY)
+		n = iouw_loop_ready(r->loop, ids, 256);
+	else if (st->op == IOUW_SCN_EXPECT_CANCELS)
+		n = iouw_loop_pending_cancels(r->loop, ids, 256);
+	else
+		n = iouw_waiters_cancel_requested(iouw_loop_waiters(r->loop), ids, 256);
+	for (size_t i = 0; i < n && i < 256; i++) {
+		struct reqent *q = req_by_id(r, ids[i]);
+		char b[64];
+
+		snprintf(b, sizeof(b), "%s%s", i ? " " : "", q ? q->name->name : "?");
+		strncat(got, b, sizeof(got) - strlen(got) - 1);
+	}
+	if (!n)
+		snprintf(got, sizeof(got), "none");
+	for (size_t i = 0; i < st->nargs; i++) {
+		strncat(want, i ? " " : "", sizeof(want) - strlen(want) - 1);
+		strncat(want, st->args[i].val, sizeof(want) - strlen(want) - 1);
+	}
+	if (strcmp(got, want))
+		return failf(r, st->text, "%s", got);
+	return true;
+}
+
+/* ---- steps ---------------------------------------------------------------------- */
+
+static bool after_phase(struct runner *r)
+{
+	poll_results(r);
+	iouw_loop_assert_consistent(r->loop);
+	return !r->failed;
+}
+
+static bool loop_fatal(struct runner *r, const struct iouw_scn_step *st, int e)
+{
+	char b[32];
+
+	if (e >= 0)
+		return true;
+	if (e == -EDEADLK)
+		return failf(r, st->text, "the loop would block forever: no CQE named and no deadline");
+	return failf(r, st->text, "loop returned fatal %s", res_str(e, b, sizeof(b)));
+}
+
+static bool exec_step(struct runner *r, const struct iouw_scn_step *st);
+
+static bool exec_either(struct runner *r, const struct iouw_scn_step *st)
+{
+	size_t chosen = 0;
+	char why[16][160];
+
+	if (r->mode == IOUW_RUN_KERNEL) {
+		bool found = false;
+
+		for (size_t b = 0; b < st->nbranches && !found; b++) {
+			const struct iouw_scn_block *blk = &st->branches[b];
+			unsigned idx = r->sb.released;
+			bool ok = true;
+
+			for (size_t i = 0; i < blk->n && blk->steps[i].op == IOUW_SCN_CQE; i++, idx++) {
+				uint64_t ud;
+				const char *alts;
+				int32_t res;
+
+				r->cur_line = blk->steps[i].line;
+				if (!cqe_target(r, &blk->steps[i], &ud, &alts))
+					return false;
+				if (!kernel_match(r, idx, ud, alts, &res, true, why[b], sizeof(why[b]))) {
+					ok = false;
+					break;
+				}
+			}
+			if (ok) {
+				chosen = b;
+				found = true;
+			}
+		}
+		if (!found) {
+			char act[1024] = "";
+
+			for (size_t b = 0; b < st->nbranches && b < 16; b++) {
+				char t[200];
+
+				snprintf(t, sizeof(t), "%sbranch %zu: %s", b ? "; " : "", b + 1, why[b]);
+				strncat(act, t, sizeof(act) - strlen(act) - 1);
+			}
+			r->cur_line = st->line;
+			return failf(r, "one of the either/or branches", "%s", act);
+		}
+	}
+	if (r->mode == IOUW_RUN_INJECT)
+		chosen = r->o->inject_branch < st->nbranches ? r->o->inject_branch
+		                                             : st->nbranches - 1;
+	logf_(r, "# branch %zu", chosen + 1); /* '#': not hashed */
+	for (size_t i = 0; i < st->branches[chosen].n; i++)
+		if (!exec_step(r, &st->branches[chosen].steps[i]))
+			return false;
+	return true;
+}
+
+static bool exec_step(struct runner *r, const struct iouw_scn_step *st)
+{
+	struct reqent *q;
+	const struct iouw_scn_arg *a;
+	int e;
+
+	r->cur_line = st->line;
+	switch (st->op) {
+	case IOUW_SCN_MODES:
+		rec_write(r, "modes inject\n");
+		return true;
+	case IOUW_SCN_CQE:
+		return do_cqe(r, st);
+	case IOUW_SCN_EITHER:
+		return exec_either(r, st);
+	default:
+		break;
+	}
+	if (st->op != IOUW_SCN_EXPECT_ABORT)
+		rec_write(r, "%s\n", st->text);
+	switch (st->op) {
+	case IOUW_SCN_NEGATIVE:
+	case IOUW_SCN_CONFIG:
+		return true;
+	case IOUW_SCN_SOCKETPAIR:
+	case IOUW_SCN_PIPE:
+	case IOUW_SCN_FILE:
+		return make_fd(r, st);
+	case IOUW_SCN_SEND:
+	case IOUW_SCN_RECV:
+	case IOUW_SCN_READ_AT:
+	case IOUW_SCN_WRITE_AT:
+	case IOUW_SCN_SYNC:
+		return make_request(r, st);
+	case IOUW_SCN_SUBMIT_REQ:
+		for (size_t i = 0; i < st->nargs; i++) {
+			q = req_by_name(r, st->args[i].val);
+			if (q->submitted)
+				return failf(r, st->text, "%s was already submitted", q->name->name);
+			e = iouw_loop_submit(r->loop, q->req);
+			if (e < 0) {
+				char b[32];
+
+				return failf(r, st->text, "iouw_loop_submit(%s) = %s", q->name->name,
+				             res_str(e, b, sizeof(b)));
+			}
+			q->submitted = true;
+			logf_(r, "submit %s", q->name->name);
+		}
+		return true;
+	case IOUW_SCN_PHASE_SUBMIT:
+		return loop_fatal(r, st, iouw_loop_submit_and_wait(r->loop, false)) && after_phase(r);
+	case IOUW_SCN_TURN: {
+		uint64_t n = 1;
+		bool block = false;
+
+		for (size_t i = 0; i < st->nargs; i++) {
+			int64_t v = 1;
+
+			if (!strcmp(st->args[i].val, "block"))
+				block = true;
+			else if (iouw_scn_parse_int(st->args[i].val, &v))
+				n = (uint64_t)v;
+		}
+		for (uint64_t i = 0; i < n; i++)
+			if (!loop_fatal(r, st, iouw_loop_turn(r->loop, block)) || !after_phase(r))
+				return false;
+		return true;
+	}
+	case IOUW_SCN_REAP:
+		logf_(r, "reaped %zu", iouw_loop_reap(r->loop));
+		return after_phase(r);
+	case IOUW_SCN_ADVANCE:
+		iouw_loop_advance_timeouts(r->loop);
+		return after_phase(r);
+	case IOUW_SCN_FILL:
+		logf_(r, "fill full=%d", iouw_loop_fill_sq(r->loop));
+		return after_phase(r);
+	case IOUW_SCN_RUN:
+		if (!iouw_loop_is_closed(r->loop))
+			return failf(r, "close before run", "the loop is still open: run would not end");
+		e = iouw_loop_run(r->loop);
+		logf_(r, "run -> %d", e);
+		return loop_fatal(r, st, e) && after_phase(r);
+	case IOUW_SCN_CLOSE:
+		iouw_loop_close(r->loop);
+		logf_(r, "close");
+		return true;
+	case IOUW_SCN_CLOCK: {
+		uint64_t d = 0;
+
+		iouw_scn_parse_duration(iouw_scn_pos(st, 0)->val + 1, &d);
+		iouw_virtual_clock_advance(&r->vc, d);
+		logf_(r, "clock +%llu", (unsigned long long)d);
+		return true;
+	}
+	case IOUW_SCN_PAUSE: {
+		uint64_t d = 0;
+		struct timespec ts;
+
+		iouw_scn_parse_duration(iouw_scn_pos(st, 0)->val, &d);
+		ts.tv_sec = (time_t)(d / 1000000000u);
+		ts.tv_nsec = (long)(d % 1000000000u);
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		return true;
+	}
+	case IOUW_SCN_CANCEL: {
+		struct iouw_waiters *w = iouw_loop_waiters(r->loop);
+		enum iouw_waiter_state s;
+		uint64_t tick = IOUW_NO_TICK;
+		bool took;
+
+		q = req_by_name(r, iouw_scn_pos(st, 0)->val);
+		if (!q->has_id)
+			return failf(r, "an admitted request", "%s has no waiter id", q->name->name);
+		if (iouw_waiters_state(w, q->id, &s, &tick) < 0)
+			tick = IOUW_NO_TICK;
+		took = iouw_waiters_cancel(w, q->id);
+		/* Like the loop: a waiter that leaves ACTIVE leaves the wheel. */
+		if (took && tick != IOUW_NO_TICK)
+			iouw_wheel_remove(iouw_loop_wheel(r->loop), tick);
+		logf_(r, "table cancel %s took=%d", q->name->name, took);
+		if (took && arg_bool(st, "sqe", false) && iouw_waiters_is_in_flight(w, q->id)) {
+			/* The ASYNC_CANCEL the loop would stage for an expired
+			 * deadline, for kinds that carry none (read_at, write_at,
+			 * sync): pushed through the scripting backend. */
+			struct io_uring_sqe sqe;
+
+			memset(&sqe, 0, sizeof(sqe));
+			io_uring_prep_cancel64(&sqe, iouw_waiter_id_user_data(q->id),
+			                       (int)(uint32_t)arg_u64(st, "cancel_flags", 0));
+			io_uring_sqe_set_data64(&sqe, iouw_waiter_id_cancel_user_data(q->id));
+			if (sb_push_sqe(&r->sb.base, &sqe) < 0)
+				return failf(r, st->text, "no SQ room for the cancel SQE");
+		}
+		if ((a = iouw_scn_key(st, "took")) && arg_bool(st, "took", false) != took)
+			return failf(r, st->text, "took=%d", took);
+		return true;
+	}
+	case IOUW_SCN_CORRUPT:
+		q = req_by_name(r, iouw_scn_pos(st, 0)->val);
+		if (!q->req || q->dead)
+			return failf(r, st->text, "%s is no longer alive", q->name->name);
+		/* Test-only hook of core/request.h: builds a shape the
+		 * constructors refuse, so its panic can be scripted. */
+		iouw_request_test_set_shape(q->req, arg_u64(st, "progress", 0), arg_u64(st, "len", 0),
+		                            arg_u64(st, "capacity", 0));
+		logf_(r, "corrupt %s", q->name->name);
+		return true;
+	case IOUW_SCN_DROP:
+		q = req_by_name(r, iouw_scn_pos(st, 0)->val);
+		if (q->dropped)
+			return failf(r, st->text, "%s was already dropped", q->name->name);
+		iouw_handle_drop(q->handle);
+		q->dropped = true;
+		logf_(r, "drop %s", q->name->name);
+		return true;
+	case IOUW_SCN_SET_GENERATION:
+		e = iouw_waiters_set_generation(iouw_loop_waiters(r->loop),
+		                                (uint32_t)arg_u64(st, "slot", 0),
+		                                (uint32_t)arg_u64(st, "gen", 0));
+		if (e < 0) {
+			char b[32];
+
+			return failf(r, st->text, "set_generation = %s", res_str(e, b, sizeof(b)));
+		}
+		logf_(r, "set_generation slot=%llu gen=%llu", (unsigned long long)arg_u64(st, "slot", 0),
+		      (unsigned long long)arg_u64(st, "gen", 0));
+		return true;
+	case IOUW_SCN_PEER_WRITE:
+	case IOUW_SCN_PEER_CLOSE:
+	case IOUW_SCN_PEER_FILL:
+	case IOUW_SCN_PEER_DRAIN: {
+		struct fdent *f = fd_by_name(r, iouw_scn_pos(st, 0)->val);
+		static char junk[65536];
+
+		if (st->op == IOUW_SCN_PEER_WRITE) {
+			a = iouw_scn_pos(st, 1);
+			if (f->peer < 0 || write(f->peer, a->val, a->val_len) != (ssize_t)a->val_len)
+				return failf(r, st->text, "peer write failed: %s", strerror(errno));
+			logf_(r, "peer write %s %zu", f->name->name, a->val_len);
+		} else if (st->op == IOUW_SCN_PEER_CLOSE) {
+			if (f->peer >= 0)
+				close(f->peer);
+			f->peer = -1;
+			logf_(r, "peer close %s", f->name->name);
+		} else if (st->op == IOUW_SCN_PEER_FILL) {
+			size_t total = 0;
+			ssize_t n;
+
+			if (f->name->kind == IOUW_SCN_NAME_PIPE)
+				return failf(r, "a socketpair", "peer fill works on sockets only");
+			while ((n = send(f->fd, junk, sizeof(junk), MSG_DONTWAIT | MSG_NOSIGNAL)) > 0)
+				total += (size_t)n;
+			logf_(r, "peer fill %s (%s)", f->name->name, total ? "filled" : "already full");
+		} else {
+			ssize_t n;
+
+			if (f->peer >= 0 && f->name->kind == IOUW_SCN_NAME_SOCKET)
+				while ((n = recv(f->peer, junk, sizeof(junk), MSG_DONTWAIT)) > 0)
+					;
+			logf_(r, "peer drain %s", f->name->name);
+		}
+		return true;
+	}
+	case IOUW_SCN_EXPECT_SQE:
+		return expect_sqe(r, st);
+	case IOUW_SCN_EXPECT_STAGE:
+		q = req_by_name(r, iouw_scn_pos(st, 0)->val);
+		return expect_outq(r, st, &q->stage, stage_names, 3,
+		                   name_index(stage_names, 3, iouw_scn_pos(st, 1)->val), "stage");
+	case IOUW_SCN_EXPECT_COMPLETION: {
+		static const char *const cn[] = { "cancel", "cancel stale", "requeue", "?",
+			                          "complete", "?" };
+		int want = name_index(completion_names, 3, iouw_scn_pos(st, 1)->val) * 2;
+
+		q = req_by_name(r, iouw_scn_pos(st, 0)->val);
+		if (want == 0 && arg_bool(st, "stale", false))
+			want = 1;
+		if (want == 0 && !iouw_scn_key(st, "stale") && q->completion.head < q->completion.n &&
+		    q->completion.v[q->completion.head] == 1)
+			want = 1; /* stale= not given: either is fine */
+		return expect_outq(r, st, &q->completion, cn, 6, want, "completion");
+	}
+	case IOUW_SCN_EXPECT_DELIVER:
+		q = req_by_name(r, iouw_scn_pos(st, 0)->val);
+		return expect_outq(r, st, &q->deliver, deliver_names, 2,
+		                   name_index(deliver_names, 2, iouw_scn_pos(st, 1)->val), "deliver");
+	case IOUW_SCN_EXPECT_ADMIT:
+		q = req_by_name(r, iouw_scn_pos(st, 0)->val);
+		if ((a = iouw_scn_pos(st, 1)) && !strcmp(a->val, "expired")) {
+			if (q->admit_expired != 1)
+				return failf(r, st->text, "%s", q->admit_expired ? "not admitted" : "admitted");
+			return true;
+		}
+		if (!q->has_id)
+			return failf(r, st->text, "%s", q->admit_expired == 1 ? "expired" : "not admitted");
+		if (iouw_scn_key(st, "slot") && arg_u64(st, "slot", 0) != iouw_waiter_id_index(q->id))
+			return failf(r, st->text, "slot=%u", iouw_waiter_id_index(q->id));
+		if (iouw_scn_key(st, "gen") && arg_u64(st, "gen", 0) != iouw_waiter_id_generation(q->id))
+			return failf(r, st->text, "gen=%u", iouw_waiter_id_generation(q->id));
+		return true;
+	case IOUW_SCN_EXPECT_RESULT:
+		return expect_result(r, st);
+	case IOUW_SCN_EXPECT_TABLE:
+		return expect_table(r, st);
+	case IOUW_SCN_EXPECT_SLOT:
+		return expect_slot(r, st);
+	case IOUW_SCN_EXPECT_READY:
+	case IOUW_SCN_EXPECT_CANCELS:
+	case IOUW_SCN_EXPECT_STUCK:
+		return expect_idlist(r, st);
+	case IOUW_SCN_EXPECT_PEER:
+	case IOUW_SCN_EXPECT_FILE: {
+		struct fdent *f = fd_by_name(r, iouw_scn_pos(st, 0)->val);
+		const struct iouw_scn_arg *d = iouw_scn_key(st, "data");
+		char *got = malloc(d->val_len + 1);
+		ssize_t n = 0;
+		bool ok;
+
+		if (!got)
+			return failf(r, "memory", "out of memory");
+		if (st->op == IOUW_SCN_EXPECT_PEER) {
+			/* Exactly the bytes named, no more (a later expect reads on). */
+			size_t have = 0;
+			uint64_t end = mono_ns() + cqe_timeout(r);
+
+			while (have < d->val_len && f->peer >= 0) {
+				n = recv(f->peer, got + have, d->val_len - have, MSG_DONTWAIT);
+				if (n > 0)
+					have += (size_t)n;
+				else if (n == 0 || (errno != EAGAIN && errno != EINTR) || mono_ns() > end)
+					break;
+				else
+					usleep(1000);
+			}
+			n = (ssize_t)have;
+		} else {
+			n = pread(f->fd, got, d->val_len, (off_t)arg_u64(st, "off", 0));
+			if (n < 0)
+				n = 0;
+		}
+		ok = (size_t)n == d->val_len && memcmp(got, d->val, d->val_len) == 0;
+		logf_(r, "%s %s %zd bytes", st->op == IOUW_SCN_EXPECT_PEER ? "peer read" : "file read",
+		      f->name->name, n);
+		if (!ok) {
+			failf(r, st->text, "%zd bytes \"%.*s\"", n, (int)(n > 200 ? 200 : n), got);
+			free(got);
+			return false;
+		}
+		free(got);
+		return true;
+	}
+	case IOUW_SCN_EXPECT_CONSISTENT:
+		iouw_loop_assert_consistent(r->loop);
+		return true;
+	default:
+		return failf(r, "a runnable step", "internal: unhandled step");
+	}
+}
+
+/* Run @st in a child that must die of SIGABRT naming @name. */
+static bool exec_expect_abort(struct runner *r, const struct iouw_scn_step *abort_step,
+                              const struct iouw_scn_step *st)
+{
+	const char *name = iouw_scn_pos(abort_step, 0)->val;
+	int pfd[2], status;
+	pid_t pid;
+	char buf[4096];
+	size_t got = 0;
+	ssize_t n;
+	char want[600];
+
+	r->cur_line = st->line;
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return failf(r, "a pipe", "pipe: %s", strerror(errno));
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return failf(r, "fork", "fork: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+		dup2(pfd[1], 2);
+		if (devnull >= 0)
+			dup2(devnull, 1);
+		signal(SIGABRT, SIG_DFL);
+		r->rec = NULL;
+		(void)exec_step(r, st);
+		_exit(r->failed ? 2 : 0);
+	}
+	close(pfd[1]);
+	while (got < sizeof(buf) - 1 && (n = read(pfd[0], buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	snprintf(want, sizeof(want), "invariant violated: %s (", name);
+	logf_(r, "abort-step %s", WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT ? "SIGABRT"
+	                                                                            : "no abort");
+	if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT) || !strstr(buf, want)) {
+		char exp[640];
+		char *nl;
+
+		while ((nl = strchr(buf, '\n')) && nl[1] == '\0')
+			*nl = '\0';
+		snprintf(exp, sizeof(exp), "abort naming \"%s\"", name);
+		if (WIFSIGNALED(status))
+			return failf(r, exp, "signal %d, stderr: %.400s", WTERMSIG(status), buf);
+		return failf(r, exp, "exit %d (no abort), stderr: %.400s", WEXITSTATUS(status), buf);
+	}
+	rec_write(r, "%s\n%s\n", abort_step->text, st->text);
+	r->ended = true;
+	return true;
+}
+
+static bool exec_block(struct runner *r, const struct iouw_scn_block *b)
+{
+	for (size_t i = 0; i < b->n && !r->ended; i++) {
+		const struct iouw_scn_step *st = &b->steps[i];
+
+		if (st->op == IOUW_SCN_EXPECT_ABORT) {
+			r->cur_line = st->line;
+			if (i + 1 >= b->n)
+				return failf(r, "a step after expect abort", "end of script");
+			if (!exec_expect_abort(r, st, &b->steps[i + 1]))
+				return false;
+			return true;
+		}
+		if (!exec_step(r, st))
+			return false;
+	}
+	return true;
+}
+
+/* ---- setup / teardown ------------------------------------------------------------ */
+
+static const struct iouw_scn_step *find_config(const struct iouw_scenario *s)
+{
+	for (size_t i = 0; i < s->body.n; i++)
+		if (s->body.steps[i].op == IOUW_SCN_CONFIG)
+			return &s->body.steps[i];
+	return NULL;
+}
+
+static void teardown(struct runner *r)
+{
+	/* Peers first: pending reads and sends see EOF/EPIPE and finish. */
+	for (size_t i = 0; i < r->nfds; i++)
+		if (r->fds[i].peer >= 0) {
+			close(r->fds[i].peer);
+			r->fds[i].peer = -1;
+		}
+	/* The ring next, so the kernel lets go of buffers before they are freed. */
+	if (r->sb.inner)
+		iouw_backend_free(r->sb.inner);
+	r->sb.inner = NULL;
+	iouw_loop_free(r->loop);
+	r->loop = NULL;
+	for (size_t i = 0; i < r->nreqs; i++) {
+		struct reqent *q = &r->reqs[i];
+
+		if (!q->submitted && q->req)
+			q->req->ops->release(q->req);
+		if (q->have_result)
+			iouw_result_free(&q->result);
+		if (!q->dropped && q->handle)
+			iouw_handle_drop(q->handle);
+		free(q->stage.v);
+		free(q->completion.v);
+		free(q->deliver.v);
+	}
+	for (size_t i = 0; i < r->nfds; i++)
+		if (r->fds[i].fd >= 0)
+			close(r->fds[i].fd);
+	for (size_t i = 0; i < r->nlog; i++)
+		free(r->log[i].text);
+	free(r->log);
+	free(r->sqes);
+	free(r->named);
+}
+
+static const char *step_text(const struct iouw_scn_block *b, int line)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->steps[i].line == line)
+			return b->steps[i].text;
+		for (size_t j = 0; j < b->steps[i].nbranches; j++) {
+			const char *t = step_text(&b->steps[i].branches[j], line);
+
+			if (t)
+				return t;
+		}
+	}
+	return NULL;
+}
+
+static void print_timeline(struct runner *r, FILE *out)
+{
+	int last_line = -1;
+
+	fprintf(out, "  timeline (script line, then what happened):\n");
+	for (size_t i = 0; i < r->nlog; i++) {
+		if (r->log[i].line != last_line) {
+			const char *t = step_text(&r->s->body, r->log[i].line);
+
+			fprintf(out, "   %4d| %s\n", r->log[i].line, t ? t : "");
+			last_line = r->log[i].line;
+		}
+		fprintf(out, "         %s\n", r->log[i].text);
+	}
+}
+
+int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_options *o,
+                      struct iouw_run_result *ret)
+{
+	struct runner *r;
+	const struct iouw_scn_step *cs;
+	struct iouw_uring_config ucfg;
+	int e;
+
+	if (!s || !o || !ret || (o->mode != IOUW_RUN_KERNEL && o->mode != IOUW_RUN_INJECT))
+		return -EINVAL;
+	memset(ret, 0, sizeof(*ret));
+	if (!(s->modes & (o->mode == IOUW_RUN_KERNEL ? IOUW_SCN_MODE_KERNEL : IOUW_SCN_MODE_INJECT))) {
+		ret->verdict = IOUW_VERDICT_SKIP;
+		snprintf(ret->reason, sizeof(ret->reason), "scenario does not apply to %s mode",
+		         o->mode == IOUW_RUN_KERNEL ? "kernel" : "inject");
+		return 0;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->s = s;
+	r->o = o;
+	r->mode = o->mode;
+	r->vc.now_ns = UINT64_C(1000000000);
+	iouw_loop_config_init(&r->cfg);
+	r->cfg.ring_size = 8;
+	r->cfg.tick_ns = UINT64_C(1000000);
+	r->cfg.max_request_timeout_ns = UINT64_C(10000000000);
+	cs = find_config(s);
+	if (cs) {
+		const struct iouw_scn_arg *a;
+		uint64_t d;
+
+		r->cfg.ring_size = (uint32_t)arg_u64(cs, "ring", r->cfg.ring_size);
+		if ((a = iouw_scn_key(cs, "tick")) && iouw_scn_parse_duration(a->val, &d))
+			r->cfg.tick_ns = d;
+		if ((a = iouw_scn_key(cs, "max_timeout")) && iouw_scn_parse_duration(a->val, &d))
+			r->cfg.max_request_timeout_ns = d;
+		if ((a = iouw_scn_key(cs, "shutdown")) && iouw_scn_parse_duration(a->val, &d))
+			r->cfg.shutdown_timeout_ns = d;
+		r->cfg.single_issuer = arg_bool(cs, "single_issuer", false);
+	}
+	e = iouw_loop_config_normalize(&r->cfg, &r->cfg);
+	if (e < 0) {
+		ret->verdict = IOUW_VERDICT_FAIL;
+		snprintf(ret->reason, sizeof(ret->reason), "bad config (tick and max_timeout must be "
+		                                           "non-zero)");
+		free(r);
+		return 0;
+	}
+	r->sq_cap = cs ? (unsigned)arg_u64(cs, "sq", r->cfg.ring_size) : r->cfg.ring_size;
+	if (r->sq_cap > r->cfg.ring_size)
+		r->sq_cap = r->cfg.ring_size;
+	memset(&ucfg, 0, sizeof(ucfg));
+	ucfg.entries = r->cfg.ring_size < 8 ? 8 : r->cfg.ring_size;
+	ucfg.single_issuer = r->cfg.single_issuer;
+	ucfg.cq_entries = 4 * ucfg.entries < 64 ? 64 : 4 * ucfg.entries;
+	e = iouw_uring_backend_new(&ucfg, &r->sb.inner);
+	if (e < 0) {
+		ret->verdict = IOUW_VERDICT_SKIP;
+		snprintf(ret->reason, sizeof(ret->reason), "io_uring unavailable: %s", strerror(-e));
+		free(r);
+		return 0;
+	}
+	r->sb.base.ops = &sb_ops;
+	r->sb.r = r;
+	r->sb.ring = iouw_uring_backend_ring(r->sb.inner);
+	r->sb.sq_cap = r->sq_cap;
+	if (r->mode == IOUW_RUN_INJECT) {
+		e = o->force_msg_ring ? -EOPNOTSUPP : iouw_uring_probe_nop_inject(r->sb.inner);
+		if (e < 0) {
+			int m = iouw_uring_probe_msg_ring(r->sb.inner);
+
+			if (m < 0) {
+				ret->verdict = IOUW_VERDICT_SKIP;
+				snprintf(ret->reason, sizeof(ret->reason),
+				         "no CQE injection: NOP inject %s, MSG_RING %s", strerror(-e),
+				         strerror(-m));
+				iouw_backend_free(r->sb.inner);
+				free(r);
+				return 0;
+			}
+			r->use_msg_ring = true;
+		}
+		snprintf(ret->inject_via, sizeof(ret->inject_via), "%s",
+		         r->use_msg_ring ? "msg_ring" : "nop");
+	}
+	e = iouw_loop_new(&r->cfg, &r->sb.base, iouw_virtual_clock_as_clock(&r->vc), &r->loop);
+	if (e < 0) {
+		ret->verdict = IOUW_VERDICT_FAIL;
+		snprintf(ret->reason, sizeof(ret->reason), "loop setup failed: %s", strerror(-e));
+		iouw_backend_free(r->sb.inner);
+		free(r);
+		return 0;
+	}
+	iouw_loop_set_observer(r->loop, observe, r);
+	iouw_waiters_set_warn(iouw_loop_waiters(r->loop), on_warn, r);
+	r->rec = o->mode == IOUW_RUN_KERNEL ? o->record : NULL;
+	if (r->rec)
+		fprintf(r->rec, "# Recorded by `iouwait record` from %s: what the kernel did,\n"
+		                "# replayed with injected CQEs.\n", s->name);
+
+	/* Arm the wake poll before line 1 (it takes an SQ slot of its own), so
+	 * a script's first turn starts from an idle, armed loop. */
+	e = iouw_loop_turn(r->loop, false);
+	if (e < 0)
+		failf(r, "the first turn to arm the wake poll", "turn returned %d", e);
+	else
+		exec_block(r, &s->body);
+	if (!r->failed && !r->ended && r->mode == IOUW_RUN_KERNEL) {
+		/* Every CQE the kernel posted must be named by the script. */
+		uint64_t end = mono_ns() + 20000000;
+
+		(void)end;
+		if (io_uring_cq_ready(r->sb.ring) > r->sb.released) {
+			const struct io_uring_cqe *c = peek_cq(r, r->sb.released);
+			char b1[64], b2[32];
+
+			r->cur_line = 0;
+			failf(r, "every CQE named by the script",
+			      "unnamed CQE at the end: %s res=%s", ud_str(r, c->user_data, b1, sizeof(b1)),
+			      res_str(c->res, b2, sizeof(b2)));
+		}
+	}
+	{
+		uint64_t h = IOUW_FNV_OFFSET;
+
+		for (size_t i = 0; i < r->nlog; i++) {
+			if (r->log[i].text[0] == '#')
+				continue;
+			h = iouw_fnv1a(h, r->log[i].text, strlen(r->log[i].text));
+			h = iouw_fnv1a(h, "\n", 1);
+		}
+		ret->hash = h;
+	}
+	if (r->failed) {
+		const char *t = step_text(&s->body, r->fail_line);
+
+		ret->verdict = IOUW_VERDICT_FAIL;
+		ret->fail_line = r->fail_line;
+		snprintf(ret->reason, sizeof(ret->reason), "%s:%d: departed from the script",
+		         s->name, r->fail_line);
+		if (o->report) {
+			print_timeline(r, o->report);
+			fprintf(o->report, "  departed at %s:%d: %s\n", s->name, r->fail_line,
+			        t ? t : "(end of script)");
+			fprintf(o->report, "    expected: %s\n", r->expected);
+			fprintf(o->report, "    actual:   %s\n", r->actual);
+		}
+	} else {
+		ret->verdict = IOUW_VERDICT_PASS;
+		if (o->report && o->verbose)
+			print_timeline(r, o->report);
+	}
+	teardown(r);
+	free(r);
+	return 0;
+}
+
+int iouw_scenario_record(const struct iouw_scenario *s, const char *out_path,
+                         const struct iouw_run_options *o, struct iouw_run_result *ret)
+{
+	struct iouw_run_options ro;
+	char *tmp = NULL;
+	FILE *f;
+	int fd, e = 0;
+
+	if (!s || !out_path || !o || !ret)
+		return -EINVAL;
+	if (asprintf(&tmp, "%s.tmp.XXXXXX", out_path) < 0)
+		return -ENOMEM;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		e = -errno;
+		free(tmp);
+		return e;
+	}
+	f = fdopen(fd, "w");
+	if (!f) {
+		e = -errno;
+		close(fd);
+		unlink(tmp);
+		free(tmp);
+		return e;
+	}
+	ro = *o;
+	ro.mode = IOUW_RUN_KERNEL;
+	ro.record = f;
+	e = iouw_scenario_run(s, &ro, ret);
+	if (e == 0 && ret->verdict == IOUW_VERDICT_PASS &&
+	    (fflush(f) != 0 || fsync(fileno(f)) != 0)) {
+		ret->verdict = IOUW_VERDICT_FAIL;
+		snprintf(ret->reason, sizeof(ret->reason), "writing the recording failed: %s",
+		         strerror(errno));
+	}
+	if (fclose(f) != 0 && e == 0 && ret->verdict == IOUW_VERDICT_PASS) {
+		ret->verdict = IOUW_VERDICT_FAIL;
+		snprintf(ret->reason, sizeof(ret->reason), "closing the recording failed");
+	}
+	if (e == 0 && ret->verdict == IOUW_VERDICT_PASS) {
+		if (rename(tmp, out_path) < 0) {
+			e = -errno;
+			unlink(tmp);
+		}
+	} else {
+		unlink(tmp);
+	}
+	free(tmp);
+	return e;
+}
+
+unsigned iouw_scenario_branch_variants(const struct iouw_scenario *s)
+{
+	unsigned n = 1;
+
+	for (size_t i = 0; s && i < s->body.n; i++)
+		if (s->body.steps[i].op == IOUW_SCN_EITHER && s->body.steps[i].nbranches > n)
+			n = (unsigned)s->body.steps[i].nbranches;
+	return n;
+}
