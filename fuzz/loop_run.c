@@ -55,6 +55,7 @@ struct lr_req {
 	struct io_uring_sqe sqe;
 	bool cancel_seen;   /* an ASYNC_CANCEL was captured for it */
 	bool must_ecanceled; /* its cancel was answered 0 */
+	bool detached;      /* abandoned in flight: told now, fd and buffer kept until loop free */
 };
 
 struct lr_cancel {
@@ -339,8 +340,12 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 		r = by_request(ev->request);
 		EXPECT(S.closed && S.budget != IOUW_NO_DEADLINE,
 		       "req%u abandoned without a spent shutdown budget", num(r));
+		EXPECT(ev->outcome == (r->admitted && r->op != OP_NONE),
+		       "req%u abandoned with in_flight %d, reference op state %d", num(r), ev->outcome,
+		       (int)r->op);
 		r->inbound = false;
 		r->end = END_ABANDON;
+		r->detached = ev->outcome != 0;
 		return;
 	case IOUW_EV_EXPIRED:
 		if (ev->outcome) {
@@ -647,6 +652,10 @@ static void check_ends(void)
 		case END_ABANDON:
 		case END_REFUSED:
 			iouw_rm_abandon_result(&r->rm, &want);
+			if (r->detached) { /* the buffer stays with the request */
+				want.has_buf = false;
+				want.buf_len = 0;
+			}
 			break;
 		case END_TIMEOUT:
 			EXPECT(r->c, "req%u timed out locally but its deadline has not passed", i);
@@ -662,7 +671,8 @@ static void check_ends(void)
 		EXPECT((r->op != OP_OUT && r->op != OP_PUSHED) || r->end == END_ABANDON,
 		       "req%u ended with its op SQE unanswered", i);
 		r->live.req = NULL;
-		EXPECT(!iouw_rs_fd_open(r->live.fd), "req%u ended but its fd %d is open", i, r->live.fd);
+		EXPECT(iouw_rs_fd_open(r->live.fd) == r->detached, "req%u ended but its fd %d is %s", i,
+		       r->live.fd, r->detached ? "closed before loop free" : "open");
 		if (r->live.handle) {
 			rc = iouw_handle_try(r->live.handle, &got);
 			EXPECT(rc == 0, "req%u ended but its handle has no result (%d)", i, rc);
@@ -981,6 +991,9 @@ int iouw_loop_history_run(const char *name, const struct iouw_lr_io *io, const u
 	drain();
 	iouw_loop_free(S.loop);
 	S.loop = NULL;
+	for (uint32_t i = 0; i < S.nreq; i++)
+		EXPECT(!S.req[i].detached || !iouw_rs_fd_open(S.req[i].live.fd),
+		       "detached req%u's fd %d is open after loop free", i, S.req[i].live.fd);
 	io->close(io->ctx);
 	EXPECT(iouw_rs_count_fds() == fds_before, "fd leak: %d open fds, %d before the input",
 	       iouw_rs_count_fds(), fds_before);

@@ -59,7 +59,9 @@
  * state (so Timeout only after a deadline passed, success only with the
  * bytes delivered, buffers and canaries intact), Abandoned only when a
  * shutdown budget ran out; a result recorded by a CQE is delivered in that
- * same reap; a request's fd is closed once it ended; the clock is read only
+ * same reap; a request's fd is closed once it ended, except a request abandoned
+ * with its op in flight: detached, its caller gets Abandoned at once without
+ * its buffer, its fd stays open until iouw_loop_free() closes it; the clock is read only
  * while a deadline is active, a deadline request awaits admission, or a
  * budgeted drain runs. After the drain: drained, every request ended, no fd
  * leaked (ASan/LSan: no allocation leaked).
