@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "handle.h"
 #include "loop.h"
+#include "loop_scenario.h"
 #include "mem_backend.h"
 #include "provider.h"
 #include "request_model.h"
@@ -160,6 +161,7 @@ static void begin_step(const char *fmt, ...)
 	va_end(ap);
 	if (S.trace)
 		fprintf(S.trace, "%s\n", S.desc);
+	iouw_ls_step(S.desc);
 }
 
 /* ---- reference ------------------------------------------------------------ */
@@ -284,6 +286,7 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 			EXPECT(!r->rm.recorded, "req%u fed a CQE after its terminal result", i);
 			iouw_rm_on_cqe(&r->rm, r->c, ev->cqe.res);
 			r->op = OP_NONE;
+			iouw_ls_reaped(i);
 			note("reap: req%u op CQE res %d (%s%s)", i, (int)ev->cqe.res,
 			     iouw_rm_class_name(iouw_rm_classify(ev->cqe.res, r->c)),
 			     r->rm.recorded ? ", terminal" : "");
@@ -319,6 +322,7 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 			       (unsigned long long)want);
 			EXPECT(r->deadline <= S.vc.now_ns, "req%u expired before its deadline", num(r));
 			r->end = END_EXPIRED;
+			iouw_ls_admit(num(r), true, 0, 0);
 			note("admit: req%u deadline already passed: Timeout", num(r));
 			return;
 		}
@@ -327,6 +331,8 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 		r->admitted = true;
 		r->tick = want;
 		r->wid = iouw_waiter_id_user_data(ev->id);
+		iouw_ls_admit(num(r), false, iouw_waiter_id_index(ev->id),
+		              iouw_waiter_id_generation(ev->id));
 		note("admit: req%u as waiter %u/%u, deadline tick %lld", num(r),
 		     iouw_waiter_id_index(ev->id), iouw_waiter_id_generation(ev->id),
 		     want == IOUW_NO_TICK ? -1LL : (long long)want);
@@ -408,6 +414,7 @@ static void on_push(const struct io_uring_sqe *sqe)
 			EXPECT(!S.req[k].cancel_seen, "second ASYNC_CANCEL for req%u", k);
 			EXPECT(S.req[k].c, "ASYNC_CANCEL for req%u before its deadline passed", k);
 			S.req[k].cancel_seen = true;
+			iouw_ls_cancel_sqe(k);
 			S.cancels[S.ncancels].submitted = false;
 			S.cancels[S.ncancels].ud = sqe->user_data;
 			S.cancels[S.ncancels].req = k;
@@ -434,6 +441,7 @@ static void on_push(const struct io_uring_sqe *sqe)
 			const char *why;
 
 			iouw_rm_expected_sqe(&r->rm, &want);
+			iouw_ls_sqe(num(r), &want);
 			why = iouw_rs_check_sqe(&r->live, &want, sqe);
 			if (why)
 				mismatch("req%u: %s", num(r), why);
@@ -507,6 +515,7 @@ static void answer_op(struct lr_req *r, bool fuzzed)
 	r->op = OP_POSTED;
 	r->must_ecanceled = false;
 	say(" -> kernel: req%u's %s res %d", num(r), iouw_rs_opcode_name(r->sqe.opcode), (int)res);
+	iouw_ls_answer(num(r), false, res);
 	post(r->op_ud, res);
 }
 
@@ -530,6 +539,7 @@ static void answer_cancel(uint32_t k, bool fuzzed)
 			r->must_ecanceled = true;
 	}
 	say(" -> kernel: req%u's ASYNC_CANCEL res %d", c.req, (int)res);
+	iouw_ls_answer(c.req, true, res);
 	post(c.ud, res);
 }
 
@@ -559,6 +569,7 @@ static void kernel_wait(int64_t timeout_ns)
 	if (timeout_ns >= 0) {
 		iouw_virtual_clock_advance(&S.vc, (uint64_t)timeout_ns);
 		say(" -> wait: clock +%lldns", (long long)timeout_ns);
+		iouw_ls_drain_clock((uint64_t)timeout_ns);
 	}
 }
 
@@ -668,6 +679,7 @@ static void check_ends(void)
 			iouw_rm_complete_result(&r->rm, &want);
 			break;
 		}
+		iouw_ls_result(i, &want, r->live.handle != NULL, r->detached);
 		EXPECT((r->op != OP_OUT && r->op != OP_PUSHED) || r->end == END_ABANDON,
 		       "req%u ended with its op SQE unanswered", i);
 		r->live.req = NULL;
@@ -708,6 +720,7 @@ static void check_step(void)
 			EXPECT(iouw_handle_try(r->live.handle, &got) == -EAGAIN,
 			       "live req%u already has a result", i);
 	}
+	iouw_ls_step_end();
 }
 
 static struct lr_req *new_req(void)
@@ -735,6 +748,7 @@ static struct lr_req *new_req(void)
 	iouw_rs_model(&r->spec, &r->rm);
 	r->deadline = deadline;
 	r->tick = IOUW_NO_TICK;
+	iouw_ls_request(S.nreq, &r->spec, deadline, S.vc.now_ns);
 	S.nreq++;
 	say(" req%u: ", num(r));
 	if (S.trace) {
@@ -761,6 +775,7 @@ static void refused(struct lr_req *r)
 	/* The caller still owns it: give it up. */
 	r->live.req->ops->release(r->live.req);
 	r->end = END_REFUSED;
+	iouw_ls_submitted(num(r), false);
 	say(" (refused)");
 }
 
@@ -786,9 +801,10 @@ static void step_submit(unsigned count)
 		EXPECT(rc >= 0 && (unsigned)rc <= n, "submit_many returned %d", rc);
 	}
 	for (unsigned i = 0; i < n; i++) {
-		if ((int)i < rc)
+		if ((int)i < rc) {
 			rs[i]->inbound = true;
-		else
+			iouw_ls_submitted(num(rs[i]), true);
+		} else
 			refused(rs[i]);
 	}
 	if (S.trace)
@@ -811,6 +827,7 @@ static void step_drop(void)
 	iouw_handle_drop(S.req[i].live.handle);
 	S.req[i].live.handle = NULL;
 	S.req[i].dropped = true;
+	iouw_ls_drop(i);
 	say(" req%u's caller leaves", i);
 }
 
@@ -971,6 +988,7 @@ int iouw_loop_history_run(const char *name, const struct iouw_lr_io *io, const u
 	S.budget = iouw_fdp_bool(&S.fdp) ? iouw_fdp_u64_in_range(&S.fdp, 0, 20) * TICK
 	                                 : IOUW_NO_DEADLINE;
 	cfg.shutdown_timeout_ns = S.budget;
+	iouw_ls_config(cfg.ring_size, sq, S.budget, TICK, MAX_TIMEOUT);
 	if (trace)
 		fprintf(trace,
 		        "loop history: %zu input bytes, ring size %u, SQ %u, CQ %u, budget %s%lld\n",
