@@ -30,6 +30,7 @@ struct lsreq {
 	bool reaped;                  /* an op CQE reaped in this step */
 	bool ended;
 	bool created;                 /* in the scenario (submitted) */
+	bool dropped;
 };
 
 static struct {
@@ -308,7 +309,7 @@ void iouw_ls_step_end(void)
 	for (uint32_t i = 0; i < L.nreq; i++) {
 		struct lsreq *q = &L.req[i];
 
-		if (q->reaped && !q->ended)
+		if (q->reaped && !q->ended && !q->dropped)
 			put("expect result r%u pending\n", i);
 		q->reaped = false;
 	}
@@ -430,8 +431,10 @@ void iouw_ls_submitted(uint32_t i, bool accepted)
 
 void iouw_ls_drop(uint32_t i)
 {
-	if (L.on)
-		put("drop r%u\n", i);
+	if (!L.on)
+		return;
+	L.req[i].dropped = true;
+	put("drop r%u\n", i);
 }
 
 void iouw_ls_admit(uint32_t i, bool expired, uint32_t slot, uint32_t gen)

@@ -547,8 +547,12 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 		break;
 	case IOUW_EV_ADMIT_EXPIRED:
 		q = req_by_ptr(r, ev->request);
-		if (q)
+		if (q) {
 			q->admit_expired = 1;
+			/* Finished (timed out) and freed: its address may be reused. */
+			q->dead = true;
+			q->req = NULL;
+		}
 		logf_(r, "admit %s expired", q ? q->name->name : "?");
 		break;
 	case IOUW_EV_STAGE:
