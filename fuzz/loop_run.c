@@ -286,7 +286,12 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 			EXPECT(!r->rm.recorded, "req%u fed a CQE after its terminal result", i);
 			iouw_rm_on_cqe(&r->rm, r->c, ev->cqe.res);
 			r->op = OP_NONE;
-			iouw_ls_reaped(i);
+			{
+				struct iouw_rm_result done;
+
+				iouw_rm_complete_result(&r->rm, &done);
+				iouw_ls_reaped(i, r->rm.recorded ? &done : NULL);
+			}
 			note("reap: req%u op CQE res %d (%s%s)", i, (int)ev->cqe.res,
 			     iouw_rm_class_name(iouw_rm_classify(ev->cqe.res, r->c)),
 			     r->rm.recorded ? ", terminal" : "");

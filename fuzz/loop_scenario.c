@@ -31,6 +31,7 @@ struct lsreq {
 	bool ended;
 	bool created;                 /* in the scenario (submitted) */
 	bool dropped;
+	bool told;                    /* its `expect result` is written */
 };
 
 static struct {
@@ -100,6 +101,8 @@ static void write_all(int fd, const char *p, size_t n)
 	}
 }
 
+static void pending_checks(void);
+
 static void on_abort(int sig)
 {
 	static const char run[] = "run\n";
@@ -109,6 +112,7 @@ static void on_abort(int sig)
 		"# state the reference model's expectations up to that step.\n";
 
 	(void)sig;
+	pending_checks(); /* not async-signal-safe: the abort is our own, from the driver */
 	write_all(L.fd, L.main.p, L.main.len);
 	if (L.draining) {
 		write_all(L.fd, run, sizeof(run) - 1);
@@ -302,17 +306,23 @@ void iouw_ls_step(const char *desc)
 		L.draining = true;
 }
 
+/* A CQE was reaped for these and the reference recorded nothing terminal. */
+static void pending_checks(void)
+{
+	for (uint32_t i = 0; i < L.nreq; i++) {
+		struct lsreq *q = &L.req[i];
+
+		if (q->reaped && !q->ended && !q->told && !q->dropped)
+			put("expect result r%u pending\n", i);
+		q->reaped = false;
+	}
+}
+
 void iouw_ls_step_end(void)
 {
 	if (!L.on)
 		return;
-	for (uint32_t i = 0; i < L.nreq; i++) {
-		struct lsreq *q = &L.req[i];
-
-		if (q->reaped && !q->ended && !q->dropped)
-			put("expect result r%u pending\n", i);
-		q->reaped = false;
-	}
+	pending_checks();
 	if (L.draining) {
 		if (L.drain_late)
 			put_main("# NOTE: the drain let time pass before a later kernel answer; "
@@ -523,28 +533,45 @@ void iouw_ls_drain_clock(uint64_t ns)
 		L.drain_clock = true;
 }
 
-void iouw_ls_reaped(uint32_t i)
+static void put_result(uint32_t i, const struct iouw_rm_result *w, bool detached);
+
+void iouw_ls_reaped(uint32_t i, const struct iouw_rm_result *done)
 {
-	if (L.on)
-		L.req[i].reaped = true;
+	struct lsreq *q = &L.req[i];
+
+	if (!L.on)
+		return;
+	q->reaped = true;
+	/* The reference recorded a terminal result: delivered in this reap. */
+	if (done && !q->dropped && !q->told) {
+		put_result(i, done, false);
+		q->told = true;
+	}
 }
 
 void iouw_ls_result(uint32_t i, const struct iouw_rm_result *w, bool has_handle, bool detached)
+{
+	struct lsreq *q = &L.req[i];
+
+	if (!L.on)
+		return;
+	q->ended = true;
+	if (!q->created || q->told)
+		return; /* refused: never in the scenario; or stated at its reap */
+	if (!has_handle) {
+		put("# r%u ended; its caller dropped the handle\n", i);
+		return;
+	}
+	put_result(i, w, detached);
+}
+
+static void put_result(uint32_t i, const struct iouw_rm_result *w, bool detached)
 {
 	static const char *const names[] = { "ok", "timeout", "send_failed", "recv_failed",
 		                             "read_failed", "write_failed", "insufficient_length",
 		                             "sync_error", "abandoned" };
 	struct lsreq *q = &L.req[i];
 
-	if (!L.on)
-		return;
-	q->ended = true;
-	if (!q->created)
-		return; /* refused: never in the scenario */
-	if (!has_handle) {
-		put("# r%u ended; its caller dropped the handle\n", i);
-		return;
-	}
 	put("expect result r%u %s", i, (unsigned)w->status < 9 ? names[w->status] : "?");
 	if (w->status == IOUW_RESULT_OK)
 		put(" %zu", w->value); /* a value is stated only for ok */

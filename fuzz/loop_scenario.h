@@ -23,9 +23,10 @@
  *                        kernel answers them), `run`
  *   reference         -> `expect admit`, `expect sqe` (the model's next SQE),
  *                        `expect result` (status, value, err, buffer length
- *                        and bytes) when the reference ends a request, and
- *                        `expect result ri pending` after a reaped CQE that
- *                        ended nothing.
+ *                        and bytes) when the reference ends a request (a
+ *                        recorded result: right after the turn/phase that
+ *                        reaped it), and `expect result ri pending` after a
+ *                        reaped CQE that ended nothing.
  * A history that aborts (oracle mismatch or broken invariant on buggy code)
  * still yields the scenario up to and including the departing step.
  */
@@ -59,7 +60,9 @@ void iouw_ls_sqe(uint32_t i, const struct iouw_rm_sqe *want);
 void iouw_ls_cancel_sqe(uint32_t i);
 void iouw_ls_answer(uint32_t i, bool cancel, int32_t res);
 void iouw_ls_drain_clock(uint64_t ns);
-void iouw_ls_reaped(uint32_t i);
+/* An op CQE of request @i was reaped; @done: the reference's terminal
+ * result (delivered in this reap), NULL when it recorded none. */
+void iouw_ls_reaped(uint32_t i, const struct iouw_rm_result *done);
 void iouw_ls_result(uint32_t i, const struct iouw_rm_result *want, bool has_handle,
                     bool detached);
 
