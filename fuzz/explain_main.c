@@ -3,8 +3,8 @@
  *
  * Exit status: 0 the scenario is complete; 3 the history broke an oracle or
  * an invariant on this build (a crash input): the scenario stops at the
- * departing step; 1 the file cannot be read; 2 usage error or a target with
- * no scenario equivalent.
+ * departing step; 4 the same inside the final drain (`run`); 1 the file
+ * cannot be read; 2 usage error or a target with no scenario equivalent.
  */
 #include <errno.h>
 #include <stdint.h>

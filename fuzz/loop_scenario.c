@@ -119,7 +119,8 @@ static void on_abort(int sig)
 		write_all(L.fd, L.post.p, L.post.len);
 	}
 	write_all(L.fd, note, sizeof(note) - 1);
-	_exit(L.abort_status);
+	/* +1: inside the drain, where the truncated history cannot pass fixed. */
+	_exit(L.abort_status + (L.draining ? 1 : 0));
 }
 
 void iouw_ls_start(int fd, int abort_status)

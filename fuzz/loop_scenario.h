@@ -41,7 +41,9 @@
 #include "request_spec.h"
 
 /* Start emitting into memory; on SIGABRT what was built is written to @fd
- * and the process exits with @abort_status. */
+ * and the process exits with @abort_status (@abort_status + 1 when the abort
+ * came inside the final drain: the fixed loop would submit SQEs the
+ * truncated history never answers, so only the buggy build replays it). */
 void iouw_ls_start(int fd, int abort_status);
 /* Write the scenario to @out and stop; 0 or -EIO. */
 int iouw_ls_finish(FILE *out);
