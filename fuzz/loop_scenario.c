@@ -261,7 +261,7 @@ static char file_byte(uint64_t k)
 
 /* ---- hooks ------------------------------------------------------------------------ */
 
-void iouw_ls_config(unsigned ring, unsigned sq, uint64_t budget_ns, uint64_t tick_ns,
+static void ls_config(unsigned ring, unsigned sq, uint64_t budget_ns, uint64_t tick_ns,
                     uint64_t max_timeout_ns)
 {
 	char b1[32], b2[32], b3[32];
@@ -276,7 +276,7 @@ void iouw_ls_config(unsigned ring, unsigned sq, uint64_t budget_ns, uint64_t tic
 	    budget_ns == UINT64_MAX ? "none" : dur_text(budget_ns, b3, sizeof(b3)));
 }
 
-void iouw_ls_step(const char *desc)
+static void ls_step(const char *desc)
 {
 	const char *a;
 	char b[32];
@@ -319,7 +319,7 @@ static void pending_checks(void)
 	}
 }
 
-void iouw_ls_step_end(void)
+static void ls_step_end(void)
 {
 	if (!L.on)
 		return;
@@ -336,7 +336,7 @@ void iouw_ls_step_end(void)
 	}
 }
 
-void iouw_ls_request(uint32_t i, const struct iouw_rs_spec *s, uint64_t deadline_ns,
+static void ls_request(uint32_t i, const struct iouw_rs_spec *s, uint64_t deadline_ns,
                      uint64_t now_ns)
 {
 	struct lsreq *q;
@@ -371,7 +371,7 @@ static void put_deadline(const struct lsreq *q)
 		put(" deadline=-%s", dur_text(q->now - q->deadline, b, sizeof(b)));
 }
 
-void iouw_ls_submitted(uint32_t i, bool accepted)
+static void ls_submitted(uint32_t i, bool accepted)
 {
 	struct lsreq *q = &L.req[i];
 	const struct iouw_rs_spec *s = &q->spec;
@@ -440,7 +440,7 @@ void iouw_ls_submitted(uint32_t i, bool accepted)
 	put("\nsubmit r%u\n", i);
 }
 
-void iouw_ls_drop(uint32_t i)
+static void ls_drop(uint32_t i)
 {
 	if (!L.on)
 		return;
@@ -448,7 +448,7 @@ void iouw_ls_drop(uint32_t i)
 	put("drop r%u\n", i);
 }
 
-void iouw_ls_admit(uint32_t i, bool expired, uint32_t slot, uint32_t gen)
+static void ls_admit(uint32_t i, bool expired, uint32_t slot, uint32_t gen)
 {
 	if (!L.on)
 		return;
@@ -458,7 +458,7 @@ void iouw_ls_admit(uint32_t i, bool expired, uint32_t slot, uint32_t gen)
 		put("expect admit r%u slot=%u gen=%u\n", i, slot, gen);
 }
 
-void iouw_ls_sqe(uint32_t i, const struct iouw_rm_sqe *w)
+static void ls_sqe(uint32_t i, const struct iouw_rm_sqe *w)
 {
 	struct lsreq *q = &L.req[i];
 
@@ -498,13 +498,13 @@ void iouw_ls_sqe(uint32_t i, const struct iouw_rm_sqe *w)
 	put("\n");
 }
 
-void iouw_ls_cancel_sqe(uint32_t i)
+static void ls_cancel_sqe(uint32_t i)
 {
 	if (L.on)
 		put("expect sqe r%u cancel\n", i);
 }
 
-void iouw_ls_answer(uint32_t i, bool cancel, int32_t res)
+static void ls_answer(uint32_t i, bool cancel, int32_t res)
 {
 	struct lsreq *q = &L.req[i];
 	char b[32];
@@ -527,7 +527,7 @@ void iouw_ls_answer(uint32_t i, bool cancel, int32_t res)
 	         L.draining ? " at_wait=1" : "");
 }
 
-void iouw_ls_drain_clock(uint64_t ns)
+static void ls_drain_clock(uint64_t ns)
 {
 	(void)ns;
 	if (L.on && L.draining)
@@ -536,7 +536,7 @@ void iouw_ls_drain_clock(uint64_t ns)
 
 static void put_result(uint32_t i, const struct iouw_rm_result *w, bool detached);
 
-void iouw_ls_reaped(uint32_t i, const struct iouw_rm_result *done)
+static void ls_reaped(uint32_t i, const struct iouw_rm_result *done)
 {
 	struct lsreq *q = &L.req[i];
 
@@ -550,7 +550,7 @@ void iouw_ls_reaped(uint32_t i, const struct iouw_rm_result *done)
 	}
 }
 
-void iouw_ls_result(uint32_t i, const struct iouw_rm_result *w, bool has_handle, bool detached)
+static void ls_result(uint32_t i, const struct iouw_rm_result *w, bool has_handle, bool detached)
 {
 	struct lsreq *q = &L.req[i];
 
@@ -607,4 +607,25 @@ static void put_result(uint32_t i, const struct iouw_rm_result *w, bool detached
 		}
 	}
 	put("\n");
+}
+
+static const struct iouw_ls_hooks hooks = {
+	.config = ls_config,
+	.step = ls_step,
+	.step_end = ls_step_end,
+	.request = ls_request,
+	.submitted = ls_submitted,
+	.drop = ls_drop,
+	.admit = ls_admit,
+	.sqe = ls_sqe,
+	.cancel_sqe = ls_cancel_sqe,
+	.answer = ls_answer,
+	.drain_clock = ls_drain_clock,
+	.reaped = ls_reaped,
+	.result = ls_result,
+};
+
+const struct iouw_ls_hooks *iouw_ls_hooks(void)
+{
+	return &hooks;
 }

@@ -4,8 +4,8 @@
  *
  * Owns: the emitter state (one history at a time, process-wide: the driver
  * in fuzz/loop_run.c is not reentrant either) and the text it builds. The
- * driver calls the iouw_ls_* hooks as the history runs; every hook is a
- * no-op until iouw_ls_start(), so the fuzz targets pay nothing.
+ * driver calls the hooks through its iouw_lr_scenario pointer (NULL in the
+ * fuzz targets, which then pay one branch per hook and need not link this).
  *
  * Translation (every line in history order):
  *   header            -> `modes inject`, `config ring= sq= tick=1ms
@@ -48,24 +48,34 @@ void iouw_ls_start(int fd, int abort_status);
 /* Write the scenario to @out and stop; 0 or -EIO. */
 int iouw_ls_finish(FILE *out);
 
-void iouw_ls_config(unsigned ring, unsigned sq, uint64_t budget_ns, uint64_t tick_ns,
-                    uint64_t max_timeout_ns);
-/* A step begins; @desc is the driver's "#N t=+T action" text. */
-void iouw_ls_step(const char *desc);
-void iouw_ls_step_end(void);
-void iouw_ls_request(uint32_t i, const struct iouw_rs_spec *s, uint64_t deadline_ns,
-                     uint64_t now_ns);
-void iouw_ls_submitted(uint32_t i, bool accepted);
-void iouw_ls_drop(uint32_t i);
-void iouw_ls_admit(uint32_t i, bool expired, uint32_t slot, uint32_t gen);
-void iouw_ls_sqe(uint32_t i, const struct iouw_rm_sqe *want);
-void iouw_ls_cancel_sqe(uint32_t i);
-void iouw_ls_answer(uint32_t i, bool cancel, int32_t res);
-void iouw_ls_drain_clock(uint64_t ns);
-/* An op CQE of request @i was reaped; @done: the reference's terminal
- * result (delivered in this reap), NULL when it recorded none. */
-void iouw_ls_reaped(uint32_t i, const struct iouw_rm_result *done);
-void iouw_ls_result(uint32_t i, const struct iouw_rm_result *want, bool has_handle,
-                    bool detached);
+/* The driver's hooks, in history order. */
+struct iouw_ls_hooks {
+	void (*config)(unsigned ring, unsigned sq, uint64_t budget_ns, uint64_t tick_ns,
+	               uint64_t max_timeout_ns);
+	/* A step begins; @desc is the driver's "#N t=+T action" text. */
+	void (*step)(const char *desc);
+	void (*step_end)(void);
+	void (*request)(uint32_t i, const struct iouw_rs_spec *s, uint64_t deadline_ns,
+	                uint64_t now_ns);
+	void (*submitted)(uint32_t i, bool accepted);
+	void (*drop)(uint32_t i);
+	void (*admit)(uint32_t i, bool expired, uint32_t slot, uint32_t gen);
+	void (*sqe)(uint32_t i, const struct iouw_rm_sqe *want);
+	void (*cancel_sqe)(uint32_t i);
+	void (*answer)(uint32_t i, bool cancel, int32_t res);
+	void (*drain_clock)(uint64_t ns);
+	/* An op CQE of request @i was reaped; @done: the reference's terminal
+	 * result (delivered in this reap), NULL when it recorded none. */
+	void (*reaped)(uint32_t i, const struct iouw_rm_result *done);
+	void (*result)(uint32_t i, const struct iouw_rm_result *w, bool has_handle, bool detached);
+};
+
+/* The emitter's hooks; set fuzz/loop_run.c's iouw_lr_scenario to them
+ * (after iouw_ls_start()) so the next history is translated. */
+const struct iouw_ls_hooks *iouw_ls_hooks(void);
+
+/* Defined in fuzz/loop_run.c (so the fuzz targets link without the
+ * emitter): NULL, or the hooks the driver calls. */
+extern const struct iouw_ls_hooks *iouw_lr_scenario;
 
 #endif /* IOUW_FUZZ_LOOP_SCENARIO_H */
