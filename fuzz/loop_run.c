@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "handle.h"
 #include "loop.h"
+#include "loop_scenario.h"
 #include "mem_backend.h"
 #include "provider.h"
 #include "request_model.h"
@@ -98,6 +99,19 @@ static struct {
 	uint32_t stamp;
 } S;
 
+/* Scenario hooks (fuzz/loop_scenario.h): NULL unless iouwait-explain runs. */
+const struct iouw_ls_hooks *iouw_lr_scenario;
+#define LS(fn, ...)                                          \
+	do {                                                 \
+		if (iouw_lr_scenario)                        \
+			iouw_lr_scenario->fn(__VA_ARGS__); \
+	} while (0)
+#define LS0(fn)                                \
+	do {                                   \
+		if (iouw_lr_scenario)          \
+			iouw_lr_scenario->fn(); \
+	} while (0)
+
 static const struct iouw_backend_ops lr_ops;
 
 __attribute__((noreturn, format(printf, 1, 2))) static void mismatch(const char *fmt, ...)
@@ -160,6 +174,7 @@ static void begin_step(const char *fmt, ...)
 	va_end(ap);
 	if (S.trace)
 		fprintf(S.trace, "%s\n", S.desc);
+	LS(step, S.desc);
 }
 
 /* ---- reference ------------------------------------------------------------ */
@@ -284,6 +299,12 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 			EXPECT(!r->rm.recorded, "req%u fed a CQE after its terminal result", i);
 			iouw_rm_on_cqe(&r->rm, r->c, ev->cqe.res);
 			r->op = OP_NONE;
+			{
+				struct iouw_rm_result done;
+
+				iouw_rm_complete_result(&r->rm, &done);
+				LS(reaped, i, r->rm.recorded ? &done : NULL);
+			}
 			note("reap: req%u op CQE res %d (%s%s)", i, (int)ev->cqe.res,
 			     iouw_rm_class_name(iouw_rm_classify(ev->cqe.res, r->c)),
 			     r->rm.recorded ? ", terminal" : "");
@@ -319,6 +340,7 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 			       (unsigned long long)want);
 			EXPECT(r->deadline <= S.vc.now_ns, "req%u expired before its deadline", num(r));
 			r->end = END_EXPIRED;
+			LS(admit, num(r), true, 0, 0);
 			note("admit: req%u deadline already passed: Timeout", num(r));
 			return;
 		}
@@ -327,6 +349,8 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 		r->admitted = true;
 		r->tick = want;
 		r->wid = iouw_waiter_id_user_data(ev->id);
+		LS(admit, num(r), false, iouw_waiter_id_index(ev->id),
+		              iouw_waiter_id_generation(ev->id));
 		note("admit: req%u as waiter %u/%u, deadline tick %lld", num(r),
 		     iouw_waiter_id_index(ev->id), iouw_waiter_id_generation(ev->id),
 		     want == IOUW_NO_TICK ? -1LL : (long long)want);
@@ -408,6 +432,7 @@ static void on_push(const struct io_uring_sqe *sqe)
 			EXPECT(!S.req[k].cancel_seen, "second ASYNC_CANCEL for req%u", k);
 			EXPECT(S.req[k].c, "ASYNC_CANCEL for req%u before its deadline passed", k);
 			S.req[k].cancel_seen = true;
+			LS(cancel_sqe, k);
 			S.cancels[S.ncancels].submitted = false;
 			S.cancels[S.ncancels].ud = sqe->user_data;
 			S.cancels[S.ncancels].req = k;
@@ -434,6 +459,7 @@ static void on_push(const struct io_uring_sqe *sqe)
 			const char *why;
 
 			iouw_rm_expected_sqe(&r->rm, &want);
+			LS(sqe, num(r), &want);
 			why = iouw_rs_check_sqe(&r->live, &want, sqe);
 			if (why)
 				mismatch("req%u: %s", num(r), why);
@@ -507,6 +533,7 @@ static void answer_op(struct lr_req *r, bool fuzzed)
 	r->op = OP_POSTED;
 	r->must_ecanceled = false;
 	say(" -> kernel: req%u's %s res %d", num(r), iouw_rs_opcode_name(r->sqe.opcode), (int)res);
+	LS(answer, num(r), false, res);
 	post(r->op_ud, res);
 }
 
@@ -530,6 +557,7 @@ static void answer_cancel(uint32_t k, bool fuzzed)
 			r->must_ecanceled = true;
 	}
 	say(" -> kernel: req%u's ASYNC_CANCEL res %d", c.req, (int)res);
+	LS(answer, c.req, true, res);
 	post(c.ud, res);
 }
 
@@ -559,6 +587,7 @@ static void kernel_wait(int64_t timeout_ns)
 	if (timeout_ns >= 0) {
 		iouw_virtual_clock_advance(&S.vc, (uint64_t)timeout_ns);
 		say(" -> wait: clock +%lldns", (long long)timeout_ns);
+		LS(drain_clock, (uint64_t)timeout_ns);
 	}
 }
 
@@ -668,6 +697,7 @@ static void check_ends(void)
 			iouw_rm_complete_result(&r->rm, &want);
 			break;
 		}
+		LS(result, i, &want, r->live.handle != NULL, r->detached);
 		EXPECT((r->op != OP_OUT && r->op != OP_PUSHED) || r->end == END_ABANDON,
 		       "req%u ended with its op SQE unanswered", i);
 		r->live.req = NULL;
@@ -708,6 +738,7 @@ static void check_step(void)
 			EXPECT(iouw_handle_try(r->live.handle, &got) == -EAGAIN,
 			       "live req%u already has a result", i);
 	}
+	LS0(step_end);
 }
 
 static struct lr_req *new_req(void)
@@ -735,6 +766,7 @@ static struct lr_req *new_req(void)
 	iouw_rs_model(&r->spec, &r->rm);
 	r->deadline = deadline;
 	r->tick = IOUW_NO_TICK;
+	LS(request, S.nreq, &r->spec, deadline, S.vc.now_ns);
 	S.nreq++;
 	say(" req%u: ", num(r));
 	if (S.trace) {
@@ -761,6 +793,7 @@ static void refused(struct lr_req *r)
 	/* The caller still owns it: give it up. */
 	r->live.req->ops->release(r->live.req);
 	r->end = END_REFUSED;
+	LS(submitted, num(r), false);
 	say(" (refused)");
 }
 
@@ -786,9 +819,10 @@ static void step_submit(unsigned count)
 		EXPECT(rc >= 0 && (unsigned)rc <= n, "submit_many returned %d", rc);
 	}
 	for (unsigned i = 0; i < n; i++) {
-		if ((int)i < rc)
+		if ((int)i < rc) {
 			rs[i]->inbound = true;
-		else
+			LS(submitted, num(rs[i]), true);
+		} else
 			refused(rs[i]);
 	}
 	if (S.trace)
@@ -811,6 +845,7 @@ static void step_drop(void)
 	iouw_handle_drop(S.req[i].live.handle);
 	S.req[i].live.handle = NULL;
 	S.req[i].dropped = true;
+	LS(drop, i);
 	say(" req%u's caller leaves", i);
 }
 
@@ -983,6 +1018,7 @@ int iouw_loop_history_run(const char *name, const struct iouw_lr_io *io, const u
 	rc = io->open(io->ctx, sq, cq);
 	EXPECT(rc == 0, "io open failed: %d", rc);
 	S.backend.base.ops = &lr_ops;
+	LS(config, cfg.ring_size, sq, S.budget, TICK, MAX_TIMEOUT);
 	{
 		struct iouw_clock clock = { read_clock, NULL };
 

@@ -151,6 +151,10 @@ struct runner {
 	size_t nsqes, capsqes, sqe_cursor;
 	struct named_cqe *named;
 	size_t nnamed, capnamed, named_head;
+	/* `cqe ... at_wait=1` lines, released one per blocking wait. */
+	const struct iouw_scn_step *deferred[IOUW_SCN_MAX_NAMES * 4];
+	size_t ndeferred, deferred_head;
+	bool releasing;
 	int cur_line;
 	bool failed;
 	int fail_line;
@@ -399,6 +403,8 @@ static int sb_push_sqe(struct iouw_backend *b, const struct io_uring_sqe *sqe)
 	return 0;
 }
 
+static bool do_cqe(struct runner *r, const struct iouw_scn_step *st);
+
 static unsigned sb_sq_space(struct iouw_backend *b)
 {
 	struct sbackend *sb = (struct sbackend *)b;
@@ -423,6 +429,21 @@ static int sb_submit_and_wait(struct iouw_backend *b, unsigned wait_nr, int64_t 
 	}
 	if (wait_nr == 0 || sb->released >= wait_nr)
 		return (int)submitted;
+	/* A CQE the script deferred to this wait (the kernel answers now). */
+	if (r->deferred_head < r->ndeferred) {
+		const struct iouw_scn_step *st = r->deferred[r->deferred_head++];
+		int line = r->cur_line;
+		bool ok;
+
+		r->cur_line = st->line;
+		r->releasing = true;
+		ok = do_cqe(r, st);
+		r->releasing = false;
+		if (!ok)
+			return -EIO;
+		r->cur_line = line;
+		return (int)submitted;
+	}
 	/* Nothing the script has named: a real wait would time out. */
 	if (timeout_ns < 0)
 		return -EDEADLK;
@@ -526,8 +547,12 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 		break;
 	case IOUW_EV_ADMIT_EXPIRED:
 		q = req_by_ptr(r, ev->request);
-		if (q)
+		if (q) {
 			q->admit_expired = 1;
+			/* Finished (timed out) and freed: its address may be reused. */
+			q->dead = true;
+			q->req = NULL;
+		}
 		logf_(r, "admit %s expired", q ? q->name->name : "?");
 		break;
 	case IOUW_EV_STAGE:
@@ -648,6 +673,8 @@ static uint64_t arg_deadline(struct runner *r, const struct iouw_scn_step *st)
 
 	if (!a || !strcmp(a->val, "none") || !iouw_scn_parse_duration(a->val + 1, &d))
 		return IOUW_NO_DEADLINE;
+	if (a->val[0] == '-')
+		return d > r->vc.now_ns ? 0 : r->vc.now_ns - d;
 	return iouw_ns_add_sat(r->vc.now_ns, d);
 }
 
@@ -1061,6 +1088,13 @@ static bool do_cqe(struct runner *r, const struct iouw_scn_step *st)
 	int32_t res;
 	char why[256];
 
+	if (arg_bool(st, "at_wait", false) && !r->releasing) {
+		if (r->ndeferred == sizeof(r->deferred) / sizeof(r->deferred[0]))
+			return failf(r, st->text, "too many deferred CQEs");
+		r->deferred[r->ndeferred++] = st;
+		logf_(r, "cqe deferred to the next blocking wait");
+		return true;
+	}
 	if (!cqe_target(r, st, &ud, &alts))
 		return false;
 	if (r->mode == IOUW_RUN_INJECT) {
@@ -1941,8 +1975,9 @@ int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_optio
 		return 0;
 	}
 	r->sq_cap = cs ? (unsigned)arg_u64(cs, "sq", r->cfg.ring_size) : r->cfg.ring_size;
-	if (r->sq_cap > r->cfg.ring_size)
-		r->sq_cap = r->cfg.ring_size;
+	/* At most the real SQ (at least 8 entries, see below). */
+	if (r->sq_cap > (r->cfg.ring_size < 8 ? 8 : r->cfg.ring_size))
+		r->sq_cap = r->cfg.ring_size < 8 ? 8 : r->cfg.ring_size;
 	memset(&ucfg, 0, sizeof(ucfg));
 	ucfg.entries = r->cfg.ring_size < 8 ? 8 : r->cfg.ring_size;
 	ucfg.single_issuer = r->cfg.single_issuer;
@@ -1994,11 +2029,15 @@ int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_optio
 
 	/* Arm the wake poll before line 1 (it takes an SQ slot of its own), so
 	 * a script's first turn starts from an idle, armed loop. */
-	e = iouw_loop_turn(r->loop, false);
+	e = cs && !arg_bool(cs, "prearm", true) ? 0 : iouw_loop_turn(r->loop, false);
 	if (e < 0)
 		failf(r, "the first turn to arm the wake poll", "turn returned %d", e);
 	else
 		exec_block(r, &s->body);
+	if (!r->failed && !r->ended && r->deferred_head < r->ndeferred) {
+		r->cur_line = r->deferred[r->deferred_head]->line;
+		failf(r, "the loop to wait for this deferred CQE", "no blocking wait released it");
+	}
 	if (!r->failed && !r->ended && r->mode == IOUW_RUN_KERNEL) {
 		/* Every CQE the kernel posted must be named by the script. */
 		uint64_t end = mono_ns() + 20000000;

@@ -510,7 +510,8 @@ static bool v_dur(struct parser *p, const struct word *w, bool relative)
 	const char *s = w->val;
 
 	if (relative) {
-		if (w->quoted || *s != '+')
+		/* "-D": a deadline already D in the past (explained fuzz inputs). */
+		if (w->quoted || (*s != '+' && *s != '-'))
 			return fail(p, w->col, "a relative time like +5ms");
 		s++;
 	}
@@ -824,6 +825,7 @@ static bool validate(struct parser *p, enum iouw_scn_op *ret_op, size_t *ret_fir
 			{ "ring", T_UINT, false, false },       { "sq", T_UINT, false, false },
 			{ "tick", T_DUR, false, false },        { "max_timeout", T_DUR, false, false },
 			{ "shutdown", T_SHUTDOWN, false, false }, { "single_issuer", T_BOOL, false, false },
+			{ "prearm", T_BOOL, false, false },
 			{ NULL, 0, 0, 0 }
 		};
 
@@ -1072,7 +1074,9 @@ static bool validate(struct parser *p, enum iouw_scn_op *ret_op, size_t *ret_fir
 		     2);
 	}
 	if (!strcmp(cmd, "cqe")) {
-		static const struct keyspec kres[] = { { "res", T_RES, false, true }, { NULL, 0, 0, 0 } };
+		static const struct keyspec kres[] = { { "res", T_RES, false, true },
+			                               { "at_wait", T_BOOL, false, false },
+			                               { NULL, 0, 0, 0 } };
 		static const struct keyspec kud[] = { { "ud", T_UINT, false, true },
 			                              { "res", T_RES, false, true },
 			                              { NULL, 0, 0, 0 } };
