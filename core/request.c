@@ -199,7 +199,7 @@ static int copy_iov(struct kind_request *k, const struct iovec *iov, unsigned io
 static int build_vectored(enum iouw_request_kind kind, int fd, uint64_t file_offset,
                           const struct iovec *iov, unsigned iovcnt, struct kind_request **ret)
 {
-	struct kind_request *k;
+	struct kind_request *k = NULL;
 	size_t total;
 	unsigned nonempty;
 	int r;
@@ -235,7 +235,7 @@ static void hand_out(struct kind_request *k, struct iouw_request **ret_req,
 int iouw_request_send(int fd, const struct iovec *iov, unsigned iovcnt, uint64_t deadline_ns,
                       struct iouw_request **ret_req, struct iouw_handle **ret_handle)
 {
-	struct kind_request *k;
+	struct kind_request *k = NULL;
 	int r;
 
 	if (!ret_req || !ret_handle)
@@ -251,7 +251,7 @@ int iouw_request_send(int fd, const struct iovec *iov, unsigned iovcnt, uint64_t
 int iouw_request_write_at(int fd, uint64_t file_offset, const struct iovec *iov, unsigned iovcnt,
                           struct iouw_request **ret_req, struct iouw_handle **ret_handle)
 {
-	struct kind_request *k;
+	struct kind_request *k = NULL;
 	int r;
 
 	if (!ret_req || !ret_handle)
@@ -267,7 +267,7 @@ int iouw_request_recv(int fd, void *buf, size_t capacity, size_t offset, size_t 
                       uint64_t deadline_ns, struct iouw_request **ret_req,
                       struct iouw_handle **ret_handle)
 {
-	struct kind_request *k;
+	struct kind_request *k = NULL;
 	int r;
 
 	if (fd < 0 || !buf || !ret_req || !ret_handle || !(offset < len && len <= capacity))
@@ -288,7 +288,7 @@ int iouw_request_recv(int fd, void *buf, size_t capacity, size_t offset, size_t 
 int iouw_request_read_at(int fd, uint64_t file_offset, void *buf, size_t capacity, size_t len,
                          struct iouw_request **ret_req, struct iouw_handle **ret_handle)
 {
-	struct kind_request *k;
+	struct kind_request *k = NULL;
 	int r;
 
 	if (fd < 0 || !buf || !ret_req || !ret_handle || len == 0 || len > capacity ||
@@ -307,7 +307,7 @@ int iouw_request_read_at(int fd, uint64_t file_offset, void *buf, size_t capacit
 
 int iouw_request_sync(int fd, struct iouw_request **ret_req, struct iouw_handle **ret_handle)
 {
-	struct kind_request *k;
+	struct kind_request *k = NULL;
 	int r;
 
 	if (fd < 0 || !ret_req || !ret_handle)
