@@ -12,11 +12,13 @@
  * finish_timeout_delivers_timeout_results      same name
  *
  * Beyond the originals:
- * - table_4_3: every cell of SPEC table 4.3 (kind x class x waiter state A/C,
- *   plus partial/complete positive results and recv's exact/prefix variants)
- *   as its own loop iteration, each assertion naming the cell.
- * - table_4_4: every cell of SPEC table 4.4 (orphaned?, fallback, timeout) per
- *   kind, driven through a real waiter table from state A and from state C.
+ * - t43_*: every cell of SPEC table 4.3 (kind x class x waiter state A/C,
+ *   plus partial/complete positive results and recv's exact/prefix variants),
+ *   each its own check test named after the cell (CELLS_4_3), each
+ *   assertion message naming it too.
+ * - t44_*: every cell of SPEC table 4.4 (orphaned?, fallback, timeout) per
+ *   kind, driven through a real waiter table from state A and from state C,
+ *   each its own named check test (CELLS_4_4).
  * - SQE contents per kind and how they move after partial progress (single
  *   and vectored, more than 32 buffers, resuming inside a buffer).
  * - every shape panic and the handle's invariants (expected SIGABRT naming
@@ -666,119 +668,91 @@ struct cell {
 #define OK IOUW_RESULT_OK
 #define TO IOUW_RESULT_TIMEOUT
 
+/* Every cell of table 4.3 as X(test name, description, kind, variant,
+ * cancel, res, terminal, status, err, value, progress): each becomes its own
+ * check test named after the cell. */
+#define CELLS_4_3(X) \
+	X(t43_send_retry_a_again, "send retry A: again", S, 0, false, -EAGAIN, false, IOUW_RESULT_SEND_FAILED, 0, 0, 0) \
+	X(t43_send_retry_c_timeout, "send retry C: Timeout", S, 0, true, -EAGAIN, true, TO, ETIMEDOUT, 0, 0) \
+	X(t43_send_cancelled_c_timeout, "send cancelled C: Timeout", S, 0, true, -ECANCELED, true, TO, ETIMEDOUT, 0, 0) \
+	X(t43_send_ecanceled_a_error_sendfailed, "send ECANCELED A (error): SendFailed", S, 0, false, -ECANCELED, true, IOUW_RESULT_SEND_FAILED, ECANCELED, 0, 0) \
+	X(t43_send_error_a_sendfailed, "send error A: SendFailed", S, 0, false, -EIO, true, IOUW_RESULT_SEND_FAILED, EIO, 0, 0) \
+	X(t43_send_error_c_sendfailed, "send error C: SendFailed", S, 0, true, -EIO, true, IOUW_RESULT_SEND_FAILED, EIO, 0, 0) \
+	X(t43_send_zero_a_sendfailed, "send zero A: SendFailed", S, 0, false, 0, true, IOUW_RESULT_SEND_FAILED, 0, 0, 0) \
+	X(t43_send_zero_c_sendfailed, "send zero C: SendFailed", S, 0, true, 0, true, IOUW_RESULT_SEND_FAILED, 0, 0, 0) \
+	X(t43_send_positive_all_a_ok, "send positive all A: ok", S, 0, false, DEF_LEN, true, OK, 0, DEF_LEN, DEF_LEN) \
+	X(t43_send_positive_all_c_ok_wins_over_cancel, "send positive all C: ok (wins over cancel)", S, 0, true, DEF_LEN, true, OK, 0, DEF_LEN, DEF_LEN) \
+	X(t43_send_positive_partial_a_again, "send positive partial A: again", S, 0, false, 3, false, IOUW_RESULT_SEND_FAILED, 0, 0, 3) \
+	X(t43_send_positive_partial_c_timeout, "send positive partial C: Timeout", S, 0, true, 3, true, TO, ETIMEDOUT, 0, 3) \
+	X(t43_recv_retry_a_again, "recv retry A: again", R, 0, false, -EAGAIN, false, IOUW_RESULT_RECV_FAILED, 0, 0, 0) \
+	X(t43_recv_retry_c_timeout, "recv retry C: Timeout", R, 0, true, -EAGAIN, true, TO, ETIMEDOUT, 0, 0) \
+	X(t43_recv_cancelled_c_timeout, "recv cancelled C: Timeout", R, 0, true, -ECANCELED, true, TO, ETIMEDOUT, 0, 0) \
+	X(t43_recv_ecanceled_a_error_recvfailed, "recv ECANCELED A (error): RecvFailed", R, 0, false, -ECANCELED, true, IOUW_RESULT_RECV_FAILED, ECANCELED, 0, 0) \
+	X(t43_recv_error_a_recvfailed, "recv error A: RecvFailed", R, 0, false, -ECONNRESET, true, IOUW_RESULT_RECV_FAILED, ECONNRESET, 0, 0) \
+	X(t43_recv_error_c_recvfailed, "recv error C: RecvFailed", R, 0, true, -EIO, true, IOUW_RESULT_RECV_FAILED, EIO, 0, 0) \
+	X(t43_recv_zero_a_recvfailed, "recv zero A: RecvFailed", R, 0, false, 0, true, IOUW_RESULT_RECV_FAILED, 0, 0, 0) \
+	X(t43_recv_zero_c_recvfailed, "recv zero C: RecvFailed", R, 0, true, 0, true, IOUW_RESULT_RECV_FAILED, 0, 0, 0) \
+	X(t43_recv_exact_positive_all_a_ok_len, "recv exact positive all A: ok(len)", R, V_PLAIN, false, DEF_LEN, true, OK, 0, DEF_LEN, DEF_LEN) \
+	X(t43_recv_exact_positive_all_c_ok_len, "recv exact positive all C: ok(len)", R, V_PLAIN, true, DEF_LEN, true, OK, 0, DEF_LEN, DEF_LEN) \
+	X(t43_recv_exact_positive_partial_a_again, "recv exact positive partial A: again", R, V_PLAIN, false, 3, false, IOUW_RESULT_RECV_FAILED, 0, 0, 3) \
+	X(t43_recv_exact_positive_partial_c_timeout, "recv exact positive partial C: Timeout", R, V_PLAIN, true, 3, true, TO, ETIMEDOUT, 0, 3) \
+	X(t43_recv_not_exact_positive_partial_a_ok_n, "recv not exact positive partial A: ok(n)", R, V_NONEXACT, false, 3, true, OK, 0, 3, 3) \
+	X(t43_recv_not_exact_positive_partial_c_ok_n, "recv not exact positive partial C: ok(n)", R, V_NONEXACT, true, 3, true, OK, 0, 3, 3) \
+	X(t43_recv_exact_prefix_positive_rest_a_ok_len, "recv exact prefix positive rest A: ok(len)", R, V_PREFIX, false, 6, true, OK, 0, DEF_LEN, DEF_LEN) \
+	X(t43_recv_exact_prefix_positive_rest_c_ok_len, "recv exact prefix positive rest C: ok(len)", R, V_PREFIX, true, 6, true, OK, 0, DEF_LEN, DEF_LEN) \
+	X(t43_recv_exact_prefix_positive_partial_a_again, "recv exact prefix positive partial A: again", R, V_PREFIX, false, 1, false, IOUW_RESULT_RECV_FAILED, 0, 0, 3) \
+	X(t43_recv_not_exact_prefix_positive_a_ok_prefix_n, "recv not exact prefix positive A: ok(prefix+n)", R, V_PREFIX_NONEXACT, false, 1, true, OK, 0, 3, 3) \
+	X(t43_recv_not_exact_prefix_positive_c_ok_prefix_n, "recv not exact prefix positive C: ok(prefix+n)", R, V_PREFIX_NONEXACT, true, 1, true, OK, 0, 3, 3) \
+	X(t43_read_at_retry_a_again, "read_at retry A: again", RD, 0, false, -EAGAIN, false, IOUW_RESULT_READ_FAILED, 0, 0, 0) \
+	X(t43_read_at_retry_c_again, "read_at retry C: again", RD, 0, true, -EAGAIN, false, IOUW_RESULT_READ_FAILED, 0, 0, 0) \
+	X(t43_read_at_cancelled_c_readfailed, "read_at cancelled C: ReadFailed", RD, 0, true, -ECANCELED, true, IOUW_RESULT_READ_FAILED, ECANCELED, 0, 0) \
+	X(t43_read_at_ecanceled_a_error_readfailed, "read_at ECANCELED A (error): ReadFailed", RD, 0, false, -ECANCELED, true, IOUW_RESULT_READ_FAILED, ECANCELED, 0, 0) \
+	X(t43_read_at_error_a_readfailed, "read_at error A: ReadFailed", RD, 0, false, -EIO, true, IOUW_RESULT_READ_FAILED, EIO, 0, 0) \
+	X(t43_read_at_error_c_readfailed, "read_at error C: ReadFailed", RD, 0, true, -EBADF, true, IOUW_RESULT_READ_FAILED, EBADF, 0, 0) \
+	X(t43_read_at_zero_a_insufficientlength, "read_at zero A: InsufficientLength", RD, 0, false, 0, true, IOUW_RESULT_INSUFFICIENT_LENGTH, 0, 0, 0) \
+	X(t43_read_at_zero_c_insufficientlength, "read_at zero C: InsufficientLength", RD, 0, true, 0, true, IOUW_RESULT_INSUFFICIENT_LENGTH, 0, 0, 0) \
+	X(t43_read_at_positive_all_a_ok, "read_at positive all A: ok", RD, 0, false, DEF_LEN, true, OK, 0, DEF_LEN, DEF_LEN) \
+	X(t43_read_at_positive_all_c_ok, "read_at positive all C: ok", RD, 0, true, DEF_LEN, true, OK, 0, DEF_LEN, DEF_LEN) \
+	X(t43_read_at_positive_partial_a_again, "read_at positive partial A: again", RD, 0, false, 3, false, IOUW_RESULT_READ_FAILED, 0, 0, 3) \
+	X(t43_read_at_positive_partial_c_again, "read_at positive partial C: again", RD, 0, true, 3, false, IOUW_RESULT_READ_FAILED, 0, 0, 3) \
+	X(t43_write_at_retry_a_again, "write_at retry A: again", W, 0, false, -EAGAIN, false, IOUW_RESULT_WRITE_FAILED, 0, 0, 0) \
+	X(t43_write_at_retry_c_again, "write_at retry C: again", W, 0, true, -EWOULDBLOCK, false, IOUW_RESULT_WRITE_FAILED, 0, 0, 0) \
+	X(t43_write_at_cancelled_c_writefailed, "write_at cancelled C: WriteFailed", W, 0, true, -ECANCELED, true, IOUW_RESULT_WRITE_FAILED, ECANCELED, 0, 0) \
+	X(t43_write_at_ecanceled_a_error_writefailed, "write_at ECANCELED A (error): WriteFailed", W, 0, false, -ECANCELED, true, IOUW_RESULT_WRITE_FAILED, ECANCELED, 0, 0) \
+	X(t43_write_at_error_a_writefailed, "write_at error A: WriteFailed", W, 0, false, -ENOSPC, true, IOUW_RESULT_WRITE_FAILED, ENOSPC, 0, 0) \
+	X(t43_write_at_error_c_writefailed, "write_at error C: WriteFailed", W, 0, true, -EIO, true, IOUW_RESULT_WRITE_FAILED, EIO, 0, 0) \
+	X(t43_write_at_zero_a_writefailed, "write_at zero A: WriteFailed", W, 0, false, 0, true, IOUW_RESULT_WRITE_FAILED, 0, 0, 0) \
+	X(t43_write_at_zero_c_writefailed, "write_at zero C: WriteFailed", W, 0, true, 0, true, IOUW_RESULT_WRITE_FAILED, 0, 0, 0) \
+	X(t43_write_at_positive_all_a_ok, "write_at positive all A: ok", W, 0, false, DEF_LEN, true, OK, 0, DEF_LEN, DEF_LEN) \
+	X(t43_write_at_positive_all_c_ok, "write_at positive all C: ok", W, 0, true, DEF_LEN, true, OK, 0, DEF_LEN, DEF_LEN) \
+	X(t43_write_at_positive_partial_a_again, "write_at positive partial A: again", W, 0, false, 3, false, IOUW_RESULT_WRITE_FAILED, 0, 0, 3) \
+	X(t43_write_at_positive_partial_c_again, "write_at positive partial C: again", W, 0, true, 3, false, IOUW_RESULT_WRITE_FAILED, 0, 0, 3) \
+	X(t43_sync_retry_a_again, "sync retry A: again", Y, 0, false, -EINTR, false, OK, 0, 0, 0) \
+	X(t43_sync_retry_c_again, "sync retry C: again", Y, 0, true, -EAGAIN, false, OK, 0, 0, 0) \
+	X(t43_sync_cancelled_c_error_ecanceled, "sync cancelled C: error ECANCELED", Y, 0, true, -ECANCELED, true, IOUW_RESULT_SYNC_ERROR, ECANCELED, 0, 0) \
+	X(t43_sync_ecanceled_a_error_error_ecanceled, "sync ECANCELED A (error): error ECANCELED", Y, 0, false, -ECANCELED, true, IOUW_RESULT_SYNC_ERROR, ECANCELED, 0, 0) \
+	X(t43_sync_error_a_error_res, "sync error A: error -res", Y, 0, false, -EIO, true, IOUW_RESULT_SYNC_ERROR, EIO, 0, 0) \
+	X(t43_sync_error_c_error_res, "sync error C: error -res", Y, 0, true, -EROFS, true, IOUW_RESULT_SYNC_ERROR, EROFS, 0, 0) \
+	X(t43_sync_zero_a_ok, "sync zero A: ok", Y, 0, false, 0, true, OK, 0, 0, 0) \
+	X(t43_sync_zero_c_ok, "sync zero C: ok", Y, 0, true, 0, true, OK, 0, 0, 0) \
+	X(t43_sync_positive_a_ok, "sync positive A: ok", Y, 0, false, 1, true, OK, 0, 0, 0) \
+	X(t43_sync_positive_c_ok, "sync positive C: ok", Y, 0, true, 7, true, OK, 0, 0, 0)
+
 static const struct cell cells[] = {
-	/* send */
-	{ "send retry A: again", S, 0, false, -EAGAIN, false, IOUW_RESULT_SEND_FAILED, 0, 0, 0 },
-	{ "send retry C: Timeout", S, 0, true, -EAGAIN, true, TO, ETIMEDOUT, 0, 0 },
-	{ "send cancelled C: Timeout", S, 0, true, -ECANCELED, true, TO, ETIMEDOUT, 0, 0 },
-	{ "send ECANCELED A (error): SendFailed", S, 0, false, -ECANCELED, true,
-	  IOUW_RESULT_SEND_FAILED, ECANCELED, 0, 0 },
-	{ "send error A: SendFailed", S, 0, false, -EIO, true, IOUW_RESULT_SEND_FAILED, EIO, 0, 0 },
-	{ "send error C: SendFailed", S, 0, true, -EIO, true, IOUW_RESULT_SEND_FAILED, EIO, 0, 0 },
-	{ "send zero A: SendFailed", S, 0, false, 0, true, IOUW_RESULT_SEND_FAILED, 0, 0, 0 },
-	{ "send zero C: SendFailed", S, 0, true, 0, true, IOUW_RESULT_SEND_FAILED, 0, 0, 0 },
-	{ "send positive all A: ok", S, 0, false, DEF_LEN, true, OK, 0, DEF_LEN, DEF_LEN },
-	{ "send positive all C: ok (wins over cancel)", S, 0, true, DEF_LEN, true, OK, 0, DEF_LEN,
-	  DEF_LEN },
-	{ "send positive partial A: again", S, 0, false, 3, false, IOUW_RESULT_SEND_FAILED, 0, 0,
-	  3 },
-	{ "send positive partial C: Timeout", S, 0, true, 3, true, TO, ETIMEDOUT, 0, 3 },
-	/* recv */
-	{ "recv retry A: again", R, 0, false, -EAGAIN, false, IOUW_RESULT_RECV_FAILED, 0, 0, 0 },
-	{ "recv retry C: Timeout", R, 0, true, -EAGAIN, true, TO, ETIMEDOUT, 0, 0 },
-	{ "recv cancelled C: Timeout", R, 0, true, -ECANCELED, true, TO, ETIMEDOUT, 0, 0 },
-	{ "recv ECANCELED A (error): RecvFailed", R, 0, false, -ECANCELED, true,
-	  IOUW_RESULT_RECV_FAILED, ECANCELED, 0, 0 },
-	{ "recv error A: RecvFailed", R, 0, false, -ECONNRESET, true, IOUW_RESULT_RECV_FAILED,
-	  ECONNRESET, 0, 0 },
-	{ "recv error C: RecvFailed", R, 0, true, -EIO, true, IOUW_RESULT_RECV_FAILED, EIO, 0, 0 },
-	{ "recv zero A: RecvFailed", R, 0, false, 0, true, IOUW_RESULT_RECV_FAILED, 0, 0, 0 },
-	{ "recv zero C: RecvFailed", R, 0, true, 0, true, IOUW_RESULT_RECV_FAILED, 0, 0, 0 },
-	{ "recv exact positive all A: ok(len)", R, V_PLAIN, false, DEF_LEN, true, OK, 0, DEF_LEN,
-	  DEF_LEN },
-	{ "recv exact positive all C: ok(len)", R, V_PLAIN, true, DEF_LEN, true, OK, 0, DEF_LEN,
-	  DEF_LEN },
-	{ "recv exact positive partial A: again", R, V_PLAIN, false, 3, false,
-	  IOUW_RESULT_RECV_FAILED, 0, 0, 3 },
-	{ "recv exact positive partial C: Timeout", R, V_PLAIN, true, 3, true, TO, ETIMEDOUT, 0,
-	  3 },
-	{ "recv not exact positive partial A: ok(n)", R, V_NONEXACT, false, 3, true, OK, 0, 3, 3 },
-	{ "recv not exact positive partial C: ok(n)", R, V_NONEXACT, true, 3, true, OK, 0, 3, 3 },
-	{ "recv exact prefix positive rest A: ok(len)", R, V_PREFIX, false, 6, true, OK, 0,
-	  DEF_LEN, DEF_LEN },
-	{ "recv exact prefix positive rest C: ok(len)", R, V_PREFIX, true, 6, true, OK, 0,
-	  DEF_LEN, DEF_LEN },
-	{ "recv exact prefix positive partial A: again", R, V_PREFIX, false, 1, false,
-	  IOUW_RESULT_RECV_FAILED, 0, 0, 3 },
-	{ "recv not exact prefix positive A: ok(prefix+n)", R, V_PREFIX_NONEXACT, false, 1, true,
-	  OK, 0, 3, 3 },
-	{ "recv not exact prefix positive C: ok(prefix+n)", R, V_PREFIX_NONEXACT, true, 1, true,
-	  OK, 0, 3, 3 },
-	/* read_at */
-	{ "read_at retry A: again", RD, 0, false, -EAGAIN, false, IOUW_RESULT_READ_FAILED, 0, 0,
-	  0 },
-	{ "read_at retry C: again", RD, 0, true, -EAGAIN, false, IOUW_RESULT_READ_FAILED, 0, 0,
-	  0 },
-	{ "read_at cancelled C: ReadFailed", RD, 0, true, -ECANCELED, true,
-	  IOUW_RESULT_READ_FAILED, ECANCELED, 0, 0 },
-	{ "read_at ECANCELED A (error): ReadFailed", RD, 0, false, -ECANCELED, true,
-	  IOUW_RESULT_READ_FAILED, ECANCELED, 0, 0 },
-	{ "read_at error A: ReadFailed", RD, 0, false, -EIO, true, IOUW_RESULT_READ_FAILED, EIO, 0,
-	  0 },
-	{ "read_at error C: ReadFailed", RD, 0, true, -EBADF, true, IOUW_RESULT_READ_FAILED, EBADF,
-	  0, 0 },
-	{ "read_at zero A: InsufficientLength", RD, 0, false, 0, true,
-	  IOUW_RESULT_INSUFFICIENT_LENGTH, 0, 0, 0 },
-	{ "read_at zero C: InsufficientLength", RD, 0, true, 0, true,
-	  IOUW_RESULT_INSUFFICIENT_LENGTH, 0, 0, 0 },
-	{ "read_at positive all A: ok", RD, 0, false, DEF_LEN, true, OK, 0, DEF_LEN, DEF_LEN },
-	{ "read_at positive all C: ok", RD, 0, true, DEF_LEN, true, OK, 0, DEF_LEN, DEF_LEN },
-	{ "read_at positive partial A: again", RD, 0, false, 3, false, IOUW_RESULT_READ_FAILED, 0,
-	  0, 3 },
-	{ "read_at positive partial C: again", RD, 0, true, 3, false, IOUW_RESULT_READ_FAILED, 0,
-	  0, 3 },
-	/* write_at */
-	{ "write_at retry A: again", W, 0, false, -EAGAIN, false, IOUW_RESULT_WRITE_FAILED, 0, 0,
-	  0 },
-	{ "write_at retry C: again", W, 0, true, -EWOULDBLOCK, false, IOUW_RESULT_WRITE_FAILED, 0,
-	  0, 0 },
-	{ "write_at cancelled C: WriteFailed", W, 0, true, -ECANCELED, true,
-	  IOUW_RESULT_WRITE_FAILED, ECANCELED, 0, 0 },
-	{ "write_at ECANCELED A (error): WriteFailed", W, 0, false, -ECANCELED, true,
-	  IOUW_RESULT_WRITE_FAILED, ECANCELED, 0, 0 },
-	{ "write_at error A: WriteFailed", W, 0, false, -ENOSPC, true, IOUW_RESULT_WRITE_FAILED,
-	  ENOSPC, 0, 0 },
-	{ "write_at error C: WriteFailed", W, 0, true, -EIO, true, IOUW_RESULT_WRITE_FAILED, EIO, 0,
-	  0 },
-	{ "write_at zero A: WriteFailed", W, 0, false, 0, true, IOUW_RESULT_WRITE_FAILED, 0, 0, 0 },
-	{ "write_at zero C: WriteFailed", W, 0, true, 0, true, IOUW_RESULT_WRITE_FAILED, 0, 0, 0 },
-	{ "write_at positive all A: ok", W, 0, false, DEF_LEN, true, OK, 0, DEF_LEN, DEF_LEN },
-	{ "write_at positive all C: ok", W, 0, true, DEF_LEN, true, OK, 0, DEF_LEN, DEF_LEN },
-	{ "write_at positive partial A: again", W, 0, false, 3, false, IOUW_RESULT_WRITE_FAILED, 0,
-	  0, 3 },
-	{ "write_at positive partial C: again", W, 0, true, 3, false, IOUW_RESULT_WRITE_FAILED, 0,
-	  0, 3 },
-	/* sync */
-	{ "sync retry A: again", Y, 0, false, -EINTR, false, OK, 0, 0, 0 },
-	{ "sync retry C: again", Y, 0, true, -EAGAIN, false, OK, 0, 0, 0 },
-	{ "sync cancelled C: error ECANCELED", Y, 0, true, -ECANCELED, true,
-	  IOUW_RESULT_SYNC_ERROR, ECANCELED, 0, 0 },
-	{ "sync ECANCELED A (error): error ECANCELED", Y, 0, false, -ECANCELED, true,
-	  IOUW_RESULT_SYNC_ERROR, ECANCELED, 0, 0 },
-	{ "sync error A: error -res", Y, 0, false, -EIO, true, IOUW_RESULT_SYNC_ERROR, EIO, 0, 0 },
-	{ "sync error C: error -res", Y, 0, true, -EROFS, true, IOUW_RESULT_SYNC_ERROR, EROFS, 0,
-	  0 },
-	{ "sync zero A: ok", Y, 0, false, 0, true, OK, 0, 0, 0 },
-	{ "sync zero C: ok", Y, 0, true, 0, true, OK, 0, 0, 0 },
-	{ "sync positive A: ok", Y, 0, false, 1, true, OK, 0, 0, 0 },
-	{ "sync positive C: ok", Y, 0, true, 7, true, OK, 0, 0, 0 },
+#define X(id, ...) { __VA_ARGS__ },
+	CELLS_4_3(X)
+#undef X
 };
 
-#define NCELLS ((int)(sizeof(cells) / sizeof(cells[0])))
+enum {
+#define X(id, ...) id##_idx,
+	CELLS_4_3(X)
+#undef X
+};
 
-START_TEST(table_4_3)
+
+static void run_cell_4_3(const struct cell *c)
 {
-	const struct cell *c = &cells[_i];
 	int sv[2];
 	struct iouw_request *req;
 	struct iouw_handle *h;
@@ -807,7 +781,15 @@ START_TEST(table_4_3)
 	close(sv[0]);
 	close(sv[1]);
 }
-END_TEST
+
+#define X(id, ...)                          \
+	START_TEST(id)                      \
+	{                                   \
+		run_cell_4_3(&cells[id##_idx]); \
+	}                                   \
+	END_TEST
+CELLS_4_3(X)
+#undef X
 
 /* ---- SPEC table 4.4, through a real waiter table -------------------------- */
 
@@ -817,12 +799,12 @@ static const char *const col_names[] = { "orphaned when caller dropped",
 	                                 "delivered if no result recorded",
 	                                 "delivered on local timeout" };
 
-/* _i = ((kind * 3) + column) * 2 + state (0 = A, 1 = C). */
-START_TEST(table_4_4)
+/* i = ((kind * 3) + column) * 2 + state (0 = A, 1 = C). */
+static void run_cell_4_4(int i)
 {
-	enum iouw_request_kind kind = all_kinds[_i / 6];
-	enum col44 col = (enum col44)((_i / 2) % 3);
-	bool from_c = _i % 2;
+	enum iouw_request_kind kind = all_kinds[i / 6];
+	enum col44 col = (enum col44)((i / 2) % 3);
+	bool from_c = i % 2;
 	bool orphans = kind == S || kind == R || kind == RD;
 	struct iouw_waiters *w;
 	int sv[2];
@@ -912,7 +894,49 @@ START_TEST(table_4_4)
 	close(sv[0]);
 	close(sv[1]);
 }
-END_TEST
+
+/* Every cell of table 4.4 (kind x column x starting state), each its own
+ * check test: X(test name, index for run_cell_4_4). */
+#define CELLS_4_4(X) \
+	X(t44_send_orphaned_from_A, 0) \
+	X(t44_send_orphaned_from_C, 1) \
+	X(t44_send_fallback_from_A, 2) \
+	X(t44_send_fallback_from_C, 3) \
+	X(t44_send_timeout_from_A, 4) \
+	X(t44_send_timeout_from_C, 5) \
+	X(t44_recv_orphaned_from_A, 6) \
+	X(t44_recv_orphaned_from_C, 7) \
+	X(t44_recv_fallback_from_A, 8) \
+	X(t44_recv_fallback_from_C, 9) \
+	X(t44_recv_timeout_from_A, 10) \
+	X(t44_recv_timeout_from_C, 11) \
+	X(t44_read_at_orphaned_from_A, 12) \
+	X(t44_read_at_orphaned_from_C, 13) \
+	X(t44_read_at_fallback_from_A, 14) \
+	X(t44_read_at_fallback_from_C, 15) \
+	X(t44_read_at_timeout_from_A, 16) \
+	X(t44_read_at_timeout_from_C, 17) \
+	X(t44_write_at_orphaned_from_A, 18) \
+	X(t44_write_at_orphaned_from_C, 19) \
+	X(t44_write_at_fallback_from_A, 20) \
+	X(t44_write_at_fallback_from_C, 21) \
+	X(t44_write_at_timeout_from_A, 22) \
+	X(t44_write_at_timeout_from_C, 23) \
+	X(t44_sync_orphaned_from_A, 24) \
+	X(t44_sync_orphaned_from_C, 25) \
+	X(t44_sync_fallback_from_A, 26) \
+	X(t44_sync_fallback_from_C, 27) \
+	X(t44_sync_timeout_from_A, 28) \
+	X(t44_sync_timeout_from_C, 29)
+
+#define X(id, i)                \
+	START_TEST(id)          \
+	{                       \
+		run_cell_4_4(i); \
+	}                       \
+	END_TEST
+CELLS_4_4(X)
+#undef X
 
 /* ---- SQE contents --------------------------------------------------------- */
 
@@ -1816,8 +1840,10 @@ static Suite *request_suite(void)
 	tcase_add_test(orig, finish_without_cqe_uses_fallback_results);
 	tcase_add_test(orig, finish_timeout_delivers_timeout_results);
 
-	tcase_add_loop_test(tables, table_4_3, 0, NCELLS);
-	tcase_add_loop_test(tables, table_4_4, 0, 5 * 3 * 2);
+#define X(id, ...) tcase_add_test(tables, id);
+	CELLS_4_3(X)
+	CELLS_4_4(X)
+#undef X
 
 	tcase_add_test(sqes, sqe_vectored_resume_inside_buffer);
 	tcase_add_test(sqes, sqe_vectored_more_than_32_buffers);
