@@ -305,12 +305,7 @@ int iouw_uring_probe_nop_inject(struct iouw_backend *b)
 	if (io_uring_sq_space_left(&u->ring) < 2)
 		return -EBUSY;
 	for (int i = 0; i < 2; i++) {
-		struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
-
-		io_uring_prep_nop(sqe);
-		sqe->rw_flags = IORING_NOP_INJECT_RESULT; /* nop_flags */
-		sqe->len = (uint32_t)probe_results[i];
-		io_uring_sqe_set_data64(sqe, ud[i]);
+		iouw_uring_prep_inject(io_uring_get_sqe(&u->ring), ud[i], probe_results[i]);
 	}
 	for (int i = 0; i < 2; i++) {
 		int e = probe_take(u, ud[i], &got[i]);
@@ -341,10 +336,8 @@ int iouw_uring_probe_msg_ring(struct iouw_backend *b)
 	if (io_uring_sq_space_left(&u->ring) < 2)
 		return -EBUSY;
 	for (int i = 0; i < 2; i++) {
-		struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
-
-		io_uring_prep_msg_ring(sqe, u->ring.ring_fd, (unsigned)probe_results[i], dst[i], 0);
-		io_uring_sqe_set_data64(sqe, src[i]);
+		iouw_uring_prep_inject_msg_ring(io_uring_get_sqe(&u->ring), u->ring.ring_fd, dst[i],
+		                                probe_results[i], src[i]);
 	}
 	/* Each MSG_RING SQE completes itself (res 0 or -errno); only a
 	 * successful one posts the message. Take both before judging. */

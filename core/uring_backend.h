@@ -87,6 +87,32 @@ struct io_uring *iouw_uring_backend_ring(struct iouw_backend *b);
  * /proc/sys/kernel/io_uring_disabled is 2, else the setup error). */
 int iouw_uring_available(void);
 
+/* Prepare @sqe (from io_uring_get_sqe or a zeroed copy) so that the ring
+ * posts one CQE with exactly @user_data and @res: IORING_OP_NOP with
+ * IORING_NOP_INJECT_RESULT. The one place that knows liburing 2.3 keeps the
+ * NOP flags where rw_flags is and the result in len. Never link it
+ * (IO_LINK turns the rest of a chain into -ECANCELED after a negative res). */
+static inline void iouw_uring_prep_inject(struct io_uring_sqe *sqe, uint64_t user_data,
+                                          int32_t res)
+{
+	io_uring_prep_nop(sqe);
+	sqe->rw_flags = IORING_NOP_INJECT_RESULT; /* nop_flags */
+	sqe->len = (uint32_t)res;
+	io_uring_sqe_set_data64(sqe, user_data);
+}
+
+/* The fallback for kernels without NOP injection: IORING_OP_MSG_RING aimed
+ * at @ring_fd (the ring itself) posts (@user_data, @res) there. The MSG_RING
+ * SQE also completes itself, with @own_user_data; add IOSQE_CQE_SKIP_SUCCESS
+ * to keep that CQE only when it fails. */
+static inline void iouw_uring_prep_inject_msg_ring(struct io_uring_sqe *sqe, int ring_fd,
+                                                   uint64_t user_data, int32_t res,
+                                                   uint64_t own_user_data)
+{
+	io_uring_prep_msg_ring(sqe, ring_fd, (unsigned)res, user_data, 0);
+	io_uring_sqe_set_data64(sqe, own_user_data);
+}
+
 /* Whether IORING_OP_NOP with IORING_NOP_INJECT_RESULT posts a CQE with exactly
  * the given user_data and res on this kernel: submits two injecting NOPs
  * (a positive and a negative result) on @b's ring and waits up to about one

@@ -113,14 +113,11 @@ static int ring_post(void *ctx, uint64_t user_data, int32_t res)
 	if (!sqe)
 		return -EBUSY; /* never: every post submits at once */
 	if (r->msg_ring) {
-		io_uring_prep_msg_ring(sqe, r->ring->ring_fd, (unsigned)res, user_data, 0);
+		iouw_uring_prep_inject_msg_ring(sqe, r->ring->ring_fd, user_data, res,
+		                                MSG_RING_SELF_USER_DATA);
 		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-		io_uring_sqe_set_data64(sqe, MSG_RING_SELF_USER_DATA);
 	} else {
-		io_uring_prep_nop(sqe);
-		sqe->rw_flags = IORING_NOP_INJECT_RESULT; /* nop_flags in newer headers */
-		sqe->len = (uint32_t)res;
-		io_uring_sqe_set_data64(sqe, user_data);
+		iouw_uring_prep_inject(sqe, user_data, res);
 	}
 	rc = io_uring_submit(r->ring);
 	if (rc < 0)

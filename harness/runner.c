@@ -1007,14 +1007,10 @@ static bool inject(struct runner *r, uint64_t ud, int32_t res)
 	if (!sqe)
 		return failf(r, "room in the SQ to inject a CQE", "SQ full");
 	if (r->use_msg_ring) {
-		io_uring_prep_msg_ring(sqe, ring->ring_fd, (unsigned)res, ud, 0);
-		io_uring_sqe_set_data64(sqe, MSG_RING_MARK);
+		iouw_uring_prep_inject_msg_ring(sqe, ring->ring_fd, ud, res, MSG_RING_MARK);
 		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 	} else {
-		io_uring_prep_nop(sqe);
-		sqe->rw_flags = IORING_NOP_INJECT_RESULT;
-		sqe->len = (unsigned)res;
-		io_uring_sqe_set_data64(sqe, ud);
+		iouw_uring_prep_inject(sqe, ud, res);
 	}
 	if (io_uring_submit(ring) < 0)
 		return failf(r, "the injection SQE to be submitted", "io_uring_submit failed");

@@ -51,10 +51,7 @@ static int push_inject(struct iouw_backend *b, uint64_t user_data, int32_t res)
 {
 	struct io_uring_sqe sqe;
 
-	io_uring_prep_nop(&sqe);
-	sqe.rw_flags = IORING_NOP_INJECT_RESULT; /* nop_flags */
-	sqe.len = (uint32_t)res;
-	io_uring_sqe_set_data64(&sqe, user_data);
+	iouw_uring_prep_inject(&sqe, user_data, res);
 	return iouw_backend_push_sqe(b, &sqe);
 }
 
