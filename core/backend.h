@@ -26,6 +26,7 @@
 #ifndef IOUW_BACKEND_H
 #define IOUW_BACKEND_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,9 +41,14 @@ struct iouw_cqe {
 
 struct iouw_backend;
 
+
 struct iouw_backend_ops {
 	/* Copy @sqe into the next free SQ slot. 0, or -EBUSY when the SQ is full. */
 	int (*push_sqe)(struct iouw_backend *b, const struct io_uring_sqe *sqe);
+	/* Optional (may be NULL): copy the @n SQEs of @sqes, in order, into the
+	 * next free SQ slots; 0, or -EBUSY (nothing pushed) when fewer than @n
+	 * are free. Same effect as @n push_sqe calls, in one call. */
+	int (*push_sqes)(struct iouw_backend *b, const struct io_uring_sqe *sqes, unsigned n);
 	/* Free SQ slots left before push_sqe would return -EBUSY. */
 	unsigned (*sq_space)(struct iouw_backend *b);
 	/* Submit everything pushed, then wait until at least @wait_nr CQEs are
@@ -70,6 +76,25 @@ struct iouw_backend {
 static inline int iouw_backend_push_sqe(struct iouw_backend *b, const struct io_uring_sqe *sqe)
 {
 	return b->ops->push_sqe(b, sqe);
+}
+
+/* See struct iouw_backend_ops.push_sqes; falls back to push_sqe one by one,
+ * checking the space first, so a full SQ still pushes nothing (a push_sqe
+ * failing for another reason stops the run and returns its error). */
+static inline int iouw_backend_push_sqes(struct iouw_backend *b, const struct io_uring_sqe *sqes,
+                                         unsigned n)
+{
+	if (b->ops->push_sqes)
+		return b->ops->push_sqes(b, sqes, n);
+	if (b->ops->sq_space(b) < n)
+		return -EBUSY;
+	for (unsigned i = 0; i < n; i++) {
+		int r = b->ops->push_sqe(b, &sqes[i]);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 /* See struct iouw_backend_ops.sq_space. */

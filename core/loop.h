@@ -106,7 +106,8 @@ void iouw_loop_config_init(struct iouw_loop_config *cfg);
 int iouw_loop_config_normalize(const struct iouw_loop_config *cfg, struct iouw_loop_config *ret);
 
 enum iouw_loop_event_kind {
-	IOUW_EV_SQE = 0,         /* .sqe was pushed to the backend */
+	IOUW_EV_SQE = 0,         /* .sqe was staged; it reaches the backend, in
+	                          * staging order, before the fill returns */
 	IOUW_EV_CQE,             /* .cqe was reaped */
 	IOUW_EV_ADMIT,           /* fresh request got slot .id, deadline .tick */
 	IOUW_EV_ADMIT_EXPIRED,   /* fresh request's deadline had passed: timed out */

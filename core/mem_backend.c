@@ -73,6 +73,17 @@ static int mem_push_sqe(struct iouw_backend *b, const struct io_uring_sqe *sqe)
 	return 0;
 }
 
+static int mem_push_sqes(struct iouw_backend *b, const struct io_uring_sqe *sqes, unsigned n)
+{
+	struct mem_backend *m = to_mem(b);
+
+	if (m->sq_entries - m->pending_len < n)
+		return -EBUSY;
+	memcpy(&m->pending[m->pending_len], sqes, (size_t)n * sizeof(*sqes));
+	m->pending_len += n;
+	return 0;
+}
+
 static unsigned mem_sq_space(struct iouw_backend *b)
 {
 	struct mem_backend *m = to_mem(b);
@@ -181,6 +192,7 @@ static void mem_free(struct iouw_backend *b)
 
 static const struct iouw_backend_ops mem_ops = {
 	.push_sqe = mem_push_sqe,
+	.push_sqes = mem_push_sqes,
 	.sq_space = mem_sq_space,
 	.submit_and_wait = mem_submit_and_wait,
 	.reap = mem_reap,

@@ -116,11 +116,12 @@ int iouw_mpsc_push_many(struct iouw_mpsc *q, void *const *values, size_t n)
 			if (atomic_compare_exchange_weak_explicit(&q->tail, &pos, pos + n,
 			                                          memory_order_relaxed,
 			                                          memory_order_relaxed)) {
-				for (size_t i = 0; i < n; i++) {
-					struct iouw_mpsc_cell *cell = &q->cells[(pos + i) & q->mask];
+				struct iouw_mpsc_cell *cells = q->cells;
+				size_t mask = q->mask;
 
-					cell->value = values[i];
-					atomic_store_explicit(&cell->seq, pos + i + 1,
+				for (size_t i = 0; i < n; i++) {
+					cells[(pos + i) & mask].value = values[i];
+					atomic_store_explicit(&cells[(pos + i) & mask].seq, pos + i + 1,
 					                      memory_order_release);
 				}
 				return (int)n;
@@ -160,6 +161,33 @@ void *iouw_mpsc_pop(struct iouw_mpsc *q)
 	/* Free the cell for the producers' next lap. */
 	atomic_store_explicit(&cell->seq, pos + q->mask + 1, memory_order_release);
 	return value;
+}
+
+size_t iouw_mpsc_pop_many(struct iouw_mpsc *q, void **ret_values, size_t max)
+{
+	/* Locals: the acquire loads below would make the compiler reload
+	 * q->cells and q->mask on every cell. */
+	struct iouw_mpsc_cell *cells = q->cells;
+	size_t mask = q->mask;
+	uint64_t pos = atomic_load_explicit(&q->head, memory_order_relaxed);
+	size_t n = 0;
+
+	for (; n < max; n++) {
+		struct iouw_mpsc_cell *cell = &cells[(pos + n) & mask];
+
+		if (atomic_load_explicit(&cell->seq, memory_order_acquire) != pos + n + 1)
+			break;
+		ret_values[n] = cell->value;
+	}
+	if (n == 0)
+		return 0;
+	atomic_store_explicit(&q->head, pos + n, memory_order_relaxed);
+	/* Free the cells for the producers' next lap, in order (a producer
+	 * checks the last cell of its run, see push_many). */
+	for (size_t i = 0; i < n; i++)
+		atomic_store_explicit(&cells[(pos + i) & mask].seq, pos + i + mask + 1,
+		                      memory_order_release);
+	return n;
 }
 
 size_t iouw_mpsc_len(const struct iouw_mpsc *q)

@@ -41,6 +41,10 @@ int iouw_mpsc_push_many(struct iouw_mpsc *q, void *const *values, size_t n);
 /* Consumer thread only. The oldest published value, or NULL when empty (or
  * when the oldest claimed cell is still being written by its producer). */
 void *iouw_mpsc_pop(struct iouw_mpsc *q);
+/* Consumer thread only. Pop up to @max values, oldest first, into
+ * @ret_values (one head update for the lot); stops early at the first cell
+ * not yet published, like pop(). Returns how many were popped. */
+size_t iouw_mpsc_pop_many(struct iouw_mpsc *q, void **ret_values, size_t max);
 /* Consumer thread only: the value pop() would return, without removing it. */
 void *iouw_mpsc_peek(const struct iouw_mpsc *q);
 /* Approximate number of queued values (exact when no push is racing). */

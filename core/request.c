@@ -45,17 +45,25 @@ struct kind_request {
 	size_t value;
 };
 
-static const struct iouw_request_ops kind_ops;
+/* send, recv and read_at can be orphaned; write_at and sync never are (their
+ * work continues after the caller left), so their table has no is_orphaned
+ * op and the waiter table skips the call. */
+static const struct iouw_request_ops kind_ops, kind_ops_never_orphaned;
+
+static bool is_kind_ops(const struct iouw_request *req)
+{
+	return req && (req->ops == &kind_ops || req->ops == &kind_ops_never_orphaned);
+}
 
 static struct kind_request *as_kind(struct iouw_request *req)
 {
-	IOUW_INVARIANT(req && req->ops == &kind_ops, "not a kind request");
+	IOUW_INVARIANT(is_kind_ops(req), "not a kind request");
 	return (struct kind_request *)req;
 }
 
 static const struct kind_request *as_kind_const(const struct iouw_request *req)
 {
-	IOUW_INVARIANT(req && req->ops == &kind_ops, "not a kind request");
+	IOUW_INVARIANT(is_kind_ops(req), "not a kind request");
 	return (const struct kind_request *)req;
 }
 
@@ -124,7 +132,8 @@ static int new_kind(enum iouw_request_kind kind, int fd, struct kind_request **r
 		free(k);
 		return r;
 	}
-	k->base.ops = &kind_ops;
+	k->base.ops = kind == IOUW_REQUEST_WRITE_AT || kind == IOUW_REQUEST_SYNC
+		? &kind_ops_never_orphaned : &kind_ops;
 	k->base.deadline_ns = IOUW_NO_DEADLINE;
 	k->kind = kind;
 	*ret = k;
@@ -566,7 +575,8 @@ static bool kind_is_orphaned(const struct iouw_request *req)
 		return iouw_handle_is_dropped(k->handle);
 	case IOUW_REQUEST_WRITE_AT:
 	case IOUW_REQUEST_SYNC:
-		/* Never: the work continues after the caller left. */
+		/* Never: the work continues after the caller left (their
+		 * table, kind_ops_never_orphaned, does not even ask). */
 		return false;
 	}
 	return false;
@@ -659,11 +669,20 @@ static const struct iouw_request_ops kind_ops = {
 	.detach = kind_detach,
 };
 
+static const struct iouw_request_ops kind_ops_never_orphaned = {
+	.build_sqe = kind_build_sqe,
+	.on_cqe = kind_on_cqe,
+	.is_orphaned = NULL,
+	.finish = kind_finish,
+	.release = kind_release,
+	.detach = kind_detach,
+};
+
 /* ---- observation -------------------------------------------------------- */
 
 bool iouw_request_is_kind(const struct iouw_request *req)
 {
-	return req && req->ops == &kind_ops;
+	return is_kind_ops(req);
 }
 
 enum iouw_request_kind iouw_request_kind(const struct iouw_request *req)

@@ -46,7 +46,11 @@ struct iouw_request_ops {
 	 * waiter was CancelRequested when the CQE arrived. Returns true when the
 	 * request reached a terminal state (a result is recorded). */
 	bool (*on_cqe)(struct iouw_request *req, bool cancel_requested, int32_t res);
-	/* True when nobody will read the result any more (SPEC 4.4). */
+	/* True when nobody will read the result any more (SPEC 4.4).
+	 * Optional: NULL declares a request that is never orphaned (its work
+	 * continues after the caller left, as write_at and sync do, or it has
+	 * no caller to leave), and spares the table a call per stage and per
+	 * non-terminal CQE. Ask through iouw_request_is_orphaned(). */
 	bool (*is_orphaned)(const struct iouw_request *req);
 	/* Deliver the result chosen by @how to the caller (a silent no-op when
 	 * the caller is gone), then release everything. Ends the request. */
@@ -76,5 +80,11 @@ struct iouw_request {
 	 * admission, to schedule the waiter on the timeout wheel. */
 	uint64_t deadline_ns;
 };
+
+/* Whether @req is orphaned: its is_orphaned op, or false without one. */
+static inline bool iouw_request_is_orphaned(const struct iouw_request *req)
+{
+	return req->ops->is_orphaned && req->ops->is_orphaned(req);
+}
 
 #endif /* IOUW_REQUEST_OPS_H */

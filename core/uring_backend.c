@@ -52,6 +52,23 @@ static int uring_push_sqe(struct iouw_backend *b, const struct io_uring_sqe *sqe
 	return 0;
 }
 
+static int uring_push_sqes(struct iouw_backend *b, const struct io_uring_sqe *sqes, unsigned n)
+{
+	struct uring_backend *u = to_uring(b);
+
+	struct io_uring_sq *sq = &u->ring.sq;
+	unsigned tail = sq->sqe_tail, mask = sq->ring_mask;
+
+	if (io_uring_sq_space_left(&u->ring) < n)
+		return -EBUSY;
+	/* What n io_uring_get_sqe() calls would hand out, claimed at once
+	 * (the backend never sets up SQE128, so one slot per SQE). */
+	for (unsigned i = 0; i < n; i++)
+		memcpy(&sq->sqes[(tail + i) & mask], &sqes[i], sizeof(sqes[i]));
+	sq->sqe_tail = tail + n;
+	return 0;
+}
+
 static unsigned uring_sq_space(struct iouw_backend *b)
 {
 	return io_uring_sq_space_left(&to_uring(b)->ring);
@@ -111,24 +128,30 @@ static unsigned reap_ring(struct uring_backend *u, struct iouw_cqe *out, unsigne
 	unsigned n = 0;
 
 	while (n < max) {
-		struct io_uring_cqe *cqes[REAP_BATCH];
-		unsigned want = max - n < REAP_BATCH ? max - n : REAP_BATCH;
-		/* Enters the kernel to flush the overflow list when the ring is
-		 * empty and IORING_SQ_CQ_OVERFLOW is set. */
-		unsigned got = io_uring_peek_batch_cqe(ring, cqes, want);
+		/* io_uring_for_each_cqe() by hand, a run at a time (the
+		 * backend never sets up CQE32, so one slot per CQE). */
+		unsigned head = *ring->cq.khead, mask = ring->cq.ring_mask;
+		unsigned got = io_uring_smp_load_acquire(ring->cq.ktail) - head;
 
+		if (got > max - n)
+			got = max - n;
 		if (got == 0) {
-			if (!io_uring_cq_has_overflow(ring))
+			/* Empty ring: CQEs may still be parked in the kernel's
+			 * overflow list (or wait on task work); flush them and
+			 * look again, as io_uring_peek_batch_cqe() does. */
+			if (!(IO_URING_READ_ONCE(*ring->sq.kflags) &
+			      (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN)))
 				break;
-			/* Still flagged: flush explicitly once more. */
 			if (io_uring_get_events(ring) < 0 || io_uring_cq_ready(ring) == 0)
 				break;
 			continue;
 		}
 		for (unsigned i = 0; i < got; i++) {
-			out[n + i].user_data = cqes[i]->user_data;
-			out[n + i].res = cqes[i]->res;
-			out[n + i].flags = cqes[i]->flags;
+			const struct io_uring_cqe *c = &ring->cq.cqes[(head + i) & mask];
+
+			out[n + i].user_data = c->user_data;
+			out[n + i].res = c->res;
+			out[n + i].flags = c->flags;
 		}
 		io_uring_cq_advance(ring, got);
 		n += got;
@@ -159,6 +182,7 @@ static void uring_free(struct iouw_backend *b)
 
 static const struct iouw_backend_ops uring_ops = {
 	.push_sqe = uring_push_sqe,
+	.push_sqes = uring_push_sqes,
 	.sq_space = uring_sq_space,
 	.submit_and_wait = uring_submit_and_wait,
 	.reap = uring_reap,

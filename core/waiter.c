@@ -10,6 +10,7 @@
  * hot calls are O(1) and allocation-free; only new/free allocate.
  */
 #include "waiter.h"
+#include "waiter_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -18,25 +19,6 @@
 #include <unistd.h>
 
 #include "invariant.h"
-
-struct iouw_waiter_slot {
-	iouw_waiter_id id;
-	uint64_t target_tick;
-	struct iouw_request *request; /* NULL when the slot is FREE */
-	uint8_t state;                /* enum iouw_waiter_state */
-	bool in_flight;
-};
-
-struct iouw_waiters {
-	struct iouw_waiter_slot *slots;
-	uint32_t *free_stack;
-	uint32_t capacity;
-	uint32_t free_len;
-	size_t len;
-	uint64_t unexpected_cancel_results;
-	iouw_waiters_warn_fn warn;
-	void *warn_ctx;
-};
 
 static void warn_stderr(void *ctx, iouw_waiter_id id, int32_t res)
 {
@@ -122,38 +104,7 @@ static struct iouw_waiter_slot *lookup(const struct iouw_waiters *w, iouw_waiter
 iouw_waiter_id iouw_waiters_insert(struct iouw_waiters *w, struct iouw_request *req,
                                    uint64_t target_tick)
 {
-	struct iouw_waiter_slot *slot;
-	uint32_t index;
-
-	IOUW_INVARIANT(req != NULL, "insert called without a request");
-	IOUW_INVARIANT(w->free_len > 0, "waiters should not exceed configured capacity");
-	index = w->free_stack[--w->free_len];
-	slot = &w->slots[index];
-	IOUW_INVARIANT(slot->request == NULL, "free slot should not contain waiter");
-	slot->request = req;
-	slot->state = IOUW_WAITER_ACTIVE;
-	slot->target_tick = target_tick;
-	slot->in_flight = false;
-	w->len++;
-	return slot->id;
-}
-
-/* FREE the slot at @index and hand its request back. The next occupant gets
- * generation + 1, which is what makes late cancel CQEs recognisably stale. */
-static struct iouw_request *take(struct iouw_waiters *w, uint32_t index)
-{
-	struct iouw_waiter_slot *slot = &w->slots[index];
-	struct iouw_request *req = slot->request;
-
-	IOUW_INVARIANT(req != NULL, "tracked waiter missing");
-	slot->request = NULL;
-	slot->in_flight = false;
-	slot->state = IOUW_WAITER_ACTIVE;
-	slot->target_tick = IOUW_NO_TICK;
-	slot->id = iouw_waiter_id_next_generation(slot->id);
-	w->free_stack[w->free_len++] = index;
-	w->len--;
-	return req;
+	return iouw_waiters__occupy(w, req, target_tick)->id;
 }
 
 bool iouw_waiters_cancel(struct iouw_waiters *w, iouw_waiter_id id)
@@ -170,7 +121,22 @@ bool iouw_waiters_cancel(struct iouw_waiters *w, iouw_waiter_id id)
 	return true;
 }
 
-void iouw_waiters_stage(struct iouw_waiters *w, iouw_waiter_id id, struct iouw_stage_outcome *ret)
+/* The ORPHANED path of stage: nobody will read more progress, so retire
+ * locally instead of issuing another SQE. The request still owns its
+ * resources and gives them back in release(). Returns the deadline to drop. */
+static uint64_t retire_orphan(struct iouw_waiters *w, uint32_t index)
+{
+	uint64_t target_tick = w->slots[index].target_tick;
+	struct iouw_request *req = iouw_waiters__take(w, index);
+
+	req->ops->release(req);
+	return target_tick;
+}
+
+enum iouw_stage_kind iouw_waiters_stage_into(struct iouw_waiters *w, iouw_waiter_id id,
+                                             struct io_uring_sqe *sqe,
+                                             struct iouw_request **ret_request,
+                                             uint64_t *ret_target_tick)
 {
 	uint32_t index = iouw_waiter_id_index(id);
 	struct iouw_waiter_slot *slot;
@@ -180,36 +146,62 @@ void iouw_waiters_stage(struct iouw_waiters *w, iouw_waiter_id id, struct iouw_s
 	slot = &w->slots[index];
 	IOUW_INVARIANT(iouw_waiter_id_eq(slot->id, id), "stage called with stale waiter id");
 
-	ret->request = NULL;
-	ret->target_tick = IOUW_NO_TICK;
-
-	if (slot->state == IOUW_WAITER_CANCEL_REQUESTED) {
+	if (__builtin_expect(slot->state == IOUW_WAITER_CANCEL_REQUESTED, 0)) {
 		/* Parked in the ready queue when its deadline fired: time out
 		 * locally, no SQE and no cancel needed. */
-		ret->kind = IOUW_STAGE_TIMEOUT;
-		ret->request = take(w, index);
-		return;
+		*ret_request = iouw_waiters__take(w, index);
+		*ret_target_tick = IOUW_NO_TICK;
+		return IOUW_STAGE_TIMEOUT;
 	}
-	if (slot->request->ops->is_orphaned(slot->request)) {
-		/* Nobody will read more progress: retire locally instead of
-		 * issuing another SQE. The request still owns its resources and
-		 * gives them back in release(). */
-		uint64_t target_tick = slot->target_tick;
-		struct iouw_request *req = take(w, index);
+	if (__builtin_expect(iouw_request_is_orphaned(slot->request), 0)) {
+		*ret_target_tick = retire_orphan(w, index);
+		*ret_request = NULL;
+		return IOUW_STAGE_ORPHANED;
+	}
+	iouw_waiters__build(slot, sqe);
+	return IOUW_STAGE_SUBMIT;
+}
 
-		req->ops->release(req);
-		ret->kind = IOUW_STAGE_ORPHANED;
-		ret->target_tick = target_tick;
-		return;
+enum iouw_stage_kind iouw_waiters_admit(struct iouw_waiters *w, struct iouw_request *req,
+                                        uint64_t target_tick, struct io_uring_sqe *sqe,
+                                        iouw_waiter_id *ret_id)
+{
+	return iouw_waiters__admit(w, req, target_tick, sqe, ret_id);
+}
+
+void iouw_waiters_stage(struct iouw_waiters *w, iouw_waiter_id id, struct iouw_stage_outcome *ret)
+{
+	struct iouw_request *req = NULL;
+	uint64_t tick = IOUW_NO_TICK;
+
+	ret->kind = iouw_waiters_stage_into(w, id, &ret->sqe, &req, &tick);
+	ret->request = req;
+	ret->target_tick = tick;
+}
+
+void iouw_waiters__on_cancel_result(struct iouw_waiters *w, iouw_waiter_id id, int32_t res)
+{
+	if (res == 0) {
+		/* Cancellation succeeded; the op CQE (-ECANCELED) follows. */
+	} else if (res == -EALREADY) {
+		/* Too late to cancel; the op CQE should follow (it may
+		 * not come soon: SPEC 8, the waiter then stays stuck in
+		 * CANCEL_REQUESTED, see iouw_waiters_cancel_requested()). */
+	} else if (res == -ENOENT) {
+		/* Not found: the op already completed (common race). */
+	} else {
+		IOUW_INVARIANT(res != -EINVAL, "async cancel SQE rejected by kernel: EINVAL");
+		w->unexpected_cancel_results++;
+		if (w->warn)
+			w->warn(w->warn_ctx, id, res);
 	}
-	IOUW_INVARIANT(!slot->in_flight, "stage called for waiter with op already in flight");
-	slot->in_flight = true;
-	ret->kind = IOUW_STAGE_SUBMIT;
-	/* Only a Submit carries an SQE; build_sqe gets it zeroed. */
-	memset(&ret->sqe, 0, sizeof(ret->sqe));
-	slot->request->ops->build_sqe(slot->request, &ret->sqe, iouw_waiter_id_user_data(id));
-	IOUW_INVARIANT(ret->sqe.user_data == iouw_waiter_id_user_data(id),
-	               "request built an SQE with foreign user_data");
+}
+
+enum iouw_completion_kind iouw_waiters_complete(struct iouw_waiters *w, uint64_t user_data,
+                                                int32_t res, struct iouw_request **ret_request,
+                                                uint64_t *ret_target_tick)
+{
+	return iouw_waiters__complete(w, user_data, res, ret_request, ret_target_tick);
 }
 
 void iouw_waiters_on_completion(struct iouw_waiters *w, uint64_t user_data, int32_t res,
@@ -217,70 +209,17 @@ void iouw_waiters_on_completion(struct iouw_waiters *w, uint64_t user_data, int3
 {
 	bool is_cancel;
 	iouw_waiter_id id = iouw_waiter_id_from_user_data(user_data, &is_cancel);
-	uint32_t index = iouw_waiter_id_index(id);
-	struct iouw_waiter_slot *slot;
-	enum iouw_waiter_state state;
-	bool completed;
+	/* A cancel CQE is stale when its slot is empty or moved on; decided
+	 * before the CQE is applied (applying one never changes the slot). */
+	bool stale = is_cancel && !lookup(w, id);
+	struct iouw_request *req = NULL;
+	uint64_t tick = IOUW_NO_TICK;
 
+	ret->kind = iouw_waiters_complete(w, user_data, res, &req, &tick);
 	ret->id = id;
-	ret->request = NULL;
-	ret->target_tick = IOUW_NO_TICK;
-	ret->stale = false;
-	ret->kind = IOUW_COMPLETION_CANCEL;
-
-	if (index >= w->capacity || w->slots[index].request == NULL) {
-		/* Only a cancel CQE may outlive its waiter (op CQE first). */
-		IOUW_INVARIANT(is_cancel, "operation CQE for untracked waiter");
-		ret->stale = true;
-		return;
-	}
-	slot = &w->slots[index];
-	if (!iouw_waiter_id_eq(slot->id, id)) {
-		/* The slot was reused: a late cancel CQE of an older
-		 * generation. It must not touch the new occupant. */
-		IOUW_INVARIANT(is_cancel, "operation CQE for stale waiter generation");
-		ret->stale = true;
-		return;
-	}
-
-	if (is_cancel) {
-		if (res == 0) {
-			/* Cancellation succeeded; the op CQE (-ECANCELED) follows. */
-		} else if (res == -EALREADY) {
-			/* Too late to cancel; the op CQE should follow (it may
-			 * not come soon: SPEC 8, the waiter then stays stuck in
-			 * CANCEL_REQUESTED, see iouw_waiters_cancel_requested()). */
-		} else if (res == -ENOENT) {
-			/* Not found: the op already completed (common race). */
-		} else {
-			IOUW_INVARIANT(res != -EINVAL, "async cancel SQE rejected by kernel: EINVAL");
-			w->unexpected_cancel_results++;
-			if (w->warn)
-				w->warn(w->warn_ctx, id, res);
-		}
-		/* Cancel CQEs acknowledge cancel requests, never complete
-		 * waiters. */
-		return;
-	}
-
-	/* The op CQE retires the in-flight SQE whether or not the request
-	 * completes. */
-	IOUW_INVARIANT(slot->in_flight, "operation CQE for waiter with no op in flight");
-	slot->in_flight = false;
-	state = (enum iouw_waiter_state)slot->state;
-	completed = slot->request->ops->on_cqe(slot->request, state == IOUW_WAITER_CANCEL_REQUESTED,
-	                                       res);
-	if (completed || slot->request->ops->is_orphaned(slot->request)) {
-		/* Terminal, or progress for a caller who is already gone:
-		 * remove now rather than requeue another SQE. A cancel-requested
-		 * waiter's deadline already left the wheel. */
-		ret->kind = IOUW_COMPLETION_COMPLETE;
-		ret->target_tick =
-			state == IOUW_WAITER_ACTIVE ? slot->target_tick : IOUW_NO_TICK;
-		ret->request = take(w, index);
-		return;
-	}
-	ret->kind = IOUW_COMPLETION_REQUEUE;
+	ret->request = req;
+	ret->target_tick = tick;
+	ret->stale = stale;
 }
 
 bool iouw_waiters_is_in_flight(const struct iouw_waiters *w, iouw_waiter_id id)
@@ -297,7 +236,7 @@ struct iouw_request *iouw_waiters_remove(struct iouw_waiters *w, iouw_waiter_id 
 	IOUW_INVARIANT(index < w->capacity && w->slots[index].request != NULL,
 	               "remove called for untracked waiter");
 	IOUW_INVARIANT(iouw_waiter_id_eq(w->slots[index].id, id), "remove called with stale waiter id");
-	return take(w, index);
+	return iouw_waiters__take(w, index);
 }
 
 size_t iouw_waiters_len(const struct iouw_waiters *w)

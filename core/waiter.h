@@ -91,8 +91,11 @@ static inline uint32_t iouw_waiter_id_generation(iouw_waiter_id id)
 /* Same slot, generation + 1, wrapping from 2^31 - 1 to 0. */
 static inline iouw_waiter_id iouw_waiter_id_next_generation(iouw_waiter_id id)
 {
-	return iouw_waiter_id_new(iouw_waiter_id_index(id),
-	                          (iouw_waiter_id_generation(id) + 1) & IOUW_WAITER_GENERATION_MASK);
+	/* The generation sits just below the (always clear) cancel tag: the
+	 * carry out of 2^31 - 1 lands on bit 63, and clearing it wraps to 0. */
+	iouw_waiter_id next = { (id.raw + (UINT64_C(1) << IOUW_WAITER_INDEX_BITS)) &
+		                ~IOUW_WAITER_CANCEL_TAG };
+	return next;
 }
 
 static inline bool iouw_waiter_id_eq(iouw_waiter_id a, iouw_waiter_id b)
@@ -210,6 +213,25 @@ bool iouw_waiters_cancel(struct iouw_waiters *w, iouw_waiter_id id);
 void iouw_waiters_stage(struct iouw_waiters *w, iouw_waiter_id id,
                         struct iouw_stage_outcome *ret);
 
+/* insert() then stage_into() for a fresh request, in one call (the loop's
+ * admission path): *ret_id is the new waiter's id; the answer is SUBMIT
+ * (the SQE is built in @sqe, the waiter is in flight) or ORPHANED (the
+ * caller left before the first SQE: the waiter was removed again and @req,
+ * not released, is the caller's to release()). Panics as insert() does. */
+enum iouw_stage_kind iouw_waiters_admit(struct iouw_waiters *w, struct iouw_request *req,
+                                        uint64_t target_tick, struct io_uring_sqe *sqe,
+                                        iouw_waiter_id *ret_id);
+
+/* The same transition without the outcome struct, for the loop's hot path:
+ * a SUBMIT is built straight into @sqe (any writable SQE, zeroed here, for
+ * example a slot of the loop's staging buffer); @sqe is unspecified for the
+ * other kinds. *ret_request and *ret_target_tick are written only for
+ * TIMEOUT and ORPHANED, with the values enum iouw_stage_kind describes. */
+enum iouw_stage_kind iouw_waiters_stage_into(struct iouw_waiters *w, iouw_waiter_id id,
+                                             struct io_uring_sqe *sqe,
+                                             struct iouw_request **ret_request,
+                                             uint64_t *ret_target_tick);
+
 /* Process one CQE (see enum iouw_completion_kind). Cancel CQEs: results 0,
  * -EALREADY, -ENOENT are normal, -EINVAL panics (the kernel rejected our
  * cancel SQE) when it names the current occupant, anything else is warned
@@ -218,6 +240,13 @@ void iouw_waiters_stage(struct iouw_waiters *w, iouw_waiter_id id,
  * op in flight. */
 void iouw_waiters_on_completion(struct iouw_waiters *w, uint64_t user_data, int32_t res,
                                 struct iouw_completion_outcome *ret);
+
+/* The same transition without the outcome struct, for the loop's hot path:
+ * returns the kind; *ret_request and *ret_target_tick are written only for
+ * COMPLETE. The waiter id is iouw_waiter_id_from_user_data(@user_data). */
+enum iouw_completion_kind iouw_waiters_complete(struct iouw_waiters *w, uint64_t user_data,
+                                                int32_t res, struct iouw_request **ret_request,
+                                                uint64_t *ret_target_tick);
 
 /* True only for a live waiter whose id matches and whose op is in flight. */
 bool iouw_waiters_is_in_flight(const struct iouw_waiters *w, iouw_waiter_id id);

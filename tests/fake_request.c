@@ -76,6 +76,18 @@ static const struct iouw_request_ops fake_ops = {
 	.release = fake_release,
 };
 
+static const struct iouw_request_ops fake_ops_never_orphaned = {
+	.build_sqe = fake_build_sqe,
+	.on_cqe = fake_on_cqe,
+	.finish = fake_finish,
+	.release = fake_release,
+};
+
+void fake_request_never_orphaned(struct fake_request *f)
+{
+	f->base.ops = &fake_ops_never_orphaned;
+}
+
 struct fake_request *fake_request_new_len(struct fake_log *log, uint32_t len)
 {
 	struct fake_request *f = calloc(1, sizeof(*f));

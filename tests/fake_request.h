@@ -10,7 +10,8 @@
  * - on_cqe: -EAGAIN/-EWOULDBLOCK/-EINTR -> not terminal; other negative ->
  *   terminal (error); res >= 0 with remaining == 0 -> terminal; res > 0
  *   consumes up to `remaining` bytes and is terminal once all are consumed.
- * - is_orphaned: the test flips `orphaned` to play a caller that walked away.
+ * - is_orphaned: the test flips `orphaned` to play a caller that walked away;
+ *   fake_request_never_orphaned() drops the op instead (NULL: never asked).
  *
  * Invariant: every call is counted in the log, which outlives the request, so
  * tests can assert "finished/released exactly once".
@@ -47,6 +48,10 @@ struct fake_request {
 struct fake_request *fake_request_new(struct fake_log *log);
 /* A send-like fake with @len bytes to consume. Never NULL. */
 struct fake_request *fake_request_new_len(struct fake_log *log, uint32_t len);
+
+/* Switch @f to an ops table without is_orphaned (a request that declares it
+ * is never orphaned, as write_at and sync do); `orphaned` is then ignored. */
+void fake_request_never_orphaned(struct fake_request *f);
 
 /* Finish a request handed back by the table (COMPLETE). */
 void fake_request_finish(struct iouw_request *req);

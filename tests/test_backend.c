@@ -1,8 +1,9 @@
 /* tests/test_backend.c: the backend suite (core/backend.h through the
  * in-memory implementation, core/mem_backend.h).
  *
- * Pins down: SQ ordering and -EBUSY exactly when sq_space() is 0, the
- * submitted log, reap batching, CQ overflow parked and returned in post
+ * Pins down: SQ ordering and -EBUSY exactly when sq_space() is 0,
+ * push_sqes() all or nothing (natively and through the push_sqe fallback in
+ * backend.h), the submitted log, reap batching, CQ overflow parked and returned in post
  * order (and -ENOSPC at the overflow limit), the wait hook (called only
  * when needed, repeated while it makes progress, its errors returned),
  * fail_next_wait, -ETIME / -EDEADLK when nothing comes, argument checks,
@@ -126,6 +127,82 @@ START_TEST(test_mem_push_copies_the_sqe)
 	ck_assert_uint_eq(sqes[0].user_data, 7);
 	ck_assert_uint_eq(sqes[1].user_data, 8);
 	iouw_backend_free(b);
+}
+END_TEST
+
+/* A backend with push_sqe and sq_space only, so iouw_backend_push_sqes()
+ * takes its one-by-one fallback. */
+struct vec_backend {
+	struct iouw_backend base;
+	struct io_uring_sqe sqes[8];
+	unsigned n, cap;
+	unsigned push_calls;
+};
+
+static int vec_push_sqe(struct iouw_backend *b, const struct io_uring_sqe *sqe)
+{
+	struct vec_backend *v = (struct vec_backend *)b;
+
+	v->push_calls++;
+	if (v->n == v->cap)
+		return -EBUSY;
+	v->sqes[v->n++] = *sqe;
+	return 0;
+}
+
+static unsigned vec_sq_space(struct iouw_backend *b)
+{
+	struct vec_backend *v = (struct vec_backend *)b;
+
+	return v->cap - v->n;
+}
+
+static const struct iouw_backend_ops vec_ops = { .push_sqe = vec_push_sqe,
+	                                         .sq_space = vec_sq_space };
+
+/* Push @n NOPs with user_data base, base + 1, ... in one push_sqes call. */
+static int push_nops(struct iouw_backend *b, uint64_t base, unsigned n)
+{
+	struct io_uring_sqe sqes[8];
+
+	ck_assert_uint_le(n, 8);
+	for (unsigned i = 0; i < n; i++) {
+		io_uring_prep_nop(&sqes[i]);
+		io_uring_sqe_set_data64(&sqes[i], base + i);
+	}
+	return iouw_backend_push_sqes(b, sqes, n);
+}
+
+/* _i: 0 the mem backend's own push_sqes, 1 the fallback over push_sqe. */
+START_TEST(test_push_sqes_all_or_nothing_in_order)
+{
+	struct vec_backend vec = { .base = { &vec_ops }, .cap = 6 };
+	struct iouw_backend *b = _i == 0 ? new_mem(6, 12) : &vec.base;
+	const struct io_uring_sqe *sqes;
+
+	ck_assert_int_eq(push_nops(b, 10, 4), 0);
+	ck_assert_uint_eq(iouw_backend_sq_space(b), 2);
+	/* Three do not fit in two: nothing is pushed. */
+	ck_assert_int_eq(push_nops(b, 20, 3), -EBUSY);
+	ck_assert_uint_eq(iouw_backend_sq_space(b), 2);
+	ck_assert_int_eq(push_nops(b, 14, 2), 0);
+	ck_assert_uint_eq(iouw_backend_sq_space(b), 0);
+	ck_assert_int_eq(push_nops(b, 30, 0), 0);
+	if (_i == 0) {
+		ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, 0), 6);
+		ck_assert_uint_eq(iouw_mem_backend_submitted(b, &sqes), 6);
+	} else {
+		/* The failed run never reached push_sqe. */
+		ck_assert_uint_eq(vec.push_calls, 6);
+		ck_assert_uint_eq(vec.n, 6);
+		sqes = vec.sqes;
+	}
+	for (unsigned i = 0; i < 6; i++) {
+		ck_assert_uint_eq(sqes[i].user_data, 10 + i);
+		ck_assert_uint_eq(sqes[i].opcode, IORING_OP_NOP);
+	}
+	if (_i == 0)
+		iouw_backend_free(b);
 }
 END_TEST
 
@@ -547,6 +624,7 @@ static Suite *backend_suite(void)
 	tcase_add_test(mem, test_mem_default_cq_is_twice_sq);
 	tcase_add_test(mem, test_mem_sq_full_and_ordering);
 	tcase_add_test(mem, test_mem_push_copies_the_sqe);
+	tcase_add_loop_test(mem, test_push_sqes_all_or_nothing_in_order, 0, 2);
 	tcase_add_test(mem, test_mem_reap_batching_and_fields);
 	tcase_add_test(mem, test_mem_cq_overflow_preserved_in_order);
 	tcase_add_test(mem, test_mem_overflow_limit_enospc);

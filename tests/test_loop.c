@@ -1011,6 +1011,45 @@ static void count_event(void *ctx, const struct iouw_loop_event *ev)
 	l->counts[ev->kind]++;
 }
 
+/* One fill builds more SQEs than the loop's staging buffer holds (64): they
+ * reach the backend all, in staging order, with orphans and expired
+ * requests taking no SQE; the SQ limit still stops the fill exactly. */
+START_TEST(test_fill_stages_more_sqes_than_the_staging_buffer)
+{
+	struct env e;
+	struct io_uring_sqe sqes[256];
+	struct fake_request *reqs[200];
+	size_t n, expect = 0;
+
+	env_init(&e, 256, 150, IOUW_NO_DEADLINE);
+	for (int i = 0; i < 200; i++) {
+		reqs[i] = send_req(&e, 10, i % 17 == 5 ? START_NS - 1 : IOUW_NO_DEADLINE);
+		reqs[i]->orphaned = i % 13 == 7;
+		submit(&e, reqs[i]);
+	}
+	/* 150 SQ slots: the fill stops with requests still inbound. */
+	ck_assert(iouw_loop_fill_sq(e.loop));
+	ck_assert_int_eq(iouw_loop_submit_and_wait(e.loop, false), 0);
+	n = take_sqes(&e, sqes, 256);
+	ck_assert_uint_eq(n, 150);
+	for (int i = 0; i < 200 && expect < n; i++) {
+		if (i % 17 == 5 || i % 13 == 7)
+			continue;
+		ck_assert_int_eq(sqes[expect].fd, reqs[i]->fd);
+		ck_assert_uint_eq(sqes[expect].opcode, IORING_OP_SEND);
+		expect++;
+	}
+	/* The rest go out on the next fill. */
+	ck_assert(!iouw_loop_fill_sq(e.loop));
+	ck_assert_int_eq(iouw_loop_submit_and_wait(e.loop, false), 0);
+	ck_assert_uint_gt(take_sqes(&e, sqes, 256), 0);
+	ck_assert_uint_eq(iouw_loop_inbound_len(e.loop), 0);
+	check(&e);
+	env_free(&e);
+	ck_assert_int_eq(e.log.finishes + e.log.releases, 200);
+}
+END_TEST
+
 START_TEST(test_loop_observer_sees_every_event)
 {
 	struct env e;
@@ -1073,6 +1112,7 @@ int main(void)
 	tcase_add_test(tc, test_loop_rearms_wake_poll_only_without_more_flag);
 	tcase_add_test(tc, test_loop_reaps_overflowed_cqes_in_order);
 	tcase_add_test(tc, test_loop_observer_sees_every_event);
+	tcase_add_test(tc, test_fill_stages_more_sqes_than_the_staging_buffer);
 	tcase_add_test_raise_signal(panics, test_stage_request_panics_on_stale_ready_queue_entry,
 	                            SIGABRT);
 	suite_add_tcase(s, tc);

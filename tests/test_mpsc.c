@@ -2,8 +2,9 @@
  *
  * Single-threaded: argument checks, FIFO order, full/empty, wrap-around over
  * many laps. Threaded: several producers push disjoint ranges while one
- * consumer pops; every value arrives exactly once and each producer's values
- * arrive in that producer's order. */
+ * consumer pops (one at a time, or in runs with pop_many); every value
+ * arrives exactly once and each producer's values arrive in that producer's
+ * order. */
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -103,6 +104,65 @@ START_TEST(test_mpsc_push_many_runs_and_partial_fit)
 }
 END_TEST
 
+START_TEST(test_mpsc_pop_many_runs_partial_and_wrap)
+{
+	struct iouw_mpsc *q;
+	void *out[16];
+
+	ck_assert_int_eq(iouw_mpsc_new(8, &q), 0);
+	ck_assert_uint_eq(iouw_mpsc_pop_many(q, out, 16), 0);
+	for (uintptr_t i = 1; i <= 5; i++)
+		ck_assert_int_eq(iouw_mpsc_push(q, VAL(i)), 0);
+	/* max 0 pops nothing; max below what is queued stops at max. */
+	ck_assert_uint_eq(iouw_mpsc_pop_many(q, out, 0), 0);
+	ck_assert_uint_eq(iouw_mpsc_pop_many(q, out, 2), 2);
+	ck_assert_ptr_eq(out[0], VAL(1));
+	ck_assert_ptr_eq(out[1], VAL(2));
+	ck_assert_uint_eq(iouw_mpsc_len(q), 3);
+	/* max above what is queued takes everything, oldest first. */
+	ck_assert_uint_eq(iouw_mpsc_pop_many(q, out, 16), 3);
+	for (uintptr_t i = 0; i < 3; i++)
+		ck_assert_ptr_eq(out[i], VAL(i + 3));
+	ck_assert_uint_eq(iouw_mpsc_len(q), 0);
+	ck_assert_ptr_null(iouw_mpsc_peek(q));
+	/* The popped cells are free again: a full lap fits, across the wrap,
+	 * mixed with single pops, for many laps. */
+	for (uintptr_t lap = 0; lap < 300; lap++) {
+		for (uintptr_t i = 0; i < 8; i++)
+			ck_assert_int_eq(iouw_mpsc_push(q, VAL(lap * 100 + i + 1)), 0);
+		ck_assert_int_eq(iouw_mpsc_push(q, VAL(99)), -EAGAIN);
+		ck_assert_ptr_eq(iouw_mpsc_pop(q), VAL(lap * 100 + 1));
+		ck_assert_uint_eq(iouw_mpsc_pop_many(q, out, (size_t)(lap % 7) + 1),
+		                  (size_t)(lap % 7) + 1);
+		for (uintptr_t i = 0; i <= lap % 7; i++)
+			ck_assert_ptr_eq(out[i], VAL(lap * 100 + i + 2));
+		ck_assert_uint_eq(iouw_mpsc_pop_many(q, out, 16), 6 - lap % 7);
+		for (uintptr_t i = 0; i < 6 - lap % 7; i++)
+			ck_assert_ptr_eq(out[i], VAL(lap * 100 + lap % 7 + i + 3));
+	}
+	iouw_mpsc_free(q);
+}
+END_TEST
+
+/* pop_many frees the cells it took: with capacity 1 the single value comes
+ * out, and the next push fits exactly once again. */
+START_TEST(test_mpsc_pop_many_capacity_one)
+{
+	struct iouw_mpsc *q;
+	void *out[4];
+
+	ck_assert_int_eq(iouw_mpsc_new(1, &q), 0);
+	for (uintptr_t lap = 1; lap < 50; lap++) {
+		ck_assert_int_eq(iouw_mpsc_push(q, VAL(lap)), 0);
+		ck_assert_int_eq(iouw_mpsc_push(q, VAL(99)), -EAGAIN);
+		ck_assert_uint_eq(iouw_mpsc_pop_many(q, out, 4), 1);
+		ck_assert_ptr_eq(out[0], VAL(lap));
+		ck_assert_uint_eq(iouw_mpsc_pop_many(q, out, 4), 0);
+	}
+	iouw_mpsc_free(q);
+}
+END_TEST
+
 #define PRODUCERS 4
 #define PER_PRODUCER 20000
 
@@ -135,6 +195,7 @@ static void *produce(void *arg)
 	return NULL;
 }
 
+/* _i: 0 pops one at a time, 1 pops runs of up to 7 with pop_many. */
 START_TEST(test_mpsc_threaded_exactly_once_in_producer_order)
 {
 	struct iouw_mpsc *q;
@@ -142,6 +203,7 @@ START_TEST(test_mpsc_threaded_exactly_once_in_producer_order)
 	struct producer p[PRODUCERS];
 	uintptr_t next[PRODUCERS] = { 0 };
 	size_t got = 0;
+	void *run[7];
 
 	ck_assert_int_eq(iouw_mpsc_new(64, &q), 0);
 	for (int i = 0; i < PRODUCERS; i++) {
@@ -150,20 +212,22 @@ START_TEST(test_mpsc_threaded_exactly_once_in_producer_order)
 		ck_assert_int_eq(pthread_create(&th[i], NULL, produce, &p[i]), 0);
 	}
 	while (got < (size_t)PRODUCERS * PER_PRODUCER) {
-		void *v = iouw_mpsc_pop(q);
-		uintptr_t x, who, seq;
+		size_t n = _i == 0 ? (run[0] = iouw_mpsc_pop(q)) != NULL
+		                   : iouw_mpsc_pop_many(q, run, (got % 7) + 1);
 
-		if (!v) {
+		if (n == 0) {
 			sched_yield();
 			continue;
 		}
-		x = (uintptr_t)v - 1;
-		who = x / 1000000;
-		seq = x % 1000000;
-		ck_assert_uint_lt(who, PRODUCERS);
-		ck_assert_uint_eq(seq, next[who]);
-		next[who]++;
-		got++;
+		for (size_t k = 0; k < n; k++) {
+			uintptr_t x = (uintptr_t)run[k] - 1;
+			uintptr_t who = x / 1000000, seq = x % 1000000;
+
+			ck_assert_uint_lt(who, PRODUCERS);
+			ck_assert_uint_eq(seq, next[who]);
+			next[who]++;
+			got++;
+		}
 	}
 	for (int i = 0; i < PRODUCERS; i++) {
 		ck_assert_int_eq(pthread_join(th[i], NULL), 0);
@@ -209,7 +273,9 @@ int main(void)
 	tcase_add_test(tc, test_mpsc_rejects_bad_arguments);
 	tcase_add_test(tc, test_mpsc_fifo_full_and_wrap);
 	tcase_add_test(tc, test_mpsc_push_many_runs_and_partial_fit);
-	tcase_add_test(tc, test_mpsc_threaded_exactly_once_in_producer_order);
+	tcase_add_loop_test(tc, test_mpsc_threaded_exactly_once_in_producer_order, 0, 2);
+	tcase_add_test(tc, test_mpsc_pop_many_runs_partial_and_wrap);
+	tcase_add_test(tc, test_mpsc_pop_many_capacity_one);
 	tcase_add_test(tc, test_mpsc_capacity_one_holds_one);
 	suite_add_tcase(s, tc);
 	return iouw_test_run_suite(s);

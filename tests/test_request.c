@@ -774,7 +774,7 @@ static void run_cell_4_3(const struct cell *c)
 	              iouw_request_progress(req));
 	/* A CQE never orphans a request, and nothing reaches the caller
 	 * before finish(). */
-	ck_assert_msg(!req->ops->is_orphaned(req), "%s: orphaned", c->name);
+	ck_assert_msg(!iouw_request_is_orphaned(req), "%s: orphaned", c->name);
 	expect_no_result(h);
 	req->ops->finish(req, IOUW_FINISH_COMPLETE);
 	expect_result(h, c->kind, c->status, c->err, c->value, c->progress, c->name);
@@ -827,7 +827,7 @@ static void run_cell_4_4(int i)
 		if (from_c)
 			ck_assert(iouw_waiters_cancel(w, id));
 		iouw_handle_drop(h);
-		ck_assert_msg(req->ops->is_orphaned(req) == orphans, "%s: is_orphaned", what);
+		ck_assert_msg(iouw_request_is_orphaned(req) == orphans, "%s: is_orphaned", what);
 		ck_assert_msg(iouw_request_caller_gone(req), "%s: caller gone", what);
 		iouw_waiters_stage(w, id, &so);
 		if (from_c) {

@@ -3,7 +3,8 @@
  *
  * Skips as a whole (TAP `1..0 # SKIP`) when io_uring cannot be set up here.
  * Pins down: NOP round trip with user_data and res; -EBUSY exactly when the
- * SQ is full; timed waits that expire report -ETIME, also after submitting
+ * SQ is full; push_sqes() all or nothing, in order, across the SQ and CQ
+ * ring wrap (many laps of a 4-entry ring, runs of every length); timed waits that expire report -ETIME, also after submitting
  * something that does not complete (RECV on an empty socketpair); a tiny
  * CQ overflowed with many NOPs loses nothing and keeps order; SINGLE_ISSUER
  * + DEFER_TASKRUN setup, its GETEVENTS visibility rule and -EEXIST from
@@ -138,6 +139,41 @@ START_TEST(test_uring_sq_full_ebusy)
 	ck_assert_uint_eq(iouw_backend_reap(b, out, 8), 4);
 	for (unsigned i = 0; i < 4; i++)
 		ck_assert_uint_eq(out[i].user_data, i); /* the rejected push left no trace */
+	iouw_backend_free(b);
+}
+END_TEST
+
+/* The backend writes the SQ ring and reads the CQ ring by hand (one
+ * io_uring_enter per batch): runs of 1..4 on a 4-entry ring start at every
+ * offset, so both rings wrap in every possible place, for many laps. */
+START_TEST(test_uring_push_sqes_and_reap_across_the_wrap)
+{
+	struct iouw_backend *b = new_ring(4, 0, false);
+	struct io_uring_sqe sqes[5];
+	struct iouw_cqe cqes[8];
+	uint64_t next = 1;
+
+	for (unsigned lap = 0; lap < 200; lap++) {
+		unsigned n = lap % 4 + 1;
+
+		for (unsigned i = 0; i < 5; i++) {
+			io_uring_prep_nop(&sqes[i]);
+			io_uring_sqe_set_data64(&sqes[i], next + i);
+		}
+		/* One more than fits: refused whole. */
+		ck_assert_int_eq(iouw_backend_push_sqes(b, sqes, 5), -EBUSY);
+		ck_assert_uint_eq(iouw_backend_sq_space(b), 4);
+		ck_assert_int_eq(iouw_backend_push_sqes(b, sqes, n), 0);
+		ck_assert_uint_eq(iouw_backend_sq_space(b), 4 - n);
+		ck_assert_int_eq(iouw_backend_submit_and_wait(b, n, IOUW_BACKEND_NO_TIMEOUT), (int)n);
+		ck_assert_uint_eq(iouw_backend_reap(b, cqes, 8), n);
+		for (unsigned i = 0; i < n; i++) {
+			ck_assert_uint_eq(cqes[i].user_data, next + i);
+			ck_assert_int_eq(cqes[i].res, 0);
+		}
+		ck_assert_uint_eq(iouw_backend_reap(b, cqes, 8), 0);
+		next += n;
+	}
 	iouw_backend_free(b);
 }
 END_TEST
@@ -458,6 +494,7 @@ static Suite *uring_backend_suite(void)
 	tcase_add_test(tc, test_uring_accepts_non_power_of_two_entries);
 	tcase_add_test(tc, test_uring_nop_round_trip);
 	tcase_add_test(tc, test_uring_sq_full_ebusy);
+	tcase_add_test(tc, test_uring_push_sqes_and_reap_across_the_wrap);
 	tcase_add_test(tc, test_uring_timed_wait_with_nothing_is_etime);
 	tcase_add_test(tc, test_uring_cq_overflow_reaped_in_order);
 	tcase_add_test(tc, test_uring_cq_overflow_reaped_in_small_batches);

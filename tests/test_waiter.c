@@ -33,7 +33,10 @@
  * test_waiters_insert_and_cancel_invariants            same name,
  *                                                      ..._overflow_panics
  *
- * Beyond the seed: the reserved wake user_data is never produced, capacity
+ * Beyond the seed: the loop's fast paths (admit, complete, stage_into) give
+ * what insert + stage and on_completion give, requests without an
+ * is_orphaned op are never orphaned, the reserved wake user_data is never
+ * produced, capacity
  * limits, generation wrap with stale ids rejected across it, LIFO slot reuse,
  * SQE contents, release-exactly-once on free, stale cancel CQEs never touching
  * the new occupant, the stuck-in-cancel report, and the remaining panics.
@@ -45,6 +48,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fake_request.h"
 #include "support.h"
@@ -790,6 +794,202 @@ START_TEST(test_waiters_submit_sqe_and_requeue)
 }
 END_TEST
 
+/* admit() on one table and insert() + stage() on another, fed the same
+ * requests (every third orphaned before its first SQE), with slots freed and
+ * reused between rounds: same ids, kinds, SQEs, states and lengths; an
+ * orphan comes back from admit() unreleased. */
+START_TEST(test_waiters_admit_matches_insert_then_stage)
+{
+	struct fake_log la = { 0 }, lb = { 0 };
+	struct iouw_waiters *a = new_table(3), *b = new_table(3);
+	iouw_waiter_id live[3];
+	uint64_t ticks[3];
+	size_t nlive = 0;
+
+	for (unsigned i = 0; i < 12; i++) {
+		bool orphan = i % 3 == 1;
+		struct fake_request *ra = fake_request_new_len(&la, i), *rb = fake_request_new_len(&lb, i);
+		struct io_uring_sqe sqe;
+		struct iouw_stage_outcome so;
+		iouw_waiter_id ida, idb;
+		enum iouw_stage_kind kind;
+		enum iouw_waiter_state sa, sb;
+		uint64_t ta, tb;
+
+		ra->orphaned = rb->orphaned = orphan;
+		memset(&sqe, 0xa5, sizeof(sqe)); /* admit() zeroes it */
+		kind = iouw_waiters_admit(a, &ra->base, 40 + i, &sqe, &ida);
+		idb = iouw_waiters_insert(b, &rb->base, 40 + i);
+		iouw_waiters_stage(b, idb, &so);
+		ck_assert(iouw_waiter_id_eq(ida, idb));
+		ck_assert_int_eq(kind, so.kind);
+		if (orphan) {
+			ck_assert_int_eq(kind, IOUW_STAGE_ORPHANED);
+			/* The table let go; the caller releases. */
+			ck_assert_int_eq(la.releases + 1, lb.releases);
+			ck_assert_int_eq(iouw_waiters_state(a, ida, &sa, NULL), -ENOENT);
+			ra->base.ops->release(&ra->base);
+		} else {
+			ck_assert_int_eq(kind, IOUW_STAGE_SUBMIT);
+			/* Same SQE but for the fd (each fake has its own). */
+			ck_assert_int_eq(sqe.fd, ra->fd);
+			ck_assert_int_eq(so.sqe.fd, rb->fd);
+			so.sqe.fd = sqe.fd;
+			ck_assert_mem_eq(&sqe, &so.sqe, sizeof(sqe));
+			ck_assert(iouw_waiters_is_in_flight(a, ida) && iouw_waiters_is_in_flight(b, idb));
+			ck_assert_int_eq(iouw_waiters_state(a, ida, &sa, &ta), 0);
+			ck_assert_int_eq(iouw_waiters_state(b, idb, &sb, &tb), 0);
+			ck_assert(sa == sb && ta == tb && ta == 40 + i);
+			live[nlive] = ida;
+			ticks[nlive++] = 40 + i;
+		}
+		ck_assert_uint_eq(iouw_waiters_len(a), iouw_waiters_len(b));
+		iouw_waiters_assert_consistent(a);
+		if (nlive == 2) {
+			/* Free the slots again: the next round reuses them with
+			 * bumped generations, on both tables alike. */
+			for (size_t k = 0; k < nlive; k++) {
+				complete_expect(a, iouw_waiter_id_user_data(live[k]), -EIO, ticks[k]);
+				complete_expect(b, iouw_waiter_id_user_data(live[k]), -EIO, ticks[k]);
+			}
+			nlive = 0;
+		}
+	}
+	ck_assert_int_eq(la.builds, lb.builds);
+	ck_assert_int_eq(la.finishes, lb.finishes);
+	ck_assert_int_eq(la.releases, lb.releases);
+	iouw_waiters_free(a);
+	iouw_waiters_free(b);
+}
+END_TEST
+
+/* complete() reports what on_completion() does, through its own outputs:
+ * the kind, and the request and deadline for COMPLETE only. */
+START_TEST(test_waiters_complete_matches_on_completion)
+{
+	struct fake_log log = { 0 };
+	struct iouw_waiters *w = new_table(2);
+	struct fake_request *req = fake_request_new_len(&log, 4);
+	iouw_waiter_id id = iouw_waiters_insert(w, &req->base, 9), other;
+	struct iouw_request *got = (struct iouw_request *)0x1;
+	uint64_t tick = 77;
+
+	silent_table(w);
+	stage_submit(w, id);
+	/* Partial progress: REQUEUE, outputs untouched. */
+	ck_assert_int_eq(iouw_waiters_complete(w, iouw_waiter_id_user_data(id), 1, &got, &tick),
+	                 IOUW_COMPLETION_REQUEUE);
+	ck_assert_ptr_eq(got, (struct iouw_request *)0x1);
+	ck_assert_uint_eq(tick, 77);
+	ck_assert(!iouw_waiters_is_in_flight(w, id));
+	/* Cancel CQEs for the live waiter, expected or not: CANCEL. */
+	stage_submit(w, id);
+	ck_assert_int_eq(iouw_waiters_complete(w, iouw_waiter_id_cancel_user_data(id), -ENOENT,
+	                                       &got, &tick),
+	                 IOUW_COMPLETION_CANCEL);
+	ck_assert_int_eq(iouw_waiters_complete(w, iouw_waiter_id_cancel_user_data(id), -EIO, &got,
+	                                       &tick),
+	                 IOUW_COMPLETION_CANCEL);
+	ck_assert_uint_eq(iouw_waiters_unexpected_cancel_results(w), 1);
+	ck_assert_ptr_eq(got, (struct iouw_request *)0x1);
+	/* Terminal: COMPLETE with the request and its deadline. */
+	ck_assert_int_eq(iouw_waiters_complete(w, iouw_waiter_id_user_data(id), 3, &got, &tick),
+	                 IOUW_COMPLETION_COMPLETE);
+	ck_assert_ptr_eq(got, &req->base);
+	ck_assert_uint_eq(tick, 9);
+	fake_request_finish(got);
+	/* A late cancel CQE for the freed slot, then for a reused one: stale,
+	 * CANCEL, the new occupant untouched. */
+	ck_assert_int_eq(iouw_waiters_complete(w, iouw_waiter_id_cancel_user_data(id), 0, &got,
+	                                       &tick),
+	                 IOUW_COMPLETION_CANCEL);
+	other = insert_sync(w, &log, 5);
+	ck_assert_uint_eq(iouw_waiter_id_index(other), iouw_waiter_id_index(id));
+	stage_submit(w, other);
+	ck_assert(iouw_waiters_cancel(w, other));
+	ck_assert_int_eq(iouw_waiters_complete(w, iouw_waiter_id_cancel_user_data(id), 0, &got,
+	                                       &tick),
+	                 IOUW_COMPLETION_CANCEL);
+	ck_assert(iouw_waiters_is_in_flight(w, other));
+	/* Cancel-requested then terminal: no deadline to drop. */
+	ck_assert_int_eq(iouw_waiters_complete(w, iouw_waiter_id_user_data(other), -ECANCELED, &got,
+	                                       &tick),
+	                 IOUW_COMPLETION_COMPLETE);
+	ck_assert_uint_eq(tick, IOUW_NO_TICK);
+	fake_request_finish(got);
+	ck_assert_int_eq(log.finishes, 2);
+	ck_assert(iouw_waiters_is_empty(w));
+	iouw_waiters_free(w);
+}
+END_TEST
+
+/* stage_into() writes its outputs for TIMEOUT and ORPHANED only. */
+START_TEST(test_waiters_stage_into_outputs)
+{
+	struct fake_log log = { 0 };
+	struct iouw_waiters *w = new_table(2);
+	struct fake_request *orphan = fake_request_new(&log);
+	iouw_waiter_id a = insert_sync(w, &log, 3);
+	iouw_waiter_id b = iouw_waiters_insert(w, &orphan->base, 8);
+	struct iouw_request *got = (struct iouw_request *)0x1;
+	uint64_t tick = 77;
+	struct io_uring_sqe sqe;
+
+	ck_assert_int_eq(iouw_waiters_stage_into(w, a, &sqe, &got, &tick), IOUW_STAGE_SUBMIT);
+	ck_assert_ptr_eq(got, (struct iouw_request *)0x1);
+	ck_assert_uint_eq(tick, 77);
+	ck_assert_uint_eq(sqe.user_data, iouw_waiter_id_user_data(a));
+	orphan->orphaned = true;
+	ck_assert_int_eq(iouw_waiters_stage_into(w, b, &sqe, &got, &tick), IOUW_STAGE_ORPHANED);
+	ck_assert_ptr_null(got);
+	ck_assert_uint_eq(tick, 8);
+	ck_assert_int_eq(log.releases, 1);
+	complete_expect(w, iouw_waiter_id_user_data(a), 0, 3);
+	a = insert_sync(w, &log, 6);
+	ck_assert(iouw_waiters_cancel(w, a));
+	tick = 77;
+	ck_assert_int_eq(iouw_waiters_stage_into(w, a, &sqe, &got, &tick), IOUW_STAGE_TIMEOUT);
+	ck_assert_ptr_nonnull(got);
+	ck_assert_uint_eq(tick, IOUW_NO_TICK);
+	got->ops->finish(got, IOUW_FINISH_TIMEOUT);
+	ck_assert(iouw_waiters_is_empty(w));
+	iouw_waiters_free(w);
+}
+END_TEST
+
+/* A request without an is_orphaned op is never orphaned: staged and
+ * requeued even with `orphaned` set, where an orphanable twin is retired. */
+START_TEST(test_waiters_never_orphaned_requests_skip_the_check)
+{
+	struct fake_log log = { 0 }, twin = { 0 };
+	struct iouw_waiters *w = new_table(2);
+	struct fake_request *keep = fake_request_new_len(&log, 4);
+	struct fake_request *gone = fake_request_new_len(&twin, 4);
+	struct iouw_completion_outcome co;
+	struct iouw_stage_outcome so;
+	iouw_waiter_id k, g;
+
+	fake_request_never_orphaned(keep);
+	keep->orphaned = gone->orphaned = true;
+	ck_assert(!iouw_request_is_orphaned(&keep->base));
+	ck_assert(iouw_request_is_orphaned(&gone->base));
+	k = iouw_waiters_insert(w, &keep->base, IOUW_NO_TICK);
+	g = iouw_waiters_insert(w, &gone->base, IOUW_NO_TICK);
+	stage_submit(w, k);
+	iouw_waiters_stage(w, g, &so);
+	ck_assert_int_eq(so.kind, IOUW_STAGE_ORPHANED);
+	ck_assert_int_eq(twin.releases, 1);
+	/* Partial progress keeps it going (an orphan would complete here). */
+	iouw_waiters_on_completion(w, iouw_waiter_id_user_data(k), 1, &co);
+	ck_assert_int_eq(co.kind, IOUW_COMPLETION_REQUEUE);
+	stage_submit(w, k);
+	complete_expect(w, iouw_waiter_id_user_data(k), 3, IOUW_NO_TICK);
+	ck_assert_int_eq(log.finishes, 1);
+	ck_assert_int_eq(log.releases, 0);
+	iouw_waiters_free(w);
+}
+END_TEST
+
 START_TEST(test_waiters_stale_cancel_cqe_never_touches_new_occupant)
 {
 	struct fake_log log = { 0 };
@@ -982,6 +1182,10 @@ static Suite *waiter_suite(void)
 	tcase_add_test(more, test_waiters_set_generation_errors);
 	tcase_add_test(more, test_waiters_slot_reuse_order_is_lifo);
 	tcase_add_test(more, test_waiters_submit_sqe_and_requeue);
+	tcase_add_test(more, test_waiters_admit_matches_insert_then_stage);
+	tcase_add_test(more, test_waiters_complete_matches_on_completion);
+	tcase_add_test(more, test_waiters_stage_into_outputs);
+	tcase_add_test(more, test_waiters_never_orphaned_requests_skip_the_check);
 	tcase_add_test(more, test_waiters_stale_cancel_cqe_never_touches_new_occupant);
 	tcase_add_test(more, test_waiters_report_stuck_cancel_requested);
 	tcase_add_test(more, test_waiters_free_releases_tracked_requests_once);
