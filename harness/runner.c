@@ -851,7 +851,7 @@ static bool cqe_target(struct runner *r, const struct iouw_scn_step *st, uint64_
 
 	*ret_alts = res->val;
 	if (ud) {
-		*ret_ud = arg_u64(st, "ud", 0);
+		(void)iouw_scn_parse_u64(ud->val, ret_ud); /* checked by the parser */
 		return true;
 	}
 	q = req_by_name(r, name->val);
@@ -965,6 +965,11 @@ static bool wait_cq(struct runner *r, unsigned idx, uint64_t budget_ns)
 	struct io_uring *ring = r->sb.ring;
 	uint64_t end = mono_ns() + budget_ns;
 
+	/* Past what the CQ ring holds: only an overflowed CQE could be there,
+	 * and it cannot be peeked. */
+	if (idx >= ring->cq.ring_entries)
+		return false;
+
 	while (io_uring_cq_ready(ring) <= idx) {
 		uint64_t t = mono_ns();
 		struct __kernel_timespec ts;
@@ -1001,8 +1006,14 @@ static bool inject(struct runner *r, uint64_t ud, int32_t res)
 	const struct io_uring_cqe *c;
 	unsigned idx = r->sb.released;
 	char b1[64], b2[32];
+	bool overflow;
 
 	move_data(r, ud, res);
+	/* A full CQ (or one that already overflowed, which keeps later CQEs
+	 * in order behind the parked ones): this CQE goes to the kernel's
+	 * overflow list, where it cannot be peeked. The loop's reap flushes
+	 * it, and observe() checks it then against the named CQEs, in order. */
+	overflow = io_uring_cq_has_overflow(ring) || io_uring_cq_ready(ring) >= ring->cq.ring_entries;
 	sqe = io_uring_get_sqe(ring);
 	if (!sqe)
 		return failf(r, "room in the SQ to inject a CQE", "SQ full");
@@ -1014,6 +1025,19 @@ static bool inject(struct runner *r, uint64_t ud, int32_t res)
 	}
 	if (io_uring_submit(ring) < 0)
 		return failf(r, "the injection SQE to be submitted", "io_uring_submit failed");
+	if (overflow) {
+		uint64_t end = mono_ns() + cqe_timeout(r);
+
+		while (!io_uring_cq_has_overflow(ring) && mono_ns() < end)
+			(void)io_uring_get_events(ring);
+		if (!io_uring_cq_has_overflow(ring))
+			return failf(r, "the injected CQE to overflow the full CQ",
+			             "no IORING_SQ_CQ_OVERFLOW after %llu ms",
+			             (unsigned long long)(cqe_timeout(r) / 1000000));
+		logf_(r, "cq overflow %s", ud_str(r, ud, b1, sizeof(b1)));
+		r->sb.released++;
+		return named_push(r, ud, res);
+	}
 	if (!wait_cq(r, idx, cqe_timeout(r)))
 		return failf(r, "the injected CQE to appear", "nothing after %llu ms",
 		             (unsigned long long)(cqe_timeout(r) / 1000000));
@@ -1035,8 +1059,12 @@ static bool kernel_match(struct runner *r, unsigned idx, uint64_t ud, const char
 	char b1[64], b2[32], b3[64];
 
 	if (!wait_cq(r, idx, cqe_timeout(r))) {
-		snprintf(why, whylen, "no CQE within %llu ms",
-		         (unsigned long long)(cqe_timeout(r) / 1000000));
+		if (io_uring_cq_has_overflow(r->sb.ring))
+			snprintf(why, whylen, "the CQ overflowed: kernel mode reads CQEs in the ring "
+			                      "and cannot see overflowed ones (overflow in inject mode)");
+		else
+			snprintf(why, whylen, "no CQE within %llu ms",
+			         (unsigned long long)(cqe_timeout(r) / 1000000));
 		return quiet ? false : failf(r, "a CQE", "%s", why);
 	}
 	c = peek_cq(r, idx);
@@ -1285,6 +1313,15 @@ static bool expect_table(struct runner *r, const struct iouw_scn_step *st)
 			iouw_scn_parse_bool(a->val, &b);
 			want = b;
 			got = iouw_loop_is_drained(r->loop);
+		} else if (!strcmp(a->key, "cq_overflow")) {
+			/* The kernel's flag: CQEs parked in its overflow list. */
+			iouw_scn_parse_bool(a->val, &b);
+			want = b;
+			got = io_uring_cq_has_overflow(r->sb.ring);
+		} else if (!strcmp(a->key, "cq_ready")) {
+			/* CQEs sitting in the CQ ring (not those overflowed). */
+			iouw_scn_parse_int(a->val, &want);
+			got = io_uring_cq_ready(r->sb.ring);
 		} else {
 			iouw_scn_parse_int(a->val, &want);
 			if (!strcmp(a->key, "len"))
@@ -1978,6 +2015,19 @@ int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_optio
 	ucfg.entries = r->cfg.ring_size < 8 ? 8 : r->cfg.ring_size;
 	ucfg.single_issuer = r->cfg.single_issuer;
 	ucfg.cq_entries = 4 * ucfg.entries < 64 ? 64 : 4 * ucfg.entries;
+	if (cs && iouw_scn_key(cs, "cq")) {
+		/* A small CQ, to overflow on purpose (inject mode). The kernel
+		 * wants at least as many CQ as SQ entries. */
+		ucfg.cq_entries = (unsigned)arg_u64(cs, "cq", ucfg.cq_entries);
+		if (ucfg.cq_entries < ucfg.entries) {
+			ret->verdict = IOUW_VERDICT_FAIL;
+			snprintf(ret->reason, sizeof(ret->reason),
+			         "bad config: cq=%u is smaller than the SQ (%u entries; ring=%u, at least 8)",
+			         ucfg.cq_entries, ucfg.entries, r->cfg.ring_size);
+			free(r);
+			return 0;
+		}
+	}
 	e = iouw_uring_backend_new(&ucfg, &r->sb.inner);
 	if (e < 0) {
 		ret->verdict = IOUW_VERDICT_SKIP;

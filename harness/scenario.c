@@ -56,25 +56,12 @@ const char *iouw_scn_format_res(int64_t res, char *buf, size_t len)
 	return buf;
 }
 
-bool iouw_scn_parse_int(const char *v, int64_t *ret)
+/* Digits of an unsigned number, decimal or 0x-hex, into *ret (no sign). */
+static bool parse_digits(const char *v, uint64_t *ret)
 {
-	bool neg = false;
 	uint64_t acc = 0;
 	unsigned base = 10;
-	int e;
 
-	if (*v == '-') {
-		neg = true;
-		v++;
-	} else if (*v == '+') {
-		v++;
-	}
-	if (*v == 'E') {
-		if (!neg || !lookup_errname(v, &e))
-			return false;
-		*ret = -(int64_t)e;
-		return true;
-	}
 	if (v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
 		base = 16;
 		v += 2;
@@ -96,6 +83,30 @@ bool iouw_scn_parse_int(const char *v, int64_t *ret)
 			return false;
 		acc = acc * base + d;
 	}
+	*ret = acc;
+	return true;
+}
+
+bool iouw_scn_parse_int(const char *v, int64_t *ret)
+{
+	bool neg = false;
+	uint64_t acc;
+	int e;
+
+	if (*v == '-') {
+		neg = true;
+		v++;
+	} else if (*v == '+') {
+		v++;
+	}
+	if (*v == 'E') {
+		if (!neg || !lookup_errname(v, &e))
+			return false;
+		*ret = -(int64_t)e;
+		return true;
+	}
+	if (!parse_digits(v, &acc))
+		return false;
 	if (neg) {
 		if (acc > (uint64_t)INT64_MAX + 1)
 			return false;
@@ -106,6 +117,11 @@ bool iouw_scn_parse_int(const char *v, int64_t *ret)
 		*ret = (int64_t)acc;
 	}
 	return true;
+}
+
+bool iouw_scn_parse_u64(const char *v, uint64_t *ret)
+{
+	return parse_digits(v, ret);
 }
 
 bool iouw_scn_parse_duration(const char *v, uint64_t *ret)
@@ -504,6 +520,15 @@ static bool v_int(struct parser *p, const struct word *w, int64_t lo, int64_t hi
 	return true;
 }
 
+static bool v_u64(struct parser *p, const struct word *w)
+{
+	uint64_t v;
+
+	if (w->quoted || !iouw_scn_parse_u64(w->val, &v))
+		return fail(p, w->col, "an unsigned 64-bit integer (decimal or 0x-hex)");
+	return true;
+}
+
 static bool v_dur(struct parser *p, const struct word *w, bool relative)
 {
 	uint64_t v;
@@ -576,7 +601,7 @@ static bool v_enum(struct parser *p, const struct word *w, const char *const *ch
 }
 
 /* Key specification: name and value type. */
-enum vtype { T_INT, T_UINT, T_DUR, T_RELDUR, T_BOOL, T_STR, T_RES, T_OPCODE, T_NAME_REQ,
+enum vtype { T_INT, T_UINT, T_U64, T_DUR, T_RELDUR, T_BOOL, T_STR, T_RES, T_OPCODE, T_NAME_REQ,
 	     T_DEADLINE, T_SHUTDOWN, T_STATE, T_ERR };
 
 struct keyspec {
@@ -596,6 +621,7 @@ static bool check_value(struct parser *p, const struct word *w, enum vtype t)
 	switch (t) {
 	case T_INT: return v_int(p, w, INT64_MIN, INT64_MAX);
 	case T_UINT: return v_int(p, w, 0, INT64_MAX);
+	case T_U64: return v_u64(p, w);
 	case T_DUR: return v_dur(p, w, false);
 	case T_RELDUR: return v_dur(p, w, true);
 	case T_BOOL: return v_bool(p, w);
@@ -825,7 +851,7 @@ static bool validate(struct parser *p, enum iouw_scn_op *ret_op, size_t *ret_fir
 			{ "ring", T_UINT, false, false },       { "sq", T_UINT, false, false },
 			{ "tick", T_DUR, false, false },        { "max_timeout", T_DUR, false, false },
 			{ "shutdown", T_SHUTDOWN, false, false }, { "single_issuer", T_BOOL, false, false },
-			{ "prearm", T_BOOL, false, false },
+			{ "prearm", T_BOOL, false, false },     { "cq", T_UINT, false, false },
 			{ NULL, 0, 0, 0 }
 		};
 
@@ -841,6 +867,11 @@ static bool validate(struct parser *p, enum iouw_scn_op *ret_op, size_t *ret_fir
 				iouw_scn_parse_int(p->words[i].val, &v);
 				if (v < 1 || v > 4096)
 					return fail(p, p->words[i].col, "a size in [1, 4096]");
+			}
+			if (!strcmp(p->words[i].key, "cq")) {
+				iouw_scn_parse_int(p->words[i].val, &v);
+				if (v < 1 || v > 16384)
+					return fail(p, p->words[i].col, "a CQ size in [1, 16384]");
 			}
 		}
 		DONE(IOUW_SCN_CONFIG, 1);
@@ -1077,7 +1108,7 @@ static bool validate(struct parser *p, enum iouw_scn_op *ret_op, size_t *ret_fir
 		static const struct keyspec kres[] = { { "res", T_RES, false, true },
 			                               { "at_wait", T_BOOL, false, false },
 			                               { NULL, 0, 0, 0 } };
-		static const struct keyspec kud[] = { { "ud", T_UINT, false, true },
+		static const struct keyspec kud[] = { { "ud", T_U64, false, true },
 			                              { "res", T_RES, false, true },
 			                              { NULL, 0, 0, 0 } };
 		static const char *const which[] = { "op", "cancel", NULL };
@@ -1237,7 +1268,8 @@ static bool validate(struct parser *p, enum iouw_scn_op *ret_op, size_t *ret_fir
 				{ "drained", T_BOOL, false, false }, { "warnings", T_UINT, false, false },
 				{ "deadlines", T_UINT, false, false }, { "delivered", T_UINT, false, false },
 				{ "timeouts", T_UINT, false, false }, { "abandoned", T_UINT, false, false },
-				{ "capacity", T_UINT, false, false },
+				{ "capacity", T_UINT, false, false }, { "cq_ready", T_UINT, false, false },
+				{ "cq_overflow", T_BOOL, false, false },
 				{ NULL, 0, 0, 0 }
 			};
 

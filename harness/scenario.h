@@ -160,7 +160,9 @@ const struct iouw_scn_name *iouw_scn_lookup(const struct iouw_scenario *s, const
 
 /* Value parsers shared by the parser and the runner. Each returns true and
  * writes *ret on success. */
-bool iouw_scn_parse_int(const char *v, int64_t *ret);          /* 12, 0x1f, -3, -EAGAIN */
+bool iouw_scn_parse_int(const char *v, int64_t *ret);
+/* An unsigned 64-bit number, decimal or 0x-hex, no sign (a raw user_data). */
+bool iouw_scn_parse_u64(const char *v, uint64_t *ret);          /* 12, 0x1f, -3, -EAGAIN */
 bool iouw_scn_parse_duration(const char *v, uint64_t *ret);    /* 5ms, 1s, 10us, 7ns, 0 */
 bool iouw_scn_parse_bool(const char *v, bool *ret);            /* 0 1 true false yes no */
 /* "-ENAME" for a known negative errno, else the decimal value, into @buf. */

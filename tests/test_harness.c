@@ -178,6 +178,95 @@ START_TEST(test_failure_reports_line)
 }
 END_TEST
 
+/* Run @text in @mode; the verdict, the departing line and (when @report is
+ * not NULL) the failure timeline, NUL-terminated, to free(). */
+static void run_text(const char *text, enum iouw_run_mode mode, struct iouw_run_result *res,
+                     char **report)
+{
+	struct iouw_scenario *s = NULL;
+	struct iouw_run_options o;
+	char err[256];
+	size_t len;
+
+	ck_assert_msg(parse(text, &s, err, sizeof(err)) == 0, "%s", err);
+	memset(&o, 0, sizeof(o));
+	o.mode = mode;
+	if (report) {
+		o.report = open_memstream(report, &len);
+		ck_assert_ptr_nonnull(o.report);
+	}
+	ck_assert_int_eq(iouw_scenario_run(s, &o, res), 0);
+	if (report)
+		ck_assert_int_eq(fclose(o.report), 0);
+	iouw_scenario_free(s);
+}
+
+#define EIGHT_SYNCS                                                                   \
+	"file f content=\"x\"\n"                                                       \
+	"sync r1 fd=f\nsync r2 fd=f\nsync r3 fd=f\nsync r4 fd=f\n"                      \
+	"sync r5 fd=f\nsync r6 fd=f\nsync r7 fd=f\nsync r8 fd=f\n"
+
+/* A small CQ (config cq=) overflowed on purpose. Inject mode: the loop
+ * reaps the overflowed CQEs in order, and the cq_overflow fact can fail.
+ * Kernel mode: a CQE the kernel parked in its overflow list cannot be
+ * peeked, and the run departs there saying so (at once, not after the CQE
+ * timeout). A CQ smaller than the SQ is a bad config. */
+START_TEST(test_cq_overflow_scripted)
+{
+	static const char inject[] =
+		"modes inject\nconfig ring=8 cq=8\n" EIGHT_SYNCS
+		"submit r1 r2 r3 r4 r5 r6 r7 r8\nturn\n"
+		"cqe ud=0x8000000000000063 res=-ENOENT\n"
+		"cqe r1 op res=0\ncqe r2 op res=0\ncqe r3 op res=0\ncqe r4 op res=0\n"
+		"cqe r5 op res=0\ncqe r6 op res=0\ncqe r7 op res=0\ncqe r8 op res=0\n"
+		"expect table cq_ready=8 cq_overflow=1\n"
+		"reap\nexpect table cq_overflow=0 len=0 delivered=8\nexpect result r8 ok 0\n";
+	static const char wrong[] =
+		"modes inject\nconfig ring=8 cq=8\n" EIGHT_SYNCS
+		"submit r1 r2 r3 r4 r5 r6 r7 r8\nturn\n"
+		"cqe ud=0x8000000000000063 res=-ENOENT\n"
+		"cqe r1 op res=0\ncqe r2 op res=0\ncqe r3 op res=0\ncqe r4 op res=0\n"
+		"cqe r5 op res=0\ncqe r6 op res=0\ncqe r7 op res=0\ncqe r8 op res=0\n"
+		"expect table cq_overflow=0\n";
+	char kernel[2048], *report = NULL;
+	size_t n;
+	struct iouw_run_result r;
+	int before = iouw_test_count_fds();
+
+	run_text(inject, IOUW_RUN_INJECT, &r, NULL);
+	if (r.verdict == IOUW_VERDICT_SKIP)
+		return;
+	ck_assert_msg(r.verdict == IOUW_VERDICT_PASS, "%s", r.reason);
+	run_text(wrong, IOUW_RUN_INJECT, &r, NULL);
+	ck_assert_int_eq(r.verdict, IOUW_VERDICT_FAIL);
+	ck_assert_int_eq(r.fail_line, 23);
+
+	/* Kernel mode: eight fsyncs one by one (a known order), their CQEs
+	 * left in the full CQ, then a cancel for r1 (already done: -ENOENT)
+	 * whose CQE overflows. */
+	n = (size_t)snprintf(kernel, sizeof(kernel), "modes kernel\nconfig ring=8 cq=8\n" EIGHT_SYNCS);
+	for (int i = 1; i <= 8; i++)
+		n += (size_t)snprintf(kernel + n, sizeof(kernel) - n,
+		                      "submit r%d\nfill\nsubmit\ncqe r%d op res=0\n", i, i);
+	n += (size_t)snprintf(kernel + n, sizeof(kernel) - n,
+	                      "cancel r1 took=1 sqe=1\nfill\nsubmit\ncqe r1 cancel res=-ENOENT\n");
+	ck_assert_uint_lt(n, sizeof(kernel));
+	run_text(kernel, IOUW_RUN_KERNEL, &r, &report);
+	ck_assert_int_eq(r.verdict, IOUW_VERDICT_FAIL);
+	ck_assert_int_eq(r.fail_line, 47);
+	ck_assert_msg(strstr(report, "actual:   the CQ overflowed: kernel mode reads CQEs in the "
+	                             "ring and cannot see overflowed ones") != NULL,
+	              "%s", report);
+	free(report);
+
+	run_text("config ring=16 cq=8\nfile f\n", IOUW_RUN_KERNEL, &r, NULL);
+	ck_assert_int_eq(r.verdict, IOUW_VERDICT_FAIL);
+	ck_assert_msg(strstr(r.reason, "cq=8 is smaller than the SQ (16 entries") != NULL, "%s",
+	              r.reason);
+	ck_assert_int_eq(iouw_test_count_fds(), before);
+}
+END_TEST
+
 START_TEST(test_inject_deterministic)
 {
 	struct iouw_run_result a, b;
@@ -294,6 +383,7 @@ static Suite *harness_suite(bool ring)
 	tcase_add_test(tc, test_run_leaves_no_fd);
 	tcase_add_test(tc, test_failure_reports_line);
 	tcase_add_test(tc, test_inject_deterministic);
+	tcase_add_test(tc, test_cq_overflow_scripted);
 	tcase_add_test(tc, test_record_replays);
 	tcase_add_test(tc, test_record_file_atomic);
 	tcase_set_timeout(tc, 60);
