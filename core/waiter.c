@@ -7,7 +7,9 @@
  * slot 0 is handed out first; freed slots are reused LIFO, as in the seed.
  *
  * Workload: every SQE staged and every CQE reaped goes through here, so the
- * hot calls are O(1) and allocation-free; only new/free allocate.
+ * hot calls are O(1) and allocation-free; only new/free allocate. The two
+ * calls every request makes (admission, its op CQE) live in
+ * waiter_internal.h so the loop can inline them; this file wraps them.
  */
 #include "waiter.h"
 #include "waiter_internal.h"
