@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runner.h"
 #include "scenario.h"
 
 #define NAME "fuzz.scn"
@@ -59,6 +60,39 @@ static void check_error(const char *err, size_t lines)
 		fail("error message has no column or no 'error: expected'", err);
 }
 
+/* Every step of @b, either branches included (pre-order), in line order
+ * and quoting its source line; every either block well formed. */
+static void check_block(const uint8_t *data, size_t size, const struct iouw_scn_block *b,
+                        int *last, int depth)
+{
+	if (depth > IOUW_SCN_MAX_NESTING)
+		fail("either blocks nested deeper than the limit", NULL);
+	for (size_t i = 0; i < b->n; i++) {
+		const struct iouw_scn_step *st = &b->steps[i];
+		size_t len = 0;
+		const uint8_t *src = line_at(data, size, st->line, &len);
+
+		if (st->line <= *last)
+			fail("steps out of line order", st->text);
+		*last = st->line;
+		if (!src || !st->text || strlen(st->text) > len ||
+		    memcmp(src, st->text, strlen(st->text)) != 0)
+			fail("step text is not its source line", st->text);
+		if (st->op != IOUW_SCN_EITHER) {
+			if (st->nbranches)
+				fail("a step that is not either has branches", st->text);
+			continue;
+		}
+		if (st->nbranches < 2)
+			fail("either block with fewer than two branches", st->text);
+		for (size_t j = 0; j < st->nbranches; j++) {
+			if (st->branches[j].n == 0 || st->branches[j].steps[0].op != IOUW_SCN_CQE)
+				fail("either branch without a cqe guard", st->text);
+			check_block(data, size, &st->branches[j], last, depth + 1);
+		}
+	}
+}
+
 void iouw_script_check(const uint8_t *data, size_t size)
 {
 	struct iouw_scenario *s = NULL, *again = NULL;
@@ -77,20 +111,10 @@ void iouw_script_check(const uint8_t *data, size_t size)
 		check_error(err, count_lines(data, size));
 		return;
 	}
-	if (again->body.n != s->body.n)
+	if (again->body.n != s->body.n ||
+	    iouw_scenario_branch_variants(again) != iouw_scenario_branch_variants(s))
 		fail("two parses of the same bytes disagree", "step count");
-	for (size_t i = 0; i < s->body.n; i++) {
-		const struct iouw_scn_step *st = &s->body.steps[i];
-		size_t len = 0;
-		const uint8_t *src = line_at(data, size, st->line, &len);
-
-		if (st->line <= last)
-			fail("steps out of line order", st->text);
-		last = st->line;
-		if (!src || !st->text || strlen(st->text) > len ||
-		    memcmp(src, st->text, strlen(st->text)) != 0)
-			fail("step text is not its source line", st->text);
-	}
+	check_block(data, size, &s->body, &last, 0);
 	iouw_scenario_free(s);
 	iouw_scenario_free(again);
 }

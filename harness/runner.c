@@ -1518,7 +1518,8 @@ static bool exec_step(struct runner *r, const struct iouw_scn_step *st)
 		break;
 	}
 	if (st->op != IOUW_SCN_EXPECT_ABORT)
-		rec_write(r, "%s\n", st->text);
+		/* Branches are flattened: drop their indentation. */
+		rec_write(r, "%s\n", st->text + strspn(st->text, " \t"));
 	switch (st->op) {
 	case IOUW_SCN_NEGATIVE:
 	case IOUW_SCN_CONFIG:
@@ -2186,12 +2187,28 @@ int iouw_scenario_record(const struct iouw_scenario *s, const char *out_path,
 	return e;
 }
 
-unsigned iouw_scenario_branch_variants(const struct iouw_scenario *s)
+static unsigned block_branch_variants(const struct iouw_scn_block *b)
 {
 	unsigned n = 1;
 
-	for (size_t i = 0; s && i < s->body.n; i++)
-		if (s->body.steps[i].op == IOUW_SCN_EITHER && s->body.steps[i].nbranches > n)
-			n = (unsigned)s->body.steps[i].nbranches;
+	for (size_t i = 0; i < b->n; i++) {
+		const struct iouw_scn_step *st = &b->steps[i];
+
+		if (st->op != IOUW_SCN_EITHER)
+			continue;
+		if (st->nbranches > n)
+			n = (unsigned)st->nbranches;
+		for (size_t j = 0; j < st->nbranches; j++) {
+			unsigned m = block_branch_variants(&st->branches[j]);
+
+			if (m > n)
+				n = m;
+		}
+	}
 	return n;
+}
+
+unsigned iouw_scenario_branch_variants(const struct iouw_scenario *s)
+{
+	return s ? block_branch_variants(&s->body) : 1;
 }

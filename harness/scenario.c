@@ -183,10 +183,18 @@ struct parser {
 	bool failed;
 	bool oom;
 	size_t total_steps;
-	/* either/or state */
-	struct iouw_scn_step *either; /* open block, or NULL */
+	/* either/or state: the open blocks, innermost last. Only the
+	 * innermost block's current branch takes new steps, so the pointers
+	 * to the enclosing either steps stay valid while they are open. */
+	struct {
+		struct iouw_scn_step *step;
+		bool branch_has_guard;
+		bool branch_guard_open; /* still in the leading cqe lines */
+	} open[IOUW_SCN_MAX_NESTING];
+	size_t nopen;
+	struct iouw_scn_step *either; /* innermost open block, or NULL */
 	bool branch_has_guard;
-	bool branch_guard_open; /* still in the leading cqe lines */
+	bool branch_guard_open;
 	bool seen_config;
 	bool seen_creation;
 	bool seen_modes;
@@ -725,6 +733,32 @@ static struct iouw_scn_block *current_block(struct parser *p)
 	if (p->either)
 		return &p->either->branches[p->either->nbranches - 1];
 	return &p->s->body;
+}
+
+/* Enter @st (a new either block): the enclosing block's guard state is
+ * saved and restored by leave_either(). */
+static void enter_either(struct parser *p, struct iouw_scn_step *st)
+{
+	if (p->either) {
+		/* The nested block is a step after the enclosing guard. */
+		p->open[p->nopen - 1].branch_has_guard = p->branch_has_guard;
+		p->open[p->nopen - 1].branch_guard_open = false;
+	}
+	p->open[p->nopen].step = st;
+	p->nopen++;
+	p->either = st;
+	p->branch_has_guard = false;
+	p->branch_guard_open = true;
+}
+
+static void leave_either(struct parser *p)
+{
+	p->nopen--;
+	p->either = p->nopen ? p->open[p->nopen - 1].step : NULL;
+	if (p->either) {
+		p->branch_has_guard = p->open[p->nopen - 1].branch_has_guard;
+		p->branch_guard_open = p->open[p->nopen - 1].branch_guard_open;
+	}
 }
 
 static struct iouw_scn_step *append_step(struct parser *p, struct iouw_scn_block *b,
@@ -1364,9 +1398,12 @@ static bool handle_block_word(struct parser *p, const char *line, size_t len)
 	if (!strcmp(cmd, "either")) {
 		if (!no_more(p, 1))
 			return false;
-		if (p->either)
-			return fail(p, c->col, "'end' before a nested 'either'");
-		st = append_step(p, &p->s->body, IOUW_SCN_EITHER, line, len, c->col);
+		if (p->nopen == IOUW_SCN_MAX_NESTING)
+			return fail(p, c->col, "at most %d nested either blocks",
+			            IOUW_SCN_MAX_NESTING);
+		if (p->either && !p->branch_has_guard)
+			return fail(p, c->col, "a cqe line first in each branch");
+		st = append_step(p, current_block(p), IOUW_SCN_EITHER, line, len, c->col);
 		if (!st)
 			return false;
 		st->branches = calloc(1, sizeof(*st->branches));
@@ -1375,9 +1412,7 @@ static bool handle_block_word(struct parser *p, const char *line, size_t len)
 			return fail(p, c->col, "memory");
 		}
 		st->nbranches = 1;
-		p->either = st;
-		p->branch_has_guard = false;
-		p->branch_guard_open = true;
+		enter_either(p, st);
 		return true;
 	}
 	if (!strcmp(cmd, "or")) {
@@ -1410,7 +1445,7 @@ static bool handle_block_word(struct parser *p, const char *line, size_t len)
 		return fail(p, c->col, "a cqe line to start the branch before 'end'");
 	if (p->either->nbranches < 2)
 		return fail(p, c->col, "at least one 'or' branch before 'end'");
-	p->either = NULL;
+	leave_either(p);
 	return true;
 }
 

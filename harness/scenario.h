@@ -13,8 +13,9 @@
  *     was defined by an earlier step of the right kind (fd or request), every
  *     key is known to its command and every value has the right shape, so the
  *     runner never meets a malformed step.
- *   - either/or/end blocks do not nest; each branch starts with at least one
- *     `cqe` line (its guard).
+ *   - either/or/end blocks nest (at most IOUW_SCN_MAX_NESTING deep); each
+ *     branch starts with at least one `cqe` line (its guard), and a nested
+ *     block comes after its enclosing branch's guard.
  *   - Steps keep their source text, so a failure can quote the line and the
  *     recorder can copy it.
  */
@@ -31,6 +32,8 @@
 
 /* Resource limits: inputs beyond them are parse errors, never crashes. */
 #define IOUW_SCN_MAX_ARGS 64
+/* How deep either blocks may nest. */
+#define IOUW_SCN_MAX_NESTING 8
 #define IOUW_SCN_MAX_NAMES 256
 #define IOUW_SCN_MAX_STEPS 100000
 #define IOUW_SCN_MAX_STRING 65536

@@ -87,6 +87,59 @@ START_TEST(test_parse_errors)
 	expect_error("clock 5ms\n", "t.scn:1:7: error: expected a relative time like +5ms");
 	expect_error("expect abort\n", "t.scn:1:13: error: expected the quoted name of an "
 	                               "invariant");
+	/* Nesting: a nested block comes after its branch's guard, at most 8
+	 * deep, and an unclosed outer block is reported at its own line. */
+	expect_error("either\neither\n", "t.scn:2:1: error: expected a cqe line first in each branch");
+	expect_error("either\ncqe ud=1 res=0\neither\ncqe ud=2 res=0\nor\ncqe ud=3 res=0\nend\n",
+	             "t.scn:1:1: error: expected 'end' to close this either block");
+	{
+		char deep[512] = "";
+
+		for (int i = 0; i < 9; i++)
+			strcat(deep, "either\ncqe ud=1 res=0\n");
+		expect_error(deep, "t.scn:17:1: error: expected at most 8 nested either blocks");
+	}
+}
+END_TEST
+
+/* Nested either blocks parse into a tree; the inject variants cover the
+ * widest block at any depth. */
+START_TEST(test_parse_nested_either)
+{
+	static const char text[] = "either\n"
+	                           "  cqe ud=1 res=0\n"
+	                           "  reap\n"
+	                           "  either\n"
+	                           "    cqe ud=2 res=0\n"
+	                           "  or\n"
+	                           "    cqe ud=3 res=0\n"
+	                           "  or\n"
+	                           "    cqe ud=4 res=0\n"
+	                           "  end\n"
+	                           "  cqe ud=5 res=0\n"
+	                           "or\n"
+	                           "  cqe ud=6 res=0\n"
+	                           "end\n"
+	                           "reap\n";
+	struct iouw_scenario *s = NULL;
+	const struct iouw_scn_step *outer, *inner;
+	char err[256];
+
+	ck_assert_msg(parse(text, &s, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(s->body.n, 2);
+	outer = &s->body.steps[0];
+	ck_assert_int_eq(outer->op, IOUW_SCN_EITHER);
+	ck_assert_uint_eq(outer->nbranches, 2);
+	ck_assert_uint_eq(outer->branches[0].n, 4); /* cqe, reap, either, cqe */
+	inner = &outer->branches[0].steps[2];
+	ck_assert_int_eq(inner->op, IOUW_SCN_EITHER);
+	ck_assert_int_eq(inner->line, 4);
+	ck_assert_uint_eq(inner->nbranches, 3);
+	ck_assert_int_eq(inner->branches[2].steps[0].line, 9);
+	ck_assert_int_eq(outer->branches[0].steps[3].line, 11);
+	ck_assert_uint_eq(outer->branches[1].n, 1);
+	ck_assert_uint_eq(iouw_scenario_branch_variants(s), 3);
+	iouw_scenario_free(s);
 }
 END_TEST
 
@@ -373,6 +426,7 @@ static Suite *harness_suite(bool ring)
 
 	tcase_add_test(tc, test_parse_good);
 	tcase_add_test(tc, test_parse_errors);
+	tcase_add_test(tc, test_parse_nested_either);
 	tcase_add_test(tc, test_parse_arbitrary_bytes);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
