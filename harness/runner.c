@@ -129,6 +129,9 @@ struct sbackend {
 	unsigned pending;
 	unsigned released; /* named, not yet reaped */
 	unsigned waits;
+	/* wait_fail: the next fail_times waits return fail_res. */
+	int fail_res;
+	unsigned fail_times;
 };
 
 struct runner {
@@ -426,6 +429,15 @@ static int sb_submit_and_wait(struct iouw_backend *b, unsigned wait_nr, int64_t 
 
 		if (e < 0 && e != -ETIME && e != -EINTR && e != -EAGAIN && e != -EBUSY)
 			return e;
+	}
+	if (sb->fail_times > 0) {
+		/* Scripted (wait_fail): what was pushed went out, the wait
+		 * itself reports the error. */
+		char rb[32];
+
+		sb->fail_times--;
+		logf_(r, "wait fails res=%s (scripted)", res_str(sb->fail_res, rb, sizeof(rb)));
+		return sb->fail_res;
 	}
 	if (wait_nr == 0 || sb->released >= wait_nr)
 		return (int)submitted;
@@ -1559,16 +1571,38 @@ static bool exec_step(struct runner *r, const struct iouw_scn_step *st)
 		for (size_t i = 0; i < st->nargs; i++) {
 			int64_t v = 1;
 
+			if (st->args[i].key)
+				continue; /* error= */
 			if (!strcmp(st->args[i].val, "block"))
 				block = true;
 			else if (iouw_scn_parse_int(st->args[i].val, &v))
 				n = (uint64_t)v;
+		}
+		if ((a = iouw_scn_key(st, "error"))) {
+			/* The last turn must return this fatal error. */
+			int64_t want = 0;
+			char b[32], w[32];
+
+			iouw_scn_parse_int(a->val, &want);
+			for (uint64_t i = 0; i + 1 < n; i++)
+				if (!loop_fatal(r, st, iouw_loop_turn(r->loop, block)) || !after_phase(r))
+					return false;
+			e = iouw_loop_turn(r->loop, block);
+			logf_(r, "turn -> %s", res_str(e, b, sizeof(b)));
+			if (e != want)
+				return failf(r, st->text, "the turn returned %s, not %s",
+				             res_str(e, b, sizeof(b)), res_str(want, w, sizeof(w)));
+			return after_phase(r);
 		}
 		for (uint64_t i = 0; i < n; i++)
 			if (!loop_fatal(r, st, iouw_loop_turn(r->loop, block)) || !after_phase(r))
 				return false;
 		return true;
 	}
+	case IOUW_SCN_WAIT_FAIL:
+		r->sb.fail_res = (int)arg_u64(st, "res", 0);
+		r->sb.fail_times = (unsigned)arg_u64(st, "times", 1);
+		return true;
 	case IOUW_SCN_REAP:
 		logf_(r, "reaped %zu", iouw_loop_reap(r->loop));
 		return after_phase(r);

@@ -1042,12 +1042,19 @@ static bool validate(struct parser *p, enum iouw_scn_op *ret_op, size_t *ret_fir
 		for (i = 1; i < p->nwords; i++) {
 			if (word_is(p, i, "block"))
 				continue;
+			if (p->words[i].key && !strcmp(p->words[i].key, "error")) {
+				/* The fatal result the (last) turn must return. */
+				if (!v_int(p, &p->words[i], INT32_MIN, -1))
+					return false;
+				continue;
+			}
 			if (p->words[i].key || !v_int(p, &p->words[i], 1, 100000))
 				return p->failed ? false
-				                 : fail(p, p->words[i].col, "a turn count or 'block'");
+				                 : fail(p, p->words[i].col,
+				                        "a turn count, 'block' or error=-ERRNO");
 		}
-		if (p->nwords > 3)
-			return fail(p, p->words[3].col, "end of line");
+		if (p->nwords > 4)
+			return fail(p, p->words[4].col, "end of line");
 		DONE(IOUW_SCN_TURN, 1);
 	}
 	if (!strcmp(cmd, "reap") || !strcmp(cmd, "advance") || !strcmp(cmd, "fill") ||
@@ -1103,6 +1110,23 @@ static bool validate(struct parser *p, enum iouw_scn_op *ret_op, size_t *ret_fir
 		if (!need_pos(p, 1, "a request name") || !use_request(p, &p->words[1]) || !no_more(p, 2))
 			return false;
 		DONE(IOUW_SCN_DROP, 1);
+	}
+	if (!strcmp(cmd, "wait_fail")) {
+		static const struct keyspec ks[] = { { "res", T_INT, false, true },
+			                             { "times", T_UINT, false, false },
+			                             { NULL, 0, 0, 0 } };
+		int64_t v;
+
+		if (!check_keys(p, 1, ks, c->col))
+			return false;
+		for (i = 1; i < p->nwords; i++) {
+			iouw_scn_parse_int(p->words[i].val, &v);
+			if (!strcmp(p->words[i].key, "res") && v >= 0)
+				return fail(p, p->words[i].col, "a negative errno like -EINTR");
+			if (!strcmp(p->words[i].key, "times") && (v < 1 || v > 1000))
+				return fail(p, p->words[i].col, "a count in [1, 1000]");
+		}
+		DONE(IOUW_SCN_WAIT_FAIL, 1);
 	}
 	if (!strcmp(cmd, "set_generation")) {
 		static const struct keyspec ks[] = { { "slot", T_UINT, false, true },
@@ -1384,7 +1408,8 @@ static bool validate(struct parser *p, enum iouw_scn_op *ret_op, size_t *ret_fir
 #undef DONE
 	return fail(p, c->col, "a command (modes, negative, config, socketpair, pipe, file, send, "
 	                       "recv, read_at, write_at, sync, submit, turn, reap, advance, fill, "
-	                       "wait, run, close, clock, pause, cancel, drop, corrupt, set_generation, "
+	                       "wait, wait_fail, run, close, clock, pause, cancel, drop, corrupt, "
+	                       "set_generation, "
 	                       "peer, cqe, either, or, end, expect)");
 }
 

@@ -86,6 +86,7 @@ enum iouw_scn_op {
 	IOUW_SCN_EXPECT_CONSISTENT,
 	IOUW_SCN_EXPECT_PEER, /* bytes the peer end received */
 	IOUW_SCN_EXPECT_FILE, /* file contents */
+	IOUW_SCN_WAIT_FAIL, /* the next submit_and_wait calls fail with res */
 };
 
 /* One word of a line after the command words: positional (key NULL) or
