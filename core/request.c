@@ -568,18 +568,13 @@ static bool kind_is_orphaned(const struct iouw_request *req)
 {
 	const struct kind_request *k = as_kind_const(req);
 
-	switch (k->kind) {
-	case IOUW_REQUEST_SEND:
-	case IOUW_REQUEST_RECV:
-	case IOUW_REQUEST_READ_AT:
-		return iouw_handle_is_dropped(k->handle);
-	case IOUW_REQUEST_WRITE_AT:
-	case IOUW_REQUEST_SYNC:
-		/* Never: the work continues after the caller left (their
-		 * table, kind_ops_never_orphaned, does not even ask). */
-		return false;
-	}
-	return false;
+	/* Only send, recv and read_at carry this op: write_at and sync are
+	 * never orphaned (their work continues after the caller left), so
+	 * their table, kind_ops_never_orphaned, has none. */
+	IOUW_INVARIANT(k->kind == IOUW_REQUEST_SEND || k->kind == IOUW_REQUEST_RECV ||
+	                       k->kind == IOUW_REQUEST_READ_AT,
+	               "is_orphaned asked of a kind that is never orphaned");
+	return iouw_handle_is_dropped(k->handle);
 }
 
 static bool returns_buffer(const struct kind_request *k)
