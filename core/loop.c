@@ -170,9 +170,9 @@ static void emit_event(struct iouw_loop *loop, enum iouw_loop_event_kind kind, i
 
 /* Test the observer before building the event: most loops run without one,
  * and the hot path would otherwise fill a struct per outcome. */
-#define observed(loop) __builtin_expect((loop)->observer != NULL, 0)
+#define is_observed(loop) __builtin_expect((loop)->observer != NULL, 0)
 #define emit_simple(loop, kind, id, tick, outcome, req) \
-	emit_when(observed(loop), loop, kind, id, tick, outcome, req)
+	emit_when(is_observed(loop), loop, kind, id, tick, outcome, req)
 
 /* The hot paths (reaping, admitting) are inlined twice, with @observed a
  * constant: without an observer they carry no event code at all. */
@@ -400,7 +400,7 @@ size_t iouw_loop_reap(struct iouw_loop *loop)
 	do {
 		n = iouw_backend_reap(loop->backend, loop->cqes,
 		                      (unsigned)(sizeof(loop->cqes) / sizeof(loop->cqes[0])));
-		if (observed(loop))
+		if (is_observed(loop))
 			for (unsigned i = 0; i < n; i++)
 				handle_cqe(loop, &loop->cqes[i], true);
 		else
@@ -489,7 +489,7 @@ static void stage(struct iouw_loop *loop, iouw_waiter_id id)
 	switch (kind) {
 	case IOUW_STAGE_TIMEOUT:
 		/* Cancel requested while parked: local timeout, no SQE. */
-		deliver(loop, id, req, IOUW_FINISH_TIMEOUT, observed(loop));
+		deliver(loop, id, req, IOUW_FINISH_TIMEOUT, is_observed(loop));
 		break;
 	case IOUW_STAGE_ORPHANED:
 		/* The table released the request; drop its deadline. */
@@ -497,7 +497,7 @@ static void stage(struct iouw_loop *loop, iouw_waiter_id id)
 			iouw_wheel_remove(loop->wheel, tick);
 		break;
 	case IOUW_STAGE_SUBMIT:
-		commit_sqe(loop, observed(loop));
+		commit_sqe(loop, is_observed(loop));
 		break;
 	}
 }
@@ -560,7 +560,7 @@ static bool fill_staged(struct iouw_loop *loop)
 		sqe = sqe_slot(loop);
 		memset(sqe, 0, sizeof(*sqe));
 		iouw_wake_prep_poll(&loop->wake, sqe);
-		commit_sqe(loop, observed(loop));
+		commit_sqe(loop, is_observed(loop));
 		loop->wake_needs_arm = false;
 	}
 
@@ -583,7 +583,7 @@ static bool fill_staged(struct iouw_loop *loop)
 		io_uring_prep_cancel64(sqe, iouw_waiter_id_user_data(id), 0);
 		io_uring_sqe_set_data64(sqe, iouw_waiter_id_cancel_user_data(id));
 		loop->stats.cancels++;
-		commit_sqe(loop, observed(loop));
+		commit_sqe(loop, is_observed(loop));
 	}
 
 	while (loop->ready.len > 0) {
@@ -612,7 +612,7 @@ static bool fill_staged(struct iouw_loop *loop)
 		n = iouw_mpsc_pop_many(loop->inbound, run, room);
 		if (n == 0)
 			break;
-		if (observed(loop))
+		if (is_observed(loop))
 			for (size_t i = 0; i < n; i++)
 				admit(loop, run[i], true);
 		else

@@ -55,7 +55,6 @@ static int uring_push_sqe(struct iouw_backend *b, const struct io_uring_sqe *sqe
 static int uring_push_sqes(struct iouw_backend *b, const struct io_uring_sqe *sqes, unsigned n)
 {
 	struct uring_backend *u = to_uring(b);
-
 	struct io_uring_sq *sq = &u->ring.sq;
 	unsigned tail = sq->sqe_tail, mask = sq->ring_mask;
 

@@ -123,18 +123,6 @@ bool iouw_waiters_cancel(struct iouw_waiters *w, iouw_waiter_id id)
 	return true;
 }
 
-/* The ORPHANED path of stage: nobody will read more progress, so retire
- * locally instead of issuing another SQE. The request still owns its
- * resources and gives them back in release(). Returns the deadline to drop. */
-static uint64_t retire_orphan(struct iouw_waiters *w, uint32_t index)
-{
-	uint64_t target_tick = w->slots[index].target_tick;
-	struct iouw_request *req = iouw_waiters__take(w, index);
-
-	req->ops->release(req);
-	return target_tick;
-}
-
 enum iouw_stage_kind iouw_waiters_stage_into(struct iouw_waiters *w, iouw_waiter_id id,
                                              struct io_uring_sqe *sqe,
                                              struct iouw_request **ret_request,
@@ -156,7 +144,14 @@ enum iouw_stage_kind iouw_waiters_stage_into(struct iouw_waiters *w, iouw_waiter
 		return IOUW_STAGE_TIMEOUT;
 	}
 	if (__builtin_expect(iouw_request_is_orphaned(slot->request), 0)) {
-		*ret_target_tick = retire_orphan(w, index);
+		/* Nobody will read more progress: retire locally instead of
+		 * issuing another SQE. The request still owns its resources and
+		 * gives them back in release(). */
+		uint64_t target_tick = slot->target_tick;
+		struct iouw_request *req = iouw_waiters__take(w, index);
+
+		req->ops->release(req);
+		*ret_target_tick = target_tick;
 		*ret_request = NULL;
 		return IOUW_STAGE_ORPHANED;
 	}
