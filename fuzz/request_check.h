@@ -23,15 +23,17 @@
  * to the same oracles (an INT32_MIN + 1 error carries err INT32_MAX, a
  * cancel CQE other than 0/-EALREADY/-ENOENT bumps the table's
  * unexpected-result count by one and touches nothing); a FATAL step must
- * make the real table fire exactly the model's named invariant, checked in
- * a forked child (stderr captured: the one invariant line and nothing
- * else, so a sanitizer report there is still a mismatch here), while this
- * process goes on with the CQE unapplied.
+ * make the real table fire exactly the model's named invariant: this file
+ * defines core/invariant.h's iouw_invariant_hook(), which accepts that one
+ * name and unwinds to the checker (the history ends there; everything is
+ * released and the fd count checked). Any other invariant, a return, or a
+ * sanitizer report before it (UBSan halts: __ubsan_default_options) is
+ * still a crash.
  *
  * Failure policy: a mismatch prints "fuzz_request: oracle mismatch at step
  * N: <what>" and the step in words on stderr, then abort(). An environment
- * failure (EMFILE, ENOMEM, ... creating a request, the table, the child;
- * reading /proc/self/fd) is no finding: replay.h's one-line report,
+ * failure (EMFILE, ENOMEM, ... creating a request or the table; reading
+ * /proc/self/fd) is no finding: replay.h's one-line report,
  * everything released, IOUW_FUZZ_SKIPPED.
  */
 #ifndef IOUW_FUZZ_REQUEST_CHECK_H

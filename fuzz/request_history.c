@@ -15,8 +15,8 @@ void iouw_request_history_init(struct iouw_request_history *h, const uint8_t *da
 	 * mode existed: committed inputs keep their meaning. */
 	head = iouw_fdp_u8(&h->fdp);
 	h->capacity = 1 + (head & (IOUW_RH_MAX_CAPACITY - 1));
-	h->hostile = (head & 0x80) != 0;
-	h->nfatal = 0;
+	h->hostile = (head & 0xc0) == 0xc0;
+	h->fatal = false;
 	h->steps = 0;
 	h->draining = false;
 	h->nlive = 0;
@@ -205,12 +205,13 @@ static int32_t hostile_cancel_result(struct iouw_fdp *p)
 	}
 }
 
-/* A FATAL step: @inv must fire; nothing is applied, what was owed stays. */
+/* A FATAL step: @inv must fire, and the history ends with it (the real
+ * process would be gone); the model is left as it was. */
 static void fatal_step(struct iouw_request_history *h, struct iouw_rh_step *s, const char *inv)
 {
 	s->out = IOUW_RH_OUT_FATAL;
 	s->invariant = inv;
-	h->nfatal++;
+	h->fatal = true;
 }
 
 #define CANCEL_EINVAL_INVARIANT "async cancel SQE rejected by kernel: EINVAL"
@@ -223,6 +224,8 @@ bool iouw_request_history_next(struct iouw_request_history *h, struct iouw_rh_st
 
 	memset(s, 0, sizeof(*s));
 	s->number = h->steps;
+	if (h->fatal)
+		return false; /* the history ended at its FATAL step */
 	if (!h->draining && (iouw_fdp_remaining(p) == 0 || h->steps >= IOUW_RH_MAX_STEPS))
 		h->draining = true;
 	if (h->draining) {
@@ -297,10 +300,6 @@ bool iouw_request_history_next(struct iouw_request_history *h, struct iouw_rh_st
 		res = s->hostile ? hostile_op_result(p, q)
 		                 : iouw_rs_pick_result(p, q->sqe.opcode, q->sqe.bytes, q->cancel_req);
 		inv = iouw_rm_invariant(&q->rm, q->cancel_req, res);
-		if (inv && h->nfatal >= IOUW_RH_MAX_FATAL) {
-			res = INT32_MIN + 1;
-			inv = NULL;
-		}
 		if (inv) {
 			s->kind = IOUW_RH_OP_CQE;
 			s->res = res;
@@ -335,8 +334,6 @@ bool iouw_request_history_next(struct iouw_request_history *h, struct iouw_rh_st
 		s->res = s->hostile ? hostile_cancel_result(p) : results[r];
 		/* -EINVAL panics only for a waiter still tracked: a cancel CQE
 		 * naming a freed or reused slot is ignored, whatever its res. */
-		if (s->res == -EINVAL && h->req[s->req].live && h->nfatal >= IOUW_RH_MAX_FATAL)
-			s->res = INT32_MAX;
 		if (s->res == -EINVAL && h->req[s->req].live) {
 			fatal_step(h, s, CANCEL_EINVAL_INVARIANT);
 			return true;
@@ -406,8 +403,7 @@ void iouw_request_history_format_step(FILE *out, const struct iouw_request_histo
 		break;
 	}
 	if (s->out == IOUW_RH_OUT_FATAL)
-		fprintf(out, " \"%s\" (checked in a child; not applied here, still owed)",
-		        s->invariant);
+		fprintf(out, " \"%s\" (the history ends here)", s->invariant);
 	if (s->delivers)
 		fprintf(out, "; caller gets %s", iouw_rm_result_str(&s->result, buf, sizeof(buf)));
 	else if (s->ends)
@@ -430,6 +426,10 @@ void iouw_request_history_print(FILE *out, const uint8_t *data, size_t size)
 		iouw_request_history_format_step(out, h, &step);
 		fputc('\n', out);
 	}
-	fprintf(out, "end: %u steps, %u requests, all ended\n", h->steps, h->nreq);
+	if (h->fatal)
+		fprintf(out, "end: %u steps, %u requests, ended by a named invariant\n", h->steps,
+		        h->nreq);
+	else
+		fprintf(out, "end: %u steps, %u requests, all ended\n", h->steps, h->nreq);
 	free(h);
 }

@@ -7,8 +7,9 @@
  * state, and the CQEs the "kernel" still owes) and struct iouw_rh_step.
  *
  * Input layout (all decisions from the provider's tail, see provider.h):
- *   header: one byte: table capacity 1 + (bits 0-1); bit 7 selects HOSTILE
- *           mode (below); the other bits are ignored.
+ *   header: one byte: table capacity 1 + (bits 0-1); bits 6 and 7 both
+ *           set select HOSTILE mode (below: a quarter of random headers,
+ *           the rest stay legal histories); the other bits are ignored.
  *   steps:  one action byte (mod 8), then its parameters:
  *     0,1 new request: kind and parameters (request_spec.h), inserted
  *     2   stage a waiter not in flight
@@ -18,9 +19,10 @@
  *     6   the kernel answers an owed cancel: pick, then 0/-EALREADY/-ENOENT
  *     7   the caller drops the handle of a live request
  *   An impossible action becomes the next possible one. When the input runs
- *   out (or after IOUW_RH_MAX_STEPS), a drain follows: cancel every live
- *   waiter, answer every owed CQE in order (cancel 0 while its op is still
- *   owed, else -ENOENT; ops -ECANCELED), stage what is left (Timeout).
+ *   out (or after IOUW_RH_MAX_STEPS), a drain follows (not after a FATAL
+ *   step): cancel every live waiter, answer every owed CQE in order
+ *   (cancel 0 while its op is still owed, else -ENOENT; ops -ECANCELED),
+ *   stage what is left (Timeout).
  *
  * Kernel legality (outside HOSTILE mode, which breaks the rules on
  * results only): only staged SQEs are answered, each exactly once;
@@ -29,22 +31,19 @@
  * -ECANCELED only after a cancel was requested; cancel CQEs only for
  * ASYNC_CANCELs the loop would have issued.
  *
- * HOSTILE mode (header bit 7; SPEC 8 "any int32 may arrive"): every op CQE
- * first takes a pick among 4; 0 means a hostile result instead of a legal
- * one: INT32_MIN, INT32_MIN + 1, -4096, -4095, -ECANCELED, bytes asked + 1,
- * remaining + 1, INT32_MAX or any 32 bits (4 more bytes); so -ECANCELED
- * (and a positive fsync count) may come without a cancel. Every cancel CQE
- * picks among 4 results instead of 3: the 4th is -EINVAL, INT32_MIN,
- * INT32_MAX or any 32 bits (warned about and ignored, except -EINVAL while
- * the waiter is still tracked; a stale cancel CQE is always ignored). A
- * result the model says must fire a named invariant (request_model.h
- * iouw_rm_invariant(), plus the table's "async cancel SQE rejected by
- * kernel: EINVAL") becomes a FATAL step: the checker verifies that exactly
- * this invariant fires in a forked child; in this process the CQE is not
- * applied, so the op (or cancel) stays owed, as if that kernel had not
- * answered. At most IOUW_RH_MAX_FATAL fatal steps per history (each costs a
- * fork); past that a would-be fatal op result becomes INT32_MIN + 1 and a
- * cancel result INT32_MAX.
+ * HOSTILE mode (header bits 6-7; SPEC 8 "any int32 may arrive"): every op
+ * CQE first takes a pick among 4; 0 means a hostile result instead of a
+ * legal one: INT32_MIN, INT32_MIN + 1, -4096, -4095, -ECANCELED, bytes
+ * asked + 1, remaining + 1, INT32_MAX or any 32 bits (4 more bytes); so
+ * -ECANCELED (and a positive fsync count) may come without a cancel. Every
+ * cancel CQE picks among 4 results instead of 3: the 4th is -EINVAL,
+ * INT32_MIN, INT32_MAX or any 32 bits (warned about and ignored, except
+ * -EINVAL while the waiter is still tracked; a stale cancel CQE is always
+ * ignored). A result the model says must fire a named invariant
+ * (request_model.h iouw_rm_invariant(), plus the table's "async cancel SQE
+ * rejected by kernel: EINVAL") is a FATAL step, and the history ENDS there
+ * (the real process would be gone): no drain follows; the checker verifies
+ * that exactly this invariant fired and releases everything.
  *
  * Expected outcomes come from the model: stage of a cancel-requested waiter
  * -> Timeout; of an orphaned one (send/recv/read_at with a dropped handle)
@@ -67,7 +66,6 @@
 #define IOUW_RH_MAX_CAPACITY 4
 #define IOUW_RH_MAX_REQUESTS 512
 #define IOUW_RH_MAX_STEPS 2048
-#define IOUW_RH_MAX_FATAL 4
 
 enum iouw_rh_kind {
 	IOUW_RH_NEW = 0,
@@ -89,7 +87,7 @@ enum iouw_rh_out {
 	IOUW_RH_OUT_ACCEPTED, /* cancel() true */
 	IOUW_RH_OUT_REFUSED,  /* cancel() false */
 	IOUW_RH_OUT_ACK,      /* cancel CQE acknowledged */
-	IOUW_RH_OUT_FATAL,    /* hostile CQE: .invariant must fire (not applied) */
+	IOUW_RH_OUT_FATAL,    /* hostile CQE: .invariant must fire; the history ends */
 };
 
 /* Table-level state of one request, next to its model. */
@@ -128,8 +126,8 @@ struct iouw_rh_owed {
 struct iouw_request_history {
 	struct iouw_fdp fdp;
 	uint32_t capacity;
-	bool hostile;       /* header bit 7 */
-	uint32_t nfatal;    /* FATAL steps so far */
+	bool hostile;       /* header bits 6 and 7 */
+	bool fatal;         /* ended by a FATAL step */
 	uint32_t steps;
 	bool draining;
 	uint32_t nlive;
