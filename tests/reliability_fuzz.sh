@@ -2,7 +2,7 @@
 # tests/reliability_fuzz.sh FUZZ_BUILD_DIR CORPUS_DIR: the fuzz replay
 # drivers (loop, ring, request) under a hostile environment, as TAP.
 #
-# Each driver replays its whole corpus under `ulimit -n 8` and `ulimit -n 6`
+# Each driver replays its whole corpus under `ulimit -n 8` and `ulimit -n 7`
 # (too few fds for some histories: dup, eventfd and io_uring fail with
 # EMFILE). An environment failure is no finding (fuzz/environment.h): the
 # driver must say "environment" and exit 77, never report an oracle
@@ -24,7 +24,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/iouw-reliability.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 targets=(loop ring request)
-limits=(8 6)
+limits=(8 7)
 echo "1..$(( ${#targets[@]} * ${#limits[@]} ))"
 n=0
 failed=0
