@@ -2,7 +2,8 @@
  *
  * Invariant: the message is formatted into a stack buffer and written with
  * one write(2) before abort(), so it is never lost in a stdio buffer and
- * never interleaved with another thread's report. */
+ * never interleaved with another thread's report. The optional hook
+ * (invariant.h) runs first and is a link-time symbol, not core state. */
 #include "invariant.h"
 
 #include <stdio.h>
@@ -12,9 +13,12 @@
 void iouw_invariant_failed(const char *name, const char *file, int line)
 {
 	char msg[512];
-	int n = snprintf(msg, sizeof(msg), "iouwait: invariant violated: %s (%s:%d)\n", name, file,
-	                 line);
+	int n;
 
+	if (iouw_invariant_hook)
+		iouw_invariant_hook(name, file, line);
+	n = snprintf(msg, sizeof(msg), "iouwait: invariant violated: %s (%s:%d)\n", name, file,
+	             line);
 	if (n < 0)
 		n = 0;
 	if ((size_t)n >= sizeof(msg))

@@ -12,6 +12,13 @@
  *
  * Broken invariants are programming errors or impossible kernel behaviour
  * (SPEC "panic"); recoverable conditions are negative errno returns instead.
+ *
+ * Hook (link time, no state in core): an executable may define
+ * iouw_invariant_hook(); iouw_invariant_failed() calls it with the name
+ * before the report. If it returns, the report and abort() follow as
+ * always. The request fuzz target defines it to accept the one invariant a
+ * hostile CQE must fire and unwind to its checker (fuzz/request_check.c);
+ * every other executable leaves it undefined (a weak NULL).
  */
 #ifndef IOUW_INVARIANT_H
 #define IOUW_INVARIANT_H
@@ -21,6 +28,9 @@
 /* Report the invariant @name as broken at @file:@line and abort(). */
 __attribute__((noreturn, cold)) void iouw_invariant_failed(const char *name, const char *file,
                                                            int line);
+
+/* Optional, defined by an executable (see above); may not return. */
+__attribute__((weak)) void iouw_invariant_hook(const char *name, const char *file, int line);
 
 /* Abort through iouw_invariant_failed() unless @cond holds. @name must be a
  * string literal naming the invariant (for example "stage called for

@@ -418,6 +418,16 @@ static bool record(struct kind_request *k, enum iouw_status status, int err, siz
 	return true;
 }
 
+/* SPEC 4.2/4.3: an Error result carries the errno -res. A kernel reports
+ * -4095..-1, but any int32 may arrive (SPEC 8): every other negative is
+ * still negated without overflow, except INT32_MIN, which has no positive
+ * int and so is a named invariant, never undefined behaviour. */
+static int error_of(int32_t res)
+{
+	IOUW_INVARIANT(res != INT32_MIN, "CQE result INT32_MIN is no errno");
+	return -res;
+}
+
 /* Move the send/write cursor @n bytes forward (n <= remaining). */
 static void advance_vectored(struct kind_request *k, size_t n)
 {
@@ -448,7 +458,7 @@ static bool send_on_cqe(struct kind_request *k, enum iouw_cqe_class cls, bool ca
 	case IOUW_CQE_CANCELLED:
 		return record(k, IOUW_RESULT_TIMEOUT, ETIMEDOUT, 0);
 	case IOUW_CQE_ERROR:
-		return record(k, IOUW_RESULT_SEND_FAILED, -res, 0);
+		return record(k, IOUW_RESULT_SEND_FAILED, error_of(res), 0);
 	case IOUW_CQE_ZERO:
 		return record(k, IOUW_RESULT_SEND_FAILED, 0, 0);
 	case IOUW_CQE_POSITIVE:
@@ -470,7 +480,7 @@ static bool recv_on_cqe(struct kind_request *k, enum iouw_cqe_class cls, bool ca
 	case IOUW_CQE_CANCELLED:
 		return record(k, IOUW_RESULT_TIMEOUT, ETIMEDOUT, 0);
 	case IOUW_CQE_ERROR:
-		return record(k, IOUW_RESULT_RECV_FAILED, -res, 0);
+		return record(k, IOUW_RESULT_RECV_FAILED, error_of(res), 0);
 	case IOUW_CQE_ZERO:
 		return record(k, IOUW_RESULT_RECV_FAILED, 0, 0);
 	case IOUW_CQE_POSITIVE:
@@ -494,7 +504,7 @@ static bool read_at_on_cqe(struct kind_request *k, enum iouw_cqe_class cls, int3
 	case IOUW_CQE_CANCELLED:
 		return record(k, IOUW_RESULT_READ_FAILED, ECANCELED, 0);
 	case IOUW_CQE_ERROR:
-		return record(k, IOUW_RESULT_READ_FAILED, -res, 0);
+		return record(k, IOUW_RESULT_READ_FAILED, error_of(res), 0);
 	case IOUW_CQE_ZERO:
 		return record(k, IOUW_RESULT_INSUFFICIENT_LENGTH, 0, 0);
 	case IOUW_CQE_POSITIVE:
@@ -517,7 +527,7 @@ static bool write_at_on_cqe(struct kind_request *k, enum iouw_cqe_class cls, int
 	case IOUW_CQE_CANCELLED:
 		return record(k, IOUW_RESULT_WRITE_FAILED, ECANCELED, 0);
 	case IOUW_CQE_ERROR:
-		return record(k, IOUW_RESULT_WRITE_FAILED, -res, 0);
+		return record(k, IOUW_RESULT_WRITE_FAILED, error_of(res), 0);
 	case IOUW_CQE_ZERO:
 		return record(k, IOUW_RESULT_WRITE_FAILED, 0, 0);
 	case IOUW_CQE_POSITIVE:
@@ -538,7 +548,7 @@ static bool sync_on_cqe(struct kind_request *k, enum iouw_cqe_class cls, int32_t
 	case IOUW_CQE_CANCELLED:
 		return record(k, IOUW_RESULT_SYNC_ERROR, ECANCELED, 0);
 	case IOUW_CQE_ERROR:
-		return record(k, IOUW_RESULT_SYNC_ERROR, -res, 0);
+		return record(k, IOUW_RESULT_SYNC_ERROR, error_of(res), 0);
 	case IOUW_CQE_ZERO:
 	case IOUW_CQE_POSITIVE:
 		return record(k, IOUW_RESULT_OK, 0, 0);

@@ -38,6 +38,11 @@
  *   a positive result never exceeds what is left
  *            ("recv result larger than asked", "read_at result larger than
  *            asked", "send past end", "write_at past end")
+ *   every 32-bit result is handled without undefined behaviour: a negative
+ *            one (Error class) gives err = -res, defined for all but
+ *            INT32_MIN, which has no errno ("CQE result INT32_MIN is no
+ *            errno"); -4096 and below are not errnos a kernel sends, but
+ *            SPEC 4.2 classifies them as Error and they stay so
  *   a CQE or SQE after a recorded result ("request CQE after terminal result",
  *   "request SQE built after terminal result").
  * Constructors reject shapes that would break them with -EINVAL; tests reach

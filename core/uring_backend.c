@@ -317,6 +317,14 @@ static int probe_take(struct uring_backend *u, uint64_t user_data, struct iouw_c
 
 static const int32_t probe_results[2] = { 0x1234567, -ECANCELED };
 
+/* A probe CQE's failure as the negative errno this module returns: @res
+ * when it is one (-4095..-1), else @otherwise. A hostile kernel's res
+ * (INT32_MIN included) never reaches a caller that negates it. */
+static int probe_errno(int32_t res, int otherwise)
+{
+	return res < 0 && res > -4096 ? res : otherwise;
+}
+
 int iouw_uring_probe_nop_inject(struct iouw_backend *b)
 {
 	struct uring_backend *u = to_uring(b);
@@ -341,7 +349,7 @@ int iouw_uring_probe_nop_inject(struct iouw_backend *b)
 	for (int i = 0; i < 2; i++) {
 		if (got[i].res == probe_results[i])
 			continue;
-		return got[i].res < 0 ? got[i].res : -EOPNOTSUPP;
+		return probe_errno(got[i].res, -EOPNOTSUPP);
 	}
 	return 0;
 }
@@ -368,7 +376,7 @@ int iouw_uring_probe_msg_ring(struct iouw_backend *b)
 		int e = probe_take(u, src[i], &got);
 
 		if (!err)
-			err = e ? e : (got.res < 0 ? got.res : 0);
+			err = e ? e : (got.res < 0 ? probe_errno(got.res, -EPROTO) : 0);
 	}
 	if (err)
 		return err;

@@ -8,7 +8,8 @@
  * every SQE, every outcome, every delivered result (buffers and canaries
  * included) and every fd is checked after every step; a mismatch prints the
  * step in words and abort()s. A kernel-legal history must never reach an
- * invariant abort.
+ * invariant abort; a HOSTILE one (request_history.h) may end only in the
+ * one named invariant the model predicts (request_check.h).
  *
  * Linked with libFuzzer (-Dfuzzer=libfuzzer), AFL++'s persistent driver
  * (fuzz/afl_main.c) or the replay driver (fuzz/replay_main.c).

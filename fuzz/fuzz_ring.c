@@ -9,7 +9,9 @@
  * old kernel without injection), the first input prints one warning; under
  * the replay driver (fuzz-regress tests) the process then exits 77, which
  * meson's exitcode protocol reports as SKIP; under a fuzz engine every input
- * returns at once.
+ * returns at once. Running out of fds or memory while setting it up (or
+ * in a history, fuzz/loop_run.h) is an environment failure instead
+ * (fuzz/environment.h): that input is skipped, the next one tries again.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -27,6 +29,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (ring_err == 1) {
 		ring_err = iouw_fz_ring_new(&ring);
+		if (iouw_fuzz_env_error(ring_err)) {
+			/* Out of fds or memory: skip this input, try again on
+			 * the next. */
+			iouw_fuzz_env_report("fuzz_ring", "setting up the ring", ring_err);
+			ring_err = 1;
+			return IOUW_FUZZ_SKIPPED;
+		}
 		if (ring_err)
 			fprintf(stderr, "fuzz_ring: io_uring unavailable (%s): skipping\n",
 			        strerror(-ring_err));

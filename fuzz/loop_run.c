@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "environment.h"
 #include "handle.h"
 #include "loop.h"
 #include "loop_scenario.h"
@@ -97,6 +98,10 @@ static struct {
 	bool cancel_snap;
 	char desc[512];
 	uint32_t stamp;
+	bool io_open;
+	/* An environment failure met in a step (what, -errno): input skipped. */
+	const char *env_what;
+	int env_err;
 } S;
 
 /* Scenario hooks (fuzz/loop_scenario.h): NULL unless iouwait-explain runs. */
@@ -491,6 +496,10 @@ static void post(uint64_t ud, int32_t res)
 {
 	int rc = S.io->post(S.io->ctx, ud, res);
 
+	/* Posting may run inside a core call (the kernel answers while the
+	 * loop waits): no unwinding from there. */
+	if (iouw_fuzz_env_error(rc))
+		iouw_fuzz_env_exit(S.name, "posting a CQE", rc);
 	EXPECT(rc == 0, "posting a CQE failed: %d", rc);
 	S.posts++;
 }
@@ -616,6 +625,8 @@ static int lr_submit_and_wait(struct iouw_backend *b, unsigned wait_nr, int64_t 
 
 	(void)b;
 	n = S.io->submit(S.io->ctx);
+	if (iouw_fuzz_env_error(n))
+		iouw_fuzz_env_exit(S.name, "capturing submitted SQEs", n);
 	if (n < 0)
 		return n;
 	on_submit();
@@ -762,6 +773,11 @@ static struct lr_req *new_req(void)
 		}
 	}
 	rc = iouw_rs_create(&r->spec, iouw_rs_source_fd(), deadline, &r->live);
+	if (iouw_fuzz_env_error(rc)) {
+		S.env_what = "creating a request";
+		S.env_err = rc;
+		return NULL;
+	}
 	EXPECT(rc == 0, "constructor refused a valid request: %d", rc);
 	iouw_rs_model(&r->spec, &r->rm);
 	r->deadline = deadline;
@@ -807,6 +823,12 @@ static void step_submit(unsigned count)
 	begin_step("submit%s", count > 1 ? "_many" : "");
 	for (unsigned i = 0; i < count && S.nreq < IOUW_LR_MAX_REQUESTS; i++) {
 		rs[n] = new_req();
+		if (!rs[n]) {
+			/* Environment failure: give up the ones made here. */
+			for (unsigned k = 0; k < n; k++)
+				rs[k]->live.req->ops->release(rs[k]->live.req);
+			return;
+		}
 		reqs[n] = rs[n]->live.req;
 		n++;
 	}
@@ -924,6 +946,8 @@ static void drain(void)
 	EXPECT(iouw_loop_is_closed(S.loop), "loop not closed");
 	if (S.nreq < IOUW_LR_MAX_REQUESTS) {
 		r = new_req();
+		if (!r)
+			return; /* environment failure */
 		rc = iouw_loop_submit(S.loop, r->live.req);
 		EXPECT(rc == -ESHUTDOWN, "submit after close returned %d", rc);
 		refused(r);
@@ -975,6 +999,8 @@ static void run_steps(void)
 			step_answer();
 			break;
 		}
+		if (S.env_what)
+			return;
 		if (S.trace && action != 0 && action != 1 && strchr(S.desc, '>'))
 			fprintf(S.trace, "    %s\n", S.desc);
 		check_step();
@@ -982,20 +1008,45 @@ static void run_steps(void)
 	}
 }
 
+/* Skip the input for an environment failure: report it, free the loop
+ * (it releases every request it holds, telling held handles ABANDONED),
+ * drop the handles still held, close the io. */
+static int skip_input(const char *what, int err)
+{
+	iouw_fuzz_env_report(S.name, what, err);
+	iouw_loop_free(S.loop);
+	S.loop = NULL;
+	for (uint32_t i = 0; i < S.nreq; i++) {
+		if (S.req[i].live.handle)
+			iouw_handle_drop(S.req[i].live.handle);
+		S.req[i].live.handle = NULL;
+		iouw_rs_discard(&S.req[i].live);
+	}
+	if (S.io_open)
+		S.io->close(S.io->ctx);
+	S.io_open = false;
+	return IOUW_FUZZ_SKIPPED;
+}
+
 int iouw_loop_history_run(const char *name, const struct iouw_lr_io *io, const uint8_t *data,
                           size_t size, FILE *trace)
 {
 	struct iouw_loop_config cfg;
 	unsigned sq, cq;
-	int fds_before, rc;
+	int fds_before, fds_after, rc;
 
 	memset(&S, 0, sizeof(S));
 	S.name = name;
 	S.io = io;
 	S.trace = trace;
 	S.vc.now_ns = START;
-	EXPECT(iouw_rs_source_fd() >= 0, "cannot open /dev/null");
+	rc = iouw_rs_source_fd();
+	if (iouw_fuzz_env_error(rc))
+		return skip_input("opening /dev/null", rc);
+	EXPECT(rc >= 0, "cannot open /dev/null: %d", rc);
 	fds_before = iouw_rs_count_fds();
+	if (fds_before < 0)
+		return skip_input("counting open fds", fds_before);
 	iouw_fdp_init(&S.fdp, data, size);
 	iouw_loop_config_init(&cfg);
 	cfg.ring_size = 1u << iouw_fdp_u32_in_range(&S.fdp, 0, 3);
@@ -1016,7 +1067,10 @@ int iouw_loop_history_run(const char *name, const struct iouw_lr_io *io, const u
 			        (unsigned long long)(S.budget / TICK));
 	}
 	rc = io->open(io->ctx, sq, cq);
+	if (iouw_fuzz_env_error(rc))
+		return skip_input("opening the io", rc);
 	EXPECT(rc == 0, "io open failed: %d", rc);
+	S.io_open = true;
 	S.backend.base.ops = &lr_ops;
 	LS(config, cfg.ring_size, sq, S.budget, TICK, MAX_TIMEOUT);
 	{
@@ -1024,19 +1078,28 @@ int iouw_loop_history_run(const char *name, const struct iouw_lr_io *io, const u
 
 		rc = iouw_loop_new(&cfg, &S.backend.base, clock, &S.loop);
 	}
+	if (iouw_fuzz_env_error(rc))
+		return skip_input("creating the loop", rc);
 	EXPECT(rc == 0, "iouw_loop_new failed: %d", rc);
 	iouw_waiters_set_warn(iouw_loop_waiters(S.loop), NULL, NULL);
 	iouw_loop_set_observer(S.loop, observe, NULL);
 	run_steps();
-	drain();
+	if (!S.env_what)
+		drain();
+	if (S.env_what)
+		return skip_input(S.env_what, S.env_err);
 	iouw_loop_free(S.loop);
 	S.loop = NULL;
 	for (uint32_t i = 0; i < S.nreq; i++)
 		EXPECT(!S.req[i].detached || !iouw_rs_fd_open(S.req[i].live.fd),
 		       "detached req%u's fd %d is open after loop free", i, S.req[i].live.fd);
 	io->close(io->ctx);
-	EXPECT(iouw_rs_count_fds() == fds_before, "fd leak: %d open fds, %d before the input",
-	       iouw_rs_count_fds(), fds_before);
+	S.io_open = false;
+	fds_after = iouw_rs_count_fds();
+	if (fds_after < 0)
+		return skip_input("counting open fds", fds_after);
+	EXPECT(fds_after == fds_before, "fd leak: %d open fds, %d before the input", fds_after,
+	       fds_before);
 	if (trace)
 		fprintf(trace, "end: %u steps, %u requests, drained\n", S.steps, S.nreq);
 	return 0;

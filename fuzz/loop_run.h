@@ -67,7 +67,11 @@
  * leaked (ASan/LSan: no allocation leaked).
  *
  * Failure policy: "<target>: oracle mismatch at step N: <what>", the step in
- * words, abort().
+ * words, abort(). An environment failure (environment.h: EMFILE, ENOMEM,
+ * ... creating a request, the io or the loop; reading /proc/self/fd) is no
+ * finding: the one-line report, everything released, IOUW_FUZZ_SKIPPED;
+ * met inside a core call (posting a CQE, capturing SQEs while the loop
+ * waits) it exits with 77 at once.
  */
 #ifndef IOUW_FUZZ_LOOP_RUN_H
 #define IOUW_FUZZ_LOOP_RUN_H
@@ -110,7 +114,8 @@ const struct iouw_lr_io *iouw_lr_mem_io(void);
 
 /* Run the loop history of @data through @io, checking every oracle; @name
  * prefixes mismatch reports ("fuzz_loop"); @trace, when not NULL, gets the
- * history in words. Returns 0; aborts on a mismatch. Not reentrant. */
+ * history in words. Returns 0, or IOUW_FUZZ_SKIPPED for an environment
+ * failure; aborts on a mismatch. Not reentrant. */
 int iouw_loop_history_run(const char *name, const struct iouw_lr_io *io, const uint8_t *data,
                           size_t size, FILE *trace);
 

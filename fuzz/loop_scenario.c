@@ -170,7 +170,7 @@ static const char *errname(int e)
 
 static const char *res_text(int32_t res, char *b, size_t n)
 {
-	const char *name = res < 0 ? errname(-res) : NULL;
+	const char *name = res < 0 && res > -4096 ? errname(-res) : NULL;
 
 	if (name)
 		snprintf(b, n, "-%s", name);

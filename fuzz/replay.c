@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Read all of @path into a fresh buffer: 0, or -errno. */
 static int read_file(const char *path, uint8_t **ret_data, size_t *ret_size)
@@ -57,6 +58,11 @@ static int run_file(const char *prog, const char *path)
 	size_t size = 0;
 	int r = read_file(path, &data, &size);
 
+	if (r < 0 && iouw_fuzz_env_error(r)) {
+		fprintf(stderr, "%s: %s: environment: cannot read: %s (input skipped)\n", prog, path,
+		        strerror(-r));
+		return IOUW_FUZZ_EXIT_ENVIRONMENT;
+	}
 	if (r < 0) {
 		fprintf(stderr, "%s: %s: cannot read: %s\n", prog, path, strerror(-r));
 		return 1;
@@ -69,15 +75,22 @@ static int run_file(const char *prog, const char *path)
 
 		if (!exact) {
 			free(data);
-			fprintf(stderr, "%s: %s: out of memory\n", prog, path);
-			return 1;
+			fprintf(stderr, "%s: %s: environment: out of memory (input skipped)\n", prog,
+			        path);
+			return IOUW_FUZZ_EXIT_ENVIRONMENT;
 		}
 		memcpy(exact, data, size);
 		free(data);
-		LLVMFuzzerTestOneInput(exact, size);
+		r = LLVMFuzzerTestOneInput(exact, size);
 		free(exact);
 	}
-	return 0;
+	return r == IOUW_FUZZ_SKIPPED ? IOUW_FUZZ_EXIT_ENVIRONMENT : 0;
+}
+
+/* Combine two run statuses: 1 (unreadable) wins over 77 (skipped). */
+static int worst(int a, int b)
+{
+	return a == 1 || b == 1 ? 1 : a ? a : b;
 }
 
 static int run_dir(const char *prog, const char *path)
@@ -87,8 +100,11 @@ static int run_dir(const char *prog, const char *path)
 	int status = 0;
 
 	if (n < 0) {
-		fprintf(stderr, "%s: %s: cannot read: %s\n", prog, path, strerror(errno));
-		return 1;
+		int err = -errno;
+
+		fprintf(stderr, "%s: %s: %scannot read: %s\n", prog, path,
+		        iouw_fuzz_env_error(err) ? "environment: " : "", strerror(-err));
+		return iouw_fuzz_env_error(err) ? IOUW_FUZZ_EXIT_ENVIRONMENT : 1;
 	}
 	for (int i = 0; i < n; i++) {
 		char *child;
@@ -99,7 +115,7 @@ static int run_dir(const char *prog, const char *path)
 			continue;
 		}
 		if (stat(child, &st) == 0 && S_ISREG(st.st_mode))
-			status |= run_file(prog, child);
+			status = worst(status, run_file(prog, child));
 		free(child);
 		free(names[i]);
 	}
@@ -121,9 +137,9 @@ int iouw_fuzz_replay(const char *prog, int npaths, char **paths)
 			fprintf(stderr, "%s: %s: cannot read: %s\n", prog, paths[i], strerror(errno));
 			status = 1;
 		} else if (S_ISDIR(st.st_mode)) {
-			status |= run_dir(prog, paths[i]);
+			status = worst(status, run_dir(prog, paths[i]));
 		} else {
-			status |= run_file(prog, paths[i]);
+			status = worst(status, run_file(prog, paths[i]));
 		}
 	}
 	return status;

@@ -2,7 +2,9 @@
  * target when no fuzz engine is configured (-Dfuzzer=none): runs
  * LLVMFuzzerTestOneInput once per file argument, or once per file of a
  * directory argument (see replay.h). Exit 0 when every input ran, 1 when a
- * path could not be read, 2 for a usage error; a failing input aborts.
+ * path could not be read, 2 for a usage error, 77 when an input was skipped
+ * for the environment (EMFILE, ENOMEM, ...: "environment" on stderr; SKIP
+ * for meson); a failing input aborts.
  */
 #include <stdio.h>
 #include <string.h>

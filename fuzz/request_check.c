@@ -1,15 +1,21 @@
 /* fuzz/request_check.c: see request_check.h. */
+#define _GNU_SOURCE
 #include "request_check.h"
 
 #include <errno.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "environment.h"
+#include "invariant.h"
 #include "request_history.h"
 #include "waiter.h"
+
+#define TARGET "fuzz_request"
 
 struct rt_req {
 	struct iouw_rs_live live;
@@ -21,19 +27,22 @@ static struct iouw_request_history history;
 static struct rt_req rt[IOUW_RH_MAX_REQUESTS];
 static const struct iouw_rh_step *cur_step;
 static uint32_t stamp;
+/* An environment failure met in a step (what, -errno): the input is skipped. */
+static const char *env_what;
+static int env_err;
 
 __attribute__((noreturn, format(printf, 1, 2))) static void mismatch(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "fuzz_request: oracle mismatch at step %u: ",
+	fprintf(stderr, TARGET ": oracle mismatch at step %u: ",
 	        cur_step ? cur_step->number : 0);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
 	if (cur_step) {
-		fprintf(stderr, "fuzz_request: step: ");
+		fprintf(stderr, TARGET ": step: ");
 		iouw_request_history_format_step(stderr, &history, cur_step);
 		fputc('\n', stderr);
 	}
@@ -92,6 +101,59 @@ static void ended(uint32_t r, const struct iouw_rh_step *s)
 	iouw_rs_discard(&q->live);
 }
 
+/* FATAL steps (HOSTILE mode). The one invariant the step must fire is armed
+ * here; core/invariant.c calls iouw_invariant_hook() (this strong
+ * definition; a link-time hook, no state in core) before its report. The
+ * armed name unwinds back to check_fatal() with siglongjmp -- nothing runs
+ * in the skipped core frames after their invariant check, and the history
+ * ends there, the table only released -- while any other invariant, or
+ * none armed, returns to the usual report and abort(), a crash. A
+ * sanitizer report before the invariant stays a crash too: ASan always
+ * halts, and __ubsan_default_options() below makes UBSan halt (UBSAN_OPTIONS
+ * may override it; the test setup and scripts/fuzz keep halt_on_error=1). */
+static const char *fatal_armed;
+static sigjmp_buf fatal_jmp;
+
+void iouw_invariant_hook(const char *name, const char *file, int line)
+{
+	const char *want = fatal_armed;
+
+	(void)file;
+	(void)line;
+	if (!want)
+		return;
+	fatal_armed = NULL;
+	if (strcmp(name, want) != 0) {
+		fprintf(stderr,
+		        TARGET ": oracle mismatch: the hostile CQE had to fire \"%s\", not:\n", want);
+		return;
+	}
+	siglongjmp(fatal_jmp, 1);
+}
+
+const char *__ubsan_default_options(void);
+const char *__ubsan_default_options(void)
+{
+	return "halt_on_error=1:print_stacktrace=1";
+}
+
+/* Feed the FATAL step's CQE: it must fire exactly s->invariant. */
+static void check_fatal(struct iouw_waiters *w, const struct iouw_rh_step *s)
+{
+	const struct rt_req *q = &rt[s->req];
+	uint64_t ud = s->kind == IOUW_RH_CANCEL_CQE ? iouw_waiter_id_cancel_user_data(q->id)
+	                                            : iouw_waiter_id_user_data(q->id);
+	struct iouw_completion_outcome co;
+
+	if (sigsetjmp(fatal_jmp, 0) != 0)
+		return; /* the armed invariant fired */
+	fatal_armed = s->invariant;
+	iouw_waiters_on_completion(w, ud, s->res, &co);
+	fatal_armed = NULL;
+	mismatch("req%u: hostile res %d must fire \"%s\"; the table returned outcome %d", s->req,
+	         (int)s->res, s->invariant, co.kind);
+}
+
 static void run_step(struct iouw_waiters *w, const struct iouw_rh_step *s)
 {
 	struct rt_req *q = &rt[s->req];
@@ -104,6 +166,11 @@ static void run_step(struct iouw_waiters *w, const struct iouw_rh_step *s)
 	case IOUW_RH_NEW:
 		rc = iouw_rs_create(&history.req[s->req].spec, iouw_rs_source_fd(), IOUW_NO_DEADLINE,
 		                    &q->live);
+		if (iouw_fuzz_env_error(rc)) {
+			env_what = "creating a request";
+			env_err = rc;
+			return;
+		}
 		EXPECT(rc == 0, "constructor refused a valid request: %d", rc);
 		EXPECT(q->live.fd != iouw_rs_source_fd(), "request did not dup the fd");
 		check_shape(s->req);
@@ -133,6 +200,10 @@ static void run_step(struct iouw_waiters *w, const struct iouw_rh_step *s)
 		}
 		break;
 	case IOUW_RH_OP_CQE:
+		if (s->out == IOUW_RH_OUT_FATAL) {
+			check_fatal(w, s);
+			return; /* the history ends: the table is not consistent now */
+		}
 		iouw_rs_kernel_apply(&q->live, &q->sqe, s->res, stamp++);
 		iouw_waiters_on_completion(w, iouw_waiter_id_user_data(q->id), s->res, &co);
 		if (s->out == IOUW_RH_OUT_REQUEUE) {
@@ -158,14 +229,30 @@ static void run_step(struct iouw_waiters *w, const struct iouw_rh_step *s)
 	case IOUW_RH_CANCEL_CQE: {
 		struct iouw_waiter_info before, after;
 		uint32_t index = iouw_waiter_id_index(q->id);
+		uint64_t warned = iouw_waiters_unexpected_cancel_results(w);
+		/* Counted only for a waiter still tracked (a stale one is ignored). */
+		bool counted = history.req[s->req].live &&
+		               !(s->res == 0 || s->res == -EALREADY || s->res == -ENOENT);
 
 		memset(&before, 0, sizeof(before));
 		memset(&after, 0, sizeof(after));
 		iouw_waiters_slot(w, index, &before);
-		iouw_waiters_on_completion(w, iouw_waiter_id_cancel_user_data(q->id), s->res, &co);
+		if (s->out == IOUW_RH_OUT_FATAL) {
+			check_fatal(w, s);
+			return;
+		} else {
+			iouw_waiters_on_completion(w, iouw_waiter_id_cancel_user_data(q->id), s->res,
+			                           &co);
+			EXPECT(co.kind == IOUW_COMPLETION_CANCEL && co.request == NULL,
+			       "cancel CQE outcome %d, want Cancel", co.kind);
+			/* SPEC 3: anything but 0, -EALREADY, -ENOENT (and -EINVAL,
+			 * the FATAL case) is warned about once and ignored. */
+			EXPECT(iouw_waiters_unexpected_cancel_results(w) == warned + counted,
+			       "cancel CQE res %d: unexpected-result count %llu -> %llu", (int)s->res,
+			       (unsigned long long)warned,
+			       (unsigned long long)iouw_waiters_unexpected_cancel_results(w));
+		}
 		iouw_waiters_slot(w, index, &after);
-		EXPECT(co.kind == IOUW_COMPLETION_CANCEL && co.request == NULL,
-		       "cancel CQE outcome %d, want Cancel", co.kind);
 		EXPECT(memcmp(&before, &after, sizeof(before)) == 0, "cancel CQE changed slot %u",
 		       index);
 		break;
@@ -191,30 +278,71 @@ static void run_step(struct iouw_waiters *w, const struct iouw_rh_step *s)
 	}
 }
 
+/* Release what a history built: the table releases every request it
+ * tracks (telling held handles ABANDONED); then the handles still held are
+ * dropped. */
+static void release_all(struct iouw_waiters *w)
+{
+	iouw_waiters_free(w);
+	for (uint32_t r = 0; r < history.nreq; r++) {
+		if (rt[r].live.handle)
+			iouw_handle_drop(rt[r].live.handle);
+		iouw_rs_discard(&rt[r].live);
+		memset(&rt[r], 0, sizeof(rt[r]));
+	}
+}
+
+/* Skip the input for an environment failure: report it, release all. */
+static int skip_input(struct iouw_waiters *w, const char *what, int err)
+{
+	iouw_fuzz_env_report(TARGET, what, err);
+	release_all(w);
+	return IOUW_FUZZ_SKIPPED;
+}
+
 int iouw_request_history_check(const uint8_t *data, size_t size)
 {
 	struct iouw_request_history *h = &history;
 	struct iouw_waiters *w = NULL;
 	struct iouw_rh_step step;
-	int fds_before;
+	int fds_before, fds_after, rc;
 
 	cur_step = NULL;
-	EXPECT(iouw_rs_source_fd() >= 0, "cannot open /dev/null");
+	env_what = NULL;
+	rc = iouw_rs_source_fd();
+	if (iouw_fuzz_env_error(rc))
+		return skip_input(NULL, "opening /dev/null", rc);
+	EXPECT(rc >= 0, "cannot open /dev/null: %d", rc);
 	fds_before = iouw_rs_count_fds();
+	if (fds_before < 0)
+		return skip_input(NULL, "counting open fds", fds_before);
 	iouw_request_history_init(h, data, size);
-	EXPECT(iouw_waiters_new(h->capacity, &w) == 0, "iouw_waiters_new(%u) failed", h->capacity);
+	rc = iouw_waiters_new(h->capacity, &w);
+	if (iouw_fuzz_env_error(rc))
+		return skip_input(NULL, "creating the waiter table", rc);
+	EXPECT(rc == 0, "iouw_waiters_new(%u) failed: %d", h->capacity, rc);
 	iouw_waiters_set_warn(w, NULL, NULL);
 	while (iouw_request_history_next(h, &step)) {
 		cur_step = &step;
 		run_step(w, &step);
+		if (env_what)
+			return skip_input(w, env_what, env_err);
 	}
 	cur_step = NULL;
-	EXPECT(iouw_waiters_is_empty(w) && h->nlive == 0, "table not empty after the drain");
-	for (uint32_t r = 0; r < h->nreq; r++)
-		EXPECT(rt[r].live.req == NULL && rt[r].live.handle == NULL,
-		       "req%u still alive after the drain", r);
-	iouw_waiters_free(w);
-	EXPECT(iouw_rs_count_fds() == fds_before, "fd leak: %d open fds, %d before the input",
-	       iouw_rs_count_fds(), fds_before);
+	if (h->fatal) {
+		/* Ended by its FATAL step, which fired as it had to. */
+		release_all(w);
+	} else {
+		EXPECT(iouw_waiters_is_empty(w) && h->nlive == 0, "table not empty after the drain");
+		for (uint32_t r = 0; r < h->nreq; r++)
+			EXPECT(rt[r].live.req == NULL && rt[r].live.handle == NULL,
+			       "req%u still alive after the drain", r);
+		iouw_waiters_free(w);
+	}
+	fds_after = iouw_rs_count_fds();
+	if (fds_after < 0)
+		return skip_input(NULL, "counting open fds", fds_after);
+	EXPECT(fds_after == fds_before, "fd leak: %d open fds, %d before the input", fds_after,
+	       fds_before);
 	return 0;
 }

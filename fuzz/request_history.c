@@ -8,8 +8,15 @@
 
 void iouw_request_history_init(struct iouw_request_history *h, const uint8_t *data, size_t size)
 {
+	uint8_t head;
+
 	iouw_fdp_init(&h->fdp, data, size);
-	h->capacity = iouw_fdp_u32_in_range(&h->fdp, 1, IOUW_RH_MAX_CAPACITY);
+	/* Bits 0-1 decode exactly as u32_in_range(1, 4) did before hostile
+	 * mode existed: committed inputs keep their meaning. */
+	head = iouw_fdp_u8(&h->fdp);
+	h->capacity = 1 + (head & (IOUW_RH_MAX_CAPACITY - 1));
+	h->hostile = (head & 0xc0) == 0xc0;
+	h->fatal = false;
 	h->steps = 0;
 	h->draining = false;
 	h->nlive = 0;
@@ -172,6 +179,43 @@ static bool drain_step(struct iouw_request_history *h, struct iouw_rh_step *s)
 	return false;
 }
 
+/* HOSTILE mode: an op result no sane kernel sends (see the header). */
+static int32_t hostile_op_result(struct iouw_fdp *p, const struct iouw_rh_req *q)
+{
+	switch (iouw_fdp_pick(p, 9)) {
+	case 0: return INT32_MIN;
+	case 1: return INT32_MIN + 1;
+	case 2: return -4096;
+	case 3: return -4095;
+	case 4: return -ECANCELED;
+	case 5: return (int32_t)(q->sqe.bytes + 1);
+	case 6: return (int32_t)(q->rm.len - q->rm.done + 1);
+	case 7: return INT32_MAX;
+	default: return (int32_t)iouw_fdp_u32_in_range(p, 0, UINT32_MAX);
+	}
+}
+
+static int32_t hostile_cancel_result(struct iouw_fdp *p)
+{
+	switch (iouw_fdp_pick(p, 4)) {
+	case 0: return -EINVAL;
+	case 1: return INT32_MIN;
+	case 2: return INT32_MAX;
+	default: return (int32_t)iouw_fdp_u32_in_range(p, 0, UINT32_MAX);
+	}
+}
+
+/* A FATAL step: @inv must fire, and the history ends with it (the real
+ * process would be gone); the model is left as it was. */
+static void fatal_step(struct iouw_request_history *h, struct iouw_rh_step *s, const char *inv)
+{
+	s->out = IOUW_RH_OUT_FATAL;
+	s->invariant = inv;
+	h->fatal = true;
+}
+
+#define CANCEL_EINVAL_INVARIANT "async cancel SQE rejected by kernel: EINVAL"
+
 bool iouw_request_history_next(struct iouw_request_history *h, struct iouw_rh_step *s)
 {
 	struct iouw_fdp *p = &h->fdp;
@@ -180,6 +224,8 @@ bool iouw_request_history_next(struct iouw_request_history *h, struct iouw_rh_st
 
 	memset(s, 0, sizeof(*s));
 	s->number = h->steps;
+	if (h->fatal)
+		return false; /* the history ended at its FATAL step */
 	if (!h->draining && (iouw_fdp_remaining(p) == 0 || h->steps >= IOUW_RH_MAX_STEPS))
 		h->draining = true;
 	if (h->draining) {
@@ -244,16 +290,30 @@ bool iouw_request_history_next(struct iouw_request_history *h, struct iouw_rh_st
 	case 3:
 	case 4: {
 		struct iouw_rh_req *q;
+		const char *inv;
+		int32_t res;
 
 		n = select_reqs(h, 2, sel);
 		s->req = sel[iouw_fdp_pick(p, n)];
 		q = &h->req[s->req];
+		s->hostile = h->hostile && iouw_fdp_pick(p, 4) == 0;
+		res = s->hostile ? hostile_op_result(p, q)
+		                 : iouw_rs_pick_result(p, q->sqe.opcode, q->sqe.bytes, q->cancel_req);
+		inv = iouw_rm_invariant(&q->rm, q->cancel_req, res);
+		if (inv) {
+			s->kind = IOUW_RH_OP_CQE;
+			s->res = res;
+			s->sqe = q->sqe;
+			s->cancel_requested = q->cancel_req;
+			fatal_step(h, s, inv);
+			return true;
+		}
 		for (uint32_t k = 0; k < h->nowed; k++)
 			if (h->owed[k].req == s->req && !h->owed[k].cancel) {
 				take_owed(h, k);
 				break;
 			}
-		do_op_cqe(h, s, iouw_rs_pick_result(p, q->sqe.opcode, q->sqe.bytes, q->cancel_req));
+		do_op_cqe(h, s, res);
 		return true;
 	}
 	case 5:
@@ -263,14 +323,23 @@ bool iouw_request_history_next(struct iouw_request_history *h, struct iouw_rh_st
 		return true;
 	case 6: {
 		static const int32_t results[] = { 0, -EALREADY, -ENOENT };
-		struct iouw_rh_owed o;
+		uint32_t k, r;
 
 		n = owed_of_kind(h, true, sel);
-		o = take_owed(h, sel[iouw_fdp_pick(p, n)]);
+		k = sel[iouw_fdp_pick(p, n)];
 		s->kind = IOUW_RH_CANCEL_CQE;
+		s->req = h->owed[k].req;
+		r = (uint32_t)iouw_fdp_pick(p, h->hostile ? 4 : 3);
+		s->hostile = r == 3;
+		s->res = s->hostile ? hostile_cancel_result(p) : results[r];
+		/* -EINVAL panics only for a waiter still tracked: a cancel CQE
+		 * naming a freed or reused slot is ignored, whatever its res. */
+		if (s->res == -EINVAL && h->req[s->req].live) {
+			fatal_step(h, s, CANCEL_EINVAL_INVARIANT);
+			return true;
+		}
+		take_owed(h, k);
 		s->out = IOUW_RH_OUT_ACK;
-		s->req = o.req;
-		s->res = results[iouw_fdp_pick(p, 3)];
 		return true;
 	}
 	default:
@@ -285,9 +354,10 @@ bool iouw_request_history_next(struct iouw_request_history *h, struct iouw_rh_st
 static const char *out_name(enum iouw_rh_out o)
 {
 	static const char *names[] = { "-", "inserted", "Submit", "Timeout", "Orphaned",
-		                       "Requeue", "Complete", "accepted", "refused", "Cancel" };
+		                       "Requeue", "Complete", "accepted", "refused", "Cancel",
+		                       "invariant" };
 
-	return o <= IOUW_RH_OUT_ACK ? names[o] : "?";
+	return o <= IOUW_RH_OUT_FATAL ? names[o] : "?";
 }
 
 void iouw_request_history_format_step(FILE *out, const struct iouw_request_history *h,
@@ -312,9 +382,10 @@ void iouw_request_history_format_step(FILE *out, const struct iouw_request_histo
 		}
 		break;
 	case IOUW_RH_OP_CQE:
-		fprintf(out, "kernel answers req%u's %s (%u bytes asked)%s with res %d (%s) -> %s",
+		fprintf(out, "kernel answers req%u's %s (%u bytes asked)%s with %sres %d (%s) -> %s",
 		        s->req, iouw_rs_opcode_name(s->sqe.opcode), s->sqe.bytes,
-		        s->cancel_requested ? " while cancel-requested" : "", (int)s->res,
+		        s->cancel_requested ? " while cancel-requested" : "",
+		        s->hostile ? "hostile " : "", (int)s->res,
 		        iouw_rm_class_name(iouw_rm_classify(s->res, s->cancel_requested)),
 		        out_name(s->out));
 		break;
@@ -322,12 +393,17 @@ void iouw_request_history_format_step(FILE *out, const struct iouw_request_histo
 		fprintf(out, "cancel req%u -> %s", s->req, out_name(s->out));
 		break;
 	case IOUW_RH_CANCEL_CQE:
-		fprintf(out, "kernel answers req%u's ASYNC_CANCEL with res %d", s->req, (int)s->res);
+		fprintf(out, "kernel answers req%u's ASYNC_CANCEL with %sres %d", s->req,
+		        s->hostile ? "hostile " : "", (int)s->res);
+		if (s->out == IOUW_RH_OUT_FATAL)
+			fprintf(out, " -> %s", out_name(s->out));
 		break;
 	case IOUW_RH_DROP:
 		fprintf(out, "caller of req%u drops its handle", s->req);
 		break;
 	}
+	if (s->out == IOUW_RH_OUT_FATAL)
+		fprintf(out, " \"%s\" (the history ends here)", s->invariant);
 	if (s->delivers)
 		fprintf(out, "; caller gets %s", iouw_rm_result_str(&s->result, buf, sizeof(buf)));
 	else if (s->ends)
@@ -344,11 +420,16 @@ void iouw_request_history_print(FILE *out, const uint8_t *data, size_t size)
 		return;
 	}
 	iouw_request_history_init(h, data, size);
-	fprintf(out, "request history: %zu input bytes, table capacity %u\n", size, h->capacity);
+	fprintf(out, "request history: %zu input bytes, table capacity %u%s\n", size, h->capacity,
+	        h->hostile ? ", HOSTILE results" : "");
 	while (iouw_request_history_next(h, &step)) {
 		iouw_request_history_format_step(out, h, &step);
 		fputc('\n', out);
 	}
-	fprintf(out, "end: %u steps, %u requests, all ended\n", h->steps, h->nreq);
+	if (h->fatal)
+		fprintf(out, "end: %u steps, %u requests, ended by a named invariant\n", h->steps,
+		        h->nreq);
+	else
+		fprintf(out, "end: %u steps, %u requests, all ended\n", h->steps, h->nreq);
 	free(h);
 }

@@ -7,7 +7,9 @@
  * state, and the CQEs the "kernel" still owes) and struct iouw_rh_step.
  *
  * Input layout (all decisions from the provider's tail, see provider.h):
- *   header: table capacity 1..4.
+ *   header: one byte: table capacity 1 + (bits 0-1); bits 6 and 7 both
+ *           set select HOSTILE mode (below: a quarter of random headers,
+ *           the rest stay legal histories); the other bits are ignored.
  *   steps:  one action byte (mod 8), then its parameters:
  *     0,1 new request: kind and parameters (request_spec.h), inserted
  *     2   stage a waiter not in flight
@@ -17,15 +19,31 @@
  *     6   the kernel answers an owed cancel: pick, then 0/-EALREADY/-ENOENT
  *     7   the caller drops the handle of a live request
  *   An impossible action becomes the next possible one. When the input runs
- *   out (or after IOUW_RH_MAX_STEPS), a drain follows: cancel every live
- *   waiter, answer every owed CQE in order (cancel 0 while its op is still
- *   owed, else -ENOENT; ops -ECANCELED), stage what is left (Timeout).
+ *   out (or after IOUW_RH_MAX_STEPS), a drain follows (not after a FATAL
+ *   step): cancel every live waiter, answer every owed CQE in order
+ *   (cancel 0 while its op is still owed, else -ENOENT; ops -ECANCELED),
+ *   stage what is left (Timeout).
  *
- * Kernel legality: only staged SQEs are answered, each exactly once;
+ * Kernel legality (outside HOSTILE mode, which breaks the rules on
+ * results only): only staged SQEs are answered, each exactly once;
  * positive results never exceed the bytes the SQE describes (the model's
  * SQE, which the checker holds the real SQE to); FSYNC never reports bytes;
  * -ECANCELED only after a cancel was requested; cancel CQEs only for
  * ASYNC_CANCELs the loop would have issued.
+ *
+ * HOSTILE mode (header bits 6-7; SPEC 8 "any int32 may arrive"): every op
+ * CQE first takes a pick among 4; 0 means a hostile result instead of a
+ * legal one: INT32_MIN, INT32_MIN + 1, -4096, -4095, -ECANCELED, bytes
+ * asked + 1, remaining + 1, INT32_MAX or any 32 bits (4 more bytes); so
+ * -ECANCELED (and a positive fsync count) may come without a cancel. Every
+ * cancel CQE picks among 4 results instead of 3: the 4th is -EINVAL,
+ * INT32_MIN, INT32_MAX or any 32 bits (warned about and ignored, except
+ * -EINVAL while the waiter is still tracked; a stale cancel CQE is always
+ * ignored). A result the model says must fire a named invariant
+ * (request_model.h iouw_rm_invariant(), plus the table's "async cancel SQE
+ * rejected by kernel: EINVAL") is a FATAL step, and the history ENDS there
+ * (the real process would be gone): no drain follows; the checker verifies
+ * that exactly this invariant fired and releases everything.
  *
  * Expected outcomes come from the model: stage of a cancel-requested waiter
  * -> Timeout; of an orphaned one (send/recv/read_at with a dropped handle)
@@ -69,6 +87,7 @@ enum iouw_rh_out {
 	IOUW_RH_OUT_ACCEPTED, /* cancel() true */
 	IOUW_RH_OUT_REFUSED,  /* cancel() false */
 	IOUW_RH_OUT_ACK,      /* cancel CQE acknowledged */
+	IOUW_RH_OUT_FATAL,    /* hostile CQE: .invariant must fire; the history ends */
 };
 
 /* Table-level state of one request, next to its model. */
@@ -95,6 +114,8 @@ struct iouw_rh_step {
 	bool delivers;              /* ... and its held handle gets .result */
 	struct iouw_rm_result result;
 	bool cancel_requested;      /* OP_CQE: fed with cancel_requested */
+	bool hostile;               /* CQE: .res came from the hostile picks */
+	const char *invariant;      /* OUT_FATAL: the invariant's name */
 };
 
 struct iouw_rh_owed {
@@ -105,6 +126,8 @@ struct iouw_rh_owed {
 struct iouw_request_history {
 	struct iouw_fdp fdp;
 	uint32_t capacity;
+	bool hostile;       /* header bits 6 and 7 */
+	bool fatal;         /* ended by a FATAL step */
 	uint32_t steps;
 	bool draining;
 	uint32_t nlive;

@@ -117,6 +117,28 @@ static enum iouw_status failed_status(enum iouw_request_kind kind)
 	return IOUW_RESULT_ABANDONED;
 }
 
+const char *iouw_rm_invariant(const struct iouw_rm_req *r, bool c, int32_t res)
+{
+	switch (iouw_rm_classify(res, c)) {
+	case IOUW_RM_ERROR:
+		return res == INT32_MIN ? "CQE result INT32_MIN is no errno" : NULL;
+	case IOUW_RM_POSITIVE:
+		break;
+	default:
+		return NULL;
+	}
+	if ((uint32_t)res <= r->len - r->done)
+		return NULL;
+	switch (r->kind) {
+	case IOUW_REQUEST_SEND: return "send past end";
+	case IOUW_REQUEST_RECV: return "recv result larger than asked";
+	case IOUW_REQUEST_READ_AT: return "read_at result larger than asked";
+	case IOUW_REQUEST_WRITE_AT: return "write_at past end";
+	case IOUW_REQUEST_SYNC: return NULL; /* fsync: any count is ok */
+	}
+	return NULL;
+}
+
 bool iouw_rm_on_cqe(struct iouw_rm_req *r, bool c, int32_t res)
 {
 	enum iouw_rm_class cls = iouw_rm_classify(res, c);
@@ -143,7 +165,7 @@ bool iouw_rm_on_cqe(struct iouw_rm_req *r, bool c, int32_t res)
 	case IOUW_RM_POSITIVE:
 		break;
 	}
-	/* Positive(n): the caller never feeds more than the SQE asked for. */
+	/* Positive(n): at most what is left (iouw_rm_invariant() said so). */
 	switch (k) {
 	case IOUW_REQUEST_SYNC:
 		return record(r, IOUW_RESULT_OK, 0, 0);

@@ -10,8 +10,10 @@
  * them cell by cell against SPEC 4.3.
  *
  * Request states: PENDING (no result) -> RECORDED (on_cqe terminal). The
- * model never panics: callers only feed results that SPEC allows (positive
- * results at most the bytes the expected SQE describes).
+ * model never panics: callers ask iouw_rm_invariant() first and only feed
+ * iouw_rm_on_cqe() results it does not reject (hostile results included:
+ * any int32 but INT32_MIN as an error, positive results up to what is left
+ * of the request).
  */
 #ifndef IOUW_FUZZ_REQUEST_MODEL_H
 #define IOUW_FUZZ_REQUEST_MODEL_H
@@ -74,6 +76,13 @@ bool iouw_rm_orphanable(enum iouw_request_kind kind);
 
 /* The next SQE (valid only while not recorded). */
 void iouw_rm_expected_sqe(const struct iouw_rm_req *r, struct iouw_rm_sqe *out);
+
+/* The named invariant (core/invariant.h) an op CQE of @res must fire in
+ * the real request in this state -- SPEC 4.3's panics plus "any int32 may
+ * arrive" (SPEC 8): INT32_MIN, whose errno is unrepresentable, and a
+ * positive result larger than what is left -- or NULL when @res has a
+ * defined outcome. */
+const char *iouw_rm_invariant(const struct iouw_rm_req *r, bool cancel_requested, int32_t res);
 
 /* Feed an op CQE; true when the request reached a terminal result. */
 bool iouw_rm_on_cqe(struct iouw_rm_req *r, bool cancel_requested, int32_t res);

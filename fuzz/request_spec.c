@@ -382,7 +382,7 @@ int iouw_rs_count_fds(void)
 	int n = 0;
 
 	if (!d)
-		return -1;
+		return -errno;
 	while ((e = readdir(d)) != NULL)
 		if (e->d_name[0] != '.')
 			n++;
@@ -401,5 +401,5 @@ int iouw_rs_source_fd(void)
 
 	if (fd < 0)
 		fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	return fd;
+	return fd < 0 ? -errno : fd;
 }

@@ -102,13 +102,15 @@ void iouw_rs_kernel_apply(struct iouw_rs_live *l, const struct io_uring_sqe *sqe
 const char *iouw_rs_check_result(const struct iouw_rs_live *l, const struct iouw_result *got,
                                  const struct iouw_rm_result *want);
 
-/* Open fds of this process (reads /proc/self/fd). */
+/* Open fds of this process (reads /proc/self/fd), or -errno when it
+ * cannot be read (EMFILE: an environment failure). */
 int iouw_rs_count_fds(void);
 
 /* True when @fd is open. */
 bool iouw_rs_fd_open(int fd);
 
-/* A process-wide source fd the requests dup (opened once, never closed). */
+/* A process-wide source fd the requests dup (/dev/null, opened once, never
+ * closed), or -errno while it cannot be opened. */
 int iouw_rs_source_fd(void);
 
 /* Name of an io_uring opcode the requests use. */

@@ -73,6 +73,10 @@ static int ring_submit(void *ctx)
 	struct iouw_fz_ring *r = ctx;
 	unsigned n = r->npending;
 
+	/* Nothing pushed (a history may start with a submit phase): the log
+	 * may still be NULL, and memcpy to NULL is undefined even for 0 bytes. */
+	if (n == 0)
+		return 0;
 	if (r->nlog + n > r->log_cap) {
 		size_t cap = r->log_cap ? 2 * r->log_cap : 64;
 		struct io_uring_sqe *grown;

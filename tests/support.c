@@ -11,12 +11,52 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+bool iouw_test_fork_mode(void)
+{
+	const char *env = getenv("CK_FORK");
+
+	/* check's own reading of CK_FORK: only "no" means no fork. */
+	return !(env && strcmp(env, "no") == 0);
+}
+
+/* Tests left out under CK_FORK=no, for the diagnostic. */
+static const char *left_out[64];
+static unsigned nleft_out;
+
+void iouw_test_add(TCase *tc, const TTest *ttest, int signal, int exit_value)
+{
+	if ((signal || exit_value) && !iouw_test_fork_mode()) {
+		if (nleft_out < sizeof(left_out) / sizeof(left_out[0]))
+			left_out[nleft_out] = ttest->name;
+		nleft_out++;
+		return;
+	}
+	_tcase_add_test(tc, ttest, signal, exit_value, 0, 1);
+}
+
+unsigned iouw_test_left_out(void)
+{
+	return nleft_out;
+}
+
 int iouw_test_run_suite(Suite *s)
 {
 	SRunner *sr = srunner_create(s);
 	int failed;
 
-	srunner_set_fork_status(sr, CK_FORK);
+	/* Fork mode unless CK_FORK is set: then check reads it itself
+	 * (CK_FORK_GETENV, its default). */
+	if (!getenv("CK_FORK"))
+		srunner_set_fork_status(sr, CK_FORK);
+	if (nleft_out > 0) {
+		printf("# CK_FORK=no: %u test(s) need fork mode (signal or exit tests) and are "
+		       "left out:",
+		       nleft_out);
+		for (unsigned i = 0; i < nleft_out && i < sizeof(left_out) / sizeof(left_out[0]); i++)
+			printf(" %s", left_out[i]);
+		printf("\n");
+		fflush(stdout);
+	}
 	srunner_set_tap(sr, "-");
 	srunner_run_all(sr, CK_SILENT);
 	failed = srunner_ntests_failed(sr);

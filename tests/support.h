@@ -5,8 +5,14 @@
  * helper for machines without io_uring.
  *
  * Invariants: every suite runs each test in its own forked child (signal,
- * exit and timeout tests need it); every test case that uses
- * iouw_test_add_fd_fixture() fails if a test leaves an fd open.
+ * exit and timeout tests need it) -- unless CK_FORK=no is set, which check
+ * honours: then the whole suite runs in one process (for a debugger), and
+ * the tests that need fork mode are left out with a TAP diagnostic naming
+ * them, never run wrongly (this header routes check's
+ * tcase_add_test_raise_signal() and tcase_add_exit_test() through
+ * iouw_test_add(), so every suite gets that without changes); every test
+ * case that uses iouw_test_add_fd_fixture() fails if a test leaves an fd
+ * open.
  */
 #ifndef IOUW_TEST_SUPPORT_H
 #define IOUW_TEST_SUPPORT_H
@@ -14,8 +20,27 @@
 #include <check.h>
 #include <stdbool.h>
 
-/* Run @s in fork mode, TAP to stdout, and return the process exit status. */
+/* Run @s, TAP to stdout, and return the process exit status: in fork mode,
+ * or in one process when the environment says CK_FORK=no (first printing
+ * "# CK_FORK=no: ..." with the tests left out). */
 int iouw_test_run_suite(Suite *s);
+
+/* Whether tests run in forked children: false only under CK_FORK=no. */
+bool iouw_test_fork_mode(void);
+
+/* Register @ttest in @tc expecting @signal or exit status @exit_value (both
+ * 0: a plain test). Under CK_FORK=no a signal or exit test is not
+ * registered (it would kill the whole run, or pass without its check) but
+ * remembered for the diagnostic. */
+void iouw_test_add(TCase *tc, const TTest *ttest, int signal, int exit_value);
+
+/* How many tests iouw_test_add() left out (CK_FORK=no), so far. */
+unsigned iouw_test_left_out(void);
+
+#undef tcase_add_test_raise_signal
+#define tcase_add_test_raise_signal(tc, ttest, signal) iouw_test_add((tc), (ttest), (signal), 0)
+#undef tcase_add_exit_test
+#define tcase_add_exit_test(tc, ttest, exit_value) iouw_test_add((tc), (ttest), 0, (exit_value))
 
 /* Number of open fds of this process. */
 int iouw_test_count_fds(void);

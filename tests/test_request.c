@@ -38,6 +38,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1576,6 +1577,276 @@ START_TEST(panic_handle_delivered_twice)
 }
 END_TEST
 
+/* ---- every 32-bit result: a hostile kernel ----------------------------------- */
+
+/* SPEC 8: any int32 may arrive as an op CQE's res. For every kind and every
+ * state reachable before an op CQE (fresh or after partial progress, waiter
+ * Active or CancelRequested, recv exact/non-exact/with a prefix, send and
+ * write_at with one buffer or three), the extremes below must each reach
+ * either their SPEC 4.2/4.3 outcome or a named invariant -- never undefined
+ * behaviour (the sanitizer build runs this; a UBSan report inside an
+ * invariant child fails iouw_test_aborts_with()). Outcomes are computed here
+ * from the tables, independently of core/request.c. Checks are plain C and
+ * fail through ck_abort_msg() with the case named: one assertion per
+ * failure, not one per iteration. */
+
+struct hostile_state {
+	const char *name;
+	enum iouw_request_kind kind;
+	int variant;     /* recv: enum variant; send/write_at: 1 = three buffers */
+	int32_t partial; /* a first, non-terminal CQE (waiter Active) moving this much */
+	bool cancel;     /* the CQE under test arrives CancelRequested */
+};
+
+static const struct hostile_state hostile_states[] = {
+	{ "send A", S, 0, 0, false },
+	{ "send C", S, 0, 0, true },
+	{ "send A after 3", S, 0, 3, false },
+	{ "send C after 3", S, 0, 3, true },
+	{ "send x3 A", S, 1, 0, false },
+	{ "send x3 C after 3", S, 1, 3, true },
+	{ "recv exact A", R, V_PLAIN, 0, false },
+	{ "recv exact C", R, V_PLAIN, 0, true },
+	{ "recv exact A after 3", R, V_PLAIN, 3, false },
+	{ "recv exact C after 3", R, V_PLAIN, 3, true },
+	{ "recv not exact A", R, V_NONEXACT, 0, false },
+	{ "recv not exact C", R, V_NONEXACT, 0, true },
+	{ "recv prefix A", R, V_PREFIX, 0, false },
+	{ "recv prefix C after 1", R, V_PREFIX, 1, true },
+	{ "recv prefix not exact C", R, V_PREFIX_NONEXACT, 0, true },
+	{ "read_at A", RD, 0, 0, false },
+	{ "read_at C", RD, 0, 0, true },
+	{ "read_at A after 3", RD, 0, 3, false },
+	{ "read_at C after 3", RD, 0, 3, true },
+	{ "write_at A", W, 0, 0, false },
+	{ "write_at C", W, 0, 0, true },
+	{ "write_at A after 3", W, 0, 3, false },
+	{ "write_at C after 3", W, 0, 3, true },
+	{ "write_at x3 A after 3", W, 1, 3, false },
+	{ "write_at x3 C", W, 1, 0, true },
+	{ "sync A", Y, 0, 0, false },
+	{ "sync C", Y, 0, 0, true },
+};
+
+struct hostile_want {
+	const char *invariant; /* non-NULL: this invariant must fire */
+	bool terminal;
+	enum iouw_status status; /* delivered by finish(COMPLETE) */
+	int err;
+	size_t value;
+	size_t progress;
+};
+
+/* Build @st's request on @fd, feed its partial CQE; length and progress out. */
+static bool hostile_make(const struct hostile_state *st, int fd, struct iouw_request **req,
+                         struct iouw_handle **h, size_t *len, size_t *done)
+{
+	if (st->variant == 1 && (st->kind == S || st->kind == W)) {
+		char a[] = "ab", c[] = "cde", f[] = "fghi";
+		struct iovec iov[3] = { { a, 2 }, { c, 3 }, { f, 4 } };
+		int r = st->kind == S ? iouw_request_send(fd, iov, 3, IOUW_NO_DEADLINE, req, h)
+		                      : iouw_request_write_at(fd, 1000, iov, 3, req, h);
+
+		if (r < 0)
+			return false;
+	} else {
+		make_kind(st->kind, fd, (enum variant)st->variant, req, h);
+	}
+	if (st->partial && (*req)->ops->on_cqe(*req, false, st->partial))
+		return false; /* the table above only lists non-terminal partials */
+	*len = iouw_request_length(*req);
+	*done = iouw_request_progress(*req);
+	return true;
+}
+
+static enum iouw_status failed_of(enum iouw_request_kind kind)
+{
+	return kind == Y ? IOUW_RESULT_SYNC_ERROR : fallback_of(kind);
+}
+
+static void want_timeout(struct hostile_want *w)
+{
+	w->terminal = true;
+	w->status = TO;
+	w->err = ETIMEDOUT;
+	w->value = 0;
+}
+
+static void hostile_expect(const struct hostile_state *st, size_t len, size_t done, int32_t res,
+                           struct hostile_want *w)
+{
+	bool sr = st->kind == S || st->kind == R;
+	bool nonexact = st->kind == R && (st->variant == V_NONEXACT ||
+	                                  st->variant == V_PREFIX_NONEXACT);
+
+	memset(w, 0, sizeof(*w));
+	w->progress = done;
+	w->status = fallback_of(st->kind); /* not terminal: finish() delivers the fallback */
+	if (res == -EAGAIN || res == -EWOULDBLOCK || res == -EINTR) {
+		if (st->cancel && sr)
+			want_timeout(w);
+	} else if (res == -ECANCELED && st->cancel) {
+		if (sr) {
+			want_timeout(w);
+		} else {
+			w->terminal = true;
+			w->status = failed_of(st->kind);
+			w->err = ECANCELED;
+		}
+	} else if (res == INT32_MIN) {
+		w->invariant = "CQE result INT32_MIN is no errno";
+	} else if (res < 0) {
+		w->terminal = true;
+		w->status = failed_of(st->kind);
+		w->err = (int)-(int64_t)res;
+	} else if (st->kind == Y) {
+		w->terminal = true;
+		w->status = OK;
+	} else if (res == 0) {
+		w->terminal = true;
+		w->status = st->kind == RD ? IOUW_RESULT_INSUFFICIENT_LENGTH : failed_of(st->kind);
+	} else if ((size_t)res > len - done) {
+		static const char *const past[] = {
+			[IOUW_REQUEST_SEND] = "send past end",
+			[IOUW_REQUEST_RECV] = "recv result larger than asked",
+			[IOUW_REQUEST_READ_AT] = "read_at result larger than asked",
+			[IOUW_REQUEST_WRITE_AT] = "write_at past end",
+		};
+		w->invariant = past[st->kind];
+	} else {
+		w->progress = done + (size_t)res;
+		if (w->progress == len || nonexact) {
+			w->terminal = true;
+			w->status = OK;
+			w->value = st->kind == R ? w->progress : len;
+		} else if (st->cancel && sr) {
+			want_timeout(w);
+		}
+	}
+}
+
+struct hostile_case {
+	const struct hostile_state *st;
+	int32_t res;
+};
+
+/* In the invariant child: reach the state, feed the result (must abort). */
+static void hostile_feed(void *arg)
+{
+	const struct hostile_case *c = arg;
+	struct iouw_request *req;
+	struct iouw_handle *h;
+	size_t len, done;
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
+	    !hostile_make(c->st, sv[0], &req, &h, &len, &done))
+		_exit(5);
+	req->ops->on_cqe(req, c->st->cancel, c->res);
+}
+
+/* Run one case in this process (defined outcome) or a child (invariant). */
+static void hostile_run(const struct hostile_state *st, int fd, int32_t res,
+                        unsigned *ninvariants)
+{
+	struct iouw_request *req;
+	struct iouw_handle *h;
+	struct iouw_result got;
+	struct hostile_want w;
+	size_t len, done;
+	bool terminal, gives = kind_returns_buffer(st->kind);
+
+	if (!hostile_make(st, fd, &req, &h, &len, &done))
+		ck_abort_msg("%s: cannot reach the state", st->name);
+	hostile_expect(st, len, done, res, &w);
+	if (w.invariant) {
+		struct hostile_case c = { st, res };
+
+		req->ops->release(req);
+		iouw_handle_drop(h);
+		if (!iouw_test_aborts_with(w.invariant, hostile_feed, &c))
+			ck_abort_msg("%s, res %" PRId32 ": invariant '%s' did not fire alone",
+			             st->name, res, w.invariant);
+		++*ninvariants;
+		return;
+	}
+	terminal = req->ops->on_cqe(req, st->cancel, res);
+	if (terminal != w.terminal || iouw_request_progress(req) != w.progress)
+		ck_abort_msg("%s, res %" PRId32 ": terminal %d progress %zu, want %d and %zu",
+		             st->name, res, terminal, iouw_request_progress(req), w.terminal,
+		             w.progress);
+	req->ops->finish(req, IOUW_FINISH_COMPLETE);
+	if (iouw_handle_try(h, &got) != 0)
+		ck_abort_msg("%s, res %" PRId32 ": no result delivered", st->name, res);
+	if (got.status != w.status || got.err != w.err || got.value != w.value ||
+	    (gives && got.buf_len != w.progress) || (!gives && got.buf))
+		ck_abort_msg("%s, res %" PRId32 ": got %s err %d value %zu buf_len %zu, "
+		             "want %s err %d value %zu buf_len %zu",
+		             st->name, res, iouw_status_name(got.status), got.err, got.value,
+		             got.buf_len, iouw_status_name(w.status), w.err, w.value,
+		             gives ? w.progress : 0);
+	iouw_result_free(&got);
+	iouw_handle_drop(h);
+}
+
+START_TEST(hostile_results_every_kind_and_state)
+{
+	unsigned ncases = 0, ninvariants = 0;
+	int sv[2];
+
+	socket_pair(sv);
+	for (size_t s = 0; s < sizeof(hostile_states) / sizeof(hostile_states[0]); s++) {
+		const struct hostile_state *st = &hostile_states[s];
+		int32_t len = st->variant == 1 && (st->kind == S || st->kind == W) ? 9 : DEF_LEN;
+		int32_t rem = len - st->partial - (st->kind == R && (st->variant == V_PREFIX ||
+		                                   st->variant == V_PREFIX_NONEXACT) ? 2 : 0);
+		const int32_t results[] = {
+			INT32_MIN, INT32_MIN + 1, INT32_MIN + 4096, -65536, -4096, -4095,
+			-ECANCELED, -EAGAIN, -EINTR, -1, 0, 1, rem - 1, rem, rem + 1, len,
+			len + 1, INT32_MAX - 1, INT32_MAX,
+		};
+
+		for (size_t i = 0; i < sizeof(results) / sizeof(results[0]); i++, ncases++)
+			hostile_run(st, sv[0], results[i], &ninvariants);
+	}
+	/* Both ends were exercised: defined outcomes and named invariants
+	 * (INT32_MIN in every state; rem + 1, INT32_MAX - 1 and INT32_MAX in
+	 * every state but sync's). */
+	ck_assert_uint_eq(ncases, 27 * 19);
+	ck_assert_uint_ge(ninvariants, 27 + 25 * 3);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+/* Every negative result but INT32_MIN, sampled across the whole range
+ * (the errno band and past it one by one down to -4200, then every 2^20th
+ * value, then the last few above INT32_MIN), reaches its defined outcome. */
+START_TEST(hostile_negative_results_are_errors)
+{
+	unsigned ncases = 0, ninvariants = 0;
+	int sv[2];
+
+	socket_pair(sv);
+	for (unsigned k = 0; k < 5; k++) {
+		const struct hostile_state st = { "sweep", all_kinds[k], 0, 0, k % 2 == 1 };
+
+		for (int64_t r = -1; r > INT32_MIN; ncases++) {
+			hostile_run(&st, sv[0], (int32_t)r, &ninvariants);
+			if (r > -4200 || r <= (int64_t)INT32_MIN + 8)
+				r--;
+			else
+				r = r - (1 << 20) > (int64_t)INT32_MIN + 8 ? r - (1 << 20)
+				                                           : (int64_t)INT32_MIN + 8;
+		}
+	}
+	ck_assert_uint_eq(ninvariants, 0);
+	ck_assert_uint_gt(ncases, 5 * (4200 + 2000));
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 /* ---- real io_uring (run with --ring) ----------------------------------------- */
 
 static struct io_uring ring;
@@ -1822,12 +2093,14 @@ static Suite *request_suite(void)
 	TCase *table = tcase_create("waiter_table");
 	TCase *handle = tcase_create("handle");
 	TCase *panics = tcase_create("panics");
+	TCase *hostile = tcase_create("hostile");
 
 	iouw_test_add_fd_fixture(orig);
 	iouw_test_add_fd_fixture(tables);
 	iouw_test_add_fd_fixture(sqes);
 	iouw_test_add_fd_fixture(table);
 	iouw_test_add_fd_fixture(handle);
+	iouw_test_add_fd_fixture(hostile);
 	tcase_set_timeout(handle, 60);
 
 	tcase_add_test(orig, cqe_result_from_raw_retryable_codes);
@@ -1854,6 +2127,9 @@ static Suite *request_suite(void)
 	tcase_add_test(table, waiters_orphan_after_partial_progress);
 	tcase_add_test(table, waiters_free_abandons_with_buffer_back);
 	tcase_add_test(table, resources_released_once_every_path);
+
+	tcase_add_test(hostile, hostile_results_every_kind_and_state);
+	tcase_add_test(hostile, hostile_negative_results_are_errors);
 
 	tcase_add_test(handle, handle_wait_across_threads);
 	tcase_add_test(handle, handle_drop_races_finish);
@@ -1883,6 +2159,7 @@ static Suite *request_suite(void)
 	suite_add_tcase(s, table);
 	suite_add_tcase(s, handle);
 	suite_add_tcase(s, panics);
+	suite_add_tcase(s, hostile);
 	return s;
 }
 

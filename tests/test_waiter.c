@@ -605,15 +605,35 @@ START_TEST(test_waiters_never_produce_wake_user_data)
 	ck_assert_uint_lt((uint64_t)IOUW_WAITERS_MAX_CAPACITY, UINT64_C(0xffffffff));
 
 	/* A table of the largest capacity, filled, with every slot at the
-	 * generation just before the wrap: no id is the wake user_data. */
+	 * generation just before the wrap: no id is the wake user_data. Every
+	 * slot is checked in plain C and each kind of failure asserted once
+	 * with a count and the first slot (2^20 slots: a ck_assert per slot
+	 * made this test take 9-16 s). */
 	w = new_table(IOUW_WAITERS_MAX_CAPACITY);
-	for (uint32_t i = 0; i < IOUW_WAITERS_MAX_CAPACITY; i++)
-		ck_assert_int_eq(iouw_waiters_set_generation(w, i, IOUW_WAITER_GENERATION_MASK), 0);
-	for (uint32_t i = 0; i < IOUW_WAITERS_MAX_CAPACITY; i++) {
-		iouw_waiter_id id = iouw_waiters_insert(w, &null_request, IOUW_NO_TICK);
+	{
+		uint32_t bad_gen = 0, bad_index = 0, bad_ud = 0;
+		uint32_t first_gen = 0, first_index = 0, first_ud = 0;
 
-		ck_assert_uint_eq(iouw_waiter_id_index(id), i);
-		ck_assert_uint_ne(iouw_waiter_id_cancel_user_data(id), IOUW_WAKE_USER_DATA);
+		for (uint32_t i = 0; i < IOUW_WAITERS_MAX_CAPACITY; i++)
+			if (iouw_waiters_set_generation(w, i, IOUW_WAITER_GENERATION_MASK) != 0 &&
+			    bad_gen++ == 0)
+				first_gen = i;
+		ck_assert_msg(bad_gen == 0, "set_generation failed for %u slots, first %u", bad_gen,
+		              first_gen);
+		for (uint32_t i = 0; i < IOUW_WAITERS_MAX_CAPACITY; i++) {
+			iouw_waiter_id id = iouw_waiters_insert(w, &null_request, IOUW_NO_TICK);
+
+			if (iouw_waiter_id_index(id) != i && bad_index++ == 0)
+				first_index = i;
+			if ((iouw_waiter_id_user_data(id) == IOUW_WAKE_USER_DATA ||
+			     iouw_waiter_id_cancel_user_data(id) == IOUW_WAKE_USER_DATA) &&
+			    bad_ud++ == 0)
+				first_ud = i;
+		}
+		ck_assert_msg(bad_index == 0, "%u inserts got another slot, first the %uth",
+		              bad_index, first_index);
+		ck_assert_msg(bad_ud == 0, "%u ids equal the wake user_data, first slot %u", bad_ud,
+		              first_ud);
 	}
 	ck_assert(iouw_waiters_is_full(w));
 	iouw_waiters_assert_consistent(w);
@@ -685,18 +705,26 @@ START_TEST(test_waiters_generation_wrap_keeps_rejecting_stale_ids)
 	ck_assert_uint_eq(iouw_waiter_id_generation(ids[3]), 0);
 	ck_assert_uint_eq(iouw_waiter_id_generation(ids[4]), 1);
 
-	/* And a real run of reuses, each checking its predecessor. */
+	/* And a real run of reuses, each checking its predecessor (plain C
+	 * per iteration, one assertion naming the first failing one). */
 	for (uint32_t i = 0; i < (1u << 16); i++) {
 		iouw_waiter_id id = iouw_waiters_insert(w, &null_request, IOUW_NO_TICK);
 		struct iouw_stage_outcome so;
 		struct iouw_completion_outcome co;
+		const char *bad = NULL;
 
-		ck_assert(!iouw_waiter_id_eq(id, ids[4]));
-		ck_assert(!iouw_waiters_cancel(w, ids[4]));
+		if (iouw_waiter_id_eq(id, ids[4]))
+			bad = "the new id equals its predecessor";
+		else if (iouw_waiters_cancel(w, ids[4]))
+			bad = "the predecessor's stale id was cancelled";
 		iouw_waiters_stage(w, id, &so);
-		ck_assert_int_eq(so.kind, IOUW_STAGE_SUBMIT);
+		if (!bad && so.kind != IOUW_STAGE_SUBMIT)
+			bad = "stage did not submit";
 		iouw_waiters_on_completion(w, iouw_waiter_id_user_data(id), 0, &co);
-		ck_assert_int_eq(co.kind, IOUW_COMPLETION_COMPLETE);
+		if (!bad && co.kind != IOUW_COMPLETION_COMPLETE)
+			bad = "the op CQE did not complete";
+		if (bad)
+			ck_abort_msg("reuse %u: %s", i, bad);
 		ids[4] = id;
 	}
 	ck_assert_uint_eq(iouw_waiter_id_generation(ids[4]), 1u + (1u << 16));
