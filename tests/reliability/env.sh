@@ -22,7 +22,7 @@ RING_SUITES=(test_request_ring test_loop_uring test_uring_backend test_loop_requ
 all_skip() {
   local what=$1 t args
   shift
-  run "$IOUW_LAUNCH" "$@" -- "$IOUWAIT" run --mode all "$SCN"
+  run "$IOUW_LAUNCH" "$@" -- "$IOUWAIT" run --mode all "$SCN" "$SCN/negative" "$SCN/explained"
   expect_rc 77 "$what: iouwait run corpus/scenarios"
   if grep -vE '^(SKIP | )' "$LOG/out" | grep -qE '^[A-Z]'; then
     fail "$what: a verdict other than SKIP; $(grep -vE '^(SKIP | )' "$LOG/out" | grep -E '^[A-Z]' | head -3 | tr '\n' '|')"
