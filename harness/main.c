@@ -78,21 +78,6 @@ static int oom(void)
 	return EXIT_ENVIRONMENT;
 }
 
-static const char *kind_name(mode_t m)
-{
-	if (S_ISDIR(m))
-		return "a directory";
-	if (S_ISFIFO(m))
-		return "a FIFO";
-	if (S_ISSOCK(m))
-		return "a socket";
-	if (S_ISCHR(m))
-		return "a character device";
-	if (S_ISBLK(m))
-		return "a block device";
-	return "not a regular file";
-}
-
 /* Read all of @path, a regular file of at most IOUW_MAX_SCENARIO_BYTES,
  * checking every error. On failure returns -errno and writes one
  * "PATH:0:0: error: expected ..." line to @err. */
@@ -121,7 +106,7 @@ static int read_file(const char *path, char **ret, size_t *ret_len, struct stat 
 	}
 	if (!S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "%s:0:0: error: expected a regular file, not %s", path,
-		         kind_name(st.st_mode));
+		         iouw_outfile_kind(st.st_mode));
 		close(fd);
 		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 	}

@@ -11,7 +11,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-static const char *kind_name(mode_t m)
+const char *iouw_outfile_kind(mode_t m)
 {
 	if (S_ISDIR(m))
 		return "a directory";
@@ -42,7 +42,7 @@ static int check_target(const char *path, const struct stat *inputs, size_t ninp
 	}
 	if (!S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "%s: error: refusing to replace %s (only a regular file is "
-		         "replaced)", path, kind_name(st.st_mode));
+		         "replaced)", path, iouw_outfile_kind(st.st_mode));
 		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 	}
 	for (size_t i = 0; i < ninputs; i++)

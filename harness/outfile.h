@@ -46,4 +46,9 @@ int iouw_outfile_commit(struct iouw_outfile *f, char *err, size_t errlen);
 /* Drop the pending replacement; OUT is untouched. */
 void iouw_outfile_discard(struct iouw_outfile *f);
 
+/* What a non-regular file is, for a one-line refusal: "a directory",
+ * "a symbolic link", "a FIFO", "a socket", "a character device",
+ * "a block device" (else "not a regular file"). */
+const char *iouw_outfile_kind(mode_t mode);
+
 #endif /* IOUW_OUTFILE_H */
