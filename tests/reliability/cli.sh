@@ -139,8 +139,10 @@ case_record_abort_leaves_nothing() { # the recording child dies of a broken inva
   [ -z "$(ls -A "$WORK")" ] || fail "left behind: $(ls -A "$WORK")"
 }
 
-case_record_kill_parent() { # SIGKILL to the parent: the child dies too and nothing appears
-  local pid child="" i
+# kill_parent SIGNAL: record's parent dies of SIGNAL mid-run; its child must
+# die too and nothing may appear, now or when the child's run would have ended.
+kill_parent() {
+  local sig=$1 pid child="" i
   "$IOUWAIT" record "$DATA/record_slow.scn" -o "$WORK/out.scn" >"$LOG/log" 2>&1 &
   pid=$!
   for i in $(seq 1 100); do
@@ -150,16 +152,21 @@ case_record_kill_parent() { # SIGKILL to the parent: the child dies too and noth
   done
   [ -n "$child" ] || { wait "$pid" || true; grep -q '^SKIP' "$LOG/log" && skip "io_uring unavailable"; fail "no recording child appeared: $(cat "$LOG/log")"; }
   sleep 0.3
-  kill -KILL "$pid"
+  kill "-$sig" "$pid"
   wait "$pid" 2>/dev/null || true
-  # The child's run needs 2 s; give it 3 s to (wrongly) finish and rename.
   for i in $(seq 1 30); do
     kill -0 $child 2>/dev/null || break
     sleep 0.1
   done
-  kill -0 $child 2>/dev/null && { kill -KILL $child; fail "the recording child $child outlived its parent"; }
+  kill -0 $child 2>/dev/null && { kill -KILL $child; fail "SIG$sig: the recording child $child outlived its parent"; }
+  # The child's run needs 2 s: wait past it for a (wrong) late rename.
   sleep 2.5
-  [ -z "$(ls -A "$WORK")" ] || fail "after the parent was killed: $(ls -A "$WORK")"
+  [ -z "$(ls -A "$WORK")" ] || fail "SIG$sig to the parent left: $(ls -A "$WORK")"
+}
+
+case_record_kill_parent() { # SIGKILL and SIGTERM to the record parent
+  kill_parent KILL
+  kill_parent TERM
 }
 
 dispatch "$@"
