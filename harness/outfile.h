@@ -15,7 +15,9 @@
  *   - Until commit succeeds OUT is untouched; commit links the data under a
  *     fresh sibling name and renames it over OUT. An unnamed file vanishes
  *     with its last fd, so a process killed before commit (even by SIGKILL)
- *     leaves nothing behind; the named fallback is removed by discard.
+ *     leaves nothing behind. Limits: the named fallback is removed by
+ *     discard, so a SIGKILL before that leaves it; so does one between
+ *     commit's link and its rename (microseconds).
  * Not thread-safe; no global state.
  */
 #ifndef IOUW_OUTFILE_H
