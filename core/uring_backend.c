@@ -249,8 +249,26 @@ int iouw_uring_available(void)
 	err = io_uring_queue_init(4, &ring, 0);
 	if (err < 0)
 		return err;
+	/* A sandbox may allow the setup and block the enter (a seccomp filter
+	 * on io_uring_enter alone): a ring that cannot be entered is no ring. */
+	err = io_uring_enter(ring.ring_fd, 0, 0, 0, NULL);
 	io_uring_queue_exit(&ring);
-	return 0;
+	return err < 0 ? err : 0;
+}
+
+bool iouw_uring_unavailable(int err)
+{
+	switch (err) {
+	case -EPERM:  /* seccomp, io_uring_disabled, io_uring_group */
+	case -EACCES:
+	case -ENOSYS: /* no io_uring in this kernel, or seccomp */
+	case -ENOMEM: /* ring memory refused (RLIMIT_MEMLOCK without CAP_IPC_LOCK) */
+	case -EINVAL: /* a setup flag this kernel does not know */
+	case -EOPNOTSUPP: /* no FEAT_NODROP / FEAT_EXT_ARG (before 5.11) */
+		return true;
+	default:
+		return false;
+	}
 }
 
 /* --- probes --------------------------------------------------------------- */

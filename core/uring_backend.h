@@ -83,9 +83,17 @@ int iouw_uring_backend_new(const struct iouw_uring_config *cfg, struct iouw_back
  * Whoever uses it directly must not reap CQEs behind the backend's back. */
 struct io_uring *iouw_uring_backend_ring(struct iouw_backend *b);
 
-/* 0 if a small ring can be set up here, else the -errno (-EPERM when
- * /proc/sys/kernel/io_uring_disabled is 2, else the setup error). */
+/* 0 if a small ring can be set up and entered here, else the -errno
+ * (-EPERM when /proc/sys/kernel/io_uring_disabled is 2, else the error of
+ * io_uring_setup or of an empty io_uring_enter). */
 int iouw_uring_available(void);
+
+/* The project's one skip policy (README, "Skip policy"): whether @err, from
+ * iouw_uring_available(), iouw_uring_backend_new() or the first enter of a
+ * fresh ring, means io_uring is *unavailable* here (blocked, disabled, too
+ * old, ring memory refused: skip) rather than broken or an exhausted
+ * environment (-EMFILE, -ENFILE, -EAGAIN, anything else: fail). */
+bool iouw_uring_unavailable(int err);
 
 /* Prepare @sqe (from io_uring_get_sqe or a zeroed copy) so that the ring
  * posts one CQE with exactly @user_data and @res: IORING_OP_NOP with

@@ -11,32 +11,57 @@
  * Inject mode runs once per either branch index (iouw_scenario_branch_variants),
  * so every scripted order is replayed; kernel mode runs once.
  * Verdict lines: "PASS name [mode] hash=...", "FAIL name [mode] reason",
- * "SKIP name [mode] reason". Exit status: 0 all passed (skips allowed),
- * 1 a failure or a script error, 2 usage, 77 everything was skipped.
+ * "SKIP name [mode] reason", "ERROR name [mode] environment: ...". Exit
+ * status: 0 all passed (skips allowed), 1 a failure or a bad input, 2
+ * usage, 77 everything was skipped, 99 the environment failed (out of
+ * memory, fds, processes: meson's exitcode protocol calls 99 an ERROR, also
+ * for a should_fail test).
+ *
+ * Inputs: only regular files of at most IOUW_MAX_SCENARIO_BYTES are read
+ * (opened O_NONBLOCK, so a FIFO never blocks; fstat refuses anything else),
+ * every read error is an error ("FILE:0:0: error: expected ..."); a
+ * directory contributes its *.scn files and one with none is "nothing to
+ * run"; a scenario without a single step is an error in every command.
  *
  * Negative scenarios (a `negative line=N` header) must depart at line N: that
  * is reported as "FAIL ... (negative, as declared)" and exits 1, so meson's
  * should_fail sees the expected failure; departing elsewhere or passing is
  * reported and exits 0, which should_fail turns into a test failure.
  *
- * record runs the scenario in kernel mode in a child writing OUT's
- * temporary sibling; the parent renames it into place only when the run
- * passed, and removes it otherwise: nothing half-written is ever left.
+ * record checks OUT first (harness/outfile.h: only a regular file that is
+ * not the input is ever replaced, written with the umask), runs the
+ * scenario in kernel mode in a child writing an unnamed file, and the parent
+ * moves it into place only when the run passed: nothing half-written is ever
+ * left, whatever the child dies of. Every child dies with its parent
+ * (PR_SET_PDEATHSIG, then the parent is re-checked), and only the parent
+ * ever renames, so killing the parent never lets a file appear later.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "outfile.h"
 #include "runner.h"
 #include "scenario.h"
+
+/* Scenarios are small; anything bigger is not one (and /dev/zero-like
+ * inputs must not grow memory). */
+#define IOUW_MAX_SCENARIO_BYTES (1024 * 1024)
+
+/* Exit status when the environment failed (see the header comment). */
+#define EXIT_ENVIRONMENT 99
 
 struct file {
 	char *path;
@@ -44,40 +69,103 @@ struct file {
 };
 
 struct totals {
-	int pass, fail, skip;
+	int pass, fail, skip, error;
 };
 
-static int read_file(const char *path, char **ret, size_t *ret_len)
+static int oom(void)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
+	fprintf(stderr, "iouwait: error: environment: out of memory\n");
+	return EXIT_ENVIRONMENT;
+}
 
-	if (!f)
-		return -errno;
+/* Read all of @path, a regular file of at most IOUW_MAX_SCENARIO_BYTES,
+ * checking every error. On failure returns -errno and writes one
+ * "PATH:0:0: error: expected ..." line to @err. */
+static int read_file(const char *path, char **ret, size_t *ret_len, struct stat *ret_st,
+                     char *err, size_t errlen)
+{
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	struct stat st;
+	char *buf;
+	size_t len = 0, cap;
+	int e;
+
+	if (fd < 0) {
+		e = -errno;
+		snprintf(err, errlen, "%s:0:0: error: expected a readable file (%s)", path,
+		         strerror(errno));
+		return e;
+	}
+	if (fstat(fd, &st) < 0) {
+		e = -errno;
+		snprintf(err, errlen, "%s:0:0: error: expected a readable file (fstat: %s)", path,
+		         strerror(errno));
+		close(fd);
+		return e;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s:0:0: error: expected a regular file, not %s", path,
+		         iouw_outfile_kind(st.st_mode));
+		close(fd);
+		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	}
+	if (st.st_size > IOUW_MAX_SCENARIO_BYTES) {
+		snprintf(err, errlen, "%s:0:0: error: expected a scenario of at most %d bytes (this "
+		         "file has %lld)", path, IOUW_MAX_SCENARIO_BYTES, (long long)st.st_size);
+		close(fd);
+		return -EFBIG;
+	}
+	/* Up to one byte more than the cap, to notice a file that grew (or a
+	 * /proc file whose size says 0). */
+	cap = (size_t)st.st_size + 1 < 4096 ? 4096 : (size_t)st.st_size + 1;
+	buf = malloc(cap);
 	for (;;) {
-		size_t n;
+		ssize_t n;
 
-		if (len == cap) {
-			char *nb;
-
-			cap = cap ? cap * 2 : 4096;
-			nb = realloc(buf, cap);
-			if (!nb) {
-				free(buf);
-				fclose(f);
-				return -ENOMEM;
-			}
-			buf = nb;
+		if (!buf) {
+			snprintf(err, errlen, "%s:0:0: error: environment: out of memory reading it",
+			         path);
+			close(fd);
+			return -ENOMEM;
 		}
-		n = fread(buf + len, 1, cap - len, f);
-		len += n;
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			e = -errno;
+			snprintf(err, errlen, "%s:0:0: error: expected a readable file (read: %s)", path,
+			         strerror(errno));
+			free(buf);
+			close(fd);
+			return e;
+		}
 		if (n == 0)
 			break;
+		len += (size_t)n;
+		if (len > IOUW_MAX_SCENARIO_BYTES) {
+			snprintf(err, errlen, "%s:0:0: error: expected a scenario of at most %d bytes",
+			         path, IOUW_MAX_SCENARIO_BYTES);
+			free(buf);
+			close(fd);
+			return -EFBIG;
+		}
+		if (len == cap) {
+			size_t nc = cap * 2 > IOUW_MAX_SCENARIO_BYTES + 1 ? IOUW_MAX_SCENARIO_BYTES + 1
+			                                                   : cap * 2;
+			char *nb = realloc(buf, nc);
+
+			if (!nb)
+				free(buf);
+			buf = nb;
+			cap = nc;
+		}
 	}
-	fclose(f);
+	close(fd);
 	*ret = buf;
 	*ret_len = len;
+	if (ret_st)
+		*ret_st = st;
 	return 0;
 }
 
@@ -91,7 +179,9 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Expand files and directories (their *.scn files, sorted) into @out. */
+/* Expand files and directories (their *.scn files, sorted) into @out.
+ * Returns 0, or the exit status after printing why (1: a bad argument, a
+ * directory with no scenario; EXIT_ENVIRONMENT: out of memory). */
 static int collect(char **args, int n, char ***ret, size_t *ret_n)
 {
 	char **out = NULL;
@@ -113,7 +203,11 @@ static int collect(char **args, int n, char ***ret, size_t *ret_n)
 				fprintf(stderr, "%s: error: %s\n", args[i], strerror(errno));
 				goto fail;
 			}
-			while ((de = readdir(d))) {
+			for (;;) {
+				errno = 0;
+				de = readdir(d);
+				if (!de)
+					break;
 				size_t l = strlen(de->d_name);
 				char **no;
 
@@ -122,110 +216,245 @@ static int collect(char **args, int n, char ***ret, size_t *ret_n)
 				no = realloc(out, (cnt + 1) * sizeof(*out));
 				if (!no) {
 					closedir(d);
-					goto fail;
+					goto oom;
 				}
 				out = no;
 				if (asprintf(&out[cnt], "%s/%s", args[i], de->d_name) < 0) {
 					closedir(d);
-					goto fail;
+					goto oom;
 				}
 				cnt++;
 			}
+			if (errno) {
+				fprintf(stderr, "%s: error: reading the directory: %s\n", args[i],
+				        strerror(errno));
+				closedir(d);
+				goto fail;
+			}
 			closedir(d);
+			if (cnt == first) {
+				fprintf(stderr, "%s: error: nothing to run (no *.scn file in this "
+				        "directory)\n", args[i]);
+				goto fail;
+			}
 			qsort(out + first, cnt - first, sizeof(*out), cmp_str);
 		} else {
 			char **no = realloc(out, (cnt + 1) * sizeof(*out));
 
 			if (!no)
-				goto fail;
+				goto oom;
 			out = no;
 			out[cnt] = strdup(args[i]);
 			if (!out[cnt])
-				goto fail;
+				goto oom;
 			cnt++;
 		}
 	}
 	*ret = out;
 	*ret_n = cnt;
 	return 0;
+oom:
+	for (size_t i = 0; i < cnt; i++)
+		free(out[i]);
+	free(out);
+	return oom();
 fail:
 	for (size_t i = 0; i < cnt; i++)
 		free(out[i]);
 	free(out);
-	return -1;
+	return 1;
 }
 
-/* Parse @path; prints the error line on failure. */
-static int parse_path(const char *path, struct iouw_scenario **ret, char *err, size_t errlen)
+static bool has_steps(const struct iouw_scenario *s)
+{
+	for (size_t i = 0; i < s->body.n; i++)
+		if (s->body.steps[i].op != IOUW_SCN_MODES && s->body.steps[i].op != IOUW_SCN_NEGATIVE &&
+		    s->body.steps[i].op != IOUW_SCN_CONFIG)
+			return true;
+	return false;
+}
+
+/* Parse @path (@ret_st: its stat, may be NULL); writes the error line to
+ * @err on failure (-ENOMEM: the environment failed). */
+static int parse_path(const char *path, struct iouw_scenario **ret, struct stat *ret_st,
+                      char *err, size_t errlen)
 {
 	char *text = NULL;
 	size_t len = 0;
-	int e = read_file(path, &text, &len);
+	int e = read_file(path, &text, &len, ret_st, err, errlen);
 
-	if (e < 0) {
-		snprintf(err, errlen, "%s:0:0: error: expected a readable file (%s)", path,
-		         strerror(-e));
+	if (e < 0)
 		return e;
-	}
 	e = iouw_scenario_parse(path, text, len, ret, err, errlen);
 	free(text);
+	if (e == -ENOMEM)
+		snprintf(err, errlen, "%s:0:0: error: environment: out of memory parsing it", path);
+	if (e == 0 && !has_steps(*ret)) {
+		snprintf(err, errlen, "%s:1:1: error: expected at least one step (the scenario is "
+		         "empty)", path);
+		iouw_scenario_free(*ret);
+		*ret = NULL;
+		return -EINVAL;
+	}
 	return e;
 }
 
-/* Run one mode in a child; the result comes back through a pipe. */
-static int run_child(const struct iouw_scenario *s, const struct iouw_run_options *o,
-                     struct iouw_run_result *res)
+static void environment_result(struct iouw_run_result *r, const char *what, int err)
 {
-	int pfd[2], status;
-	pid_t pid;
-	ssize_t n;
+	memset(r, 0, sizeof(*r));
+	r->verdict = IOUW_VERDICT_ERROR;
+	snprintf(r->reason, sizeof(r->reason), "environment: %s: %s", what, strerror(err));
+}
 
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return -errno;
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
+/* A child running one scenario: its result comes back through a pipe, its
+ * stderr through a memfd the parent replays after it ended (so the parent
+ * can tell an allocation failure the core reported as a broken invariant
+ * from a real one). */
+struct child {
+	pid_t pid;
+	int rfd, wfd, errfd;
+};
+
+/* fork() a child: returns 0 in the child (dying with the parent, stderr
+ * captured, c->wfd for the result), the pid in the parent, and -1 with *res
+ * an environment ERROR saying what failed. */
+static pid_t child_fork(struct child *c, struct iouw_run_result *res)
+{
+	pid_t parent = getpid();
+	int pfd[2];
+
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		environment_result(res, "pipe2", errno);
+		return -1;
+	}
+	c->errfd = memfd_create("iouwait-child-stderr", MFD_CLOEXEC);
+	if (c->errfd < 0) {
+		environment_result(res, "memfd_create", errno);
 		close(pfd[0]);
 		close(pfd[1]);
-		return -errno;
+		return -1;
 	}
+	fflush(NULL);
+	c->pid = fork();
+	if (c->pid < 0) {
+		environment_result(res, "fork", errno);
+		close(pfd[0]);
+		close(pfd[1]);
+		close(c->errfd);
+		return -1;
+	}
+	if (c->pid == 0) {
+		/* Die with the parent; it may already be gone when the death
+		 * signal is armed, hence the re-check. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(125);
+		if (dup2(c->errfd, STDERR_FILENO) < 0)
+			_exit(125);
+		close(pfd[0]);
+		c->wfd = pfd[1];
+		return 0;
+	}
+	close(pfd[1]);
+	c->rfd = pfd[0];
+	return c->pid;
+}
+
+/* In the child: send @r and exit. */
+static __attribute__((noreturn)) void child_exit(struct child *c, const struct iouw_run_result *r)
+{
+	fflush(NULL);
+	_exit(write(c->wfd, r, sizeof(*r)) == (ssize_t)sizeof(*r) ? 0 : 3);
+}
+
+/* In the parent: collect the child's result into *res, replay its stderr. */
+static void child_wait(struct child *c, struct iouw_run_result *res)
+{
+	char buf[4096];
+	size_t got = 0;
+	int status = 0;
+	ssize_t n = read(c->rfd, res, sizeof(*res));
+
+	close(c->rfd);
+	while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	for (off_t off = 0;;) {
+		ssize_t k = pread(c->errfd, buf, sizeof(buf), off);
+
+		if (k <= 0)
+			break;
+		if (off == 0)
+			got = (size_t)k;
+		fwrite(buf, 1, (size_t)k, stderr);
+		off += k;
+	}
+	close(c->errfd);
+	buf[got < sizeof(buf) ? got : sizeof(buf) - 1] = '\0';
+	if (n == (ssize_t)sizeof(*res))
+		return;
+	memset(res, 0, sizeof(*res));
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT) {
+		const char *inv = strstr(buf, "invariant violated: ");
+		const char *nl = inv ? strchr(inv, '\n') : NULL;
+		int len = inv ? (int)(nl ? nl - inv : (ptrdiff_t)strlen(inv)) : 0;
+
+		/* The core reports an allocation it cannot do without as an
+		 * invariant whose name says "out of memory": that is the
+		 * environment failing, not the script. */
+		if (inv && memmem(inv, (size_t)len, "out of memory", 13)) {
+			res->verdict = IOUW_VERDICT_ERROR;
+			snprintf(res->reason, sizeof(res->reason), "environment: %.*s", len, inv);
+			return;
+		}
+	}
+	res->verdict = IOUW_VERDICT_FAIL;
+	if (WIFSIGNALED(status))
+		snprintf(res->reason, sizeof(res->reason),
+		         "the run died of signal %d (a broken invariant the script did not "
+		         "expect? see stderr above)", WTERMSIG(status));
+	else
+		snprintf(res->reason, sizeof(res->reason), "the run exited with %d",
+		         WEXITSTATUS(status));
+}
+
+/* The child's side of one run (@o->record set for record). */
+static void run_in_child(const struct iouw_scenario *s, const struct iouw_run_options *o,
+                         struct iouw_run_result *r)
+{
+	int e = iouw_scenario_run(s, o, r);
+
+	if (e == -ENOMEM) {
+		environment_result(r, "setting up the run", ENOMEM);
+	} else if (e < 0) {
+		memset(r, 0, sizeof(*r));
+		r->verdict = IOUW_VERDICT_FAIL;
+		snprintf(r->reason, sizeof(r->reason), "runner refused the scenario");
+	}
+}
+
+/* Run one mode in a child. A failure to start it is an environment ERROR
+ * saying what failed. */
+static void run_child(const struct iouw_scenario *s, const struct iouw_run_options *o,
+                      struct iouw_run_result *res)
+{
+	struct child c;
+	pid_t pid = child_fork(&c, res);
+
+	if (pid < 0)
+		return;
 	if (pid == 0) {
 		struct iouw_run_result r;
 
-		close(pfd[0]);
-		if (iouw_scenario_run(s, o, &r) < 0) {
-			memset(&r, 0, sizeof(r));
-			r.verdict = IOUW_VERDICT_FAIL;
-			snprintf(r.reason, sizeof(r.reason), "runner refused the scenario");
-		}
-		fflush(NULL);
-		if (write(pfd[1], &r, sizeof(r)) != (ssize_t)sizeof(r))
-			_exit(3);
-		_exit(0);
+		run_in_child(s, o, &r);
+		child_exit(&c, &r);
 	}
-	close(pfd[1]);
-	n = read(pfd[0], res, sizeof(*res));
-	close(pfd[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (n != (ssize_t)sizeof(*res)) {
-		memset(res, 0, sizeof(*res));
-		res->verdict = IOUW_VERDICT_FAIL;
-		if (WIFSIGNALED(status))
-			snprintf(res->reason, sizeof(res->reason),
-			         "the run died of signal %d (a broken invariant the script did not "
-			         "expect? see stderr above)", WTERMSIG(status));
-		else
-			snprintf(res->reason, sizeof(res->reason), "the run exited with %d",
-			         WEXITSTATUS(status));
-	}
-	return 0;
+	child_wait(&c, res);
 }
 
 static void report(const struct iouw_scenario *s, enum iouw_run_mode m,
                    const struct iouw_run_result *r, struct totals *t, const char *extra)
 {
-	if (s->negative_line > 0 && r->verdict != IOUW_VERDICT_SKIP) {
+	if (s->negative_line > 0 && r->verdict != IOUW_VERDICT_SKIP &&
+	    r->verdict != IOUW_VERDICT_ERROR) {
 		if (r->verdict == IOUW_VERDICT_FAIL && r->fail_line == s->negative_line) {
 			printf("FAIL %s [%s] (negative, as declared) %s\n", s->name, mode_name(m),
 			       r->reason);
@@ -253,6 +482,10 @@ static void report(const struct iouw_scenario *s, enum iouw_run_mode m,
 		printf("SKIP %s [%s] %s\n", s->name, mode_name(m), r->reason);
 		t->skip++;
 		break;
+	case IOUW_VERDICT_ERROR:
+		printf("ERROR %s [%s] %s\n", s->name, mode_name(m), r->reason);
+		t->error++;
+		break;
 	}
 }
 
@@ -269,6 +502,8 @@ static int cmd_check(int argc, char **argv)
 {
 	const char *expect = NULL;
 	int i = 0, status = 0;
+	char **paths = NULL;
+	size_t npaths = 0;
 	char err[1024];
 
 	if (argc >= 2 && !strcmp(argv[0], "--expect-error")) {
@@ -277,30 +512,44 @@ static int cmd_check(int argc, char **argv)
 	}
 	if (i >= argc)
 		return usage();
-	for (; i < argc; i++) {
+	if (expect) {
+		paths = argv + i;
+		npaths = (size_t)(argc - i);
+	} else {
+		status = collect(argv + i, argc - i, &paths, &npaths);
+		if (status)
+			return status;
+	}
+	for (size_t k = 0; k < npaths; k++) {
 		struct iouw_scenario *s = NULL;
-		int e = parse_path(argv[i], &s, err, sizeof(err));
+		int e = parse_path(paths[k], &s, NULL, err, sizeof(err));
 
 		if (expect) {
 			char want[1200];
 
-			snprintf(want, sizeof(want), "%s:%s", argv[i], expect);
+			snprintf(want, sizeof(want), "%s:%s", paths[k], expect);
 			if (e == 0) {
-				printf("FAIL %s parsed, expected the error \"%s\"\n", argv[i], want);
+				printf("FAIL %s parsed, expected the error \"%s\"\n", paths[k], want);
 				status = 1;
 			} else if (strcmp(err, want)) {
-				printf("FAIL %s\n  got:      %s\n  expected: %s\n", argv[i], err, want);
+				printf("FAIL %s\n  got:      %s\n  expected: %s\n", paths[k], err, want);
 				status = 1;
 			} else {
-				printf("PASS %s %s\n", argv[i], err);
+				printf("PASS %s %s\n", paths[k], err);
 			}
 		} else if (e < 0) {
 			fprintf(stderr, "%s\n", err);
-			status = 1;
+			if (status != EXIT_ENVIRONMENT)
+				status = e == -ENOMEM ? EXIT_ENVIRONMENT : 1;
 		} else {
-			printf("OK %s\n", argv[i]);
+			printf("OK %s\n", paths[k]);
 		}
 		iouw_scenario_free(s);
+	}
+	if (!expect) {
+		for (size_t k = 0; k < npaths; k++)
+			free(paths[k]);
+		free(paths);
 	}
 	return status;
 }
@@ -312,7 +561,7 @@ static int cmd_run(int argc, char **argv)
 	char **paths = NULL;
 	size_t npaths = 0;
 	struct file *files;
-	struct totals t = { 0, 0, 0 };
+	struct totals t = { 0, 0, 0, 0 };
 	char err[1024];
 	int i, status = 0;
 
@@ -341,17 +590,26 @@ static int cmd_run(int argc, char **argv)
 		return usage();
 	if (twice)
 		modes = IOUW_SCN_MODE_INJECT;
-	if (collect(argv + i, argc - i, &paths, &npaths) < 0)
-		return 1;
+	status = collect(argv + i, argc - i, &paths, &npaths);
+	if (status)
+		return status;
 	files = calloc(npaths ? npaths : 1, sizeof(*files));
-	if (!files)
-		return 1;
+	if (!files) {
+		for (size_t k = 0; k < npaths; k++)
+			free(paths[k]);
+		free(paths);
+		return oom();
+	}
 	/* Parse everything first: nothing runs from a script that does not parse. */
 	for (size_t k = 0; k < npaths; k++) {
+		int e;
+
 		files[k].path = paths[k];
-		if (parse_path(paths[k], &files[k].s, err, sizeof(err)) < 0) {
+		e = parse_path(paths[k], &files[k].s, NULL, err, sizeof(err));
+		if (e < 0) {
 			fprintf(stderr, "%s\n", err);
-			status = 1;
+			if (status != EXIT_ENVIRONMENT)
+				status = e == -ENOMEM ? EXIT_ENVIRONMENT : 1;
 		}
 	}
 	for (size_t k = 0; k < npaths && status == 0; k++) {
@@ -380,14 +638,13 @@ static int cmd_run(int argc, char **argv)
 				snprintf(extra, sizeof(extra), " (every either takes branch %u)", b + 1);
 			else
 				extra[0] = '\0';
-			if (run_child(s, &o, &r) < 0) {
-				printf("FAIL %s [%s] could not fork\n", s->name, mode_name(mode));
-				t.fail++;
-				continue;
-			}
+			run_child(s, &o, &r);
 			if (twice && r.verdict == IOUW_VERDICT_PASS) {
 				o.report = NULL;
-				if (run_child(s, &o, &r2) < 0 || r2.verdict != IOUW_VERDICT_PASS) {
+				run_child(s, &o, &r2);
+				if (r2.verdict == IOUW_VERDICT_ERROR) {
+					r = r2;
+				} else if (r2.verdict != IOUW_VERDICT_PASS) {
 					r.verdict = IOUW_VERDICT_FAIL;
 					snprintf(r.reason, sizeof(r.reason), "second run did not pass: %.400s",
 					         r2.reason);
@@ -412,6 +669,8 @@ static int cmd_run(int argc, char **argv)
 	free(paths);
 	if (status)
 		return status;
+	if (t.error)
+		return EXIT_ENVIRONMENT;
 	if (t.fail)
 		return 1;
 	if (t.pass == 0 && t.skip > 0)
@@ -423,11 +682,13 @@ static int cmd_record(int argc, char **argv)
 {
 	const char *in = NULL, *outp = NULL;
 	struct iouw_scenario *s = NULL;
+	struct iouw_outfile out;
+	struct stat in_st;
 	char err[1024];
-	int status = 1, wst, pfd[2];
+	int status = 1, e;
+	struct child c;
 	pid_t pid;
 	struct iouw_run_result r;
-	ssize_t n;
 
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "-o") && i + 1 < argc)
@@ -439,56 +700,63 @@ static int cmd_record(int argc, char **argv)
 	}
 	if (!in || !outp)
 		return usage();
-	if (parse_path(in, &s, err, sizeof(err)) < 0) {
+	e = parse_path(in, &s, &in_st, err, sizeof(err));
+	if (e < 0) {
 		fprintf(stderr, "%s\n", err);
-		return 1;
+		return e == -ENOMEM ? EXIT_ENVIRONMENT : 1;
 	}
-	if (pipe2(pfd, O_CLOEXEC) < 0) {
+	/* OUT: absent or a regular file that is not the input; nothing is
+	 * touched otherwise. */
+	e = iouw_outfile_open(outp, &in_st, 1, &out, err, sizeof(err));
+	if (e < 0) {
+		fprintf(stderr, "%s\n", err);
 		iouw_scenario_free(s);
-		return 1;
+		return e == -ENOMEM || e == -EMFILE || e == -ENFILE ? EXIT_ENVIRONMENT : 1;
 	}
-	fflush(NULL);
-	pid = fork();
+	pid = child_fork(&c, &r);
 	if (pid == 0) {
 		struct iouw_run_options o;
-		int e;
+		int fd;
+		FILE *f;
 
-		close(pfd[0]);
 		memset(&o, 0, sizeof(o));
+		o.mode = IOUW_RUN_KERNEL;
 		o.report = stdout;
-		e = iouw_scenario_record(s, outp, &o, &r);
-		if (e < 0) {
-			memset(&r, 0, sizeof(r));
-			r.verdict = IOUW_VERDICT_FAIL;
-			snprintf(r.reason, sizeof(r.reason), "%s: %s", outp, strerror(-e));
+		fd = dup(out.fd);
+		f = fd < 0 ? NULL : fdopen(fd, "w");
+		if (!f) {
+			environment_result(&r, "opening the recording", errno);
+		} else {
+			o.record = f;
+			run_in_child(s, &o, &r);
+			if (fclose(f) != 0 && r.verdict == IOUW_VERDICT_PASS)
+				environment_result(&r, "writing the recording", errno);
 		}
-		fflush(NULL);
-		_exit(write(pfd[1], &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 3);
+		child_exit(&c, &r);
 	}
-	close(pfd[1]);
-	if (pid < 0) {
-		close(pfd[0]);
-		iouw_scenario_free(s);
-		return 1;
-	}
-	n = read(pfd[0], &r, sizeof(r));
-	close(pfd[0]);
-	while (waitpid(pid, &wst, 0) < 0 && errno == EINTR)
-		;
-	if (n != (ssize_t)sizeof(r)) {
-		memset(&r, 0, sizeof(r));
-		r.verdict = IOUW_VERDICT_FAIL;
-		snprintf(r.reason, sizeof(r.reason), "the recording run died (signal %d)",
-		         WIFSIGNALED(wst) ? WTERMSIG(wst) : 0);
-	}
+	if (pid > 0)
+		child_wait(&c, &r);
 	if (r.verdict == IOUW_VERDICT_PASS) {
-		printf("RECORDED %s [kernel] -> %s hash=%016llx\n", in, outp, (unsigned long long)r.hash);
-		status = 0;
-	} else if (r.verdict == IOUW_VERDICT_SKIP) {
-		printf("SKIP %s [kernel] %s\n", in, r.reason);
-		status = 77;
+		/* Only the parent ever puts the file in place. */
+		if (iouw_outfile_commit(&out, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s\n", err);
+			printf("FAIL %s [kernel] %s\n", in, err);
+		} else {
+			printf("RECORDED %s [kernel] -> %s hash=%016llx\n", in, outp,
+			       (unsigned long long)r.hash);
+			status = 0;
+		}
 	} else {
-		printf("FAIL %s [kernel] %s (nothing written)\n", in, r.reason);
+		iouw_outfile_discard(&out);
+		if (r.verdict == IOUW_VERDICT_SKIP) {
+			printf("SKIP %s [kernel] %s\n", in, r.reason);
+			status = 77;
+		} else if (r.verdict == IOUW_VERDICT_ERROR) {
+			printf("ERROR %s [kernel] %s (nothing written)\n", in, r.reason);
+			status = EXIT_ENVIRONMENT;
+		} else {
+			printf("FAIL %s [kernel] %s (nothing written)\n", in, r.reason);
+		}
 	}
 	iouw_scenario_free(s);
 	return status;

@@ -22,6 +22,7 @@
  */
 #define _GNU_SOURCE
 #include "runner.h"
+#include "outfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -160,6 +161,7 @@ struct runner {
 	bool releasing;
 	int cur_line;
 	bool failed;
+	bool env_failed; /* the environment failed the run, not the script */
 	int fail_line;
 	char reason[512];
 	char expected[1024];
@@ -174,6 +176,8 @@ struct runner {
 
 /* ---- log ------------------------------------------------------------------- */
 
+static bool envf(struct runner *r, const char *what, int err);
+
 static void logf_(struct runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void logf_(struct runner *r, const char *fmt, ...)
@@ -185,14 +189,18 @@ static void logf_(struct runner *r, const char *fmt, ...)
 	if (vasprintf(&s, fmt, ap) < 0)
 		s = NULL;
 	va_end(ap);
-	if (!s)
+	/* A dropped entry would change the hash: the run fails instead. */
+	if (!s) {
+		envf(r, "recording the event log", ENOMEM);
 		return;
+	}
 	if (r->nlog == r->caplog) {
 		size_t nc = r->caplog ? r->caplog * 2 : 64;
 		struct logent *nl = realloc(r->log, nc * sizeof(*nl));
 
 		if (!nl) {
 			free(s);
+			envf(r, "recording the event log", ENOMEM);
 			return;
 		}
 		r->log = nl;
@@ -218,6 +226,19 @@ static bool failf(struct runner *r, const char *expected, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(r->actual, sizeof(r->actual), fmt, ap);
 	va_end(ap);
+	return false;
+}
+
+/* The environment failed the run (out of memory, fds, ...): not a departure
+ * from the script; reported as IOUW_VERDICT_ERROR "environment: ...". */
+static bool envf(struct runner *r, const char *what, int err)
+{
+	if (r->env_failed)
+		return false;
+	r->failed = true;
+	r->env_failed = true;
+	r->fail_line = r->cur_line;
+	snprintf(r->actual, sizeof(r->actual), "%s: %s", what, strerror(err));
 	return false;
 }
 
@@ -382,14 +403,17 @@ static int sb_push_sqe(struct iouw_backend *b, const struct io_uring_sqe *sqe)
 		size_t nc = r->capsqes ? r->capsqes * 2 : 32;
 		struct sqe_rec *ns = realloc(r->sqes, nc * sizeof(*ns));
 
-		if (!ns) {
-			sb->pending--;
-			return -EBUSY;
+		/* The backend contract forbids failing a push with room left:
+		 * the SQE goes on unrecorded and the run ends as an ERROR. */
+		if (ns) {
+			r->sqes = ns;
+			r->capsqes = nc;
+		} else {
+			envf(r, "recording an SQE", ENOMEM);
 		}
-		r->sqes = ns;
-		r->capsqes = nc;
 	}
-	r->sqes[r->nsqes++] = rec;
+	if (r->nsqes < r->capsqes)
+		r->sqes[r->nsqes++] = rec;
 	if (r->mode == IOUW_RUN_KERNEL) {
 		struct io_uring_sqe fwd = *sqe;
 		int e;
@@ -496,13 +520,16 @@ static const struct iouw_backend_ops sb_ops = {
 
 /* ---- observer -------------------------------------------------------------- */
 
-static void outq_push(struct outq *q, int v)
+static void outq_push(struct runner *r, struct outq *q, int v)
 {
 	if (q->n == q->cap) {
 		size_t nc = q->cap ? q->cap * 2 : 8;
 		int *nv = realloc(q->v, nc * sizeof(*nv));
 
-		IOUW_INVARIANT(nv != NULL, "harness out of memory recording an outcome");
+		if (!nv) {
+			envf(r, "recording an outcome", ENOMEM);
+			return;
+		}
 		q->v = nv;
 		q->cap = nc;
 	}
@@ -572,7 +599,7 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 		logf_(r, "stage %s %s", q ? q->name->name : ud_str(r, ev->id.raw, ubuf, sizeof(ubuf)),
 		      stage_names[ev->outcome]);
 		if (q) {
-			outq_push(&q->stage, ev->outcome);
+			outq_push(r, &q->stage, ev->outcome);
 			if (ev->outcome == IOUW_STAGE_ORPHANED) {
 				q->dead = true;
 				q->req = NULL;
@@ -585,7 +612,7 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 		      completion_names[ev->outcome],
 		      ev->outcome == IOUW_COMPLETION_CANCEL && r->pending_stale ? " stale" : "");
 		if (q)
-			outq_push(&q->completion,
+			outq_push(r, &q->completion,
 			          ev->outcome * 2 + (ev->outcome == IOUW_COMPLETION_CANCEL && r->pending_stale));
 		break;
 	case IOUW_EV_EXPIRED:
@@ -604,7 +631,7 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 		q = req_by_ptr(r, ev->request);
 		logf_(r, "deliver %s %s", q ? q->name->name : "?", deliver_names[ev->outcome]);
 		if (q) {
-			outq_push(&q->deliver, ev->outcome);
+			outq_push(r, &q->deliver, ev->outcome);
 			q->dead = true;
 			q->req = NULL;
 		}
@@ -744,12 +771,12 @@ static bool make_fd(struct runner *r, const struct iouw_scn_step *st)
 	f->fd = f->peer = -1;
 	if (st->op == IOUW_SCN_SOCKETPAIR) {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-			return failf(r, "a socketpair", "socketpair: %s", strerror(errno));
+			return envf(r, "socketpair", errno);
 		f->fd = sv[0];
 		f->peer = sv[1];
 	} else if (st->op == IOUW_SCN_PIPE) {
 		if (pipe2(sv, O_CLOEXEC) < 0)
-			return failf(r, "a pipe", "pipe: %s", strerror(errno));
+			return envf(r, "pipe2", errno);
 		f->fd = sv[0];
 		f->peer = sv[1];
 	} else {
@@ -761,14 +788,16 @@ static bool make_fd(struct runner *r, const struct iouw_scn_step *st)
 		snprintf(path, sizeof(path), "%s/iouwait-scn-XXXXXX", dir && *dir ? dir : "/tmp");
 		fd = mkostemp(path, O_CLOEXEC);
 		if (fd < 0)
-			return failf(r, "a temp file", "mkstemp: %s", strerror(errno));
+			return envf(r, "mkostemp", errno);
 		/* Unlinked at once: nothing is left behind, even after a crash. */
 		unlink(path);
 		f->fd = fd;
 		if (c && c->val_len && pwrite(fd, c->val, c->val_len, 0) != (ssize_t)c->val_len) {
+			int err = errno ? errno : ENOSPC;
+
 			close(fd);
 			f->fd = -1;
-			return failf(r, "a temp file", "write: %s", strerror(errno));
+			return envf(r, "writing a temp file", err);
 		}
 	}
 	r->nfds++;
@@ -807,7 +836,7 @@ static bool make_request(struct runner *r, const struct iouw_scn_step *st)
 		char *buf = calloc(1, cap ? cap : 1);
 
 		if (!buf)
-			return failf(r, "memory", "out of memory");
+			return envf(r, "a buffer", ENOMEM);
 		if (pf)
 			memcpy(buf, pf->val, pf->val_len);
 		e = iouw_request_recv(q->fd->fd, buf, cap, off, len, arg_bool(st, "exact", false),
@@ -821,7 +850,7 @@ static bool make_request(struct runner *r, const struct iouw_scn_step *st)
 		char *buf = calloc(1, cap ? cap : 1);
 
 		if (!buf)
-			return failf(r, "memory", "out of memory");
+			return envf(r, "a buffer", ENOMEM);
 		e = iouw_request_read_at(q->fd->fd, arg_u64(st, "off", 0), buf, cap, len, &q->req,
 		                         &q->handle);
 		if (e < 0)
@@ -836,6 +865,8 @@ static bool make_request(struct runner *r, const struct iouw_scn_step *st)
 		e = iouw_request_sync(q->fd->fd, &q->req, &q->handle);
 		break;
 	}
+	if (e == -ENOMEM || e == -EMFILE || e == -ENFILE)
+		return envf(r, "creating the request", -e);
 	if (e < 0) {
 		char b[32];
 
@@ -884,7 +915,7 @@ static bool named_push(struct runner *r, uint64_t ud, int32_t res)
 		struct named_cqe *nn = realloc(r->named, nc * sizeof(*nn));
 
 		if (!nn)
-			return failf(r, "memory", "out of memory");
+			return envf(r, "a buffer", ENOMEM);
 		r->named = nn;
 		r->capnamed = nc;
 	}
@@ -1452,6 +1483,8 @@ static bool loop_fatal(struct runner *r, const struct iouw_scn_step *st, int e)
 		return true;
 	if (e == -EDEADLK)
 		return failf(r, st->text, "the loop would block forever: no CQE named and no deadline");
+	if (e == -ENOMEM || e == -EMFILE || e == -ENFILE)
+		return envf(r, "the loop", -e);
 	return failf(r, st->text, "loop returned fatal %s", res_str(e, b, sizeof(b)));
 }
 
@@ -1796,7 +1829,7 @@ static bool exec_step(struct runner *r, const struct iouw_scn_step *st)
 		bool ok;
 
 		if (!got)
-			return failf(r, "memory", "out of memory");
+			return envf(r, "a buffer", ENOMEM);
 		if (st->op == IOUW_SCN_EXPECT_PEER) {
 			/* Exactly the bytes named, no more (a later expect reads on). */
 			size_t have = 0;
@@ -1850,13 +1883,15 @@ static bool exec_expect_abort(struct runner *r, const struct iouw_scn_step *abor
 
 	r->cur_line = st->line;
 	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return failf(r, "a pipe", "pipe: %s", strerror(errno));
+		return envf(r, "pipe2", errno);
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
+		int err = errno;
+
 		close(pfd[0]);
 		close(pfd[1]);
-		return failf(r, "fork", "fork: %s", strerror(errno));
+		return envf(r, "fork", err);
 	}
 	if (pid == 0) {
 		int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
@@ -1998,6 +2033,7 @@ int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_optio
 	struct runner *r;
 	const struct iouw_scn_step *cs;
 	struct iouw_uring_config ucfg;
+	bool skip;
 	int e;
 
 	if (!s || !o || !ret || (o->mode != IOUW_RUN_KERNEL && o->mode != IOUW_RUN_INJECT))
@@ -2063,10 +2099,21 @@ int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_optio
 			return 0;
 		}
 	}
-	e = iouw_uring_backend_new(&ucfg, &r->sb.inner);
+	/* The one skip policy (README, "Skip policy"): io_uring unavailable
+	 * here (setup or enter refused, a seccomp filter on io_uring_enter
+	 * alone included) skips; once a ring works, the backend failing to
+	 * set up (out of memory or fds) is the environment failing. */
+	e = iouw_uring_available();
+	skip = e < 0 && iouw_uring_unavailable(e);
+	if (e == 0) {
+		e = iouw_uring_backend_new(&ucfg, &r->sb.inner);
+		skip = e != -ENOMEM && iouw_uring_unavailable(e);
+	}
 	if (e < 0) {
-		ret->verdict = IOUW_VERDICT_SKIP;
-		snprintf(ret->reason, sizeof(ret->reason), "io_uring unavailable: %s", strerror(-e));
+
+		ret->verdict = skip ? IOUW_VERDICT_SKIP : IOUW_VERDICT_ERROR;
+		snprintf(ret->reason, sizeof(ret->reason), "%s: %s",
+		         skip ? "io_uring unavailable" : "environment: io_uring setup", strerror(-e));
 		free(r);
 		return 0;
 	}
@@ -2095,8 +2142,11 @@ int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_optio
 	}
 	e = iouw_loop_new(&r->cfg, &r->sb.base, iouw_virtual_clock_as_clock(&r->vc), &r->loop);
 	if (e < 0) {
-		ret->verdict = IOUW_VERDICT_FAIL;
-		snprintf(ret->reason, sizeof(ret->reason), "loop setup failed: %s", strerror(-e));
+		bool env = e == -ENOMEM || e == -EMFILE || e == -ENFILE;
+
+		ret->verdict = env ? IOUW_VERDICT_ERROR : IOUW_VERDICT_FAIL;
+		snprintf(ret->reason, sizeof(ret->reason), "%sloop setup failed: %s",
+		         env ? "environment: " : "", strerror(-e));
 		iouw_backend_free(r->sb.inner);
 		free(r);
 		return 0;
@@ -2145,7 +2195,13 @@ int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_optio
 		}
 		ret->hash = h;
 	}
-	if (r->failed) {
+	if (r->env_failed) {
+		/* Not a departure: the hash and the timeline are incomplete. */
+		ret->verdict = IOUW_VERDICT_ERROR;
+		ret->fail_line = r->fail_line;
+		snprintf(ret->reason, sizeof(ret->reason), "environment: %.300s (at %.150s:%d)", r->actual,
+		         s->name, r->fail_line);
+	} else if (r->failed) {
 		const char *t = step_text(&s->body, r->fail_line);
 
 		ret->verdict = IOUW_VERDICT_FAIL;
@@ -2173,51 +2229,37 @@ int iouw_scenario_record(const struct iouw_scenario *s, const char *out_path,
                          const struct iouw_run_options *o, struct iouw_run_result *ret)
 {
 	struct iouw_run_options ro;
-	char *tmp = NULL;
+	struct iouw_outfile out;
+	char err[512];
 	FILE *f;
 	int fd, e = 0;
 
 	if (!s || !out_path || !o || !ret)
 		return -EINVAL;
-	if (asprintf(&tmp, "%s.tmp.XXXXXX", out_path) < 0)
-		return -ENOMEM;
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		e = -errno;
-		free(tmp);
+	e = iouw_outfile_open(out_path, NULL, 0, &out, err, sizeof(err));
+	if (e < 0)
 		return e;
-	}
-	f = fdopen(fd, "w");
+	fd = dup(out.fd);
+	f = fd < 0 ? NULL : fdopen(fd, "w");
 	if (!f) {
 		e = -errno;
-		close(fd);
-		unlink(tmp);
-		free(tmp);
+		if (fd >= 0)
+			close(fd);
+		iouw_outfile_discard(&out);
 		return e;
 	}
 	ro = *o;
 	ro.mode = IOUW_RUN_KERNEL;
 	ro.record = f;
 	e = iouw_scenario_run(s, &ro, ret);
-	if (e == 0 && ret->verdict == IOUW_VERDICT_PASS &&
-	    (fflush(f) != 0 || fsync(fileno(f)) != 0)) {
-		ret->verdict = IOUW_VERDICT_FAIL;
-		snprintf(ret->reason, sizeof(ret->reason), "writing the recording failed: %s",
+	if (fclose(f) != 0 && e == 0 && ret->verdict == IOUW_VERDICT_PASS) {
+		ret->verdict = IOUW_VERDICT_ERROR;
+		snprintf(ret->reason, sizeof(ret->reason), "environment: writing the recording: %s",
 		         strerror(errno));
 	}
-	if (fclose(f) != 0 && e == 0 && ret->verdict == IOUW_VERDICT_PASS) {
-		ret->verdict = IOUW_VERDICT_FAIL;
-		snprintf(ret->reason, sizeof(ret->reason), "closing the recording failed");
-	}
-	if (e == 0 && ret->verdict == IOUW_VERDICT_PASS) {
-		if (rename(tmp, out_path) < 0) {
-			e = -errno;
-			unlink(tmp);
-		}
-	} else {
-		unlink(tmp);
-	}
-	free(tmp);
+	if (e == 0 && ret->verdict == IOUW_VERDICT_PASS)
+		return iouw_outfile_commit(&out, err, sizeof(err));
+	iouw_outfile_discard(&out);
 	return e;
 }
 

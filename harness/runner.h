@@ -42,6 +42,10 @@ enum iouw_verdict {
 	IOUW_VERDICT_PASS = 0,
 	IOUW_VERDICT_FAIL = 1,
 	IOUW_VERDICT_SKIP = 2,
+	/* The environment failed the run (out of memory or fds, io_uring
+	 * setup failing for a reason other than unavailability): neither a
+	 * pass nor a departure from the script. Reason "environment: ...". */
+	IOUW_VERDICT_ERROR = 3,
 };
 
 struct iouw_run_options {
@@ -70,9 +74,12 @@ struct iouw_run_result {
 	char inject_via[12]; /* inject mode: "nop" or "msg_ring", else "" */
 };
 
-/* Run @s in @o->mode. Returns 0 with *ret filled (PASS, FAIL or SKIP: SKIP
- * when io_uring is unavailable, when no CQE injection works, or when the
- * scenario does not apply to the mode); -EINVAL for bad arguments. Never
+/* Run @s in @o->mode. Returns 0 with *ret filled (PASS, FAIL, SKIP or
+ * ERROR: SKIP when io_uring is unavailable by iouw_uring_unavailable(), when
+ * no CQE injection works, or when the scenario does not apply to the mode;
+ * ERROR when the environment failed the run, an allocation included: a run
+ * never passes with a log entry missing); -EINVAL for bad arguments,
+ * -ENOMEM when the run could not even be set up. Never
  * aborts for a script's sake, but an unexpected broken invariant in the core
  * aborts the process (run it in a child to report that). */
 int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_options *o,
@@ -83,12 +90,14 @@ int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_optio
 unsigned iouw_scenario_branch_variants(const struct iouw_scenario *s);
 
 /* Run @s in kernel mode and write the inject-mode scenario of what the kernel
- * did to @out_path, atomically: a temporary sibling "<out_path>.tmp.XXXXXX"
- * is written, flushed and fsync'ed, and renamed over @out_path only when the
- * run passed; otherwise it is removed and @out_path is left untouched.
+ * did to @out_path through harness/outfile.h: only a regular file (or
+ * nothing) at @out_path is replaced, with mode 0666 minus the umask, and
+ * only when the run passed; otherwise nothing is left behind.
  * @o supplies report/timeouts (its mode and record fields are ignored).
- * Returns 0 with *ret (PASS: written; FAIL/SKIP: nothing written), or a
- * -errno when the temporary file could not be created or renamed. */
+ * Returns 0 with *ret (PASS: written; FAIL/SKIP/ERROR: nothing written), or
+ * a -errno when the output was refused or could not be created or renamed.
+ * (The `iouwait record` command runs the kernel run in a child and places
+ * the file from the parent, with the same module.) */
 int iouw_scenario_record(const struct iouw_scenario *s, const char *out_path,
                          const struct iouw_run_options *o, struct iouw_run_result *ret);
 

@@ -190,7 +190,13 @@ void iouw_test_require_io_uring(void)
 
 	if (err == 0)
 		return;
-	printf("1..0 # SKIP io_uring unavailable: %s\n", strerror(-err));
+	if (iouw_uring_unavailable(err)) {
+		printf("1..0 # SKIP io_uring unavailable: %s\n", strerror(-err));
+		fflush(stdout);
+		exit(0);
+	}
+	/* Broken, not unavailable (README, "Skip policy"): fail loudly. */
+	printf("Bail out! environment: io_uring setup failed: %s\n", strerror(-err));
 	fflush(stdout);
-	exit(0);
+	exit(1);
 }

@@ -62,8 +62,10 @@ void iouw_test_expect_invariant(const char *name);
 bool iouw_test_aborts_with(const char *name, void (*fn)(void *arg), void *arg);
 
 /* For the very top of a suite's main(): when io_uring is unavailable here
- * (iouw_uring_available() fails), print `1..0 # SKIP io_uring unavailable:
- * <strerror>` and exit(0), which meson's TAP protocol records as a skip. */
+ * (iouw_uring_available() fails with an error iouw_uring_unavailable()
+ * accepts), print `1..0 # SKIP io_uring unavailable: <strerror>` and
+ * exit(0), which meson's TAP protocol records as a skip; when it fails
+ * otherwise (-EMFILE, ...), print `Bail out! environment: ...` and exit(1). */
 void iouw_test_require_io_uring(void);
 
 #endif /* IOUW_TEST_SUPPORT_H */

@@ -2163,26 +2163,6 @@ static Suite *request_suite(void)
 	return s;
 }
 
-/* NULL when a ring can be set up here, else why not. */
-static const char *ring_unavailable(void)
-{
-	struct io_uring probe;
-	int r = io_uring_queue_init(8, &probe, 0);
-	static char why[96];
-
-	if (r == 0) {
-		io_uring_queue_exit(&probe);
-		return NULL;
-	}
-	if (r == -EPERM || r == -ENOSYS || r == -EACCES) {
-		snprintf(why, sizeof(why), "io_uring unavailable (io_uring_queue_init: %s)",
-		         strerror(-r));
-		return why;
-	}
-	/* Anything else is a real failure: let the tests report it. */
-	return NULL;
-}
-
 static Suite *request_ring_suite(void)
 {
 	Suite *s = suite_create("request");
@@ -2201,12 +2181,7 @@ static Suite *request_ring_suite(void)
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "--ring") == 0) {
-		const char *why = ring_unavailable();
-
-		if (why) {
-			printf("1..0 # SKIP %s\n", why);
-			return 0;
-		}
+		iouw_test_require_io_uring(); /* the one skip policy (README) */
 		return iouw_test_run_suite(request_ring_suite());
 	}
 	return iouw_test_run_suite(request_suite());
