@@ -93,11 +93,11 @@ lock_build() {
 # waits for it through signals and returns its status. After trap_signals,
 # a SIGINT or SIGTERM sets INTERRUPTED (INT|TERM) and sends SIGINT to every
 # child's group (libFuzzer and afl-fuzz stop at once, saving their state);
-# a group still alive 3 s later gets SIGKILL (libFuzzer's merge parent
-# ignores SIGINT while its inner process runs, and would start another).
+# wait_child gives an interrupted group 3 s, then SIGKILLs it (libFuzzer's
+# merge parent ignores SIGINT while its inner process runs, and would
+# start another).
 INTERRUPTED=
 CHILDREN=()
-WATCHDOG=
 start_child() {
   [ -z "$INTERRUPTED" ] || return 0
   # A background job of a script starts with SIGINT ignored; give it back.
@@ -107,12 +107,18 @@ start_child() {
   [ -z "$INTERRUPTED" ] || on_signal "$INTERRUPTED"
 }
 wait_child() {
-  local rc
-  while :; do
-    if wait "$1"; then rc=0; else rc=$?; fi
-    if [ -n "$INTERRUPTED" ] && kill -0 "$1" 2>/dev/null; then continue; fi
-    return "$rc"
-  done
+  local rc i
+  if wait "$1"; then rc=0; else rc=$?; fi
+  if [ -n "$INTERRUPTED" ]; then
+    for ((i = 0; i < 30; i++)); do
+      kill -0 "$1" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL -- "-$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+    rc=$(signal_status)
+  fi
+  return "$rc"
 }
 # run_child CMD...: start_child + wait_child; CMD's exit status.
 run_child() {
@@ -129,23 +135,10 @@ on_signal() {
   for pid in "${CHILDREN[@]}"; do
     kill -INT -- "-$pid" 2>/dev/null || kill -INT "$pid" 2>/dev/null || true
   done
-  if [ -z "$WATCHDOG" ] && [ ${#CHILDREN[@]} -gt 0 ]; then
-    setsid bash -c 'sleep 3; for g; do kill -KILL -- "-$g" 2>/dev/null; done' _ "${CHILDREN[@]}" \
-      </dev/null >/dev/null 2>&1 &
-    WATCHDOG=$!
-  fi
 }
 trap_signals() {
   trap 'on_signal INT' INT
   trap 'on_signal TERM' TERM
-}
-# stop_watchdog: end the SIGKILL watchdog (if a signal started one).
-stop_watchdog() {
-  if [ -n "$WATCHDOG" ]; then
-    kill -- "-$WATCHDOG" 2>/dev/null || true
-    wait "$WATCHDOG" 2>/dev/null || true
-    WATCHDOG=
-  fi
 }
 # signal_status: the exit status for INTERRUPTED (130 SIGINT, 143 SIGTERM).
 signal_status() {

@@ -77,7 +77,7 @@ t0=$(date +%s%N)
 kill -INT -- "-$PID"
 finish "$PID" 10; rc=$?
 took=$((($(date +%s%N) - t0) / 1000000))
-if [ $rc -eq 130 ] && [ $took -lt 2500 ] && grep -q "a fuzz interrupted" "$L" && ! grep -q "merge" "$L" &&
+if [ $rc -eq 130 ] && [ $took -lt 5000 ] && grep -q "a fuzz interrupted" "$L" && ! grep -q "merge" "$L" &&
   ! grep -q "^b " "$L" && grep -q "interrupted (SIGINT) during a" "$D/out" &&
   [ -z "$(ls -A "$B/fuzz-work" 2>/dev/null)" ]; then
   ok "SIGINT stops the whole campaign at once (130 after ${took} ms, no merge, no next target, work dir gone)"
