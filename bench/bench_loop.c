@@ -19,21 +19,15 @@
  * that one indirect call per stage costs.
  *
  * Usage: bench_loop [OPS [BATCH...]]  (default 2,000,000 ops, batches 1 and
- * 32). Prints one line per batch size with the rates and the ratios, and
+ * 32). Prints the machine's raw figures first (bench_machine.h: syscalls/s,
+ * ns per empty io_uring_enter, raw NOPs/s), then one line per batch size with the rates and the ratios, and
  * exits 1 when the batch-32 loop/raw ratio is under the 0.85 target (so
  * `meson benchmark` flags it); a sanitizer or unoptimised build prints its
  * figures but does not judge the target. IOUW_BENCH_ONLY=raw|loop|orphan
  * runs one side only, for profiling. Skips (exit 77, meson's benchmark skip code)
  * when io_uring is unavailable.
  */
-#include <errno.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
-#include <liburing.h>
+#include "bench_machine.h"
 
 #include "clock.h"
 #include "loop.h"
@@ -105,50 +99,6 @@ static const struct iouw_request_ops nop_orphanable_ops = {
 	.release = nop_release,
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double bench_raw(unsigned batch, uint64_t ops)
-{
-	struct io_uring ring;
-	uint64_t done = 0;
-	double t0;
-	int r = io_uring_queue_init(128, &ring, 0);
-
-	if (r < 0) {
-		fprintf(stderr, "io_uring_queue_init: %s\n", strerror(-r));
-		exit(r == -EPERM || r == -ENOSYS || r == -EACCES ? 77 : 1);
-	}
-	t0 = now_s();
-	while (done < ops) {
-		struct io_uring_cqe *cqe;
-		unsigned head, n = 0;
-
-		for (unsigned i = 0; i < batch; i++) {
-			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
-
-			io_uring_prep_nop(sqe);
-			io_uring_sqe_set_data64(sqe, i);
-		}
-		r = io_uring_submit_and_wait(&ring, batch);
-		if (r < 0) {
-			fprintf(stderr, "submit_and_wait: %s\n", strerror(-r));
-			exit(1);
-		}
-		io_uring_for_each_cqe(&ring, head, cqe) n++;
-		io_uring_cq_advance(&ring, n);
-		done += n;
-	}
-	t0 = now_s() - t0;
-	io_uring_queue_exit(&ring);
-	return (double)done / t0;
-}
-
 static double bench_loop(unsigned batch, uint64_t ops, const struct iouw_request_ops *req_ops)
 {
 	struct iouw_loop_config cfg;
@@ -163,7 +113,7 @@ static double bench_loop(unsigned batch, uint64_t ops, const struct iouw_request
 	r = iouw_loop_new_uring(&cfg, iouw_clock_monotonic(), &loop);
 	if (r < 0) {
 		fprintf(stderr, "iouw_loop_new_uring: %s\n", strerror(-r));
-		exit(r == -EPERM || r == -ENOSYS || r == -EACCES ? 77 : 1);
+		exit(bench_uring_exit_code(r));
 	}
 	/* Two batches in hand: while one is in the ring, the next is ready. */
 	reqs = calloc(2 * (size_t)batch, sizeof(*reqs));
@@ -176,7 +126,7 @@ static double bench_loop(unsigned batch, uint64_t ops, const struct iouw_request
 		reqs[i].pool = &pool;
 		nop_put(&reqs[i]);
 	}
-	t0 = now_s();
+	t0 = bench_now_s();
 	while (submitted < ops || delivered < submitted) {
 		uint64_t before = delivered;
 
@@ -204,49 +154,15 @@ static double bench_loop(unsigned batch, uint64_t ops, const struct iouw_request
 		    iouw_loop_turn(loop, true) < 0)
 			exit(1);
 	}
-	t0 = now_s() - t0;
+	t0 = bench_now_s() - t0;
 	iouw_loop_free(loop);
 	free(reqs);
 	return (double)delivered / t0;
 }
 
-/* Why this build's figures cannot judge the target, or NULL: sanitizers
- * and unoptimised code measure themselves, not the loop. */
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
-#define IOUW_BENCH_SANITIZED 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define IOUW_BENCH_SANITIZED 1
-#endif
-static const char *unjudged_build(void)
-{
-#if defined(IOUW_BENCH_SANITIZED)
-	return "a sanitizer build";
-#elif !defined(__OPTIMIZE__)
-	return "an unoptimised build";
-#else
-	return NULL;
-#endif
-}
-
-/* A decimal integer in [1, @max], the whole of @s; else 0. */
-static uint64_t parse_count(const char *s, uint64_t max)
-{
-	char *end;
-	unsigned long long v;
-
-	if (*s < '0' || *s > '9')
-		return 0;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	return errno || *end || v > max ? 0 : v;
-}
-
 int main(int argc, char **argv)
 {
-	uint64_t ops = argc > 1 ? parse_count(argv[1], UINT64_MAX / 2) : 2000000;
+	uint64_t ops = argc > 1 ? bench_parse_count(argv[1], UINT64_MAX / 2) : 2000000;
 	unsigned batches[8] = { 1, 32 };
 	size_t nb = 2;
 	double ratio32 = -1;
@@ -263,7 +179,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		for (int a = 2; a < argc; a++) {
-			uint64_t b = parse_count(argv[a], 128);
+			uint64_t b = bench_parse_count(argv[a], 128);
 
 			if (b == 0) {
 				fprintf(stderr, "bench_loop: batch must be 1..128, got '%s'\n", argv[a]);
@@ -278,6 +194,8 @@ int main(int argc, char **argv)
 		        getenv("IOUW_BENCH_ONLY"));
 		return 2;
 	}
+	if (!getenv("IOUW_BENCH_ONLY"))
+		bench_machine_print();
 	for (size_t i = 0; i < nb; i++) {
 		unsigned b = batches[i];
 		/* IOUW_BENCH_ONLY=raw|loop|orphan runs one side (for profiling;
@@ -290,7 +208,7 @@ int main(int argc, char **argv)
 		double raw = 0, lp = 0, orph = 0;
 
 		for (int k = 0; k < 3; k++) {
-			double x = do_raw ? bench_raw(b, ops) : 1;
+			double x = do_raw ? bench_raw_nops(b, ops) : 1;
 			double y = do_loop ? bench_loop(b, ops, &nop_ops) : 1;
 			double z = do_orphan ? bench_loop(b, ops, &nop_orphanable_ops) : 1;
 
@@ -304,8 +222,8 @@ int main(int argc, char **argv)
 		if (b == 32 && do_raw && do_loop)
 			ratio32 = lp / raw;
 	}
-	if (unjudged_build()) {
-		printf("target: loop/raw >= 0.85 at batch 32: not judged in %s\n", unjudged_build());
+	if (bench_unjudged_build()) {
+		printf("target: loop/raw >= 0.85 at batch 32: not judged in %s\n", bench_unjudged_build());
 		return 0;
 	}
 	if (ratio32 < 0) {
