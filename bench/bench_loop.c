@@ -18,6 +18,11 @@
  * NOP with an orphan check (as send, recv and read_at carry), to show what
  * that one indirect call per stage costs.
  *
+ * Each figure is the best of three interleaved runs, on the wall clock (what
+ * the target judges) and per second of the thread's CPU time (NOPs complete
+ * inline, so all the work is on this thread; on a loaded machine this
+ * leaves out the time the thread was preempted).
+ *
  * Usage: bench_loop [OPS [BATCH...]]  (default 2,000,000 ops, batches 1 and
  * 32). Prints the machine's raw figures first (bench_machine.h: syscalls/s,
  * ns per empty io_uring_enter, raw NOPs/s), then one line per batch size with the rates and the ratios, and
@@ -99,13 +104,14 @@ static const struct iouw_request_ops nop_orphanable_ops = {
 	.release = nop_release,
 };
 
-static double bench_loop(unsigned batch, uint64_t ops, const struct iouw_request_ops *req_ops)
+static double bench_loop(unsigned batch, uint64_t ops, const struct iouw_request_ops *req_ops,
+                         double *cpu_rate)
 {
 	struct iouw_loop_config cfg;
 	struct iouw_loop *loop;
 	struct nop_request *reqs, *pool = NULL;
 	uint64_t delivered = 0, submitted = 0;
-	double t0;
+	double t0, c0;
 	int r;
 
 	iouw_loop_config_init(&cfg);
@@ -126,6 +132,7 @@ static double bench_loop(unsigned batch, uint64_t ops, const struct iouw_request
 		reqs[i].pool = &pool;
 		nop_put(&reqs[i]);
 	}
+	c0 = bench_cpu_s();
 	t0 = bench_now_s();
 	while (submitted < ops || delivered < submitted) {
 		uint64_t before = delivered;
@@ -155,8 +162,10 @@ static double bench_loop(unsigned batch, uint64_t ops, const struct iouw_request
 			exit(1);
 	}
 	t0 = bench_now_s() - t0;
+	c0 = bench_cpu_s() - c0;
 	iouw_loop_free(loop);
 	free(reqs);
+	*cpu_rate = (double)delivered / c0;
 	return (double)delivered / t0;
 }
 
@@ -204,21 +213,27 @@ int main(int argc, char **argv)
 		bool do_raw = !only || strcmp(only, "raw") == 0;
 		bool do_loop = !only || strcmp(only, "loop") == 0;
 		bool do_orphan = !only || strcmp(only, "orphan") == 0;
-		/* Interleave and keep the best of three to damp noise. */
-		double raw = 0, lp = 0, orph = 0;
+		/* Interleave and keep the best of three to damp noise; the
+		 * same on this thread's CPU time (preemption left out). */
+		double raw = 0, lp = 0, orph = 0, raw_c = 0, lp_c = 0, orph_c = 0;
 
 		for (int k = 0; k < 3; k++) {
-			double x = do_raw ? bench_raw_nops(b, ops) : 1;
-			double y = do_loop ? bench_loop(b, ops, &nop_ops) : 1;
-			double z = do_orphan ? bench_loop(b, ops, &nop_orphanable_ops) : 1;
+			double xc = 1, yc = 1, zc = 1;
+			double x = do_raw ? bench_raw_nops(b, ops, &xc) : 1;
+			double y = do_loop ? bench_loop(b, ops, &nop_ops, &yc) : 1;
+			double z = do_orphan ? bench_loop(b, ops, &nop_orphanable_ops, &zc) : 1;
 
 			raw = x > raw ? x : raw;
 			lp = y > lp ? y : lp;
 			orph = z > orph ? z : orph;
+			raw_c = xc > raw_c ? xc : raw_c;
+			lp_c = yc > lp_c ? yc : lp_c;
+			orph_c = zc > orph_c ? zc : orph_c;
 		}
 		printf("batch %2u: raw liburing %10.0f ops/s, iouwait loop %10.0f ops/s, loop/raw %.3f"
-		       " (with an orphan check %10.0f ops/s, %.3f)\n",
-		       b, raw, lp, lp / raw, orph, orph / raw);
+		       " (with an orphan check %10.0f ops/s, %.3f; per CPU second: raw %.0f, loop %.0f,"
+		       " %.3f)\n",
+		       b, raw, lp, lp / raw, orph, orph / raw, raw_c, lp_c, lp_c / raw_c);
 		if (b == 32 && do_raw && do_loop)
 			ratio32 = lp / raw;
 	}

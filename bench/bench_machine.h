@@ -33,6 +33,18 @@ static inline double bench_now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* This thread's CPU time (s): unlike the wall clock it stops while the
+ * thread is preempted, so on a shared machine it measures the work, not
+ * the neighbours. Syscall-bound work that completes inline (NOPs) runs
+ * entirely on this thread, in user or kernel mode. */
+static inline double bench_cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* Exit code for "io_uring is not available here": 77 (meson's skip) for
  * the errors a locked-down kernel gives, 1 otherwise. */
 static inline int bench_uring_exit_code(int err)
@@ -75,18 +87,20 @@ static inline const char *bench_unjudged_build(void)
 }
 
 /* Raw liburing NOP round trips per second: batches of @batch NOPs, one
- * io_uring_enter per batch, on a 128-entry ring without flags. */
-static inline double bench_raw_nops(unsigned batch, uint64_t ops)
+ * io_uring_enter per batch, on a 128-entry ring without flags. Per second
+ * of this thread's CPU time in *@cpu_rate when not NULL. */
+static inline double bench_raw_nops(unsigned batch, uint64_t ops, double *cpu_rate)
 {
 	struct io_uring ring;
 	uint64_t done = 0;
-	double t0;
+	double t0, c0;
 	int r = io_uring_queue_init(128, &ring, 0);
 
 	if (r < 0) {
 		fprintf(stderr, "io_uring_queue_init: %s\n", strerror(-r));
 		exit(bench_uring_exit_code(r));
 	}
+	c0 = bench_cpu_s();
 	t0 = bench_now_s();
 	while (done < ops) {
 		struct io_uring_cqe *cqe;
@@ -108,7 +122,10 @@ static inline double bench_raw_nops(unsigned batch, uint64_t ops)
 		done += n;
 	}
 	t0 = bench_now_s() - t0;
+	c0 = bench_cpu_s() - c0;
 	io_uring_queue_exit(&ring);
+	if (cpu_rate)
+		*cpu_rate = (double)done / c0;
 	return (double)done / t0;
 }
 
@@ -142,7 +159,7 @@ static inline void bench_machine_print(void)
 	}
 	io_uring_queue_exit(&ring);
 	for (int k = 0; k < 3; k++) {
-		double a = bench_raw_nops(1, 200000), b = bench_raw_nops(32, 1000000);
+		double a = bench_raw_nops(1, 200000, NULL), b = bench_raw_nops(32, 1000000, NULL);
 
 		nop1 = a > nop1 ? a : nop1;
 		nop32 = b > nop32 ? b : nop32;
