@@ -443,8 +443,15 @@ size_t iouw_loop_reap(struct iouw_loop *loop)
 	/* Direct ring access: what is in the ring now, in place. The backend
 	 * reap below then sees an empty ring and only flushes an overflow
 	 * list (or task work) if the kernel flagged one. */
-	if (loop->ring && iouw_uring_backend_stashed(loop->backend) == 0)
+	if (loop->ring && iouw_uring_backend_stashed(loop->backend) == 0) {
 		total = is_observed(loop) ? reap_in_place(loop, true) : reap_in_place(loop, false);
+		/* The ring was empty when reap_in_place() returned: the
+		 * backend's reap would only look at these flags and return 0
+		 * when neither is set. */
+		if (!(IO_URING_READ_ONCE(*loop->ring->sq.kflags) &
+		      (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN)))
+			return total;
+	}
 	do {
 		n = iouw_backend_reap(loop->backend, loop->cqes,
 		                      (unsigned)(sizeof(loop->cqes) / sizeof(loop->cqes[0])));
@@ -656,10 +663,12 @@ static bool fill_staged(struct iouw_loop *loop)
 		stage(loop, id);
 	}
 
-	while (!iouw_waiters_is_full(loop->waiters)) {
+	/* The table's fields directly (waiter_internal.h): full is "no free
+	 * slot", as iouw_waiters_is_full() says. */
+	while (loop->waiters->free_len > 0) {
 		/* Each admitted request takes at most one slot and one SQE, so
 		 * a run as long as the smaller of the two always fits. */
-		size_t room = iouw_waiters_capacity(loop->waiters) - iouw_waiters_len(loop->waiters);
+		size_t room = loop->waiters->capacity - loop->waiters->len;
 		void *run[32];
 		size_t n;
 
@@ -678,6 +687,11 @@ static bool fill_staged(struct iouw_loop *loop)
 		else
 			for (size_t i = 0; i < n; i++)
 				admit(loop, run[i], false);
+		if (n < room)
+			/* The front door had no more: asking again would only
+			 * find it empty (or a request pushed since, which the
+			 * next turn admits; idle() looks before blocking). */
+			break;
 	}
 	return false;
 }
@@ -744,7 +758,7 @@ int iouw_loop_submit_and_wait(struct iouw_loop *loop, bool may_block)
 
 		loop->budget_left = spent >= loop->budget_left ? 0 : loop->budget_left - spent;
 	}
-	{
+	if (is_observed(loop)) {
 		struct iouw_loop_event ev = { .kind = IOUW_EV_WAIT, .res = r };
 
 		emit(loop, &ev);
