@@ -28,7 +28,7 @@
  * without it, so the loop's own part is visible; the target is judged on
  * the whole.
  *
- * Usage: bench_io [OPS [BATCH...]]  (default 200000 operations per run,
+ * Usage: bench_io [OPS [BATCH...]]  (default 100000 operations per run,
  * rounded up to whole rounds; batches 1 and 32). Prints the machine lines
  * (bench_machine.h, and the cost of the fd dup + close every loop-side
  * request pays), then one line per workload and batch; exits 1 when a
@@ -320,7 +320,7 @@ static void print_dup_close(int fd)
 
 int main(int argc, char **argv)
 {
-	uint64_t ops = argc > 1 ? bench_parse_count(argv[1], UINT64_MAX / 256) : 200000;
+	uint64_t ops = argc > 1 ? bench_parse_count(argv[1], UINT64_MAX / 256) : 100000;
 	unsigned batches[8] = { 1, 32 };
 	size_t nb = 2;
 	bool met = true, judged = false;
