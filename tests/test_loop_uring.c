@@ -9,7 +9,8 @@
  * submit thousands of requests while the loop sleeps and wakes; every
  * request is finished exactly once, none is lost, and the loop exits when
  * the door closes. And the loop's direct ring access defers to the
- * backend's reap while a probe holds stashed CQEs.
+ * backend's reap while a probe holds stashed CQEs, and to the backend's
+ * overflow flush when the kernel parked CQEs.
  *
  * Requests are fake_request.h fakes whose FSYNC on a socket the kernel
  * answers at once (-EINVAL), so every CQE here is the kernel's own.
@@ -192,6 +193,62 @@ START_TEST(test_loop_reaps_probe_stash_before_ring)
 }
 END_TEST
 
+/* Direct ring access and CQ overflow: with a CQ of 8 and 32 requests in
+ * flight the kernel parks the rest in its overflow list; one reap handles
+ * the ring's 8 in place, sees IORING_SQ_CQ_OVERFLOW and lets the backend
+ * flush and reap the rest: every request is delivered exactly once. */
+START_TEST(test_loop_direct_reap_flushes_cq_overflow)
+{
+	struct iouw_uring_config ucfg = { .entries = 8, .cq_entries = 8 };
+	struct iouw_loop_config cfg;
+	struct iouw_backend *b = NULL;
+	struct iouw_loop *loop = NULL;
+	struct fake_log log = { 0 };
+	struct io_uring *ring;
+	struct iouw_loop_stats st;
+	size_t reaped;
+	int i;
+
+	ck_assert_int_eq(iouw_uring_backend_new(&ucfg, &b), 0);
+	ring = iouw_uring_backend_ring(b);
+	ck_assert_uint_eq(ring->cq.ring_entries, 8);
+	iouw_loop_config_init(&cfg);
+	cfg.ring_size = 32;
+	ck_assert_int_eq(iouw_loop_new(&cfg, b, iouw_clock_monotonic(), &loop), 0);
+	iouw_waiters_set_warn(iouw_loop_waiters(loop), NULL, NULL);
+	for (i = 0; i < 32; i++)
+		ck_assert_int_eq(iouw_loop_submit(loop, &fake_request_new(&log)->base), 0);
+	/* Fill and submit (the SQ holds 8) without reaping in between. */
+	for (i = 0; i < 8 && iouw_waiters_len(iouw_loop_waiters(loop)) < 32; i++) {
+		(void)iouw_loop_fill_sq(loop);
+		ck_assert_int_eq(iouw_loop_submit_and_wait(loop, false), 0);
+	}
+	ck_assert_uint_eq(iouw_waiters_len(iouw_loop_waiters(loop)), 32);
+	for (i = 0; i < 2000 && !(IO_URING_READ_ONCE(*ring->sq.kflags) & IORING_SQ_CQ_OVERFLOW); i++)
+		usleep(1000);
+	ck_assert_msg(IO_URING_READ_ONCE(*ring->sq.kflags) & IORING_SQ_CQ_OVERFLOW,
+	              "the CQ never overflowed");
+	reaped = iouw_loop_reap(loop);
+	ck_assert_uint_gt(reaped, 8);
+	/* Whatever had not completed yet arrives in later turns. */
+	for (i = 0; i < 2000 && log.finishes < 32; i++) {
+		ck_assert_int_eq(iouw_loop_turn(loop, false), 0);
+		if (log.finishes < 32)
+			usleep(1000);
+	}
+	ck_assert_int_eq(log.finishes, 32);
+	ck_assert_int_eq(log.cqes, 32);
+	ck_assert_int_eq(log.releases, 0);
+	iouw_loop_stats(loop, &st);
+	ck_assert_uint_eq(st.cqes, 32);
+	ck_assert_uint_eq(st.delivered, 32);
+	iouw_loop_assert_consistent(loop);
+	ck_assert(iouw_waiters_is_empty(iouw_loop_waiters(loop)));
+	iouw_backend_free(b);
+	iouw_loop_free(loop);
+}
+END_TEST
+
 struct producer {
 	struct iouw_loop *loop;
 	struct fake_log *log; /* written by the loop thread only */
@@ -296,6 +353,7 @@ int main(void)
 	tcase_add_test(tc, test_loop_uring_runs_batches);
 	tcase_add_test(tc, test_wake_path_progress_scenarios);
 	tcase_add_test(tc, test_loop_reaps_probe_stash_before_ring);
+	tcase_add_test(tc, test_loop_direct_reap_flushes_cq_overflow);
 	suite_add_tcase(s, tc);
 	return iouw_test_run_suite(s);
 }
