@@ -171,32 +171,14 @@ static double bench_loop(unsigned batch, uint64_t ops, const struct iouw_request
 
 int main(int argc, char **argv)
 {
-	uint64_t ops = argc > 1 ? bench_parse_count(argv[1], UINT64_MAX / 2) : 2000000;
-	unsigned batches[8] = { 1, 32 };
-	size_t nb = 2;
+	uint64_t ops;
+	unsigned batches[8];
+	size_t nb;
 	double ratio32 = -1;
 
-	if (ops == 0) {
-		fprintf(stderr, "bench_loop: OPS must be a positive integer, got '%s'\n", argv[1]);
+	if (bench_parse_args("bench_loop", argc, argv, 2000000, UINT64_MAX / 2, 128, &ops, batches,
+	                     &nb))
 		return 2;
-	}
-	if (argc > 2) {
-		/* Explicit batch sizes (each 1..128), for profiling one of them. */
-		nb = 0;
-		if (argc - 2 > 8) {
-			fprintf(stderr, "bench_loop: at most 8 batch sizes, got %d\n", argc - 2);
-			return 2;
-		}
-		for (int a = 2; a < argc; a++) {
-			uint64_t b = bench_parse_count(argv[a], 128);
-
-			if (b == 0) {
-				fprintf(stderr, "bench_loop: batch must be 1..128, got '%s'\n", argv[a]);
-				return 2;
-			}
-			batches[nb++] = (unsigned)b;
-		}
-	}
 	if (getenv("IOUW_BENCH_ONLY") && strcmp(getenv("IOUW_BENCH_ONLY"), "raw") &&
 	    strcmp(getenv("IOUW_BENCH_ONLY"), "loop") && strcmp(getenv("IOUW_BENCH_ONLY"), "orphan")) {
 		fprintf(stderr, "bench_loop: IOUW_BENCH_ONLY must be raw, loop or orphan, got '%s'\n",

@@ -65,6 +65,41 @@ static inline uint64_t bench_parse_count(const char *s, uint64_t max)
 	return errno || *end || v > max ? 0 : v;
 }
 
+/* Parse [OPS [BATCH...]]: *@ops (default @default_ops, at most @max_ops)
+ * and up to 8 batch sizes of 1..@max_batch into @batches (default 1 and
+ * 32), their count in *@nb. 0, or 2 after a one-line error naming @name. */
+static inline int bench_parse_args(const char *name, int argc, char **argv, uint64_t default_ops,
+                                   uint64_t max_ops, unsigned max_batch, uint64_t *ops,
+                                   unsigned batches[8], size_t *nb)
+{
+	*ops = argc > 1 ? bench_parse_count(argv[1], max_ops) : default_ops;
+	batches[0] = 1;
+	batches[1] = 32;
+	*nb = 2;
+	if (*ops == 0) {
+		fprintf(stderr, "%s: OPS must be a positive integer, got '%s'\n", name, argv[1]);
+		return 2;
+	}
+	if (argc <= 2)
+		return 0;
+	/* Explicit batch sizes, for profiling one of them. */
+	if (argc - 2 > 8) {
+		fprintf(stderr, "%s: at most 8 batch sizes, got %d\n", name, argc - 2);
+		return 2;
+	}
+	*nb = 0;
+	for (int a = 2; a < argc; a++) {
+		uint64_t b = bench_parse_count(argv[a], max_batch);
+
+		if (b == 0) {
+			fprintf(stderr, "%s: batch must be 1..%u, got '%s'\n", name, max_batch, argv[a]);
+			return 2;
+		}
+		batches[(*nb)++] = (unsigned)b;
+	}
+	return 0;
+}
+
 /* Why this build's figures cannot judge a target, or NULL: sanitizers and
  * unoptimised code measure themselves, not the loop. */
 #if defined(__has_feature)
