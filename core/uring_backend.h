@@ -80,8 +80,11 @@ struct iouw_uring_config {
  * only on success. */
 int iouw_uring_backend_new(const struct iouw_uring_config *cfg, struct iouw_backend **ret);
 
-/* The underlying ring, for the harness; NULL when @b is not a uring backend.
- * Whoever uses it directly must not reap CQEs behind the backend's back. */
+/* The underlying ring, for the harness and the event loop; NULL when @b is
+ * not a uring backend. Whoever uses it directly must not reap CQEs behind
+ * the backend's back, except as the loop does (core/loop.c, "Direct ring
+ * access"): in place, in order, only while iouw_uring_backend_stashed() is
+ * 0, leaving overflow flushing to the backend's reap. */
 struct io_uring *iouw_uring_backend_ring(struct iouw_backend *b);
 
 /* How many CQEs a probe took out of the ring and holds for the next reap
