@@ -18,22 +18,21 @@
  * NOP with an orphan check (as send, recv and read_at carry), to show what
  * that one indirect call per stage costs.
  *
+ * Each figure is the best of three interleaved runs, on the wall clock (what
+ * the target judges) and per second of the thread's CPU time (NOPs complete
+ * inline, so all the work is on this thread; on a loaded machine this
+ * leaves out the time the thread was preempted).
+ *
  * Usage: bench_loop [OPS [BATCH...]]  (default 2,000,000 ops, batches 1 and
- * 32). Prints one line per batch size with the rates and the ratios, and
+ * 32). Prints the machine's raw figures first (bench_machine.h: syscalls/s,
+ * ns per empty io_uring_enter, raw NOPs/s), then one line per batch size with the rates and the ratios, and
  * exits 1 when the batch-32 loop/raw ratio is under the 0.85 target (so
  * `meson benchmark` flags it); a sanitizer or unoptimised build prints its
  * figures but does not judge the target. IOUW_BENCH_ONLY=raw|loop|orphan
  * runs one side only, for profiling. Skips (exit 77, meson's benchmark skip code)
  * when io_uring is unavailable.
  */
-#include <errno.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
-#include <liburing.h>
+#include "bench_machine.h"
 
 #include "clock.h"
 #include "loop.h"
@@ -105,57 +104,14 @@ static const struct iouw_request_ops nop_orphanable_ops = {
 	.release = nop_release,
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double bench_raw(unsigned batch, uint64_t ops)
-{
-	struct io_uring ring;
-	uint64_t done = 0;
-	double t0;
-	int r = io_uring_queue_init(128, &ring, 0);
-
-	if (r < 0) {
-		fprintf(stderr, "io_uring_queue_init: %s\n", strerror(-r));
-		exit(r == -EPERM || r == -ENOSYS || r == -EACCES ? 77 : 1);
-	}
-	t0 = now_s();
-	while (done < ops) {
-		struct io_uring_cqe *cqe;
-		unsigned head, n = 0;
-
-		for (unsigned i = 0; i < batch; i++) {
-			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
-
-			io_uring_prep_nop(sqe);
-			io_uring_sqe_set_data64(sqe, i);
-		}
-		r = io_uring_submit_and_wait(&ring, batch);
-		if (r < 0) {
-			fprintf(stderr, "submit_and_wait: %s\n", strerror(-r));
-			exit(1);
-		}
-		io_uring_for_each_cqe(&ring, head, cqe) n++;
-		io_uring_cq_advance(&ring, n);
-		done += n;
-	}
-	t0 = now_s() - t0;
-	io_uring_queue_exit(&ring);
-	return (double)done / t0;
-}
-
-static double bench_loop(unsigned batch, uint64_t ops, const struct iouw_request_ops *req_ops)
+static double bench_loop(unsigned batch, uint64_t ops, const struct iouw_request_ops *req_ops,
+                         double *cpu_rate)
 {
 	struct iouw_loop_config cfg;
 	struct iouw_loop *loop;
 	struct nop_request *reqs, *pool = NULL;
 	uint64_t delivered = 0, submitted = 0;
-	double t0;
+	double t0, c0;
 	int r;
 
 	iouw_loop_config_init(&cfg);
@@ -163,7 +119,7 @@ static double bench_loop(unsigned batch, uint64_t ops, const struct iouw_request
 	r = iouw_loop_new_uring(&cfg, iouw_clock_monotonic(), &loop);
 	if (r < 0) {
 		fprintf(stderr, "iouw_loop_new_uring: %s\n", strerror(-r));
-		exit(r == -EPERM || r == -ENOSYS || r == -EACCES ? 77 : 1);
+		exit(bench_uring_exit_code(r));
 	}
 	/* Two batches in hand: while one is in the ring, the next is ready. */
 	reqs = calloc(2 * (size_t)batch, sizeof(*reqs));
@@ -176,7 +132,8 @@ static double bench_loop(unsigned batch, uint64_t ops, const struct iouw_request
 		reqs[i].pool = &pool;
 		nop_put(&reqs[i]);
 	}
-	t0 = now_s();
+	c0 = bench_cpu_s();
+	t0 = bench_now_s();
 	while (submitted < ops || delivered < submitted) {
 		uint64_t before = delivered;
 
@@ -204,80 +161,32 @@ static double bench_loop(unsigned batch, uint64_t ops, const struct iouw_request
 		    iouw_loop_turn(loop, true) < 0)
 			exit(1);
 	}
-	t0 = now_s() - t0;
+	t0 = bench_now_s() - t0;
+	c0 = bench_cpu_s() - c0;
 	iouw_loop_free(loop);
 	free(reqs);
+	*cpu_rate = (double)delivered / c0;
 	return (double)delivered / t0;
-}
-
-/* Why this build's figures cannot judge the target, or NULL: sanitizers
- * and unoptimised code measure themselves, not the loop. */
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
-#define IOUW_BENCH_SANITIZED 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define IOUW_BENCH_SANITIZED 1
-#endif
-static const char *unjudged_build(void)
-{
-#if defined(IOUW_BENCH_SANITIZED)
-	return "a sanitizer build";
-#elif !defined(__OPTIMIZE__)
-	return "an unoptimised build";
-#else
-	return NULL;
-#endif
-}
-
-/* A decimal integer in [1, @max], the whole of @s; else 0. */
-static uint64_t parse_count(const char *s, uint64_t max)
-{
-	char *end;
-	unsigned long long v;
-
-	if (*s < '0' || *s > '9')
-		return 0;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	return errno || *end || v > max ? 0 : v;
 }
 
 int main(int argc, char **argv)
 {
-	uint64_t ops = argc > 1 ? parse_count(argv[1], UINT64_MAX / 2) : 2000000;
-	unsigned batches[8] = { 1, 32 };
-	size_t nb = 2;
+	uint64_t ops;
+	unsigned batches[8];
+	size_t nb;
 	double ratio32 = -1;
 
-	if (ops == 0) {
-		fprintf(stderr, "bench_loop: OPS must be a positive integer, got '%s'\n", argv[1]);
+	if (bench_parse_args("bench_loop", argc, argv, 2000000, UINT64_MAX / 2, 128, &ops, batches,
+	                     &nb))
 		return 2;
-	}
-	if (argc > 2) {
-		/* Explicit batch sizes (each 1..128), for profiling one of them. */
-		nb = 0;
-		if (argc - 2 > 8) {
-			fprintf(stderr, "bench_loop: at most 8 batch sizes, got %d\n", argc - 2);
-			return 2;
-		}
-		for (int a = 2; a < argc; a++) {
-			uint64_t b = parse_count(argv[a], 128);
-
-			if (b == 0) {
-				fprintf(stderr, "bench_loop: batch must be 1..128, got '%s'\n", argv[a]);
-				return 2;
-			}
-			batches[nb++] = (unsigned)b;
-		}
-	}
 	if (getenv("IOUW_BENCH_ONLY") && strcmp(getenv("IOUW_BENCH_ONLY"), "raw") &&
 	    strcmp(getenv("IOUW_BENCH_ONLY"), "loop") && strcmp(getenv("IOUW_BENCH_ONLY"), "orphan")) {
 		fprintf(stderr, "bench_loop: IOUW_BENCH_ONLY must be raw, loop or orphan, got '%s'\n",
 		        getenv("IOUW_BENCH_ONLY"));
 		return 2;
 	}
+	if (!getenv("IOUW_BENCH_ONLY"))
+		bench_machine_print();
 	for (size_t i = 0; i < nb; i++) {
 		unsigned b = batches[i];
 		/* IOUW_BENCH_ONLY=raw|loop|orphan runs one side (for profiling;
@@ -286,26 +195,32 @@ int main(int argc, char **argv)
 		bool do_raw = !only || strcmp(only, "raw") == 0;
 		bool do_loop = !only || strcmp(only, "loop") == 0;
 		bool do_orphan = !only || strcmp(only, "orphan") == 0;
-		/* Interleave and keep the best of three to damp noise. */
-		double raw = 0, lp = 0, orph = 0;
+		/* Interleave and keep the best of three to damp noise; the
+		 * same on this thread's CPU time (preemption left out). */
+		double raw = 0, lp = 0, orph = 0, raw_c = 0, lp_c = 0, orph_c = 0;
 
 		for (int k = 0; k < 3; k++) {
-			double x = do_raw ? bench_raw(b, ops) : 1;
-			double y = do_loop ? bench_loop(b, ops, &nop_ops) : 1;
-			double z = do_orphan ? bench_loop(b, ops, &nop_orphanable_ops) : 1;
+			double xc = 1, yc = 1, zc = 1;
+			double x = do_raw ? bench_raw_nops(b, ops, &xc) : 1;
+			double y = do_loop ? bench_loop(b, ops, &nop_ops, &yc) : 1;
+			double z = do_orphan ? bench_loop(b, ops, &nop_orphanable_ops, &zc) : 1;
 
 			raw = x > raw ? x : raw;
 			lp = y > lp ? y : lp;
 			orph = z > orph ? z : orph;
+			raw_c = xc > raw_c ? xc : raw_c;
+			lp_c = yc > lp_c ? yc : lp_c;
+			orph_c = zc > orph_c ? zc : orph_c;
 		}
 		printf("batch %2u: raw liburing %10.0f ops/s, iouwait loop %10.0f ops/s, loop/raw %.3f"
-		       " (with an orphan check %10.0f ops/s, %.3f)\n",
-		       b, raw, lp, lp / raw, orph, orph / raw);
+		       " (with an orphan check %10.0f ops/s, %.3f; per CPU second: raw %.0f, loop %.0f,"
+		       " %.3f)\n",
+		       b, raw, lp, lp / raw, orph, orph / raw, raw_c, lp_c, lp_c / raw_c);
 		if (b == 32 && do_raw && do_loop)
 			ratio32 = lp / raw;
 	}
-	if (unjudged_build()) {
-		printf("target: loop/raw >= 0.85 at batch 32: not judged in %s\n", unjudged_build());
+	if (bench_unjudged_build()) {
+		printf("target: loop/raw >= 0.85 at batch 32: not judged in %s\n", bench_unjudged_build());
 		return 0;
 	}
 	if (ratio32 < 0) {

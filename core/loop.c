@@ -12,6 +12,15 @@
  * to the backend with one push_sqes(); a reap handles each CQE with one
  * inlined table call. Reaping and admitting are instantiated twice, with and
  * without an observer, so an unobserved loop carries no event code.
+ *
+ * Direct ring access: on the plain uring backend (iouw_uring_backend_ring()
+ * is not NULL; a wrapping backend, as the harness and the ring fuzz target
+ * use, is not one) the loop builds each SQE straight in the ring's next SQ
+ * slot, as io_uring_get_sqe() would, and handles CQEs in place in the ring
+ * before moving the CQ head, as io_uring_for_each_cqe() would: no staging
+ * copy either way. It still goes through the backend to submit and wait, to
+ * flush an overflow list, and to reap whenever a probe stashed CQEs (they
+ * are older than the ring's). Other backends get the staging buffer.
  */
 #include "loop.h"
 
@@ -87,6 +96,10 @@ static size_t idq_copy(const struct idq *q, iouw_waiter_id *out, size_t max)
 struct iouw_loop {
 	struct iouw_loop_config cfg;
 	struct iouw_backend *backend;
+	/* The backend's ring when it is the plain uring backend (NULL
+	 * otherwise): SQEs are then built straight in the ring's SQ slots and
+	 * CQEs handled in place (see "Direct ring access" above). */
+	struct io_uring *ring;
 	bool owns_backend;
 	struct iouw_clock clock;
 	struct iouw_waiters *waiters;
@@ -102,9 +115,9 @@ struct iouw_loop {
 	/* SQ slots left during one fill_sq(), read once from the backend and
 	 * counted down by commit_sqe(): one indirect call per fill, not per SQE. */
 	unsigned sq_left;
-	/* SQEs built during one fill_sq(), handed to the backend in one
-	 * push_sqes() call when the buffer fills and when the fill ends.
-	 * (Building them in the ring's own slots instead measured slower.) */
+	/* Without direct ring access: SQEs built during one fill_sq(), handed
+	 * to the backend in one push_sqes() call when the buffer fills and
+	 * when the fill ends. */
 	unsigned sqn;
 	struct io_uring_sqe sqbuf[64];
 	/* Requests abandoned while their op was in flight: the kernel may
@@ -201,6 +214,7 @@ int iouw_loop_new(const struct iouw_loop_config *cfg, struct iouw_backend *backe
 		return -ENOMEM;
 	loop->cfg = norm;
 	loop->backend = backend;
+	loop->ring = iouw_uring_backend_ring(backend);
 	loop->clock = clock;
 	loop->wake.efd = -1;
 	atomic_init(&loop->closed, false);
@@ -350,7 +364,8 @@ HOT void deliver(struct iouw_loop *loop, iouw_waiter_id id, struct iouw_request 
 	req->ops->finish(req, how);
 }
 
-HOT void handle_cqe(struct iouw_loop *loop, const struct iouw_cqe *cqe, const bool observed)
+HOT void handle_cqe(struct iouw_loop *loop, uint64_t user_data, int32_t res, uint32_t flags,
+                   const bool observed)
 {
 	enum iouw_completion_kind kind;
 	struct iouw_request *req = NULL;
@@ -360,22 +375,24 @@ HOT void handle_cqe(struct iouw_loop *loop, const struct iouw_cqe *cqe, const bo
 
 	loop->stats.cqes++;
 	if (observed) {
-		struct iouw_loop_event ev = { .kind = IOUW_EV_CQE, .cqe = *cqe };
+		struct iouw_loop_event ev = { .kind = IOUW_EV_CQE,
+			                      .cqe = { .user_data = user_data, .res = res,
+			                               .flags = flags } };
 
 		emit(loop, &ev);
 	}
-	if (cqe->user_data == IOUW_WAKE_USER_DATA) {
+	if (user_data == IOUW_WAKE_USER_DATA) {
 		/* Wake poll: drain the eventfd. A multishot poll the kernel
 		 * ended (no F_MORE, or an error) must be re-armed. An eventfd
 		 * read error is not fatal: the sequence counter still tells
 		 * the loop about new submissions. */
 		(void)iouw_wake_acknowledge(&loop->wake);
-		if (!(cqe->flags & IORING_CQE_F_MORE))
+		if (!(flags & IORING_CQE_F_MORE))
 			loop->wake_needs_arm = true;
 		return;
 	}
-	kind = iouw_waiters__complete(loop->waiters, cqe->user_data, cqe->res, &req, &tick);
-	id = iouw_waiter_id_from_user_data(cqe->user_data, &is_cancel);
+	kind = iouw_waiters__complete(loop->waiters, user_data, res, &req, &tick);
+	id = iouw_waiter_id_from_user_data(user_data, &is_cancel);
 	emit_when(observed, loop, IOUW_EV_COMPLETION, id, tick, (int)kind, req);
 	switch (kind) {
 	case IOUW_COMPLETION_CANCEL:
@@ -392,20 +409,60 @@ HOT void handle_cqe(struct iouw_loop *loop, const struct iouw_cqe *cqe, const bo
 	}
 }
 
+/* Handle the CQEs in the ring, in place, until it is empty; how many. Only
+ * with direct ring access and nothing stashed by a probe (stashed CQEs are
+ * older than the ring's). The CQ head moves once per run of CQEs. */
+HOT size_t reap_in_place(struct iouw_loop *loop, const bool observed)
+{
+	struct io_uring_cq *cq = &loop->ring->cq;
+	const struct io_uring_cqe *cqes = cq->cqes;
+	const unsigned mask = cq->ring_mask;
+	size_t total = 0;
+
+	for (;;) {
+		unsigned head = *cq->khead;
+		unsigned tail = io_uring_smp_load_acquire(cq->ktail);
+
+		if (head == tail)
+			return total;
+		total += tail - head;
+		for (; head != tail; head++) {
+			const struct io_uring_cqe *c = &cqes[head & mask];
+
+			handle_cqe(loop, c->user_data, c->res, c->flags, observed);
+		}
+		io_uring_smp_store_release(cq->khead, head);
+	}
+}
+
 size_t iouw_loop_reap(struct iouw_loop *loop)
 {
 	size_t total = 0;
 	unsigned n;
 
+	/* Direct ring access: what is in the ring now, in place. The backend
+	 * reap below then sees an empty ring and only flushes an overflow
+	 * list (or task work) if the kernel flagged one. */
+	if (loop->ring && iouw_uring_backend_stashed(loop->backend) == 0) {
+		total = is_observed(loop) ? reap_in_place(loop, true) : reap_in_place(loop, false);
+		/* The ring was empty when reap_in_place() returned: the
+		 * backend's reap would only look at these flags and return 0
+		 * when neither is set. */
+		if (!(IO_URING_READ_ONCE(*loop->ring->sq.kflags) &
+		      (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN)))
+			return total;
+	}
 	do {
 		n = iouw_backend_reap(loop->backend, loop->cqes,
 		                      (unsigned)(sizeof(loop->cqes) / sizeof(loop->cqes[0])));
 		if (is_observed(loop))
 			for (unsigned i = 0; i < n; i++)
-				handle_cqe(loop, &loop->cqes[i], true);
+				handle_cqe(loop, loop->cqes[i].user_data, loop->cqes[i].res,
+				           loop->cqes[i].flags, true);
 		else
 			for (unsigned i = 0; i < n; i++)
-				handle_cqe(loop, &loop->cqes[i], false);
+				handle_cqe(loop, loop->cqes[i].user_data, loop->cqes[i].res,
+				           loop->cqes[i].flags, false);
 		total += n;
 	} while (n > 0);
 	return total;
@@ -440,12 +497,13 @@ void iouw_loop_advance_timeouts(struct iouw_loop *loop)
 	}
 }
 
-/* Hand the SQEs built so far to the backend, in build order. */
+/* Hand the SQEs built so far to the backend, in build order (nothing to do
+ * with direct ring access: they are in the ring already). */
 static void flush_sqes(struct iouw_loop *loop)
 {
 	int r;
 
-	if (loop->sqn == 0)
+	if (loop->sqn == 0 || loop->ring)
 		return;
 	r = iouw_backend_push_sqes(loop->backend, loop->sqbuf, loop->sqn);
 	/* Every staged SQE was counted against sq_left first. */
@@ -455,9 +513,13 @@ static void flush_sqes(struct iouw_loop *loop)
 
 /* The slot the next SQE is built in; commit_sqe() keeps it. The caller
  * checked sq_left first. */
-static struct io_uring_sqe *sqe_slot(struct iouw_loop *loop)
+static inline struct io_uring_sqe *sqe_slot(struct iouw_loop *loop)
 {
 	IOUW_INVARIANT(loop->sq_left > 0, "SQ space accounting went negative");
+	if (loop->ring)
+		/* The slot io_uring_get_sqe() would hand out (sq_left, read
+		 * from the ring, says it is free); commit_sqe() claims it. */
+		return &loop->ring->sq.sqes[loop->ring->sq.sqe_tail & loop->ring->sq.ring_mask];
 	if (loop->sqn == sizeof(loop->sqbuf) / sizeof(loop->sqbuf[0]))
 		flush_sqes(loop);
 	return &loop->sqbuf[loop->sqn];
@@ -466,8 +528,12 @@ static struct io_uring_sqe *sqe_slot(struct iouw_loop *loop)
 /* Keep the SQE just built in sqe_slot(). */
 HOT void commit_sqe(struct iouw_loop *loop, const bool observed)
 {
-	const struct io_uring_sqe *sqe = &loop->sqbuf[loop->sqn++];
+	const struct io_uring_sqe *sqe;
 
+	if (loop->ring)
+		sqe = &loop->ring->sq.sqes[loop->ring->sq.sqe_tail++ & loop->ring->sq.ring_mask];
+	else
+		sqe = &loop->sqbuf[loop->sqn++];
 	loop->sq_left--;
 	loop->stats.sqes++;
 	if (observed) {
@@ -551,7 +617,8 @@ HOT void admit(struct iouw_loop *loop, struct iouw_request *req, const bool obse
 /* iouw_loop_fill_sq() up to, not including, handing the staged SQEs over. */
 static bool fill_staged(struct iouw_loop *loop)
 {
-	loop->sq_left = iouw_backend_sq_space(loop->backend);
+	loop->sq_left = loop->ring ? io_uring_sq_space_left(loop->ring)
+	                           : iouw_backend_sq_space(loop->backend);
 	if (loop->wake_needs_arm) {
 		struct io_uring_sqe *sqe;
 
@@ -596,10 +663,12 @@ static bool fill_staged(struct iouw_loop *loop)
 		stage(loop, id);
 	}
 
-	while (!iouw_waiters_is_full(loop->waiters)) {
+	/* The table's fields directly (waiter_internal.h): full is "no free
+	 * slot", as iouw_waiters_is_full() says. */
+	while (loop->waiters->free_len > 0) {
 		/* Each admitted request takes at most one slot and one SQE, so
 		 * a run as long as the smaller of the two always fits. */
-		size_t room = iouw_waiters_capacity(loop->waiters) - iouw_waiters_len(loop->waiters);
+		size_t room = loop->waiters->capacity - loop->waiters->len;
 		void *run[32];
 		size_t n;
 
@@ -618,6 +687,11 @@ static bool fill_staged(struct iouw_loop *loop)
 		else
 			for (size_t i = 0; i < n; i++)
 				admit(loop, run[i], false);
+		if (n < room)
+			/* The front door had no more: asking again would only
+			 * find it empty (or a request pushed since, which the
+			 * next turn admits; idle() looks before blocking). */
+			break;
 	}
 	return false;
 }
@@ -684,7 +758,7 @@ int iouw_loop_submit_and_wait(struct iouw_loop *loop, bool may_block)
 
 		loop->budget_left = spent >= loop->budget_left ? 0 : loop->budget_left - spent;
 	}
-	{
+	if (is_observed(loop)) {
 		struct iouw_loop_event ev = { .kind = IOUW_EV_WAIT, .res = r };
 
 		emit(loop, &ev);

@@ -172,21 +172,21 @@ size_t iouw_mpsc_pop_many(struct iouw_mpsc *q, void **ret_values, size_t max)
 	uint64_t pos = atomic_load_explicit(&q->head, memory_order_relaxed);
 	size_t n = 0;
 
+	/* One pass: take each published cell and free it for the producers'
+	 * next lap at once, in order (a producer checks the last cell of its
+	 * run, see push_many). A producer that finds a cell freed before the
+	 * head moved only sees the queue fuller than it is (the capacity-1
+	 * bound is checked against the head). */
 	for (; n < max; n++) {
 		struct iouw_mpsc_cell *cell = &cells[(pos + n) & mask];
 
 		if (atomic_load_explicit(&cell->seq, memory_order_acquire) != pos + n + 1)
 			break;
 		ret_values[n] = cell->value;
+		atomic_store_explicit(&cell->seq, pos + n + mask + 1, memory_order_release);
 	}
-	if (n == 0)
-		return 0;
-	atomic_store_explicit(&q->head, pos + n, memory_order_relaxed);
-	/* Free the cells for the producers' next lap, in order (a producer
-	 * checks the last cell of its run, see push_many). */
-	for (size_t i = 0; i < n; i++)
-		atomic_store_explicit(&cells[(pos + i) & mask].seq, pos + i + mask + 1,
-		                      memory_order_release);
+	if (n > 0)
+		atomic_store_explicit(&q->head, pos + n, memory_order_relaxed);
 	return n;
 }
 

@@ -231,6 +231,11 @@ struct io_uring *iouw_uring_backend_ring(struct iouw_backend *b)
 	return &((struct uring_backend *)b)->ring;
 }
 
+size_t iouw_uring_backend_stashed(struct iouw_backend *b)
+{
+	return stash_count(to_uring(b));
+}
+
 int iouw_uring_available(void)
 {
 	struct io_uring ring;

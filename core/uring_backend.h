@@ -40,6 +40,7 @@
 #define IOUW_URING_BACKEND_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <liburing.h>
@@ -79,9 +80,18 @@ struct iouw_uring_config {
  * only on success. */
 int iouw_uring_backend_new(const struct iouw_uring_config *cfg, struct iouw_backend **ret);
 
-/* The underlying ring, for the harness; NULL when @b is not a uring backend.
- * Whoever uses it directly must not reap CQEs behind the backend's back. */
+/* The underlying ring, for the harness and the event loop; NULL when @b is
+ * not a uring backend. Whoever uses it directly must not reap CQEs behind
+ * the backend's back, except as the loop does (core/loop.c, "Direct ring
+ * access"): in place, in order, only while iouw_uring_backend_stashed() is
+ * 0, leaving overflow flushing to the backend's reap. */
 struct io_uring *iouw_uring_backend_ring(struct iouw_backend *b);
+
+/* How many CQEs a probe took out of the ring and holds for the next reap
+ * (they come before anything still in the ring). The event loop reads CQEs
+ * in place, straight from the ring, only while this is 0; otherwise it
+ * reaps through the backend. @b must be a uring backend. */
+size_t iouw_uring_backend_stashed(struct iouw_backend *b);
 
 /* 0 if a small ring can be set up and entered here, else the -errno
  * (-EPERM when /proc/sys/kernel/io_uring_disabled is 2, else the error of

@@ -8,7 +8,9 @@
  * Plus the front-door stress test of issue 4: several producer threads
  * submit thousands of requests while the loop sleeps and wakes; every
  * request is finished exactly once, none is lost, and the loop exits when
- * the door closes.
+ * the door closes. And the loop's direct ring access defers to the
+ * backend's reap while a probe holds stashed CQEs, and to the backend's
+ * overflow flush when the kernel parked CQEs.
  *
  * Requests are fake_request.h fakes whose FSYNC on a socket the kernel
  * answers at once (-EINVAL), so every CQE here is the kernel's own.
@@ -116,6 +118,137 @@ START_TEST(test_loop_uring_runs_batches)
 }
 END_TEST
 
+/* Direct ring access (loop.c): CQEs are handled in place from the ring, but
+ * only while no probe holds stashed CQEs, which are older and must come
+ * first. A probe run between turns stashes the first request's CQE; with
+ * the second request's CQE then in the ring, one reap delivers the first,
+ * then the second, each exactly once; the next reap (in place) finds
+ * nothing. */
+struct delivery_order {
+	struct iouw_request *seen[4];
+	int n;
+};
+
+static void record_delivery(void *ctx, const struct iouw_loop_event *ev)
+{
+	struct delivery_order *o = ctx;
+
+	if (ev->kind == IOUW_EV_DELIVER && o->n < 4)
+		o->seen[o->n++] = ev->request;
+}
+
+/* Wait (bounded) until @n CQEs are in @b's ring: FSYNC goes to the
+ * kernel's workers, so its CQE comes after the submit returns. */
+static void wait_ring_cqes(struct iouw_backend *b, unsigned n)
+{
+	for (int i = 0; i < 1000 && io_uring_cq_ready(iouw_uring_backend_ring(b)) < n; i++)
+		usleep(1000);
+	ck_assert_uint_eq(io_uring_cq_ready(iouw_uring_backend_ring(b)), n);
+}
+
+START_TEST(test_loop_reaps_probe_stash_before_ring)
+{
+	struct iouw_uring_config ucfg = { .entries = 8 };
+	struct iouw_loop_config cfg;
+	struct iouw_backend *b = NULL;
+	struct iouw_loop *loop = NULL;
+	struct fake_log log = { 0 };
+	struct fake_request *f1 = fake_request_new(&log), *f2 = fake_request_new(&log);
+	struct delivery_order order = { .n = 0 };
+	struct iouw_loop_stats st;
+
+	ck_assert_int_eq(iouw_uring_backend_new(&ucfg, &b), 0);
+	iouw_loop_config_init(&cfg);
+	cfg.ring_size = 8;
+	ck_assert_int_eq(iouw_loop_new(&cfg, b, iouw_clock_monotonic(), &loop), 0);
+	iouw_waiters_set_warn(iouw_loop_waiters(loop), NULL, NULL);
+	iouw_loop_set_observer(loop, record_delivery, &order);
+	ck_assert_int_eq(iouw_loop_submit(loop, &f1->base), 0);
+	ck_assert_int_eq(iouw_loop_turn(loop, false), 0);
+	wait_ring_cqes(b, 1);
+	/* The probe's outcome depends on the kernel; either way it moves the
+	 * ring's CQEs (f1's) into the stash before taking its own. */
+	(void)iouw_uring_probe_nop_inject(b);
+	ck_assert_uint_eq(iouw_uring_backend_stashed(b), 1);
+	ck_assert_int_eq(iouw_loop_submit(loop, &f2->base), 0);
+	(void)iouw_loop_fill_sq(loop);
+	ck_assert_int_eq(iouw_loop_submit_and_wait(loop, false), 0);
+	wait_ring_cqes(b, 1);
+	ck_assert_uint_eq(iouw_loop_reap(loop), 2);
+	ck_assert_int_eq(order.n, 2);
+	ck_assert_ptr_eq(order.seen[0], &f1->base);
+	ck_assert_ptr_eq(order.seen[1], &f2->base);
+	ck_assert_uint_eq(iouw_uring_backend_stashed(b), 0);
+	ck_assert_uint_eq(iouw_loop_reap(loop), 0);
+	ck_assert_int_eq(log.finishes, 2);
+	ck_assert_int_eq(log.cqes, 2);
+	ck_assert_int_eq(log.last_res, -EINVAL);
+	iouw_loop_stats(loop, &st);
+	ck_assert_uint_eq(st.cqes, 2);
+	ck_assert_uint_eq(st.sqes, 3); /* the wake poll, f1, f2 */
+	iouw_loop_assert_consistent(loop);
+	ck_assert(iouw_waiters_is_empty(iouw_loop_waiters(loop)));
+	iouw_backend_free(b);
+	iouw_loop_free(loop);
+}
+END_TEST
+
+/* Direct ring access and CQ overflow: with a CQ of 8 and 32 requests in
+ * flight the kernel parks the rest in its overflow list; one reap handles
+ * the ring's 8 in place, sees IORING_SQ_CQ_OVERFLOW and lets the backend
+ * flush and reap the rest: every request is delivered exactly once. */
+START_TEST(test_loop_direct_reap_flushes_cq_overflow)
+{
+	struct iouw_uring_config ucfg = { .entries = 8, .cq_entries = 8 };
+	struct iouw_loop_config cfg;
+	struct iouw_backend *b = NULL;
+	struct iouw_loop *loop = NULL;
+	struct fake_log log = { 0 };
+	struct io_uring *ring;
+	struct iouw_loop_stats st;
+	size_t reaped;
+	int i;
+
+	ck_assert_int_eq(iouw_uring_backend_new(&ucfg, &b), 0);
+	ring = iouw_uring_backend_ring(b);
+	ck_assert_uint_eq(ring->cq.ring_entries, 8);
+	iouw_loop_config_init(&cfg);
+	cfg.ring_size = 32;
+	ck_assert_int_eq(iouw_loop_new(&cfg, b, iouw_clock_monotonic(), &loop), 0);
+	iouw_waiters_set_warn(iouw_loop_waiters(loop), NULL, NULL);
+	for (i = 0; i < 32; i++)
+		ck_assert_int_eq(iouw_loop_submit(loop, &fake_request_new(&log)->base), 0);
+	/* Fill and submit (the SQ holds 8) without reaping in between. */
+	for (i = 0; i < 8 && iouw_waiters_len(iouw_loop_waiters(loop)) < 32; i++) {
+		(void)iouw_loop_fill_sq(loop);
+		ck_assert_int_eq(iouw_loop_submit_and_wait(loop, false), 0);
+	}
+	ck_assert_uint_eq(iouw_waiters_len(iouw_loop_waiters(loop)), 32);
+	for (i = 0; i < 2000 && !(IO_URING_READ_ONCE(*ring->sq.kflags) & IORING_SQ_CQ_OVERFLOW); i++)
+		usleep(1000);
+	ck_assert_msg(IO_URING_READ_ONCE(*ring->sq.kflags) & IORING_SQ_CQ_OVERFLOW,
+	              "the CQ never overflowed");
+	reaped = iouw_loop_reap(loop);
+	ck_assert_uint_gt(reaped, 8);
+	/* Whatever had not completed yet arrives in later turns. */
+	for (i = 0; i < 2000 && log.finishes < 32; i++) {
+		ck_assert_int_eq(iouw_loop_turn(loop, false), 0);
+		if (log.finishes < 32)
+			usleep(1000);
+	}
+	ck_assert_int_eq(log.finishes, 32);
+	ck_assert_int_eq(log.cqes, 32);
+	ck_assert_int_eq(log.releases, 0);
+	iouw_loop_stats(loop, &st);
+	ck_assert_uint_eq(st.cqes, 32);
+	ck_assert_uint_eq(st.delivered, 32);
+	iouw_loop_assert_consistent(loop);
+	ck_assert(iouw_waiters_is_empty(iouw_loop_waiters(loop)));
+	iouw_backend_free(b);
+	iouw_loop_free(loop);
+}
+END_TEST
+
 struct producer {
 	struct iouw_loop *loop;
 	struct fake_log *log; /* written by the loop thread only */
@@ -219,6 +352,8 @@ int main(void)
 	tcase_add_test(tc, test_single_issuer);
 	tcase_add_test(tc, test_loop_uring_runs_batches);
 	tcase_add_test(tc, test_wake_path_progress_scenarios);
+	tcase_add_test(tc, test_loop_reaps_probe_stash_before_ring);
+	tcase_add_test(tc, test_loop_direct_reap_flushes_cq_overflow);
 	suite_add_tcase(s, tc);
 	return iouw_test_run_suite(s);
 }

@@ -1,0 +1,388 @@
+/* bench/bench_io.c: real I/O through the whole loop versus raw liburing doing
+ * the same operations on an identically set-up ring, in the same run.
+ *
+ * Two workloads, each in rounds of B operation pairs:
+ *   socket: B round trips over an AF_UNIX stream socketpair: B SENDs of 64
+ *           bytes on one end, then B RECVs of exactly 64 bytes on the other;
+ *   file:   B WRITEs of 4 KiB at B distinct offsets of a file (on /dev/shm
+ *           when it is a directory, else the working directory; created,
+ *           unlinked at once, closed at the end), then B READs of the same.
+ * Raw: prep the 2B SQEs of a round, submit them and wait until the previous
+ * round is done (two rounds in hand, as on the loop side: one
+ * io_uring_enter per round), reap what arrived and check every result is
+ * the full length. Loop: the real request kinds of
+ * core/request.h (send and recv with a 10 s deadline, as callers give them;
+ * write_at and read_at), each with its handle, built per operation (the
+ * request dups the fd and copies or takes its buffer: that is what a caller
+ * pays), submitted 2B at a time through the front door; the caller keeps
+ * two rounds in hand, turns the loop once per round (which reaps the
+ * previous round and submits this one: one io_uring_enter per round, as on
+ * the raw side), takes every result from its handle (checked: OK, full
+ * length; reads and receives get their buffer back, which the caller frees)
+ * and drops the handle. Both rings: 128 entries, no flags. One thread.
+ *
+ * Rates are operations per second (a round trip or a write+read counts two),
+ * the best of five interleaved runs per side. Each loop line also gives the
+ * share of the loop side's time the caller spent building requests and
+ * taking results (timed around those steps, per round) and the ratio
+ * without it, so the loop's own part is visible; the target is judged on
+ * the whole.
+ *
+ * Usage: bench_io [OPS [BATCH...]]  (default 100000 operations per run,
+ * rounded up to whole rounds; batches 1 and 32). Prints the machine lines
+ * (bench_machine.h, and the cost of the fd dup + close every loop-side
+ * request pays), then one line per workload and batch; exits 1 when a
+ * batch-32 loop/raw ratio is under the 0.85 target (not judged in a
+ * sanitizer or unoptimised build). IOUW_BENCH_ONLY=raw|loop runs one side,
+ * for profiling. Skips (exit 77) when io_uring is unavailable.
+ */
+#include "bench_machine.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+
+#include "clock.h"
+#include "handle.h"
+#include "loop.h"
+#include "request.h"
+
+#define MSG_LEN 64
+#define BLK_LEN 4096
+#define MAX_BATCH 32
+#define TARGET 0.85
+
+enum workload { SOCKET, FILEIO };
+
+struct fixture {
+	int sv[2];
+	int file;
+	char path[64];
+};
+
+static void die(const char *what, int err)
+{
+	fprintf(stderr, "bench_io: %s: %s\n", what, strerror(err));
+	exit(1);
+}
+
+static void fixture_open(struct fixture *f)
+{
+	struct stat st;
+	const char *dir = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) ? "/dev/shm" : ".";
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->sv) < 0)
+		die("socketpair", errno);
+	snprintf(f->path, sizeof(f->path), "%s/iouw-bench-io-XXXXXX", dir);
+	f->file = mkostemp(f->path, O_CLOEXEC);
+	if (f->file < 0)
+		die(f->path, errno);
+	/* Unlinked at once: nothing is left behind, whatever happens next. */
+	(void)unlink(f->path);
+	if (ftruncate(f->file, (off_t)MAX_BATCH * BLK_LEN) < 0)
+		die("ftruncate", errno);
+}
+
+static void fixture_close(struct fixture *f)
+{
+	close(f->sv[0]);
+	close(f->sv[1]);
+	close(f->file);
+}
+
+/* --- raw liburing ---------------------------------------------------------- */
+
+static double bench_raw(const struct fixture *f, enum workload w, unsigned batch, uint64_t rounds)
+{
+	/* Receive buffers per round in flight (two). */
+	static char out[MAX_BATCH][BLK_LEN], in[2][MAX_BATCH][BLK_LEN];
+	struct io_uring ring;
+	unsigned len = w == SOCKET ? MSG_LEN : BLK_LEN, inflight = 0;
+	double t0;
+	int r = io_uring_queue_init(128, &ring, 0);
+
+	if (r < 0) {
+		fprintf(stderr, "io_uring_queue_init: %s\n", strerror(-r));
+		exit(bench_uring_exit_code(r));
+	}
+	memset(out, 'x', sizeof(out));
+	t0 = bench_now_s();
+	/* Two rounds in hand, as on the loop side: submit round k, then wait
+	 * only until round k - 1 is done (at most one round left in flight). */
+	for (uint64_t k = 0; k < rounds || inflight > 0; k++) {
+		struct io_uring_cqe *cqe;
+		unsigned head, n = 0, wait_nr;
+
+		if (k < rounds) {
+			for (unsigned i = 0; i < batch; i++) {
+				struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+
+				if (w == SOCKET)
+					io_uring_prep_send(sqe, f->sv[0], out[i], len, MSG_NOSIGNAL);
+				else
+					io_uring_prep_write(sqe, f->file, out[i], len, (uint64_t)i * len);
+				io_uring_sqe_set_data64(sqe, i);
+			}
+			for (unsigned i = 0; i < batch; i++) {
+				struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+
+				if (w == SOCKET)
+					io_uring_prep_recv(sqe, f->sv[1], in[k & 1][i], len, 0);
+				else
+					io_uring_prep_read(sqe, f->file, in[k & 1][i], len,
+					                   (uint64_t)i * len);
+				io_uring_sqe_set_data64(sqe, batch + i);
+			}
+			inflight += 2 * batch;
+			wait_nr = inflight > 2 * batch ? inflight - 2 * batch : 0;
+		} else {
+			wait_nr = inflight;
+		}
+		r = io_uring_submit_and_wait(&ring, wait_nr);
+		if (r < 0)
+			die("submit_and_wait", -r);
+		io_uring_for_each_cqe(&ring, head, cqe) {
+			if (cqe->res != (int)len)
+				die("raw operation result", cqe->res < 0 ? -cqe->res : EIO);
+			n++;
+		}
+		io_uring_cq_advance(&ring, n);
+		inflight -= n;
+	}
+	t0 = bench_now_s() - t0;
+	io_uring_queue_exit(&ring);
+	return (double)(2 * batch * rounds) / t0;
+}
+
+/* --- through the loop ------------------------------------------------------ */
+
+struct inflight {
+	struct iouw_handle *h[2 * 2 * MAX_BATCH];
+	size_t expect[2 * 2 * MAX_BATCH];
+	bool has_buf[2 * 2 * MAX_BATCH];
+	size_t head, len;
+};
+
+/* Take every result that has arrived, oldest first: each must be OK with
+ * the full length; buffers handed back are freed. The count taken. */
+static size_t collect(struct inflight *q)
+{
+	size_t taken = 0;
+	const size_t cap = sizeof(q->h) / sizeof(q->h[0]);
+
+	while (q->len > 0) {
+		size_t at = q->head;
+		struct iouw_result res;
+		int r = iouw_handle_try(q->h[at], &res);
+
+		if (r == -EAGAIN)
+			break;
+		if (r < 0)
+			die("iouw_handle_try", -r);
+		if (res.status != IOUW_RESULT_OK || res.value != q->expect[at] ||
+		    (q->has_buf[at] && res.buf_len != q->expect[at])) {
+			fprintf(stderr, "bench_io: loop result %s err %d value %zu, expected ok %zu\n",
+			        iouw_status_name(res.status), res.err, res.value, q->expect[at]);
+			exit(1);
+		}
+		iouw_result_free(&res);
+		iouw_handle_drop(q->h[at]);
+		q->head = (q->head + 1) % cap;
+		q->len--;
+		taken++;
+	}
+	return taken;
+}
+
+/* Operations per second through the loop; *@caller_share: the share of the
+ * time the caller spent building requests and taking results (measured per
+ * round, outside the loop's own calls). */
+static double bench_loop(const struct fixture *f, enum workload w, unsigned batch, uint64_t rounds,
+                         double *caller_share)
+{
+	static char out[BLK_LEN];
+	const size_t cap = sizeof(((struct inflight *)0)->h) / sizeof(struct iouw_handle *);
+	struct iouw_clock clock = iouw_clock_monotonic();
+	struct iouw_loop_config cfg;
+	struct iouw_loop *loop;
+	struct inflight q = { .head = 0, .len = 0 };
+	size_t len = w == SOCKET ? MSG_LEN : BLK_LEN;
+	uint64_t submitted = 0;
+	double t0, caller = 0, tc;
+	int r;
+
+	memset(out, 'x', sizeof(out));
+	iouw_loop_config_init(&cfg);
+	cfg.ring_size = 128;
+	r = iouw_loop_new_uring(&cfg, clock, &loop);
+	if (r < 0) {
+		fprintf(stderr, "iouw_loop_new_uring: %s\n", strerror(-r));
+		exit(bench_uring_exit_code(r));
+	}
+	t0 = bench_now_s();
+	while (submitted < rounds || q.len > 0) {
+		struct iouw_loop_stats st;
+		uint64_t before;
+
+		iouw_loop_stats(loop, &st);
+		before = st.delivered;
+
+		/* Two rounds in hand: while one is in the ring, the next is
+		 * submitted. */
+		if (submitted < rounds && q.len + 2 * batch <= cap) {
+			struct iouw_request *run[2 * MAX_BATCH];
+			double tb = bench_now_s();
+			struct iovec iov = { .iov_base = out, .iov_len = len };
+			uint64_t deadline = w == SOCKET
+				? iouw_deadline_after(iouw_clock_now(&clock), UINT64_C(10000000000))
+				: IOUW_NO_DEADLINE;
+
+			for (unsigned i = 0; i < 2 * batch; i++) {
+				bool second = i >= batch;
+				unsigned slot = second ? i - batch : i;
+				size_t at = (q.head + q.len) % cap;
+				struct iouw_handle *h;
+				void *buf = NULL;
+
+				if (second) {
+					buf = malloc(len);
+					if (!buf)
+						die("malloc", ENOMEM);
+				}
+				if (w == SOCKET && !second)
+					r = iouw_request_send(f->sv[0], &iov, 1, deadline, &run[i], &h);
+				else if (w == SOCKET)
+					r = iouw_request_recv(f->sv[1], buf, len, 0, len, true, deadline,
+					                      &run[i], &h);
+				else if (!second)
+					r = iouw_request_write_at(f->file, (uint64_t)slot * len, &iov, 1,
+					                          &run[i], &h);
+				else
+					r = iouw_request_read_at(f->file, (uint64_t)slot * len, buf, len, len,
+					                         &run[i], &h);
+				if (r < 0)
+					die("request constructor", -r);
+				q.h[at] = h;
+				q.expect[at] = len;
+				q.has_buf[at] = second;
+				q.len++;
+			}
+			caller += bench_now_s() - tb;
+			/* The inbound queue holds 128: a round always fits. */
+			if (iouw_loop_submit_many(loop, run, 2 * batch) != (int)(2 * batch))
+				die("iouw_loop_submit_many", EAGAIN);
+			submitted++;
+		}
+		if (iouw_loop_turn(loop, false) < 0)
+			die("iouw_loop_turn", EIO);
+		/* Nothing delivered and no round to submit: wait for the CQEs
+		 * still due (results may arrive out of order, so the loop's
+		 * count says whether any are due: it never blocks with
+		 * nothing in flight). */
+		iouw_loop_stats(loop, &st);
+		if (st.delivered == before && st.delivered < submitted * 2 * batch &&
+		    (submitted == rounds || q.len + 2 * batch > cap) &&
+		    iouw_loop_turn(loop, true) < 0)
+			die("iouw_loop_turn", EIO);
+		tc = bench_now_s();
+		(void)collect(&q);
+		caller += bench_now_s() - tc;
+	}
+	t0 = bench_now_s() - t0;
+	*caller_share = caller / t0;
+	iouw_loop_free(loop);
+	return (double)(2 * batch * rounds) / t0;
+}
+
+/* What each loop-side request pays in syscalls besides the ring: its
+ * constructor dups the caller's fd and its end closes the dup. */
+static void print_dup_close(int fd)
+{
+	const unsigned n = 100000;
+	double best = 1e18;
+
+	for (int k = 0; k < 3; k++) {
+		double t0 = bench_now_s(), t;
+
+		for (unsigned i = 0; i < n; i++) {
+			int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+
+			if (d < 0)
+				die("F_DUPFD_CLOEXEC", errno);
+			close(d);
+		}
+		t = (bench_now_s() - t0) * 1e9 / n;
+		best = t < best ? t : best;
+	}
+	printf("machine: %.0f ns per fd dup + close (every loop-side request pays one)\n", best);
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t ops;
+	unsigned batches[8];
+	size_t nb;
+	bool met = true, judged = false;
+	/* IOUW_BENCH_ONLY=raw|loop runs one side (for profiling; no machine
+	 * line, no target). */
+	const char *only = getenv("IOUW_BENCH_ONLY");
+	struct fixture f;
+
+	if (bench_parse_args("bench_io", argc, argv, 100000, UINT64_MAX / 256, MAX_BATCH, &ops,
+	                     batches, &nb))
+		return 2;
+	if (only && strcmp(only, "raw") && strcmp(only, "loop")) {
+		fprintf(stderr, "bench_io: IOUW_BENCH_ONLY must be raw or loop, got '%s'\n", only);
+		return 2;
+	}
+	if (!only)
+		bench_machine_print();
+	fixture_open(&f);
+	if (!only)
+		print_dup_close(f.sv[0]);
+	for (int w = SOCKET; w <= FILEIO; w++) {
+		for (size_t i = 0; i < nb; i++) {
+			unsigned b = batches[i];
+			/* The same number of operations at every batch size. */
+			uint64_t n = (ops + 2 * b - 1) / (2 * b);
+			double raw = 0, lp = 0, share = 0;
+
+			for (int k = 0; k < 5; k++) {
+				double x = !only || !strcmp(only, "raw") ? bench_raw(&f, (enum workload)w, b, n) : 1;
+				double sh = 0;
+				double y = !only || !strcmp(only, "loop") ? bench_loop(&f, (enum workload)w, b, n, &sh) : 1;
+
+				raw = x > raw ? x : raw;
+				if (y > lp) {
+					lp = y;
+					share = sh;
+				}
+			}
+			printf("%-6s batch %2u: raw liburing %9.0f ops/s, iouwait loop %9.0f ops/s, "
+			       "loop/raw %.3f (the caller building requests and taking results: "
+			       "%.0f%% of the loop side's time; without it %.3f)\n",
+			       w == SOCKET ? "socket" : "file", b, raw, lp, lp / raw, share * 100,
+			       lp / (1 - share) / raw);
+			fflush(stdout);
+			if (b == 32) {
+				judged = true;
+				met = met && lp / raw >= TARGET;
+			}
+		}
+	}
+	fixture_close(&f);
+	if (bench_unjudged_build()) {
+		printf("target: loop/raw >= %.2f at batch 32: not judged in %s\n", TARGET,
+		       bench_unjudged_build());
+		return 0;
+	}
+	if (!judged || only) {
+		printf("target: loop/raw >= %.2f at batch 32: not measured (it needs batch 32 and both sides)\n",
+		       TARGET);
+		return 0;
+	}
+	printf("target: loop/raw >= %.2f at batch 32 (socket and file): %s\n", TARGET,
+	       met ? "met" : "NOT met");
+	return met ? 0 : 1;
+}
