@@ -170,6 +170,7 @@ struct runner {
 	char *recbuf;
 	size_t reclen;
 	bool stop_record;
+	char branches[160]; /* kernel mode: "LINE:BRANCH,..." (iouw_run_result) */
 };
 
 /* ---- log ------------------------------------------------------------------- */
@@ -1457,6 +1458,22 @@ static bool loop_fatal(struct runner *r, const struct iouw_scn_step *st, int e)
 
 static bool exec_step(struct runner *r, const struct iouw_scn_step *st);
 
+/* Append "LINE:BRANCH" to r->branches; once it is full, end it in "...". */
+static void note_branch(struct runner *r, int line, size_t branch)
+{
+	size_t len = strlen(r->branches), cap = sizeof(r->branches);
+	char t[32];
+	int n;
+
+	if (len >= 3 && !strcmp(r->branches + len - 3, "..."))
+		return;
+	n = snprintf(t, sizeof(t), "%s%d:%zu", len ? "," : "", line, branch);
+	if (n > 0 && len + (size_t)n + 3 < cap)
+		memcpy(r->branches + len, t, (size_t)n + 1);
+	else
+		memcpy(r->branches + (len + 3 < cap ? len : cap - 4), "...", 4);
+}
+
 static bool exec_either(struct runner *r, const struct iouw_scn_step *st)
 {
 	size_t chosen = 0;
@@ -1504,6 +1521,8 @@ static bool exec_either(struct runner *r, const struct iouw_scn_step *st)
 	if (r->mode == IOUW_RUN_INJECT)
 		chosen = r->o->inject_branch < st->nbranches ? r->o->inject_branch
 		                                             : st->nbranches - 1;
+	else
+		note_branch(r, st->line, chosen + 1);
 	logf_(r, "# branch %zu", chosen + 1); /* '#': not hashed */
 	for (size_t i = 0; i < st->branches[chosen].n; i++)
 		if (!exec_step(r, &st->branches[chosen].steps[i]))
@@ -2145,6 +2164,7 @@ int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_optio
 		}
 		ret->hash = h;
 	}
+	memcpy(ret->branches, r->branches, sizeof(ret->branches));
 	if (r->failed) {
 		const char *t = step_text(&s->body, r->fail_line);
 
