@@ -289,6 +289,28 @@ def report(kernels):
         lines += ["### Inject mode speed: `iouwait run --mode inject` over corpus/scenarios", "",
                   table(["kernel", "default path", "median, default", "median, forced MSG_RING",
                          "runs, default (s)", "runs, MSG_RING (s)"], rows), ""]
+    # Injected CQE cost (tests/bench_inject.c).
+    rows = []
+    for k in kernels:
+        st = k.steps.get("bench:inject")
+        if st is None:
+            continue
+        cells = {}
+        for line in st["lines"]:
+            m = re.match(r"^inject (\w+) +batch +(\d+): +(\d+) CQEs/s +([0-9.]+) ns/CQE$", line)
+            if m:
+                cells[(m.group(1), m.group(2))] = f"{float(m.group(4)):.0f} ns"
+            m = re.match(r"^inject (\w+): skipped, (.*)$", line)
+            if m:
+                cells[(m.group(1), "1")] = cells[(m.group(1), "32")] = "n/a: " + m.group(2)
+        if st["rc"] not in (0, 77):
+            failed = True
+        rows.append([name_of(k)] + [cells.get((p, b), "FAIL" if st["rc"] not in (0, 77) else "-")
+                                    for p in ("nop", "msg_ring") for b in ("1", "32")])
+    if rows:
+        lines += ["### Cost of one injected CQE (`bench_inject`, push + submit_and_wait + reap)", "",
+                  table(["kernel", "NOP inject, batch 1", "NOP inject, batch 32",
+                         "MSG_RING, batch 1", "MSG_RING, batch 32"], rows), ""]
     return "\n".join(lines), failed
 
 
