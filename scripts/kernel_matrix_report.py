@@ -163,11 +163,13 @@ def verdicts(k, step, mode_label=None):
     return out
 
 
-def cell(v):
+def cell(v, mode=""):
     if v is None:
         return "-"
     status, detail, br = v
     s = status
+    if status == "pass" and mode == "inject" and detail.startswith("via "):
+        s += f" ({detail})"
     if br and br != "-":
         s += f" (branches {br})"
     if status != "pass" and detail:
@@ -255,7 +257,7 @@ def report(kernels):
 
     # Conformance table.
     keys = sorted({key for v in all_v.values() for key in v})
-    rows = [[scn, mode] + [cell(all_v[name_of(k)].get((scn, mode))) for k in kernels]
+    rows = [[scn, mode] + [cell(all_v[name_of(k)].get((scn, mode)), mode) for k in kernels]
             for scn, mode in keys]
     lines += ["### Conformance: scenario x mode x kernel", "",
               table(["scenario", "mode"] + [name_of(k) for k in kernels], rows), ""]

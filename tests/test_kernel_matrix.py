@@ -41,6 +41,7 @@ FAIL scenarios/a.scn [inject] scenarios/a.scn:9: departed from the script
   departed at scenarios/a.scn:9: cqe r1 op res=0
 SKIP scenarios/b.scn [kernel] no CQE injection | nothing
 PASS scenarios/c.scn [kernel] hash=2 branches=-
+PASS scenarios/c.scn [inject] hash=2 via=msg_ring
 @@END scenarios rc=1 secs=8.38
 @@BEGIN negative
 FAIL scenarios/negative/w.scn [kernel] (negative, as declared) w.scn:25: departed from the script
@@ -104,6 +105,7 @@ class Report(unittest.TestCase):
         # the worst inject variant wins; kernel mode carries its branches
         self.assertIn("| a.scn | inject | FAIL: scenarios/a.scn:9: departed from the script |", out)
         self.assertIn("| a.scn | kernel | pass (branches 17:1,28:2) |", out)
+        self.assertIn("| c.scn | inject | pass (via msg_ring) |", out)
         self.assertIn("| b.scn | kernel | skip: no CQE injection \\| nothing |", out)
         self.assertIn("| negative/w.scn | kernel | pass |", out)
         self.assertIn("| negative/x.scn | inject | FAIL: negative scenario did not depart", out)
