@@ -1458,7 +1458,8 @@ static bool loop_fatal(struct runner *r, const struct iouw_scn_step *st, int e)
 
 static bool exec_step(struct runner *r, const struct iouw_scn_step *st);
 
-/* Append "LINE:BRANCH" to r->branches; once it is full, end it in "...". */
+/* Append "LINE:BRANCH" to r->branches; once the next one does not fit,
+ * end it in ",..." (after a whole entry) and add nothing more. */
 static void note_branch(struct runner *r, int line, size_t branch)
 {
 	size_t len = strlen(r->branches), cap = sizeof(r->branches);
@@ -1467,11 +1468,12 @@ static void note_branch(struct runner *r, int line, size_t branch)
 
 	if (len >= 3 && !strcmp(r->branches + len - 3, "..."))
 		return;
+	/* Every entry leaves room for the ",..." that may follow it. */
 	n = snprintf(t, sizeof(t), "%s%d:%zu", len ? "," : "", line, branch);
-	if (n > 0 && len + (size_t)n + 3 < cap)
+	if (n > 0 && len + (size_t)n + 5 <= cap)
 		memcpy(r->branches + len, t, (size_t)n + 1);
 	else
-		memcpy(r->branches + (len + 3 < cap ? len : cap - 4), "...", 4);
+		memcpy(r->branches + len, len ? ",..." : "...", len ? 5 : 4);
 }
 
 static bool exec_either(struct runner *r, const struct iouw_scn_step *st)

@@ -70,7 +70,7 @@ struct iouw_run_result {
 	char inject_via[12]; /* inject mode: "nop" or "msg_ring", else "" */
 	/* Kernel mode: the branch the kernel took in each either block the run
 	 * entered, in order, as "LINE:BRANCH" (1-based) joined by ',', for
-	 * example "14:1,31:2"; "" when none; ends in "..." when cut short. */
+	 * example "14:1,31:2"; "" when none; ends in ",..." when cut short. */
 	char branches[160];
 };
 
