@@ -291,27 +291,31 @@ def report(kernels):
         lines += ["### Inject mode speed: `iouwait run --mode inject` over corpus/scenarios", "",
                   table(["kernel", "default path", "median, default", "median, forced MSG_RING",
                          "runs, default (s)", "runs, MSG_RING (s)"], rows), ""]
-    # Injected CQE cost (tests/bench_inject.c).
+    # Injected CQE cost (tests/bench_inject.c), best of the runs.
     rows = []
     for k in kernels:
-        st = k.steps.get("bench:inject")
-        if st is None:
+        runs = [k.steps[s] for s in k.order if s.split(":")[:2] == ["bench", "inject"]]
+        if not runs:
             continue
-        cells = {}
-        for line in st["lines"]:
-            m = re.match(r"^inject (\w+) +batch +(\d+): +(\d+) CQEs/s +([0-9.]+) ns/CQE$", line)
-            if m:
-                cells[(m.group(1), m.group(2))] = f"{float(m.group(4)):.0f} ns"
-            m = re.match(r"^inject (\w+): skipped, (.*)$", line)
-            if m:
-                cells[(m.group(1), "1")] = cells[(m.group(1), "32")] = "n/a: " + m.group(2)
-        if st["rc"] not in (0, 77):
-            failed = True
-        rows.append([name_of(k)] + [cells.get((p, b), "FAIL" if st["rc"] not in (0, 77) else "-")
-                                    for p in ("nop", "msg_ring") for b in ("1", "32")])
+        best, skipped = {}, {}
+        bad = any(st["rc"] not in (0, 77) for st in runs)
+        for st in runs:
+            for line in st["lines"]:
+                m = re.match(r"^inject (\w+) +batch +(\d+): +(\d+) CQEs/s +([0-9.]+) ns/CQE$", line)
+                if m:
+                    key = (m.group(1), m.group(2))
+                    best[key] = min(best.get(key, float("inf")), float(m.group(4)))
+                m = re.match(r"^inject (\w+): skipped, (.*)$", line)
+                if m:
+                    skipped[m.group(1)] = "n/a: " + m.group(2)
+        failed = failed or bad
+        rows.append([name_of(k), str(len(runs))]
+                    + [f"{best[(p, b)]:.0f} ns" if (p, b) in best and not bad
+                       else skipped.get(p, "FAIL" if bad else "-")
+                       for p in ("nop", "msg_ring") for b in ("1", "32")])
     if rows:
-        lines += ["### Cost of one injected CQE (`bench_inject`, push + submit_and_wait + reap)", "",
-                  table(["kernel", "NOP inject, batch 1", "NOP inject, batch 32",
+        lines += ["### Cost of one injected CQE (`bench_inject`: push + submit_and_wait + reap; best of the runs)", "",
+                  table(["kernel", "runs", "NOP inject, batch 1", "NOP inject, batch 32",
                          "MSG_RING, batch 1", "MSG_RING, batch 32"], rows), ""]
     return "\n".join(lines), failed
 

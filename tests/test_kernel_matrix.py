@@ -51,11 +51,16 @@ PASS? scenarios/negative/x.scn [inject] negative scenario did not depart at line
 @@END speed:auto:1 rc=0 secs=2.00
 @@BEGIN speed:msg_ring:1
 @@END speed:msg_ring:1 rc=0 secs=3.00
-@@BEGIN bench:inject
+@@BEGIN bench:inject:1
 inject nop: skipped, this kernel lacks it (Invalid argument)
 inject msg_ring batch  1:     321582 CQEs/s   3109.6 ns/CQE
+inject msg_ring batch 32:     757277 CQEs/s   1420.5 ns/CQE
+@@END bench:inject:1 rc=0 secs=3.00
+@@BEGIN bench:inject:2
+inject nop: skipped, this kernel lacks it (Invalid argument)
+inject msg_ring batch  1:     221582 CQEs/s   4109.6 ns/CQE
 inject msg_ring batch 32:     757277 CQEs/s   1320.5 ns/CQE
-@@END bench:inject rc=0 secs=3.00
+@@END bench:inject:2 rc=0 secs=3.00
 @@BEGIN ring:seed-a
 @@END ring:seed-a rc=0 secs=0.29
 @@BEGIN ring:seed-b
@@ -115,7 +120,7 @@ class Report(unittest.TestCase):
         self.assertIn("| uring_backend | pass 2 ok; this kernel rejects IORING_NOP_INJECT_RESULT", out)
         self.assertIn("| seed-b | skip |", out)
         self.assertIn("MSG_RING (no NOP inject) | 2.00 s | 3.00 s |", out)
-        self.assertIn("| bookworm 6.1.0-57-amd64 | n/a: this kernel lacks it (Invalid argument) | "
+        self.assertIn("| bookworm 6.1.0-57-amd64 | 2 | n/a: this kernel lacks it (Invalid argument) | "
                       "n/a: this kernel lacks it (Invalid argument) | 3110 ns | 1320 ns |", out)
 
     def test_clean_run_exits_0_and_fills_docs(self):
