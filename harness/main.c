@@ -1,7 +1,8 @@
 /* harness/main.c: the `iouwait` command line.
  *
- *   iouwait run [--mode kernel|inject|all] [--twice] [--msg-ring] [-v] FILE|DIR...
+ *   iouwait run [--mode kernel|inject|all] [--twice] [--msg-ring] [--branches] [-v] FILE|DIR...
  *   iouwait record FILE -o OUT
+ *   iouwait features
  *   iouwait check [--expect-error "LINE:COL: error: expected ..."] FILE...
  *
  * Every file is parsed before anything runs; a script that does not parse
@@ -15,13 +16,22 @@
  * status: 0 all passed (skips allowed), 1 a failure or a bad input, 2
  * usage, 77 everything was skipped, 99 the environment failed (out of
  * memory, fds, processes: meson's exitcode protocol calls 99 an ERROR, also
- * for a should_fail test).
+ * for a should_fail test). With --branches, kernel-mode PASS and FAIL
+ * lines end in " branches=LINE:BRANCH,..." (the branch the kernel took in
+ * each either block entered, 1-based; "-" for none).
  *
  * Inputs: only regular files of at most IOUW_MAX_SCENARIO_BYTES are read
  * (opened O_NONBLOCK, so a FIFO never blocks; fstat refuses anything else),
  * every read error is an error ("FILE:0:0: error: expected ..."); a
  * directory contributes its *.scn files and one with none is "nothing to
  * run"; a scenario without a single step is an error in every command.
+ *
+ * features prints the ring features the loop and the harness use, one line
+ * each, "feature NAME yes" or "feature NAME no (why)": ext_arg (with
+ * FEAT_NODROP; without it no uring backend), single_issuer (with
+ * DEFER_TASKRUN), multishot_poll (the wake path's POLL_ADD multishot),
+ * nop_inject, msg_ring (the two CQE injection paths); exit 0, 77 when no
+ * ring can be set up at all (scripts/kernel-matrix collects these).
  *
  * Negative scenarios (a `negative line=N` header) must depart at line N: that
  * is reported as "FAIL ... (negative, as declared)" and exits 1, so meson's
@@ -46,15 +56,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <liburing.h>
 
 #include "outfile.h"
 #include "runner.h"
 #include "scenario.h"
+#include "uring_backend.h"
 
 /* Scenarios are small; anything bigger is not one (and /dev/zero-like
  * inputs must not grow memory). */
@@ -451,8 +467,13 @@ static void run_child(const struct iouw_scenario *s, const struct iouw_run_optio
 }
 
 static void report(const struct iouw_scenario *s, enum iouw_run_mode m,
-                   const struct iouw_run_result *r, struct totals *t, const char *extra)
+                   const struct iouw_run_result *r, struct totals *t, const char *extra,
+                   bool branches)
 {
+	char br[sizeof(r->branches) + 16] = "";
+
+	if (branches && m == IOUW_RUN_KERNEL)
+		snprintf(br, sizeof(br), " branches=%s", r->branches[0] ? r->branches : "-");
 	if (s->negative_line > 0 && r->verdict != IOUW_VERDICT_SKIP &&
 	    r->verdict != IOUW_VERDICT_ERROR) {
 		if (r->verdict == IOUW_VERDICT_FAIL && r->fail_line == s->negative_line) {
@@ -469,13 +490,13 @@ static void report(const struct iouw_scenario *s, enum iouw_run_mode m,
 	}
 	switch (r->verdict) {
 	case IOUW_VERDICT_PASS:
-		printf("PASS %s [%s] hash=%016llx%s%s%s\n", s->name, mode_name(m),
+		printf("PASS %s [%s] hash=%016llx%s%s%s%s\n", s->name, mode_name(m),
 		       (unsigned long long)r->hash, r->inject_via[0] ? " via=" : "", r->inject_via,
-		       extra ? extra : "");
+		       extra ? extra : "", br);
 		t->pass++;
 		break;
 	case IOUW_VERDICT_FAIL:
-		printf("FAIL %s [%s] %s\n", s->name, mode_name(m), r->reason);
+		printf("FAIL %s [%s] %s%s\n", s->name, mode_name(m), r->reason, br);
 		t->fail++;
 		break;
 	case IOUW_VERDICT_SKIP:
@@ -489,11 +510,120 @@ static void report(const struct iouw_scenario *s, enum iouw_run_mode m,
 	}
 }
 
+static int usage(void);
+
+static void feature(const char *name, int err)
+{
+	if (err == 0)
+		printf("feature %s yes\n", name);
+	else
+		printf("feature %s no (%s)\n", name, strerror(-err));
+}
+
+/* A multishot POLL_ADD on an eventfd posts a CQE per readiness edge with
+ * IORING_CQE_F_MORE while it stays armed: two writes, two such CQEs. */
+static int probe_multishot_poll(void)
+{
+	struct io_uring ring;
+	int efd, err;
+
+	err = io_uring_queue_init(4, &ring, 0);
+	if (err < 0)
+		return err;
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (efd < 0) {
+		err = -errno;
+		goto out_ring;
+	}
+	io_uring_prep_poll_multishot(io_uring_get_sqe(&ring), efd, POLLIN);
+	err = io_uring_submit(&ring);
+	if (err < 0)
+		goto out;
+	for (int i = 0; i < 2; i++) {
+		struct __kernel_timespec ts = { .tv_sec = 1 };
+		struct io_uring_cqe *c;
+		uint64_t one = 1, v;
+
+		if (write(efd, &one, sizeof(one)) != (ssize_t)sizeof(one)) {
+			err = -errno;
+			goto out;
+		}
+		err = io_uring_wait_cqe_timeout(&ring, &c, &ts);
+		if (err < 0)
+			goto out;
+		err = c->res < 0 ? c->res : !(c->flags & IORING_CQE_F_MORE) ? -EOPNOTSUPP : 0;
+		io_uring_cqe_seen(&ring, c);
+		if (err < 0)
+			goto out;
+		if (read(efd, &v, sizeof(v)) != (ssize_t)sizeof(v)) {
+			err = -errno;
+			goto out;
+		}
+	}
+out:
+	close(efd);
+out_ring:
+	io_uring_queue_exit(&ring);
+	return err;
+}
+
+/* A default uring backend, probed by @probe (NOP inject or MSG_RING). */
+static int probe_inject(int (*probe)(struct iouw_backend *))
+{
+	struct iouw_uring_config cfg = { .entries = 8 };
+	struct iouw_backend *b;
+	int err = iouw_uring_backend_new(&cfg, &b);
+
+	if (err < 0)
+		return err;
+	err = probe(b);
+	iouw_backend_free(b);
+	return err;
+}
+
+static int cmd_features(int argc, char **argv)
+{
+	struct iouw_uring_config si = { .entries = 8, .single_issuer = true };
+	struct io_uring_params p;
+	struct io_uring ring;
+	struct iouw_backend *b;
+	struct utsname u;
+	int err;
+
+	(void)argv;
+	if (argc != 0)
+		return usage();
+	if (uname(&u) == 0)
+		printf("kernel %s\n", u.release);
+	err = iouw_uring_available();
+	if (err < 0) {
+		printf("feature io_uring no (%s)\n", strerror(-err));
+		return 77;
+	}
+	memset(&p, 0, sizeof(p));
+	err = io_uring_queue_init_params(4, &ring, &p);
+	if (err < 0)
+		return 1;
+	io_uring_queue_exit(&ring);
+	feature("ext_arg", (p.features & IORING_FEAT_EXT_ARG) && (p.features & IORING_FEAT_NODROP)
+	                           ? 0 : -EOPNOTSUPP);
+	err = iouw_uring_backend_new(&si, &b);
+	if (err == 0)
+		iouw_backend_free(b);
+	feature("single_issuer", err);
+	feature("multishot_poll", probe_multishot_poll());
+	feature("nop_inject", probe_inject(iouw_uring_probe_nop_inject));
+	feature("msg_ring", probe_inject(iouw_uring_probe_msg_ring));
+	return 0;
+}
+
 static int usage(void)
 {
 	fprintf(stderr,
-	        "usage: iouwait run [--mode kernel|inject|all] [--twice] [--msg-ring] [-v] FILE|DIR...\n"
+	        "usage: iouwait run [--mode kernel|inject|all] [--twice] [--msg-ring] [--branches] [-v]\n"
+	        "                  FILE|DIR...\n"
 	        "       iouwait record FILE -o OUT\n"
+	        "       iouwait features\n"
 	        "       iouwait check [--expect-error \"LINE:COL: error: ...\"] FILE...\n");
 	return 2;
 }
@@ -557,7 +687,7 @@ static int cmd_check(int argc, char **argv)
 static int cmd_run(int argc, char **argv)
 {
 	unsigned modes = IOUW_SCN_MODE_KERNEL | IOUW_SCN_MODE_INJECT;
-	bool twice = false, msg_ring = false, verbose = false;
+	bool twice = false, msg_ring = false, verbose = false, branches = false;
 	char **paths = NULL;
 	size_t npaths = 0;
 	struct file *files;
@@ -580,6 +710,8 @@ static int cmd_run(int argc, char **argv)
 			twice = true;
 		} else if (!strcmp(argv[i], "--msg-ring")) {
 			msg_ring = true;
+		} else if (!strcmp(argv[i], "--branches")) {
+			branches = true;
 		} else if (!strcmp(argv[i], "-v")) {
 			verbose = true;
 		} else {
@@ -657,7 +789,7 @@ static int cmd_run(int argc, char **argv)
 			}
 			if (twice)
 				strncat(extra, " (twice, same hash)", sizeof(extra) - strlen(extra) - 1);
-			report(s, mode, &r, &t, extra);
+			report(s, mode, &r, &t, extra, branches);
 			}
 		}
 	}
@@ -773,5 +905,7 @@ int main(int argc, char **argv)
 		return cmd_record(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "check"))
 		return cmd_check(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "features"))
+		return cmd_features(argc - 2, argv + 2);
 	return usage();
 }

@@ -172,6 +172,7 @@ struct runner {
 	char *recbuf;
 	size_t reclen;
 	bool stop_record;
+	char branches[160]; /* kernel mode: "LINE:BRANCH,..." (iouw_run_result) */
 };
 
 /* ---- log ------------------------------------------------------------------- */
@@ -1490,6 +1491,24 @@ static bool loop_fatal(struct runner *r, const struct iouw_scn_step *st, int e)
 
 static bool exec_step(struct runner *r, const struct iouw_scn_step *st);
 
+/* Append "LINE:BRANCH" to r->branches; once the next one does not fit,
+ * end it in ",..." (after a whole entry) and add nothing more. */
+static void note_branch(struct runner *r, int line, size_t branch)
+{
+	size_t len = strlen(r->branches), cap = sizeof(r->branches);
+	char t[32];
+	int n;
+
+	if (len >= 3 && !strcmp(r->branches + len - 3, "..."))
+		return;
+	/* Every entry leaves room for the ",..." that may follow it. */
+	n = snprintf(t, sizeof(t), "%s%d:%zu", len ? "," : "", line, branch);
+	if (n > 0 && len + (size_t)n + 5 <= cap)
+		memcpy(r->branches + len, t, (size_t)n + 1);
+	else
+		memcpy(r->branches + len, len ? ",..." : "...", len ? 5 : 4);
+}
+
 static bool exec_either(struct runner *r, const struct iouw_scn_step *st)
 {
 	size_t chosen = 0;
@@ -1537,6 +1556,8 @@ static bool exec_either(struct runner *r, const struct iouw_scn_step *st)
 	if (r->mode == IOUW_RUN_INJECT)
 		chosen = r->o->inject_branch < st->nbranches ? r->o->inject_branch
 		                                             : st->nbranches - 1;
+	else
+		note_branch(r, st->line, chosen + 1);
 	logf_(r, "# branch %zu", chosen + 1); /* '#': not hashed */
 	for (size_t i = 0; i < st->branches[chosen].n; i++)
 		if (!exec_step(r, &st->branches[chosen].steps[i]))
@@ -2195,6 +2216,7 @@ int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_optio
 		}
 		ret->hash = h;
 	}
+	memcpy(ret->branches, r->branches, sizeof(ret->branches));
 	if (r->env_failed) {
 		/* Not a departure: the hash and the timeline are incomplete. */
 		ret->verdict = IOUW_VERDICT_ERROR;

@@ -72,6 +72,10 @@ struct iouw_run_result {
 	int fail_line;     /* script line that departed (FAIL), else 0 */
 	char reason[512];  /* FAIL/SKIP: one line */
 	char inject_via[12]; /* inject mode: "nop" or "msg_ring", else "" */
+	/* Kernel mode: the branch the kernel took in each either block the run
+	 * entered, in order, as "LINE:BRANCH" (1-based) joined by ',', for
+	 * example "14:1,31:2"; "" when none; ends in ",..." when cut short. */
+	char branches[160];
 };
 
 /* Run @s in @o->mode. Returns 0 with *ret filled (PASS, FAIL, SKIP or

@@ -321,6 +321,76 @@ START_TEST(test_cq_overflow_scripted)
 }
 END_TEST
 
+/* Kernel mode reports the branch the kernel took in each either block, by
+ * line; a failed run reports the blocks it got through; inject mode none. */
+START_TEST(test_kernel_branches_reported)
+{
+	static const char text[] =
+		"modes kernel inject\n"
+		"file f content=\"x\"\n"
+		"sync r1 fd=f\n"
+		"submit r1\n"
+		"turn\n"
+		"either\n"
+		"  cqe r1 op res=-EIO\n"
+		"or\n"
+		"  cqe r1 op res=0\n"
+		"end\n"
+		"reap\n"
+		"sync r2 fd=f\n"
+		"submit r2\n"
+		"turn\n"
+		"either\n"
+		"  cqe r2 op res=0\n"
+		"or\n"
+		"  cqe r2 op res=-EIO\n"
+		"end\n"
+		"reap\n"
+		"expect result r2 ok 0\n";
+	char *bad;
+	struct iouw_run_result r;
+
+	run_text(text, IOUW_RUN_KERNEL, &r, NULL);
+	ck_assert_msg(r.verdict == IOUW_VERDICT_PASS, "%s", r.reason);
+	ck_assert_str_eq(r.branches, "6:2,15:1");
+	run_text(text, IOUW_RUN_INJECT, &r, NULL);
+	if (r.verdict != IOUW_VERDICT_SKIP)
+		ck_assert_str_eq(r.branches, "");
+	ck_assert_int_ge(asprintf(&bad, "%s%s", text, "expect result r1 ok 1\n"), 0);
+	run_text(bad, IOUW_RUN_KERNEL, &r, NULL);
+	ck_assert_int_eq(r.verdict, IOUW_VERDICT_FAIL);
+	ck_assert_int_eq(r.fail_line, 22);
+	ck_assert_str_eq(r.branches, "6:2,15:1");
+	free(bad);
+}
+END_TEST
+
+/* More either blocks than the report holds: the list is cut at a whole
+ * entry and ends in "...", and the run still passes. */
+START_TEST(test_kernel_branches_cut_short)
+{
+	char *text = strdup("modes kernel\nfile f content=\"x\"\n"), *t;
+	struct iouw_run_result r;
+	size_t len;
+
+	for (int i = 0; i < 40; i++) {
+		ck_assert_int_ge(asprintf(&t, "%ssync r%d fd=f\nsubmit r%d\nturn\neither\n"
+		                                "  cqe r%d op res=0\nor\n  cqe r%d op res=-EIO\nend\nreap\n",
+		                          text, i, i, i, i), 0);
+		free(text);
+		text = t;
+	}
+	run_text(text, IOUW_RUN_KERNEL, &r, NULL);
+	ck_assert_msg(r.verdict == IOUW_VERDICT_PASS, "%s", r.reason);
+	len = strlen(r.branches);
+	ck_assert_uint_lt(len, sizeof(r.branches));
+	ck_assert_uint_gt(len, sizeof(r.branches) - 12);
+	ck_assert_str_eq(r.branches + len - 4, ",..."); /* cut after a whole entry */
+	ck_assert(strncmp(r.branches, "6:1,15:1,24:1,", 14) == 0);
+	free(text);
+}
+END_TEST
+
 START_TEST(test_inject_deterministic)
 {
 	struct iouw_run_result a, b;
@@ -438,6 +508,8 @@ static Suite *harness_suite(bool ring)
 	tcase_add_test(tc, test_run_leaves_no_fd);
 	tcase_add_test(tc, test_failure_reports_line);
 	tcase_add_test(tc, test_inject_deterministic);
+	tcase_add_test(tc, test_kernel_branches_reported);
+	tcase_add_test(tc, test_kernel_branches_cut_short);
 	tcase_add_test(tc, test_cq_overflow_scripted);
 	tcase_add_test(tc, test_record_replays);
 	tcase_add_test(tc, test_record_file_atomic);

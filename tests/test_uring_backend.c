@@ -13,6 +13,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <signal.h>
@@ -394,6 +396,22 @@ START_TEST(test_uring_interrupted_wait)
 }
 END_TEST
 
+/* Kernels before IORING_NOP_INJECT_RESULT (Debian 12's 6.1, see
+ * docs/kernel-matrix.md) reject the NOP flag with -EINVAL: then the probe
+ * must say exactly that (not a timeout, not a wrong CQE), and MSG_RING, the
+ * harness's fallback, must work on the same ring. Says so in a TAP comment
+ * and returns true; false when @err is not -EINVAL (the caller asserts 0). */
+static bool nop_inject_missing(struct iouw_backend *b, int err)
+{
+	if (err != -EINVAL)
+		return false;
+	printf("# this kernel rejects IORING_NOP_INJECT_RESULT (-EINVAL): "
+	       "checked the MSG_RING fallback instead\n");
+	fflush(stdout);
+	ck_assert_int_eq(iouw_uring_probe_msg_ring(b), 0);
+	return true;
+}
+
 START_TEST(test_uring_probe_nop_inject)
 {
 	struct iouw_backend *b = new_ring(8, 0, false);
@@ -404,7 +422,13 @@ START_TEST(test_uring_probe_nop_inject)
 	ck_assert_int_eq(push_nop(b, 1), 0);
 	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, 1000 * MS), 1);
 	err = iouw_uring_probe_nop_inject(b);
-	/* Linux 6.18 has IORING_NOP_INJECT_RESULT. */
+	if (nop_inject_missing(b, err)) {
+		/* The waiting CQE was kept across both probes. */
+		ck_assert_uint_eq(iouw_backend_reap(b, out, 8), 1);
+		ck_assert_uint_eq(out[0].user_data, 1);
+		iouw_backend_free(b);
+		return;
+	}
 	ck_assert_int_eq(err, 0);
 	ck_assert_int_eq(push_nop(b, 2), 0);
 	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 2, 1000 * MS), 1);
@@ -431,8 +455,10 @@ END_TEST
 START_TEST(test_uring_probe_nop_inject_single_issuer)
 {
 	struct iouw_backend *b = new_ring(4, 0, true);
+	int err = iouw_uring_probe_nop_inject(b);
 
-	ck_assert_int_eq(iouw_uring_probe_nop_inject(b), 0);
+	if (!nop_inject_missing(b, err))
+		ck_assert_int_eq(err, 0);
 	iouw_backend_free(b);
 }
 END_TEST
