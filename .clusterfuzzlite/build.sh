@@ -36,8 +36,8 @@ esac
 
 # The checkout: the working directory (OSS-Fuzz's WORKDIR), else $SRC/iouwait.
 src=$(pwd)
-[ -f "$src/meson.build" ] && [ -d "$src/fuzz" ] || src=$SRC/iouwait
-[ -f "$src/meson.build" ] || { echo "build.sh: no iouwait checkout in $(pwd) or $SRC/iouwait" >&2; exit 1; }
+[ -f "$src/meson.build" ] && [ -d "$src/fuzz" ] || src=${SRC:-}/iouwait
+[ -f "$src/meson.build" ] || { echo "build.sh: no iouwait checkout in $(pwd) or ${SRC:-}/iouwait" >&2; exit 1; }
 
 # Seconds one input may take before libFuzzer calls it a timeout (every
 # input is meant to finish in milliseconds).
