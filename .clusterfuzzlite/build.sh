@@ -45,6 +45,9 @@ timeout_s=10
 
 build=$WORK/iouwait-build
 rm -rf "$build"
+# The coverage build's configure-time programs (meson's compiler checks)
+# would drop default.profraw into the checkout.
+export LLVM_PROFILE_FILE=$WORK/configure-%p.profraw
 # plain: no optimisation or debug flags of meson's own (CFLAGS has them);
 # no -Werror: the toolchain's clang is newer than the project's.
 meson setup "$build" "$src" --buildtype=plain -Dwerror=false -Db_lundef=false \
