@@ -63,13 +63,20 @@ int main(int argc, char **argv)
 	}
 	for (;;) {
 		if (size == cap) {
-			cap = cap ? cap * 2 : 4096;
-			data = realloc(data, cap);
-			if (!data) {
-				fprintf(stderr, "iouwait-decode: %s: out of memory\n", argv[2]);
+			/* realloc() failing leaves the old buffer allocated: keep
+			 * it in data until it is freed. */
+			size_t grown_cap = cap ? cap * 2 : 4096;
+			uint8_t *grown = grown_cap > cap ? realloc(data, grown_cap) : NULL;
+
+			if (!grown) {
+				fprintf(stderr, "iouwait-decode: %s: out of memory after %zu bytes\n",
+				        argv[2], size);
 				fclose(f);
+				free(data);
 				return 1;
 			}
+			data = grown;
+			cap = grown_cap;
 		}
 		{
 			size_t n = fread(data + size, 1, cap - size, f);
