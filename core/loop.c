@@ -617,6 +617,12 @@ HOT void admit(struct iouw_loop *loop, struct iouw_request *req, const bool obse
 /* iouw_loop_fill_sq() up to, not including, handing the staged SQEs over. */
 static bool fill_staged(struct iouw_loop *loop)
 {
+	/* Account for every submission published so far before looking at
+	 * the front door (the original advances its processed sequence here):
+	 * the arm before a blocking wait then refuses to sleep only for what
+	 * was published after this fill looked, not for the batch it just
+	 * admitted (wake.h). */
+	(void)iouw_wake_submitted(&loop->wake);
 	loop->sq_left = loop->ring ? io_uring_sq_space_left(loop->ring)
 	                           : iouw_backend_sq_space(loop->backend);
 	if (loop->wake_needs_arm) {

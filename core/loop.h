@@ -29,7 +29,8 @@
  *
  * The loop only blocks when it has nothing else to do: no ready waiter, no
  * admissible inbound request, no pending cancel, and the sleep-intent
- * handshake (core/wake.h) found no submission since it last looked.
+ * handshake (core/wake.h) found no submission since the fill last looked at
+ * the front door.
  *
  * Clock discipline: the clock is read only while a deadline is active, when a
  * request with a deadline is admitted, and while draining with a budget.

@@ -66,6 +66,7 @@ struct env {
 	bool auto_kernel;
 	size_t answered; /* submitted-log entries the auto kernel has seen */
 	int waits_timed;
+	int hooks; /* wait hook calls: the loop blocked */
 };
 
 /* Wait hook: a timed wait lets the virtual clock run to its bound; the
@@ -166,6 +167,7 @@ static int env_wait_hook(void *ctx, unsigned wait_nr, int64_t timeout_ns)
 	bool posted = false;
 
 	(void)wait_nr;
+	e->hooks++;
 	if (e->auto_kernel) {
 		n = iouw_mem_backend_submitted(e->b, &sqes);
 		for (size_t i = e->answered; i < n; i++) {
@@ -978,6 +980,57 @@ START_TEST(test_shutdown_zero_budget_reaps_first)
 }
 END_TEST
 
+/* After a submit, the first blocking attempt blocks: the fill accounts for
+ * the wake sequence before it looks at the front door, so the arm that
+ * follows finds nothing new and the loop waits (the original advances its
+ * processed sequence in the fill). Before, the arm compared against a
+ * sequence only the arm updated: one wasted non-blocking iteration per
+ * batch. */
+START_TEST(test_first_blocking_turn_after_submit_blocks)
+{
+	struct env e;
+	uint64_t calls;
+
+	env_init_auto(&e, 4, IOUW_NO_DEADLINE);
+	for (int round = 0; round < 3; round++) {
+		submit(&e, sync_req(&e, IOUW_NO_DEADLINE));
+		submit(&e, sync_req(&e, IOUW_NO_DEADLINE));
+		calls = iouw_mem_backend_wait_calls(e.b);
+		e.hooks = 0;
+		/* One turn: admit both, submit, block until the kernel
+		 * answers (the auto kernel answers in the wait hook). */
+		ck_assert_int_eq(iouw_loop_turn(e.loop, true), 0);
+		ck_assert_uint_eq(iouw_mem_backend_wait_calls(e.b) - calls, 1);
+		ck_assert_int_eq(e.hooks, 1);
+		ck_assert_int_eq(e.log.finishes, 2 * round);
+		/* The next turn reaps both. */
+		ck_assert_uint_eq(iouw_loop_reap(e.loop), 2);
+		ck_assert_int_eq(e.log.finishes, 2 * round + 2);
+		check(&e);
+	}
+	env_free(&e);
+}
+END_TEST
+
+/* A submit that lands after the fill looked (between the fill and the arm)
+ * still keeps the loop from blocking: the arm sees the new sequence. */
+START_TEST(test_submit_after_fill_keeps_turn_from_blocking)
+{
+	struct env e;
+	uint64_t calls;
+
+	env_init_auto(&e, 4, IOUW_NO_DEADLINE);
+	(void)iouw_loop_fill_sq(e.loop);
+	submit(&e, sync_req(&e, IOUW_NO_DEADLINE));
+	calls = iouw_mem_backend_wait_calls(e.b);
+	ck_assert_int_eq(iouw_loop_submit_and_wait(e.loop, true), 0);
+	ck_assert_uint_eq(iouw_mem_backend_wait_calls(e.b) - calls, 1);
+	ck_assert_int_eq(e.hooks, 0); /* did not block */
+	ck_assert_uint_eq(iouw_loop_inbound_len(e.loop), 1);
+	env_free(&e);
+}
+END_TEST
+
 /* ---- beyond the original --------------------------------------------------------- */
 
 START_TEST(test_loop_reads_clock_only_with_active_deadlines)
@@ -1176,6 +1229,8 @@ int main(void)
 	tcase_add_test(tc, test_deadline_timeout_ensure_enough_capacity);
 	tcase_add_test(tc, test_shutdown_zero_budget_abandons_before_staging);
 	tcase_add_test(tc, test_shutdown_zero_budget_reaps_first);
+	tcase_add_test(tc, test_first_blocking_turn_after_submit_blocks);
+	tcase_add_test(tc, test_submit_after_fill_keeps_turn_from_blocking);
 	tcase_add_test(tc, test_loop_reads_clock_only_with_active_deadlines);
 	tcase_add_test(tc, test_loop_rearms_wake_poll_only_without_more_flag);
 	tcase_add_test(tc, test_loop_reaps_overflowed_cqes_in_order);
