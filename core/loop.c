@@ -617,6 +617,12 @@ HOT void admit(struct iouw_loop *loop, struct iouw_request *req, const bool obse
 /* iouw_loop_fill_sq() up to, not including, handing the staged SQEs over. */
 static bool fill_staged(struct iouw_loop *loop)
 {
+	/* Account for every submission published so far before looking at
+	 * the front door (the original advances its processed sequence here):
+	 * the arm before a blocking wait then refuses to sleep only for what
+	 * was published after this fill looked, not for the batch it just
+	 * admitted (wake.h). */
+	(void)iouw_wake_submitted(&loop->wake);
 	loop->sq_left = loop->ring ? io_uring_sq_space_left(loop->ring)
 	                           : iouw_backend_sq_space(loop->backend);
 	if (loop->wake_needs_arm) {
@@ -822,26 +828,57 @@ static void abandon(struct iouw_loop *loop)
 	loop->cancels.len = 0;
 }
 
+/* Whether the drain's budget is spent (never without a shutdown timeout). */
+static bool budget_spent(const struct iouw_loop *loop)
+{
+	return loop->cfg.shutdown_timeout_ns != IOUW_NO_DEADLINE && loop->budget_left == 0;
+}
+
+/* The original's drain(), step by step (loop.h, "Shutdown"): the budget is
+ * checked right after the reap, before any timeout is advanced or anything
+ * staged, so nothing new reaches the kernel once it is spent (a budget of 0
+ * included). */
+static int drain(struct iouw_loop *loop)
+{
+	int r;
+
+	for (;;) {
+		loop->stats.turns++;
+		iouw_loop_reap(loop);
+		if (iouw_loop_is_drained(loop))
+			return 0;
+		if (budget_spent(loop)) {
+			/* Deadlines were honoured until now; what is left is
+			 * abandoned. Wheel entries of abandoned waiters stay
+			 * behind as stale entries. */
+			abandon(loop);
+			return 0;
+		}
+		iouw_loop_advance_timeouts(loop);
+		(void)iouw_loop_fill_sq(loop);
+		if (iouw_loop_is_drained(loop)) {
+			/* Staging emptied the table (a local timeout): done.
+			 * Still submit what was pushed, without waiting. */
+			r = iouw_loop_submit_and_wait(loop, false);
+			return r < 0 ? r : 0;
+		}
+		/* Bounded by min(budget left, next deadline); the time the
+		 * wait took is charged to the budget. */
+		r = iouw_loop_submit_and_wait(loop, true);
+		if (r < 0)
+			return r;
+	}
+}
+
 int iouw_loop_run(struct iouw_loop *loop)
 {
-	for (;;) {
+	while (!iouw_loop_is_closed(loop)) {
 		int r = iouw_loop_turn(loop, true);
 
 		if (r < 0)
 			return r;
-		if (iouw_loop_is_drained(loop))
-			return 0;
-		if (iouw_loop_is_closed(loop) && loop->cfg.shutdown_timeout_ns != IOUW_NO_DEADLINE &&
-		    loop->budget_left == 0) {
-			/* Deadlines were honoured until now; what is left is
-			 * abandoned. Wheel entries of abandoned waiters stay
-			 * behind as stale entries. */
-			iouw_loop_reap(loop);
-			if (!iouw_loop_is_drained(loop))
-				abandon(loop);
-			return 0;
-		}
 	}
+	return drain(loop);
 }
 
 struct iouw_waiters *iouw_loop_waiters(struct iouw_loop *loop)

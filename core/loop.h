@@ -29,7 +29,8 @@
  *
  * The loop only blocks when it has nothing else to do: no ready waiter, no
  * admissible inbound request, no pending cancel, and the sleep-intent
- * handshake (core/wake.h) found no submission since it last looked.
+ * handshake (core/wake.h) found no submission since the fill last looked at
+ * the front door.
  *
  * Clock discipline: the clock is read only while a deadline is active, when a
  * request with a deadline is admitted, and while draining with a budget.
@@ -37,13 +38,18 @@
  * brought up to now once.
  *
  * Shutdown: iouw_loop_close() closes the front door and wakes the loop;
- * iouw_loop_run() then keeps reaping, advancing timeouts, staging cancels,
- * the ready queue and the requests already accepted, until nothing is
- * tracked. With a shutdown_timeout the time spent waiting (measured on the
- * injected clock) is charged to the budget; when it is spent, everything
- * still tracked or queued is abandoned (released; callers are told
- * -ECANCELED). Staging alone can empty the table (a local timeout) and ends
- * the drain.
+ * iouw_loop_run() turns until it sees the loop closed, then drains as the
+ * original's drain() does, one step at a time: (1) reap every available
+ * CQE; (2) nothing tracked or queued -> done; (3) a budget was set and none
+ * is left -> abandon everything still tracked or queued (callers are told
+ * ABANDONED, -ECANCELED), done: no timeout advanced, nothing staged, so
+ * nothing new reaches the kernel once the budget is spent, a budget of 0
+ * included; (4) advance timeouts, fill the SQ (pending cancels, the ready
+ * queue, the requests accepted before close); (5) nothing left -> submit
+ * what was pushed without waiting, done (staging alone can empty the table:
+ * a local timeout); (6) submit and wait, bounded by the budget left and the
+ * next deadline, charging the time the wait took (measured on the injected
+ * clock) to the budget; back to (1).
  *
  * Liveness caveat (by design, as in the original): capacity is the ring size.
  * If the table is full of requests that wait on requests still queued behind
@@ -179,8 +185,9 @@ int iouw_loop_submit_many(struct iouw_loop *loop, struct iouw_request *const *re
 /* Any thread: close the front door and wake the loop so run() drains. */
 void iouw_loop_close(struct iouw_loop *loop);
 
-/* Loop thread: turn until closed and drained (or abandoned). 0, or the
- * fatal -errno of a wait. */
+/* Loop thread: turn until closed, then drain (see "Shutdown" above) until
+ * nothing is tracked or queued, abandoning what is left once a shutdown
+ * budget is spent. 0, or the fatal -errno of a wait. */
 int iouw_loop_run(struct iouw_loop *loop);
 
 /* Loop thread: one turn. @may_block false never waits for a CQE (submit

@@ -8,7 +8,13 @@
  *
  * State: one atomic 64-bit word. Bit 0 is the sleep intent ("armed"), bits
  * 1..63 a sequence counter bumped by every publish. seen_seq (loop-only)
- * is the sequence the loop last accounted for.
+ * is the sequence the loop last accounted for: every fill records it
+ * (iouw_wake_submitted) before it looks at the front door, as the
+ * original advances its processed sequence in the fill, so the arm that
+ * follows the fill only refuses to sleep for what was published after the
+ * fill looked. (Updating it only in arm() cost every batch one wasted
+ * non-blocking iteration: the first arm after a submit always saw a new
+ * sequence, even though the fill had admitted the batch.)
  *
  *   DISARMED --arm(), nothing new since seen_seq--> ARMED (loop may block)
  *   DISARMED --arm(), publishes since seen_seq--> DISARMED (must not block)
@@ -57,7 +63,9 @@ bool iouw_wake_arm(struct iouw_wake *w);
 /* Loop side. Withdraw the sleep intent after waking. */
 void iouw_wake_disarm(struct iouw_wake *w);
 /* Loop side. True when something was published since the last call (or
- * arm()), and account for it. */
+ * arm()), and account for it. The loop calls it at the start of every fill,
+ * before it looks at the front door (an acquire load: a request published
+ * before the sequence read here is visible to the fill's pops). */
 bool iouw_wake_submitted(struct iouw_wake *w);
 /* Loop side. Drain the eventfd counter after its poll CQE. 0 (also when it
  * was already empty), or -errno. Never changes the sequence. */

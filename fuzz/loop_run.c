@@ -86,6 +86,9 @@ static struct {
 	bool arm_advance; /* inside turn()/run(): reap-done means advance next */
 	bool draining;
 	uint32_t drain_choices;
+	/* Virtual time the drain's waits let pass: what the loop charges to
+	 * its shutdown budget (the clock moves only there once closed). */
+	uint64_t drain_waited;
 	uint64_t cur_tick; /* reference wheel current tick */
 	bool advance_read; /* the advance phase about to run may read the clock */
 	uint64_t posts;
@@ -243,6 +246,14 @@ static void ref_advance(void)
 	}
 }
 
+/* The original's drain: once the budget is spent (a budget of 0 from the
+ * start), the next reap is followed by abandoning what is left, with no
+ * timeout advanced and nothing staged or waited for. */
+static bool budget_spent(void)
+{
+	return S.closed && S.budget != IOUW_NO_DEADLINE && S.drain_waited >= S.budget;
+}
+
 static uint64_t read_clock(void *ctx)
 {
 	(void)ctx;
@@ -286,6 +297,13 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 	iouw_waiter_id id;
 
 	(void)ctx;
+	/* After the budget is spent the drain only reaps (CQEs, their
+	 * completions and deliveries) and abandons. */
+	EXPECT(!budget_spent() || ev->kind == IOUW_EV_CQE || ev->kind == IOUW_EV_COMPLETION ||
+	               ev->kind == IOUW_EV_ABANDON ||
+	               (ev->kind == IOUW_EV_DELIVER && ev->outcome == IOUW_FINISH_COMPLETE),
+	       "loop event %d (outcome %d) after the shutdown budget was spent", (int)ev->kind,
+	       ev->outcome);
 	switch (ev->kind) {
 	case IOUW_EV_CQE:
 		if (ev->cqe.user_data == IOUW_WAKE_USER_DATA)
@@ -367,8 +385,7 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 		return;
 	case IOUW_EV_ABANDON:
 		r = by_request(ev->request);
-		EXPECT(S.closed && S.budget != IOUW_NO_DEADLINE,
-		       "req%u abandoned without a spent shutdown budget", num(r));
+		EXPECT(budget_spent(), "req%u abandoned without a spent shutdown budget", num(r));
 		EXPECT(ev->outcome == (r->admitted && r->op != OP_NONE),
 		       "req%u abandoned with in_flight %d, reference op state %d", num(r), ev->outcome,
 		       (int)r->op);
@@ -414,6 +431,8 @@ static void on_push(const struct io_uring_sqe *sqe)
 {
 	struct lr_req *r;
 
+	EXPECT(!budget_spent(), "SQE (opcode %s) pushed after the shutdown budget was spent",
+	       iouw_rs_opcode_name(sqe->opcode));
 	{
 		if (sqe->user_data == IOUW_WAKE_USER_DATA) {
 			EXPECT(sqe->opcode == IORING_OP_POLL_ADD, "wake user_data on a %s",
@@ -595,6 +614,7 @@ static void kernel_wait(int64_t timeout_ns)
 		return;
 	if (timeout_ns >= 0) {
 		iouw_virtual_clock_advance(&S.vc, (uint64_t)timeout_ns);
+		S.drain_waited += (uint64_t)timeout_ns;
 		say(" -> wait: clock +%lldns", (long long)timeout_ns);
 		LS(drain_clock, (uint64_t)timeout_ns);
 	}
@@ -624,6 +644,7 @@ static int lr_submit_and_wait(struct iouw_backend *b, unsigned wait_nr, int64_t 
 	int n;
 
 	(void)b;
+	EXPECT(!budget_spent(), "the loop submits after the shutdown budget was spent");
 	n = S.io->submit(S.io->ctx);
 	if (iouw_fuzz_env_error(n))
 		iouw_fuzz_env_exit(S.name, "capturing submitted SQEs", n);
@@ -648,8 +669,10 @@ static unsigned lr_reap(struct iouw_backend *b, struct iouw_cqe *out, unsigned m
 	unsigned n = S.io->reap(S.io->ctx, out, max);
 
 	(void)b;
-	if (n == 0 && S.arm_advance)
-		ref_advance(); /* iouw_loop_reap ends: the advance phase is next */
+	/* iouw_loop_reap ends: the advance phase is next, unless the drain's
+	 * budget is spent (then it abandons, advancing nothing). */
+	if (n == 0 && S.arm_advance && !budget_spent())
+		ref_advance();
 	return n;
 }
 

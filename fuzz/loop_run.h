@@ -58,7 +58,10 @@
  * model fed with the op results in reap order and the reference cancel
  * state (so Timeout only after a deadline passed, success only with the
  * bytes delivered, buffers and canaries intact), Abandoned only when a
- * shutdown budget ran out; a result recorded by a CQE is delivered in that
+ * shutdown budget ran out (the drain's waits let that much virtual time
+ * pass; a budget of 0 from close on), after which the drain only reaps and
+ * abandons, as the original's drain() does: no SQE, submit, expiry, stage,
+ * admission or Timeout; a result recorded by a CQE is delivered in that
  * same reap; a request's fd is closed once it ended, except a request abandoned
  * with its op in flight: detached, its caller gets Abandoned at once without
  * its buffer, its fd stays open until iouw_loop_free() closes it; the clock is read only

@@ -66,6 +66,7 @@ struct env {
 	bool auto_kernel;
 	size_t answered; /* submitted-log entries the auto kernel has seen */
 	int waits_timed;
+	int hooks; /* wait hook calls: the loop blocked */
 };
 
 /* Wait hook: a timed wait lets the virtual clock run to its bound; the
@@ -166,6 +167,7 @@ static int env_wait_hook(void *ctx, unsigned wait_nr, int64_t timeout_ns)
 	bool posted = false;
 
 	(void)wait_nr;
+	e->hooks++;
 	if (e->auto_kernel) {
 		n = iouw_mem_backend_submitted(e->b, &sqes);
 		for (size_t i = e->answered; i < n; i++) {
@@ -912,6 +914,123 @@ START_TEST(test_deadline_timeout_ensure_enough_capacity)
 }
 END_TEST
 
+/* drain() of the original with a budget of 0: reap, then abandon at once.
+ * No timeout is advanced and nothing is staged: nothing new reaches the
+ * kernel once the budget is spent, and a caller whose deadline passed while
+ * parked hears Abandoned, not Timeout. */
+START_TEST(test_shutdown_zero_budget_abandons_before_staging)
+{
+	struct env e;
+	struct io_uring_sqe sqes[4];
+	struct iouw_loop_stats stats;
+	const struct io_uring_sqe *sent;
+
+	env_init(&e, 4, 4, 0);
+	/* A send in flight whose deadline passes: the old extra turn staged
+	 * its ASYNC_CANCEL after the budget was spent. */
+	admit_sends(&e, 1, START_NS + 3 * MS, sqes);
+	/* A send parked in the ready queue whose deadline passes: the old
+	 * extra turn timed it out locally (Timeout, not Abandoned). */
+	(void)park_expired_in_ready(&e);
+	/* A request accepted before close: the old extra turn admitted it and
+	 * pushed its SQE, then detached it as in flight. */
+	submit(&e, sync_req(&e, IOUW_NO_DEADLINE));
+	iouw_loop_close(e.loop);
+	ck_assert_int_eq(iouw_loop_run(e.loop), 0);
+	ck_assert(iouw_loop_is_drained(e.loop));
+	ck_assert_uint_eq(iouw_mem_backend_submitted(e.b, &sent), 0);
+	iouw_loop_stats(e.loop, &stats);
+	ck_assert_uint_eq(stats.cancels, 0);
+	ck_assert_uint_eq(stats.timeouts, 0);
+	ck_assert_uint_eq(stats.delivered, 0);
+	ck_assert_uint_eq(stats.abandoned, 3);
+	ck_assert_int_eq(e.log.finishes, 0);
+	ck_assert_int_eq(e.log.builds, 2); /* the two sends' first SQEs only */
+	/* The parked send and the fsync are released now; the send whose op
+	 * is in flight stays parked until the loop is freed. */
+	ck_assert_int_eq(e.log.releases, 2);
+	ck_assert_uint_eq(iouw_wheel_active(iouw_loop_wheel(e.loop)), 0);
+	check(&e);
+	env_free(&e);
+	ck_assert_int_eq(e.log.releases, 3);
+}
+END_TEST
+
+/* The reap before the budget check still counts: a CQE already in the ring
+ * when run() starts completes its request (budget 0 or not). */
+START_TEST(test_shutdown_zero_budget_reaps_first)
+{
+	struct env e;
+	struct io_uring_sqe sqes[4];
+	struct iouw_loop_stats stats;
+
+	env_init(&e, 4, 4, 0);
+	submit(&e, sync_req(&e, IOUW_NO_DEADLINE));
+	turn(&e);
+	ck_assert_uint_eq(take_sqes(&e, sqes, 4), 1);
+	post(&e, sqes[0].user_data, 0);
+	iouw_loop_close(e.loop);
+	ck_assert_int_eq(iouw_loop_run(e.loop), 0);
+	ck_assert(iouw_loop_is_drained(e.loop));
+	ck_assert_int_eq(e.log.finishes, 1);
+	ck_assert_int_eq(e.log.finished_how, IOUW_FINISH_COMPLETE);
+	iouw_loop_stats(e.loop, &stats);
+	ck_assert_uint_eq(stats.abandoned, 0);
+	env_free(&e);
+}
+END_TEST
+
+/* After a submit, the first blocking attempt blocks: the fill accounts for
+ * the wake sequence before it looks at the front door, so the arm that
+ * follows finds nothing new and the loop waits (the original advances its
+ * processed sequence in the fill). Before, the arm compared against a
+ * sequence only the arm updated: one wasted non-blocking iteration per
+ * batch. */
+START_TEST(test_first_blocking_turn_after_submit_blocks)
+{
+	struct env e;
+	uint64_t calls;
+
+	env_init_auto(&e, 4, IOUW_NO_DEADLINE);
+	for (int round = 0; round < 3; round++) {
+		submit(&e, sync_req(&e, IOUW_NO_DEADLINE));
+		submit(&e, sync_req(&e, IOUW_NO_DEADLINE));
+		calls = iouw_mem_backend_wait_calls(e.b);
+		e.hooks = 0;
+		/* One turn: admit both, submit, block until the kernel
+		 * answers (the auto kernel answers in the wait hook). */
+		ck_assert_int_eq(iouw_loop_turn(e.loop, true), 0);
+		ck_assert_uint_eq(iouw_mem_backend_wait_calls(e.b) - calls, 1);
+		ck_assert_int_eq(e.hooks, 1);
+		ck_assert_int_eq(e.log.finishes, 2 * round);
+		/* The next turn reaps both. */
+		ck_assert_uint_eq(iouw_loop_reap(e.loop), 2);
+		ck_assert_int_eq(e.log.finishes, 2 * round + 2);
+		check(&e);
+	}
+	env_free(&e);
+}
+END_TEST
+
+/* A submit that lands after the fill looked (between the fill and the arm)
+ * still keeps the loop from blocking: the arm sees the new sequence. */
+START_TEST(test_submit_after_fill_keeps_turn_from_blocking)
+{
+	struct env e;
+	uint64_t calls;
+
+	env_init_auto(&e, 4, IOUW_NO_DEADLINE);
+	(void)iouw_loop_fill_sq(e.loop);
+	submit(&e, sync_req(&e, IOUW_NO_DEADLINE));
+	calls = iouw_mem_backend_wait_calls(e.b);
+	ck_assert_int_eq(iouw_loop_submit_and_wait(e.loop, true), 0);
+	ck_assert_uint_eq(iouw_mem_backend_wait_calls(e.b) - calls, 1);
+	ck_assert_int_eq(e.hooks, 0); /* did not block */
+	ck_assert_uint_eq(iouw_loop_inbound_len(e.loop), 1);
+	env_free(&e);
+}
+END_TEST
+
 /* ---- beyond the original --------------------------------------------------------- */
 
 START_TEST(test_loop_reads_clock_only_with_active_deadlines)
@@ -1108,6 +1227,10 @@ int main(void)
 	tcase_add_test(tc, test_shutdown_timeout_abandons_timed_op_after_cutoff);
 	tcase_add_test(tc, test_shutdown_no_timeout_processes_ready_queue);
 	tcase_add_test(tc, test_deadline_timeout_ensure_enough_capacity);
+	tcase_add_test(tc, test_shutdown_zero_budget_abandons_before_staging);
+	tcase_add_test(tc, test_shutdown_zero_budget_reaps_first);
+	tcase_add_test(tc, test_first_blocking_turn_after_submit_blocks);
+	tcase_add_test(tc, test_submit_after_fill_keeps_turn_from_blocking);
 	tcase_add_test(tc, test_loop_reads_clock_only_with_active_deadlines);
 	tcase_add_test(tc, test_loop_rearms_wake_poll_only_without_more_flag);
 	tcase_add_test(tc, test_loop_reaps_overflowed_cqes_in_order);
