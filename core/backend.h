@@ -1,4 +1,4 @@
-/* core/backend.h: the ring backend interface (SPEC sections 6 and 8).
+/* core/backend.h: the ring backend interface (docs/loop.md §6, docs/kernel.md §8).
  *
  * What: the only way the event loop talks to a ring. A backend owns a
  * submission queue (SQEs pushed, then submitted in one go) and a completion

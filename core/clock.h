@@ -1,6 +1,6 @@
 /* core/clock.h: the injectable clock and saturating nanosecond arithmetic
- * (SPEC section 5: "the clock must be injectable so tests and scripts move
- * time deterministically").
+ * (docs/wheel.md §5.5: time is read only through an injected clock, so
+ * tests and scripts move it deterministically).
  *
  * Owns: struct iouw_clock (a function pointer + context the loop reads time
  * through), the CLOCK_MONOTONIC clock, the virtual clock tests and scripts

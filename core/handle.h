@@ -1,4 +1,4 @@
-/* core/handle.h: the caller-side handle of one logical request (SPEC 4.4).
+/* core/handle.h: the caller-side handle of one logical request (docs/requests.md §4.4).
  *
  * Owns: struct iouw_handle (the state a request and its caller share),
  * struct iouw_result (what the caller gets back) and enum iouw_status.

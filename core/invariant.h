@@ -11,7 +11,7 @@
  * change.
  *
  * Broken invariants are programming errors or impossible kernel behaviour
- * (SPEC "panic"); recoverable conditions are negative errno returns instead.
+ * (a "panic", docs/README.md §1.2); recoverable conditions are negative errno returns instead.
  *
  * Hook (link time, no state in core): an executable may define
  * iouw_invariant_hook(); iouw_invariant_failed() calls it with the name

@@ -1,4 +1,4 @@
-/* core/loop.h: the io_uring event loop (SPEC section 6).
+/* core/loop.h: the io_uring event loop (docs/loop.md §6).
  *
  * What: drives logical requests through a ring backend. It owns the waiter
  * table, the timeout wheel, the ready queue (waiters that need their next
@@ -7,7 +7,7 @@
  * time only through the injected struct iouw_clock, so every test and
  * scenario is deterministic.
  *
- * One turn (iouw_loop_turn), exactly in SPEC order:
+ * One turn (iouw_loop_turn), exactly in the order of docs/loop.md §6.2:
  *   1. reap every available CQE (the backend flushes the kernel's overflow
  *      list): the wake poll's CQE acknowledges the eventfd and, without
  *      IORING_CQE_F_MORE, marks the poll for re-arming; any other CQE goes to
@@ -103,7 +103,7 @@ struct iouw_loop_config {
 	uint64_t tick_ns;
 };
 
-/* Fill @cfg with SPEC's defaults. */
+/* Fill @cfg with the defaults of docs/loop.md §6.1. */
 void iouw_loop_config_init(struct iouw_loop_config *cfg);
 
 /* Validate @cfg and write the normalised form (ring size rounded up) to

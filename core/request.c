@@ -1,5 +1,5 @@
 /* core/request.c: see request.h. One ops table serves every kind; each
- * operation switches on the kind, so SPEC 4.3's table reads column by column
+ * operation switches on the kind, so docs/requests.md §4.3's table reads column by column
  * in on_cqe(). */
 #define _GNU_SOURCE
 #include "request.h"
@@ -328,7 +328,7 @@ int iouw_request_sync(int fd, struct iouw_request **ret_req, struct iouw_handle 
 	return 0;
 }
 
-/* ---- SQE (SPEC 4.1) ---------------------------------------------------- */
+/* ---- SQE (docs/requests.md §4.1) --------------------------------------- */
 
 /* Refresh k->iov with up to 32 iovecs of the unsent bytes; returns the
  * count. */
@@ -406,7 +406,7 @@ static void kind_build_sqe(struct iouw_request *req, struct io_uring_sqe *sqe, u
 	io_uring_sqe_set_data64(sqe, user_data);
 }
 
-/* ---- CQE (SPEC 4.2, 4.3) ----------------------------------------------- */
+/* ---- CQE (docs/requests.md §4.2, §4.3) --------------------------------- */
 
 /* Record the terminal result; returns true (terminal) for tail calls. */
 static bool record(struct kind_request *k, enum iouw_status status, int err, size_t value)
@@ -418,8 +418,8 @@ static bool record(struct kind_request *k, enum iouw_status status, int err, siz
 	return true;
 }
 
-/* SPEC 4.2/4.3: an Error result carries the errno -res. A kernel reports
- * -4095..-1, but any int32 may arrive (SPEC 8): every other negative is
+/* docs/requests.md §4.2 and §4.3: an Error result carries the errno -res. A kernel reports
+ * -4095..-1, but any int32 may arrive (docs/kernel.md §8): every other negative is
  * still negated without overflow, except INT32_MIN, which has no positive
  * int and so is a named invariant, never undefined behaviour. */
 static int error_of(int32_t res)
@@ -572,7 +572,7 @@ static bool kind_on_cqe(struct iouw_request *req, bool cancel_requested, int32_t
 	return false;
 }
 
-/* ---- orphaning and delivery (SPEC 4.4) ---------------------------------- */
+/* ---- orphaning and delivery (docs/requests.md §4.4) --------------------- */
 
 static bool kind_is_orphaned(const struct iouw_request *req)
 {
@@ -614,7 +614,7 @@ static void end_with(struct kind_request *k, enum iouw_status status, int err, s
 	free(k);
 }
 
-/* SPEC 4.4 "delivered if no result was recorded". */
+/* docs/requests.md §4.4, fallback row. */
 static void fallback(const struct kind_request *k, enum iouw_status *status)
 {
 	switch (k->kind) {

@@ -1,10 +1,10 @@
-/* core/request.h: the five request state machines (SPEC 4): send, recv,
+/* core/request.h: the five request state machines (docs/requests.md §4): send, recv,
  * read_at, write_at and sync, behind struct iouw_request_ops.
  *
  * Owns: every request kind's progress cursor, result slot, fd reference and
- * buffers, the SQE each kind builds (SPEC 4.1), the CQE classification
- * (SPEC 4.2), each kind's reaction to a class (SPEC 4.3) and what is
- * delivered when the request ends (SPEC 4.4).
+ * buffers, the SQE each kind builds (docs/requests.md §4.1), the CQE classification
+ * (docs/requests.md §4.2), each kind's reaction to a class (docs/requests.md §4.3) and what is
+ * delivered when the request ends (docs/requests.md §4.4).
  *
  * Resources: a constructor dups the caller's fd (F_DUPFD_CLOEXEC), so the
  * caller may close its own fd at any time; the dup is closed exactly once
@@ -24,8 +24,8 @@
  *   (ended)        finish() or release() ran; the pointer is dead
  *
  *   PENDING -> PENDING    on_cqe() "again" (retry, or partial progress)
- *   PENDING -> RECORDED   on_cqe() terminal (SPEC 4.3 table)
- *   PENDING -> ended      finish(COMPLETE): fallback result (SPEC 4.4);
+ *   PENDING -> RECORDED   on_cqe() terminal (docs/requests.md §4.3 table)
+ *   PENDING -> ended      finish(COMPLETE): fallback result (docs/requests.md §4.4);
  *                         finish(TIMEOUT): timeout result; release()
  *   RECORDED -> ended     finish(COMPLETE): recorded result;
  *                         finish(TIMEOUT): timeout result; release()
@@ -42,13 +42,13 @@
  *            one (Error class) gives err = -res, defined for all but
  *            INT32_MIN, which has no errno ("CQE result INT32_MIN is no
  *            errno"); -4096 and below are not errnos a kernel sends, but
- *            SPEC 4.2 classifies them as Error and they stay so
+ *            docs/requests.md §4.2 classifies them as Error and they stay so
  *   a CQE or SQE after a recorded result ("request CQE after terminal result",
  *   "request SQE built after terminal result").
  * Constructors reject shapes that would break them with -EINVAL; tests reach
  * the panics through iouw_request_test_set_shape().
  *
- * SQEs (SPEC 4.1) are built only with liburing helpers. SEND carries
+ * SQEs (docs/requests.md §4.1) are built only with liburing helpers. SEND carries
  * MSG_NOSIGNAL; WRITEV cannot, so a process that sends with several buffers
  * to a peer that may close should ignore SIGPIPE (the original ran in Rust,
  * which ignores SIGPIPE). recv and read_at ask for at most UINT32_MAX bytes
@@ -68,7 +68,7 @@
 #include "handle.h"
 #include "request_ops.h"
 
-/* Most iovecs one WRITEV SQE describes (SPEC 4.1). */
+/* Most iovecs one WRITEV SQE describes (docs/requests.md §4.1). */
 #define IOUW_REQUEST_MAX_IOVECS 32
 
 enum iouw_request_kind {
@@ -79,7 +79,7 @@ enum iouw_request_kind {
 	IOUW_REQUEST_SYNC = 4,
 };
 
-/* SPEC 4.2: the class of a raw op CQE result, the same for every kind. */
+/* docs/requests.md §4.2: the class of a raw op CQE result, the same for every kind. */
 enum iouw_cqe_class {
 	IOUW_CQE_RETRY = 0,     /* -EAGAIN, -EWOULDBLOCK, -EINTR */
 	IOUW_CQE_CANCELLED = 1, /* -ECANCELED while the waiter is cancel-requested */
@@ -88,7 +88,7 @@ enum iouw_cqe_class {
 	IOUW_CQE_POSITIVE = 4,  /* n > 0 */
 };
 
-/* Classify @res (SPEC 4.2). Pure. */
+/* Classify @res (docs/requests.md §4.2). Pure. */
 enum iouw_cqe_class iouw_cqe_classify(int32_t res, bool cancel_requested);
 
 /* Stable name of @kind ("send", "recv", ...) / of @cls ("retry", ...). */

@@ -31,9 +31,9 @@ struct iouw_request;
 /* How a request leaves the core when the loop finishes it. */
 enum iouw_finish {
 	/* Deliver the result recorded by on_cqe(), or the kind's fallback
-	 * result when none was recorded (SPEC 4.4 "delivered if no result"). */
+	 * result when none was recorded (docs/requests.md §4.4, fallback row). */
 	IOUW_FINISH_COMPLETE = 0,
-	/* Deliver the kind's local-timeout result (SPEC 4.4). */
+	/* Deliver the kind's local-timeout result (docs/requests.md §4.4). */
 	IOUW_FINISH_TIMEOUT = 1,
 };
 
@@ -46,7 +46,7 @@ struct iouw_request_ops {
 	 * waiter was CancelRequested when the CQE arrived. Returns true when the
 	 * request reached a terminal state (a result is recorded). */
 	bool (*on_cqe)(struct iouw_request *req, bool cancel_requested, int32_t res);
-	/* True when nobody will read the result any more (SPEC 4.4).
+	/* True when nobody will read the result any more (docs/requests.md §4.4).
 	 * Optional: NULL declares a request that is never orphaned (its work
 	 * continues after the caller left, as write_at and sync do, or it has
 	 * no caller to leave), and spares the table a call per stage and per
@@ -76,7 +76,7 @@ struct iouw_request_ops {
 struct iouw_request {
 	const struct iouw_request_ops *ops;
 	/* Absolute deadline on the loop's clock (ns), or IOUW_NO_DEADLINE.
-	 * Only send and recv carry one (SPEC 4); the loop reads it once, at
+	 * Only send and recv carry one (docs/requests.md §4); the loop reads it once, at
 	 * admission, to schedule the waiter on the timeout wheel. */
 	uint64_t deadline_ns;
 };

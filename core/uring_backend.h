@@ -1,5 +1,5 @@
 /* core/uring_backend.h: the production backend, a real io_uring ring
- * (liburing 2.3), obeying core/backend.h. Kernel facts: SPEC section 8.
+ * (liburing 2.3), obeying core/backend.h. Kernel facts: docs/kernel.md §8.
  *
  * What it owns: one ring (its fd closed by free), and a small "stash" of
  * CQEs that a probe took out of the ring but that belong to the caller.

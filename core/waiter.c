@@ -182,7 +182,7 @@ void iouw_waiters__on_cancel_result(struct iouw_waiters *w, iouw_waiter_id id, i
 		/* Cancellation succeeded; the op CQE (-ECANCELED) follows. */
 	} else if (res == -EALREADY) {
 		/* Too late to cancel; the op CQE should follow (it may
-		 * not come soon: SPEC 8, the waiter then stays stuck in
+		 * not come soon: docs/kernel.md §8, the waiter then stays stuck in
 		 * CANCEL_REQUESTED, see iouw_waiters_cancel_requested()). */
 	} else if (res == -ENOENT) {
 		/* Not found: the op already completed (common race). */

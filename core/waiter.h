@@ -1,5 +1,5 @@
-/* core/waiter.h: waiter ids and the waiter table (SPEC sections 2 and 3;
- * ../shared/seeds/waiter.rs is normative and wins over SPEC).
+/* core/waiter.h: waiter ids and the waiter table (docs/waiters.md §2 and §3;
+ * the original waiter module is normative there, docs/README.md §1.1).
  *
  * What: one slot per tracked logical request. A slot's id (index +
  * generation) travels in SQE user_data; bit 63 tags the ASYNC_CANCEL SQE

@@ -1,4 +1,4 @@
-/* core/wake.h: the loop's wake path (SPEC section 6, last paragraph).
+/* core/wake.h: the loop's wake path (docs/loop.md §6.7).
  *
  * What: producers on other threads must be able to wake a loop that sleeps in
  * io_uring_enter, without paying an eventfd write per submission. The loop

@@ -1,4 +1,4 @@
-/* core/wheel.h: the timeout wheel (SPEC section 5).
+/* core/wheel.h: the timeout wheel (docs/wheel.md §5).
  *
  * Owns: deadline bookkeeping for waiters. The loop converts a request's
  * absolute deadline into a tick, schedules the waiter id at that tick, and
@@ -67,7 +67,7 @@
  *     scan. The default 60 s / 5 ms layout uses 16384 slots.
  *   - target_tick clamps to current + ceil(max_timeout/tick). current is the
  *     floor of the last advance's time, so a deadline right at the horizon
- *     of "now" can be shortened by less than one tick (SPEC's clamp).
+ *     of "now" can be shortened by less than one tick (the clamp of docs/wheel.md §5.2).
  *   - Deadlines and times saturate, never wrap: deadline < start is already
  *     expired; now < start is tick 0; the current tick stops at
  *     UINT64_MAX - 2 * slots (the "tick limit"), so current + slots and

@@ -4,7 +4,7 @@
  *
  * The bytes are decoded into a history by fuzz/request_history.h (layout and
  * legality rules there) and run by fuzz/request_check.h against the real
- * requests and the reference model of SPEC 4.1-4.4 in fuzz/request_model.h:
+ * requests and the reference model of docs/requests.md §4.1-§4.4 in fuzz/request_model.h:
  * every SQE, every outcome, every delivered result (buffers and canaries
  * included) and every fd is checked after every step; a mismatch prints the
  * step in words and abort()s. A kernel-legal history must never reach an

@@ -215,7 +215,7 @@ static uint64_t now_tick(void)
 	return (S.vc.now_ns - START) / TICK;
 }
 
-/* SPEC 5 target_tick against the reference current tick. */
+/* docs/wheel.md §5 target_tick against the reference current tick. */
 static uint64_t ref_target(uint64_t deadline)
 {
 	uint64_t t, horizon = (MAX_TIMEOUT + TICK - 1) / TICK;

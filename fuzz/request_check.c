@@ -245,7 +245,7 @@ static void run_step(struct iouw_waiters *w, const struct iouw_rh_step *s)
 			                           &co);
 			EXPECT(co.kind == IOUW_COMPLETION_CANCEL && co.request == NULL,
 			       "cancel CQE outcome %d, want Cancel", co.kind);
-			/* SPEC 3: anything but 0, -EALREADY, -ENOENT (and -EINVAL,
+			/* docs/waiters.md §3: anything but 0, -EALREADY, -ENOENT (and -EINVAL,
 			 * the FATAL case) is warned about once and ignored. */
 			EXPECT(iouw_waiters_unexpected_cancel_results(w) == warned + counted,
 			       "cancel CQE res %d: unexpected-result count %llu -> %llu", (int)s->res,

@@ -31,7 +31,7 @@
  * -ECANCELED only after a cancel was requested; cancel CQEs only for
  * ASYNC_CANCELs the loop would have issued.
  *
- * HOSTILE mode (header bits 6-7; SPEC 8 "any int32 may arrive"): every op
+ * HOSTILE mode (header bits 6-7; docs/kernel.md §8 "any int32 may arrive"): every op
  * CQE first takes a pick among 4; 0 means a hostile result instead of a
  * legal one: INT32_MIN, INT32_MIN + 1, -4096, -4095, -ECANCELED, bytes
  * asked + 1, remaining + 1, INT32_MAX or any 32 bits (4 more bytes); so
@@ -49,7 +49,7 @@
  * -> Timeout; of an orphaned one (send/recv/read_at with a dropped handle)
  * -> Orphaned; else Submit with the model's SQE. Op CQE: terminal or
  * orphaned -> Complete, else Requeue. The result the caller gets is the
- * model's (SPEC 4.4).
+ * model's (docs/requests.md §4.4).
  */
 #ifndef IOUW_FUZZ_REQUEST_HISTORY_H
 #define IOUW_FUZZ_REQUEST_HISTORY_H

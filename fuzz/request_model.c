@@ -1,5 +1,5 @@
-/* fuzz/request_model.c: see request_model.h. Deliberately naive: every SPEC
- * 4.3 cell is its own line. */
+/* fuzz/request_model.c: see request_model.h. Deliberately naive: every
+ * cell of docs/requests.md §4.3 is its own line. */
 #include "request_model.h"
 
 #include <errno.h>
@@ -203,7 +203,7 @@ void iouw_rm_complete_result(const struct iouw_rm_req *r, struct iouw_rm_result 
 		*out = r->result;
 		return;
 	}
-	/* SPEC 4.4 "delivered if no result was recorded". */
+	/* docs/requests.md §4.4, fallback row. */
 	memset(out, 0, sizeof(*out));
 	out->status = r->kind == IOUW_REQUEST_SYNC ? IOUW_RESULT_OK : failed_status(r->kind);
 	out->has_buf = gives_buf(r->kind);

@@ -1,13 +1,13 @@
 /* fuzz/request_model.h: the reference model of the five request kinds
- * (SPEC 4.1 SQE shapes, 4.2 CQE classes, 4.3 reactions, 4.4 delivery),
+ * (docs/requests.md §4.1-§4.4: SQE shapes, CQE classes, reactions, delivery),
  * written independently of core/request.c for the request, loop and ring
  * fuzz targets' oracles.
  *
  * Owns: struct iouw_rm_req, plain fields and nothing clever: the kind, the
  * target length, the progress cursor, the non-empty buffer lengths of a
- * send/write_at, and the recorded result. The SPEC tables are transcribed
+ * send/write_at, and the recorded result. The tables of docs/requests.md §4 are transcribed
  * as a switch per class and kind (iouw_rm_on_cqe), so a reviewer can check
- * them cell by cell against SPEC 4.3.
+ * them cell by cell against docs/requests.md §4.3.
  *
  * Request states: PENDING (no result) -> RECORDED (on_cqe terminal). The
  * model never panics: callers ask iouw_rm_invariant() first and only feed
@@ -45,7 +45,7 @@ struct iouw_rm_result {
 	size_t buf_len; /* bytes filled (progress) when has_buf */
 };
 
-/* The SQE the request must build next (SPEC 4.1). */
+/* The SQE the request must build next (docs/requests.md §4.1). */
 struct iouw_rm_sqe {
 	uint8_t opcode;
 	uint32_t bytes;  /* bytes the SQE describes (all iovecs together) */
@@ -67,19 +67,19 @@ struct iouw_rm_req {
 	struct iouw_rm_result result;
 };
 
-/* SPEC 4.2. */
+/* docs/requests.md §4.2. */
 enum iouw_rm_class iouw_rm_classify(int32_t res, bool cancel_requested);
 const char *iouw_rm_class_name(enum iouw_rm_class cls);
 
-/* Whether a dropped handle orphans this kind (SPEC 4.4 first row). */
+/* Whether a dropped handle orphans this kind (docs/requests.md §4.4 first row). */
 bool iouw_rm_orphanable(enum iouw_request_kind kind);
 
 /* The next SQE (valid only while not recorded). */
 void iouw_rm_expected_sqe(const struct iouw_rm_req *r, struct iouw_rm_sqe *out);
 
 /* The named invariant (core/invariant.h) an op CQE of @res must fire in
- * the real request in this state -- SPEC 4.3's panics plus "any int32 may
- * arrive" (SPEC 8): INT32_MIN, whose errno is unrepresentable, and a
+ * the real request in this state -- docs/requests.md §4.3's panics plus "any int32 may
+ * arrive" (docs/kernel.md §8): INT32_MIN, whose errno is unrepresentable, and a
  * positive result larger than what is left -- or NULL when @res has a
  * defined outcome. */
 const char *iouw_rm_invariant(const struct iouw_rm_req *r, bool cancel_requested, int32_t res);
@@ -87,7 +87,7 @@ const char *iouw_rm_invariant(const struct iouw_rm_req *r, bool cancel_requested
 /* Feed an op CQE; true when the request reached a terminal result. */
 bool iouw_rm_on_cqe(struct iouw_rm_req *r, bool cancel_requested, int32_t res);
 
-/* What finish(COMPLETE) / finish(TIMEOUT) / release() deliver (SPEC 4.4). */
+/* What finish(COMPLETE) / finish(TIMEOUT) / release() deliver (docs/requests.md §4.4). */
 void iouw_rm_complete_result(const struct iouw_rm_req *r, struct iouw_rm_result *out);
 void iouw_rm_timeout_result(const struct iouw_rm_req *r, struct iouw_rm_result *out);
 void iouw_rm_abandon_result(const struct iouw_rm_req *r, struct iouw_rm_result *out);

@@ -4,7 +4,7 @@
  * Owns: struct iouw_rs_spec (a request's parameters, decoded from fuzz
  * bytes), struct iouw_rs_live (a real core/request.h request built from a
  * spec, plus what the caller expects to get back: the send/write payload and
- * a shadow of the recv/read_at buffer), the SQE oracle (SPEC 4.1 against
+ * a shadow of the recv/read_at buffer), the SQE oracle (docs/requests.md §4.1 against
  * fuzz/request_model.h), kernel-legal op results per opcode, the simulated
  * kernel's data transfer into recv/read_at buffers, and the result oracle.
  *

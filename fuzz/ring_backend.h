@@ -8,7 +8,7 @@
  * pushes is captured here and never given to the kernel (the history's fake
  * kernel answers it). The history's CQEs are posted through the ring, one
  * per submit, with IORING_OP_NOP + IORING_NOP_INJECT_RESULT (result in
- * sqe->len; never IO_LINK or IO_DRAIN, SPEC 8), or, where the kernel lacks
+ * sqe->len; never IO_LINK or IO_DRAIN, docs/kernel.md §8), or, where the kernel lacks
  * NOP injection, with IORING_OP_MSG_RING aimed at the ring itself
  * (IOSQE_CQE_SKIP_SUCCESS, so only the message lands). The loop reaps them
  * through the uring backend's reap, overflow list included (the ring's CQ

@@ -1,5 +1,5 @@
-/* fuzz/waiter_model.h: the reference model of the waiter table (SPEC
- * sections 2-3), written independently of core/waiter.c for the fuzz
+/* fuzz/waiter_model.h: the reference model of the waiter table
+ * (docs/waiters.md §2-§3), written independently of core/waiter.c for the fuzz
  * oracle.
  *
  * Owns: struct iouw_wm, plain arrays and nothing clever: per slot a used

@@ -1,5 +1,5 @@
 /* harness/runner.h: replay a parsed scenario against a real io_uring ring
- * (SPEC sections 7 and 8), in one of two modes, and say exactly where
+ * (docs/scenarios.md §7, docs/kernel.md §8), in one of two modes, and say exactly where
  * reality departed from the script.
  *
  * Owns: one run's world: the fds and temp files a script creates, the loop

@@ -1,4 +1,4 @@
-/* harness/scenario.h: the scenario language (SPEC section 7): parse a
+/* harness/scenario.h: the scenario language (docs/scenarios.md §7): parse a
  * line-oriented script into a tree of steps. The language is documented with
  * examples in harness/README.md.
  *

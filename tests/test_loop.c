@@ -2,7 +2,7 @@
  * backend with a virtual clock, so every ordering is exact and every test is
  * deterministic. Real-ring loop tests live in tests/test_loop_uring.c.
  *
- * Twins of the original's loop tests (SPEC 9):
+ * Twins of the original's loop tests (docs/testing.md §9.6):
  *   iouring_loop_rounds_ring_size_up_to_power_of_two      same name (config)
  *   submit_and_wait_non_etime_error_is_not_misclassified  same name
  *   fill_submission_queue_returns_true_when_{cancel,ready,fresh}_staging_fills_sq

@@ -1,7 +1,7 @@
 /* tests/test_loop_requests.c: the loop driving the real request kinds on a
  * real io_uring ring, with caller handles.
  *
- * Twins of the original's loop tests that need real requests (SPEC 9):
+ * Twins of the original's loop tests that need real requests (docs/testing.md §9.6):
  *   exact_recv_partial_progress                    same name
  *   handle_recv_panics_on_invalid_buffer_bounds    same name (SIGABRT)
  * Plus: a kernel-driven deadline on a pending recv (cancel SQE, then the
@@ -172,7 +172,7 @@ START_TEST(test_loop_kernel_cancels_pending_recv_at_deadline)
 	ck_assert_ptr_nonnull(res.buf);
 	ck_assert_uint_eq(res.buf_capacity, 16);
 	ck_assert_uint_ge(iouw_clock_now(&mono) - t0, 20 * MS);
-	/* SPEC 8: cancel of a pending RECV: cancel CQE 0, then op -ECANCELED. */
+	/* docs/kernel.md §8: cancel of a pending RECV: cancel CQE 0, then op -ECANCELED. */
 	ck_assert_int_eq(c.cancel_sqes, 1);
 	ck_assert_int_eq(c.cqes, 2);
 	ck_assert(c.ud[0] & IOUW_WAITER_CANCEL_TAG);

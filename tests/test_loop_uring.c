@@ -1,6 +1,6 @@
 /* tests/test_loop_uring.c: the event loop on a real io_uring ring.
  *
- * Twins of the original's ring-bound loop tests (SPEC 9):
+ * Twins of the original's ring-bound loop tests (docs/testing.md §9.6):
  *   new_ring_iopoll_builder_path_is_exercised   same name
  *   single_issuer                               test_single_issuer
  *   wake_path_progress_scenarios                same name (threads, eventfd,

@@ -1,6 +1,6 @@
 /* tests/test_request.c: the request suite (core/request.h, core/handle.h).
  *
- * Original test (SPEC 9)                       C twin
+ * Original test (docs/testing.md §9.3)         C twin
  * cqe_result_from_raw_retryable_codes          same name
  * request_deadline_helpers_and_invariants      same name
  * active_send_paths                            same name
@@ -12,11 +12,11 @@
  * finish_timeout_delivers_timeout_results      same name
  *
  * Beyond the originals:
- * - t43_*: every cell of SPEC table 4.3 (kind x class x waiter state A/C,
+ * - t43_*: every cell of docs/requests.md §4.3 (kind x class x waiter state A/C,
  *   plus partial/complete positive results and recv's exact/prefix variants),
  *   each its own check test named after the cell (CELLS_4_3), each
  *   assertion message naming it too.
- * - t44_*: every cell of SPEC table 4.4 (orphaned?, fallback, timeout) per
+ * - t44_*: every cell of docs/requests.md §4.4 (orphaned?, fallback, timeout) per
  *   kind, driven through a real waiter table from state A and from state C,
  *   each its own named check test (CELLS_4_4).
  * - SQE contents per kind and how they move after partial progress (single
@@ -645,7 +645,7 @@ START_TEST(finish_timeout_delivers_timeout_results)
 }
 END_TEST
 
-/* ---- SPEC table 4.3, cell by cell ----------------------------------------- */
+/* ---- docs/requests.md §4.3, cell by cell ---------------------------------- */
 
 struct cell {
 	const char *name;
@@ -792,7 +792,7 @@ static void run_cell_4_3(const struct cell *c)
 CELLS_4_3(X)
 #undef X
 
-/* ---- SPEC table 4.4, through a real waiter table -------------------------- */
+/* ---- docs/requests.md §4.4, through a real waiter table ------------------- */
 
 enum col44 { COL_ORPHANED = 0, COL_FALLBACK = 1, COL_TIMEOUT = 2 };
 
@@ -1579,11 +1579,11 @@ END_TEST
 
 /* ---- every 32-bit result: a hostile kernel ----------------------------------- */
 
-/* SPEC 8: any int32 may arrive as an op CQE's res. For every kind and every
+/* docs/kernel.md §8: any int32 may arrive as an op CQE's res. For every kind and every
  * state reachable before an op CQE (fresh or after partial progress, waiter
  * Active or CancelRequested, recv exact/non-exact/with a prefix, send and
  * write_at with one buffer or three), the extremes below must each reach
- * either their SPEC 4.2/4.3 outcome or a named invariant -- never undefined
+ * either their docs/requests.md §4.2 and §4.3 outcome or a named invariant -- never undefined
  * behaviour (the sanitizer build runs this; a UBSan report inside an
  * invariant child fails iouw_test_aborts_with()). Outcomes are computed here
  * from the tables, independently of core/request.c. Checks are plain C and

@@ -1,5 +1,5 @@
 /* tests/test_uring_backend.c: the uring_backend suite (core/uring_backend.h
- * on the real kernel; SPEC section 8's kernel facts).
+ * on the real kernel; the kernel facts of docs/kernel.md §8).
  *
  * Skips as a whole (TAP `1..0 # SKIP`) when io_uring cannot be set up here.
  * Pins down: NOP round trip with user_data and res; -EBUSY exactly when the

@@ -1,7 +1,9 @@
 /* tests/test_waiter.c: the waiter-table suite (core/waiter.h).
  *
- * Ports every test of the seed's test module (../shared/seeds/waiter.rs)
- * one for one, with the same intent and assertions. A seed test that checks
+ * Ports every test of the seed, the test module of the original waiter
+ * module (commonware-runtime 2026.4.0, runtime/src/iouring/waiter.rs; the
+ * contract it pins down: docs/waiters.md §2-§3), one for one, with the
+ * same intent and assertions. A seed test that checks
  * a panic part-way through (catch_unwind) is split: the C twin keeps the
  * flow, and each panic becomes its own expected-SIGABRT test that rebuilds
  * the same state and checks *which* invariant fired.

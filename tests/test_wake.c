@@ -1,6 +1,6 @@
 /* tests/test_wake.c: the wake-path suite (core/wake.h).
  *
- * Twins of the original's wake-path tests (SPEC 9):
+ * Twins of the original's wake-path tests (docs/testing.md §9.5):
  *   publish_arm_disarm_and_submitted                test_wake_publish_arm_disarm_and_submitted
  *   ring_and_acknowledge_empty_paths_keep_sequence_stable
  *                                                   test_wake_ring_and_acknowledge_empty_paths_keep_sequence_stable

@@ -1,11 +1,11 @@
 /* tests/test_wheel.c: the timeout-wheel and clock suite (core/wheel.h,
  * core/clock.h), suite `wheel`.
  *
- * Ports the original's timeout-wheel tests (SPEC section 9) one for one,
+ * Ports the original's timeout-wheel tests (docs/testing.md §9.4) one for one,
  * with the same intent. The original reads private fields; these tests read
  * and corrupt the same state through core/wheel_internal.h. The original
  * uses a 5 ms tick; so do these, with a non-zero start so the epoch offset
- * is exercised. Where the C wheel deliberately differs (SPEC's "+1" slot
+ * is exercised. Where the C wheel deliberately differs (docs/wheel.md §5.7: the "+1" slot
  * rule, tick-ordered drains, purging passed stale-only buckets) the test
  * asserts the C behaviour and says so.
  *
@@ -158,7 +158,7 @@ START_TEST(test_tick_math_and_target_tick_cases)
 {
 	struct iouw_wheel *w;
 
-	/* 60 s / 5 ms = 12000 ticks, + 1 (SPEC) = 12001, next pow2 16384. */
+	/* 60 s / 5 ms = 12000 ticks, + 1 (docs/wheel.md §5.1) = 12001, next pow2 16384. */
 	w = mk(60000);
 	ck_assert_uint_eq(iouw_wheel_slots(w), 16384);
 	iouw_wheel_free(w);
@@ -1200,7 +1200,7 @@ START_TEST(test_virtual_and_monotonic_clocks)
 }
 END_TEST
 
-/* The loop's protocol (SPEC 5/6) against the real waiter table: a waiter
+/* The loop's protocol (docs/wheel.md §5, docs/loop.md §6) against the real waiter table: a waiter
  * completes early, its slot is reused, both entries come back in one
  * advance, and the cancel filter removes only the live deadline, once. */
 START_TEST(test_loop_protocol_with_waiter_table)
