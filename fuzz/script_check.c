@@ -106,15 +106,23 @@ static void check_block(struct line_cursor *c, const struct iouw_scn_block *b, i
 	}
 }
 
+/* The budget: the part of an input that is parsed. */
+static size_t budgeted(size_t size)
+{
+	return size < IOUW_SCRIPT_MAX_BYTES ? size : IOUW_SCRIPT_MAX_BYTES;
+}
+
 void iouw_script_check(const uint8_t *data, size_t size)
 {
 	struct iouw_scenario *s = NULL, *again = NULL;
 	char err[512] = "", err2[512] = "";
-	int r = iouw_scenario_parse(NAME, (const char *)data, size, &s, err, sizeof(err));
-	int r2 = iouw_scenario_parse(NAME, (const char *)data, size, &again, err2, sizeof(err2));
-	struct line_cursor cursor = { data, data ? data + size : data, data, 1 };
-	int last = 0;
+	int r, r2, last = 0;
+	struct line_cursor cursor;
 
+	size = budgeted(size);
+	r = iouw_scenario_parse(NAME, (const char *)data, size, &s, err, sizeof(err));
+	r2 = iouw_scenario_parse(NAME, (const char *)data, size, &again, err2, sizeof(err2));
+	cursor = (struct line_cursor){ data, data ? data + size : data, data, 1 };
 	if (r != 0 && r != -EINVAL)
 		fail("parser returned neither 0 nor -EINVAL", strerror(-r));
 	if (r != r2 || strcmp(err, err2) != 0)
@@ -138,6 +146,10 @@ void iouw_script_history_print(FILE *out, const uint8_t *data, size_t size)
 	struct iouw_scenario *s = NULL;
 	char err[512] = "";
 
+	if (size > IOUW_SCRIPT_MAX_BYTES)
+		fprintf(out, "budget: only the first %u of %zu bytes are parsed (script_check.h)\n",
+		        IOUW_SCRIPT_MAX_BYTES, size);
+	size = budgeted(size);
 	if (iouw_scenario_parse(NAME, (const char *)data, size, &s, err, sizeof(err)) != 0) {
 		fprintf(out, "parse error: %s\n", err);
 		return;
