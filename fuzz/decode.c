@@ -5,6 +5,11 @@
  * uint8_t *, size_t); the list of targets comes from fuzz/meson.build's
  * fuzz_targets dict through the generated fuzz_targets.h. Exit 0, 1 when
  * the file cannot be read, 2 for a usage error or an unknown target.
+ *
+ * The printers run the targets' own decoders, so a decode keeps to the
+ * target's step budget (README "Fuzzing": waiter_history.h,
+ * request_history.h, loop_run.h, script_check.h) and ends quickly whatever
+ * the input size; the printed history says when the budget cut it short.
  */
 #include <errno.h>
 #include <stdint.h>

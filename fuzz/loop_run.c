@@ -1029,6 +1029,9 @@ static void run_steps(void)
 		check_step();
 		S.steps++;
 	}
+	if (S.trace && iouw_fdp_remaining(&S.fdp) > 0)
+		fprintf(S.trace, "step budget spent (%u steps, loop_run.h): %zu input bytes left "
+		        "unread\n", IOUW_LR_MAX_STEPS, iouw_fdp_remaining(&S.fdp));
 }
 
 /* Skip the input for an environment failure: report it, free the loop

@@ -31,7 +31,7 @@
  *     5 one phase alone: reap | advance timeouts | fill SQ | submit
  *     6,7 the kernel answers one outstanding SQE (op or cancel): pick, then
  *       a result
- *   When the input runs out (or after IOUW_LR_MAX_STEPS): close, then
+ *   When the input runs out (or the step budget below is spent): close, then
  *   iouw_loop_run() drains; whenever it would block the kernel answers one
  *   outstanding SQE (decided by the bytes left, then by default: ops
  *   succeed in full, cancels as the pairing rules allow) or, for a timed
@@ -87,6 +87,13 @@
 
 #include "backend.h"
 
+/* The step budget (issue 11: every input ends quickly): at most
+ * IOUW_LR_MAX_STEPS decoded steps and IOUW_LR_MAX_REQUESTS requests (a
+ * submit beyond them becomes a turn), the rest of the input ignored; in the
+ * drain at most MAX_DRAIN_CHOICES (loop_run.c) of the kernel's answers are
+ * decoded from the input, after that every op succeeds in full, so every
+ * request ends within a bounded number of waits. The trace (iouwait-decode)
+ * says when the budget cut a history short. */
 #define IOUW_LR_MAX_STEPS 1024
 #define IOUW_LR_MAX_REQUESTS 256
 

@@ -19,6 +19,7 @@ void iouw_request_history_init(struct iouw_request_history *h, const uint8_t *da
 	h->fatal = false;
 	h->steps = 0;
 	h->draining = false;
+	h->budget_spent = false;
 	h->nlive = 0;
 	h->nreq = 0;
 	h->nowed = 0;
@@ -226,19 +227,26 @@ bool iouw_request_history_next(struct iouw_request_history *h, struct iouw_rh_st
 	s->number = h->steps;
 	if (h->fatal)
 		return false; /* the history ended at its FATAL step */
-	if (!h->draining && (iouw_fdp_remaining(p) == 0 || h->steps >= IOUW_RH_MAX_STEPS))
+	if (!h->draining && (iouw_fdp_remaining(p) == 0 || h->steps >= IOUW_RH_MAX_STEPS)) {
+		h->budget_spent = iouw_fdp_remaining(p) > 0;
 		h->draining = true;
-	if (h->draining) {
-		if (!drain_step(h, s))
-			return false;
-		h->steps++;
-		return true;
 	}
-	h->steps++;
+	if (h->draining)
+		goto drain;
 
 	action = (unsigned)iouw_fdp_pick(p, 8);
-	for (;;) {
+	for (unsigned tried = 0;; tried++) {
 		bool possible;
+
+		if (tried == 8) {
+			/* Nothing is possible: every one of the
+			 * IOUW_RH_MAX_REQUESTS requests was created and has
+			 * ended. The history is over (this loop used to spin
+			 * forever here: issue 11, 11265 bytes of 0xff). */
+			h->budget_spent = true;
+			h->draining = true;
+			goto drain;
+		}
 
 		switch (action) {
 		case 0:
@@ -266,6 +274,7 @@ bool iouw_request_history_next(struct iouw_request_history *h, struct iouw_rh_st
 			break;
 		action = (action + 1) % 8;
 	}
+	h->steps++;
 
 	switch (action) {
 	case 0:
@@ -349,6 +358,12 @@ bool iouw_request_history_next(struct iouw_request_history *h, struct iouw_rh_st
 		h->req[s->req].dropped = true;
 		return true;
 	}
+
+drain:
+	if (!drain_step(h, s))
+		return false;
+	h->steps++;
+	return true;
 }
 
 static const char *out_name(enum iouw_rh_out o)
@@ -426,6 +441,10 @@ void iouw_request_history_print(FILE *out, const uint8_t *data, size_t size)
 		iouw_request_history_format_step(out, h, &step);
 		fputc('\n', out);
 	}
+	if (h->budget_spent)
+		fprintf(out, "step budget spent (%u steps or %u requests, request_history.h): "
+		        "%zu input bytes left unread\n", IOUW_RH_MAX_STEPS, IOUW_RH_MAX_REQUESTS,
+		        iouw_fdp_remaining(&h->fdp));
 	if (h->fatal)
 		fprintf(out, "end: %u steps, %u requests, ended by a named invariant\n", h->steps,
 		        h->nreq);

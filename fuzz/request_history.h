@@ -19,7 +19,7 @@
  *     6   the kernel answers an owed cancel: pick, then 0/-EALREADY/-ENOENT
  *     7   the caller drops the handle of a live request
  *   An impossible action becomes the next possible one. When the input runs
- *   out (or after IOUW_RH_MAX_STEPS), a drain follows (not after a FATAL
+ *   out (or the step budget below is spent), a drain follows (not after a FATAL
  *   step): cancel every live waiter, answer every owed CQE in order
  *   (cancel 0 while its op is still owed, else -ENOENT; ops -ECANCELED),
  *   stage what is left (Timeout).
@@ -63,6 +63,14 @@
 #include "request_model.h"
 #include "request_spec.h"
 
+/* The step budget (issue 11: every input ends quickly). At most
+ * IOUW_RH_MAX_STEPS decoded steps, and at most IOUW_RH_MAX_REQUESTS requests
+ * over the whole history: once the steps are spent, or every request was
+ * created and has ended (no action is possible any more), the remaining
+ * input is ignored and the drain follows, which takes at most two steps per
+ * owed CQE plus four per live request. So a history has at most about
+ * 3 * IOUW_RH_MAX_STEPS steps whatever the input size, and
+ * iouwait-decode says when the budget cut it short. */
 #define IOUW_RH_MAX_CAPACITY 4
 #define IOUW_RH_MAX_REQUESTS 512
 #define IOUW_RH_MAX_STEPS 2048
@@ -130,6 +138,7 @@ struct iouw_request_history {
 	bool fatal;         /* ended by a FATAL step */
 	uint32_t steps;
 	bool draining;
+	bool budget_spent;  /* the step budget ended the steps, input left */
 	uint32_t nlive;
 	uint32_t nreq;
 	struct iouw_rh_req req[IOUW_RH_MAX_REQUESTS];

@@ -27,6 +27,7 @@ void iouw_waiter_history_init(struct iouw_waiter_history *h, const uint8_t *data
 		iouw_wm_set_generation(&h->model, i, h->first_gen[i]);
 	}
 	h->steps = 0;
+	h->budget_spent = false;
 	h->draining = false;
 	h->nowed = 0;
 	h->nissued = 0;
@@ -163,8 +164,10 @@ bool iouw_waiter_history_next(struct iouw_waiter_history *h, struct iouw_wh_step
 	step->number = h->steps;
 	step->req = IOUW_WM_NONE;
 	step->tick = IOUW_WM_NO_TICK;
-	if (!h->draining && (iouw_fdp_remaining(p) == 0 || h->steps >= IOUW_WH_MAX_STEPS))
+	if (!h->draining && (iouw_fdp_remaining(p) == 0 || h->steps >= IOUW_WH_MAX_STEPS)) {
+		h->budget_spent = iouw_fdp_remaining(p) > 0;
 		h->draining = true;
+	}
 	if (h->draining) {
 		if (!drain_step(h, step, expected))
 			return false;
@@ -401,6 +404,9 @@ void iouw_waiter_history_print(FILE *out, const uint8_t *data, size_t size)
 		iouw_waiter_history_format_step(out, &step, &expected);
 		fputc('\n', out);
 	}
+	if (h->budget_spent)
+		fprintf(out, "step budget spent (%u steps, waiter_history.h): %zu input bytes left "
+		        "unread\n", IOUW_WH_MAX_STEPS, iouw_fdp_remaining(&h->fdp));
 	fprintf(out, "end: %u steps, %u requests, table empty\n", h->steps, h->model.nreq);
 	free(h);
 }

@@ -19,7 +19,8 @@
  *     6,7 the kernel posts one owed CQE: pick which, then its result
  *   An impossible action (insert into a full table, stage with nothing
  *   ready, ...) becomes the next possible one, so every byte does something.
- *   When the input runs out (or after IOUW_WH_MAX_STEPS), a drain follows:
+ *   When the input runs out (or the step budget below is spent), a drain
+ *   follows:
  *   every owed CQE is posted (op -ECANCELED, cancel -ENOENT), then every
  *   live waiter is staged until the table is empty.
  *
@@ -45,6 +46,13 @@
 #include "provider.h"
 #include "waiter_model.h"
 
+/* The step budget (issue 11: every input ends quickly): at most
+ * IOUW_WH_MAX_STEPS decoded steps (every one possible: a cancel of a made-up
+ * id always is), the rest of the input ignored; the drain that follows
+ * posts each owed CQE (at most two per request) and stages each live waiter
+ * (at most IOUW_WH_MAX_CAPACITY), so a history has at most about
+ * 3 * IOUW_WH_MAX_STEPS steps whatever the input size. iouwait-decode says
+ * when the budget cut a history short. */
 #define IOUW_WH_MAX_CAPACITY 8
 #define IOUW_WH_MAX_STEPS 4096
 #define IOUW_WH_ISSUED 16
@@ -82,6 +90,7 @@ struct iouw_waiter_history {
 	uint32_t first_gen[IOUW_WH_MAX_CAPACITY]; /* generation each slot starts at */
 	uint32_t steps;
 	bool draining;
+	bool budget_spent; /* the step budget ended the steps, input left */
 	struct iouw_wh_owed owed[IOUW_WM_MAX_REQUESTS];
 	uint32_t nowed;
 	uint32_t issued_index[IOUW_WH_ISSUED], issued_gen[IOUW_WH_ISSUED];
