@@ -11,7 +11,7 @@
 # WORK (scratch: the meson build dir) and OUT. Leaves in $OUT, for every
 # target NAME (fuzz/fuzz_NAME.c): the binary NAME, NAME_seed_corpus.zip
 # (the curated corpus/NAME/), NAME.dict (when corpus/NAME.dict exists) and
-# NAME.options ([libfuzzer] timeout).
+# NAME.options (fuzz/NAME.options: [libfuzzer] timeout).
 #
 # Supported (FUZZING_ENGINE, SANITIZER) pairs, each checked by
 # scripts/oss-fuzz-check: libfuzzer+address, libfuzzer+undefined,
@@ -38,10 +38,6 @@ esac
 src=$(pwd)
 [ -f "$src/meson.build" ] && [ -d "$src/fuzz" ] || src=${SRC:-}/iouwait
 [ -f "$src/meson.build" ] || { echo "build.sh: no iouwait checkout in $(pwd) or ${SRC:-}/iouwait" >&2; exit 1; }
-
-# Seconds one input may take before libFuzzer calls it a timeout (every
-# input is meant to finish in milliseconds).
-timeout_s=10
 
 build=$WORK/iouwait-build
 rm -rf "$build"
@@ -74,7 +70,10 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
   if [ -f "$src/corpus/$name.dict" ]; then
     cp "$src/corpus/$name.dict" "$OUT/$name.dict"
   fi
-  printf '[libfuzzer]\ntimeout = %s\n' "$timeout_s" >"$OUT/$name.options"
+  # The target's own options (a libFuzzer timeout well above its step
+  # budget), the same file scripts/fuzz and the fuzz-bounds test read.
+  [ -f "$src/fuzz/$name.options" ] || { echo "build.sh: $src/fuzz/$name.options is missing" >&2; exit 1; }
+  cp "$src/fuzz/$name.options" "$OUT/$name.options"
   n=$((n + 1))
 done
 echo "build.sh: $n fuzz targets in $OUT ($engine, $sanitizer)"
