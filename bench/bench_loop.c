@@ -153,13 +153,20 @@ static double bench_loop(unsigned batch, uint64_t ops, const struct iouw_request
 		/* Steady state: one turn reaps the previous batch and submits
 		 * this one (one io_uring_enter per batch, as on the raw side).
 		 * When it delivered nothing and the caller has no batch left
-		 * to submit, a blocking turn waits for the CQEs still due (so
-		 * it never blocks with nothing in flight). */
+		 * to submit, wait for the CQEs still due: reap, then block
+		 * only while the table holds a request (its op is in the
+		 * kernel, so a CQE is due). Not a blocking turn: its reap
+		 * could deliver the last ones, and an idle loop sleeps until
+		 * a wake-up this single thread would never send. */
 		if (iouw_loop_turn(loop, false) < 0)
 			exit(1);
-		if (delivered == before && (!pool || submitted == ops) &&
-		    iouw_loop_turn(loop, true) < 0)
-			exit(1);
+		if (delivered == before && (!pool || submitted == ops)) {
+			(void)iouw_loop_reap(loop);
+			if (delivered == before &&
+			    iouw_waiters_len(iouw_loop_waiters(loop)) > 0 &&
+			    iouw_loop_submit_and_wait(loop, true) < 0)
+				exit(1);
+		}
 	}
 	t0 = bench_now_s() - t0;
 	c0 = bench_cpu_s() - c0;
