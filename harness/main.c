@@ -684,6 +684,31 @@ static int cmd_check(int argc, char **argv)
 	return status;
 }
 
+/* Run @s as @o says into *@r; with @twice, a passing run is run again
+ * (without its report) and must pass with the same hash. An environment
+ * ERROR of the second run is the verdict. */
+static void run_once_or_twice(const struct iouw_scenario *s, struct iouw_run_options *o,
+                              bool twice, struct iouw_run_result *r)
+{
+	struct iouw_run_result r2;
+
+	run_child(s, o, r);
+	if (!twice || r->verdict != IOUW_VERDICT_PASS)
+		return;
+	o->report = NULL;
+	run_child(s, o, &r2);
+	if (r2.verdict == IOUW_VERDICT_ERROR) {
+		*r = r2;
+	} else if (r2.verdict != IOUW_VERDICT_PASS) {
+		r->verdict = IOUW_VERDICT_FAIL;
+		snprintf(r->reason, sizeof(r->reason), "second run did not pass: %.400s", r2.reason);
+	} else if (r2.hash != r->hash) {
+		r->verdict = IOUW_VERDICT_FAIL;
+		snprintf(r->reason, sizeof(r->reason), "not deterministic: hash %016llx then %016llx",
+		         (unsigned long long)r->hash, (unsigned long long)r2.hash);
+	}
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	unsigned modes = IOUW_SCN_MODE_KERNEL | IOUW_SCN_MODE_INJECT;
@@ -749,7 +774,7 @@ static int cmd_run(int argc, char **argv)
 
 		for (unsigned m = IOUW_SCN_MODE_KERNEL; m <= IOUW_SCN_MODE_INJECT; m <<= 1) {
 			struct iouw_run_options o;
-			struct iouw_run_result r, r2;
+			struct iouw_run_result r;
 			enum iouw_run_mode mode = m == IOUW_SCN_MODE_KERNEL ? IOUW_RUN_KERNEL
 			                                                     : IOUW_RUN_INJECT;
 
@@ -758,38 +783,24 @@ static int cmd_run(int argc, char **argv)
 			if (!(modes & m) || (!(s->modes & m) && modes != m))
 				continue;
 			for (unsigned b = 0; b < variants; b++) {
-			char extra[64];
+				char extra[64];
 
-			memset(&o, 0, sizeof(o));
-			o.mode = mode;
-			o.report = stdout;
-			o.force_msg_ring = msg_ring;
-			o.verbose = verbose;
-			o.inject_branch = b;
-			if (b)
-				snprintf(extra, sizeof(extra), " (every either takes branch %u)", b + 1);
-			else
-				extra[0] = '\0';
-			run_child(s, &o, &r);
-			if (twice && r.verdict == IOUW_VERDICT_PASS) {
-				o.report = NULL;
-				run_child(s, &o, &r2);
-				if (r2.verdict == IOUW_VERDICT_ERROR) {
-					r = r2;
-				} else if (r2.verdict != IOUW_VERDICT_PASS) {
-					r.verdict = IOUW_VERDICT_FAIL;
-					snprintf(r.reason, sizeof(r.reason), "second run did not pass: %.400s",
-					         r2.reason);
-				} else if (r2.hash != r.hash) {
-					r.verdict = IOUW_VERDICT_FAIL;
-					snprintf(r.reason, sizeof(r.reason),
-					         "not deterministic: hash %016llx then %016llx",
-					         (unsigned long long)r.hash, (unsigned long long)r2.hash);
-				}
-			}
-			if (twice)
-				strncat(extra, " (twice, same hash)", sizeof(extra) - strlen(extra) - 1);
-			report(s, mode, &r, &t, extra, branches);
+				memset(&o, 0, sizeof(o));
+				o.mode = mode;
+				o.report = stdout;
+				o.force_msg_ring = msg_ring;
+				o.verbose = verbose;
+				o.inject_branch = b;
+				if (b)
+					snprintf(extra, sizeof(extra), " (every either takes branch %u)",
+					         b + 1);
+				else
+					extra[0] = '\0';
+				run_once_or_twice(s, &o, twice, &r);
+				if (twice)
+					strncat(extra, " (twice, same hash)",
+					        sizeof(extra) - strlen(extra) - 1);
+				report(s, mode, &r, &t, extra, branches);
 			}
 		}
 	}

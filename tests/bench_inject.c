@@ -19,17 +19,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_machine.h"
 #include "uring_backend.h"
 
 #define TOTAL_CQES 100000u
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Results in [-511, 511]: kernels from 6.12.117 / 7.3 on rewrite the
  * kernel-internal errnos -512..-529 (ERESTARTSYS...) an injecting NOP carries
@@ -46,7 +39,7 @@ static int run(struct iouw_backend *b, bool msg_ring, unsigned batch)
 	int ring_fd = iouw_uring_backend_ring(b)->ring_fd;
 	struct iouw_cqe out[64];
 	uint64_t ud = 1, expect = 1;
-	double t0 = now_s(), dt;
+	double t0 = bench_now_s(), dt;
 
 	for (unsigned done = 0; done < TOTAL_CQES; done += batch) {
 		unsigned got = 0;
@@ -84,7 +77,7 @@ static int run(struct iouw_backend *b, bool msg_ring, unsigned batch)
 			got += n;
 		}
 	}
-	dt = now_s() - t0;
+	dt = bench_now_s() - t0;
 	printf("inject %-8s batch %2u: %10.0f CQEs/s  %7.1f ns/CQE\n", msg_ring ? "msg_ring" : "nop",
 	       batch, TOTAL_CQES / dt, dt * 1e9 / TOTAL_CQES);
 	return 0;
