@@ -46,6 +46,7 @@
 #include <liburing.h>
 
 #include "backend.h"
+#include "udata.h"
 
 /* Newer kernel ABI that Debian's liburing 2.3 headers may lack. */
 #ifndef IORING_SETUP_SINGLE_ISSUER
@@ -60,11 +61,11 @@
 #define IORING_NOP_INJECT_RESULT (1U << 0)
 #endif
 
-/* user_data values the probes use (never waiter ids: their slot index is
- * above any table capacity; never IOUW_WAKE_USER_DATA). Probe CQEs are
- * consumed by the probe and never reach reap. */
-#define IOUW_URING_PROBE_USER_DATA_FIRST (UINT64_MAX - 16)
-#define IOUW_URING_PROBE_USER_DATA_LAST (UINT64_MAX - 12)
+/* user_data values the probes use, registered in core/udata.h (never
+ * waiter ids, never IOUW_WAKE_USER_DATA). Probe CQEs are consumed by the
+ * probe and never reach reap. */
+#define IOUW_URING_PROBE_USER_DATA_FIRST IOUW_UDATA_PROBE_FIRST
+#define IOUW_URING_PROBE_USER_DATA_LAST IOUW_UDATA_PROBE_LAST
 
 struct iouw_uring_config {
 	unsigned entries;   /* SQ size; the kernel rounds up to a power of two */

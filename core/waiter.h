@@ -49,9 +49,11 @@
 #include <liburing.h>
 
 #include "request_ops.h"
+#include "udata.h"
 
-/* user_data reserved for the loop's internal wake poll; never a waiter id. */
-#define IOUW_WAKE_USER_DATA UINT64_MAX
+/* user_data reserved for the loop's internal wake poll; never a waiter id
+ * (registered in core/udata.h). */
+#define IOUW_WAKE_USER_DATA IOUW_UDATA_WAKE
 #define IOUW_WAITER_INDEX_BITS 32
 #define IOUW_WAITER_GENERATION_BITS 31
 #define IOUW_WAITER_INDEX_MASK ((UINT64_C(1) << IOUW_WAITER_INDEX_BITS) - 1)
@@ -60,6 +62,9 @@
 /* Largest table: slot indices stay far from the all-ones index of
  * IOUW_WAKE_USER_DATA, and a full table still fits comfortably in memory. */
 #define IOUW_WAITERS_MAX_CAPACITY (UINT32_C(1) << 20)
+/* No slot index reaches the reserved user_data block (core/udata.h). */
+_Static_assert(IOUW_WAITERS_MAX_CAPACITY <= IOUW_UDATA_MIN_RESERVED_INDEX,
+               "a waiter id could equal a reserved user_data value");
 /* "No deadline" for a target tick. Real ticks never reach it. */
 #define IOUW_NO_TICK UINT64_MAX
 

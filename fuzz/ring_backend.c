@@ -8,13 +8,15 @@
 
 #include <liburing.h>
 
+#include "udata.h"
 #include "uring_backend.h"
 
 #define RING_ENTRIES 8
 #define RING_CQ_ENTRIES 16
 #define MAX_SQ 64
-/* user_data of a MSG_RING SQE's own CQE (only posted if it fails). */
-#define MSG_RING_SELF_USER_DATA (IOUW_URING_PROBE_USER_DATA_FIRST + 6)
+/* user_data of a MSG_RING SQE's own CQE (only posted if it fails):
+ * core/udata.h's carrier value. */
+#define MSG_RING_SELF_USER_DATA IOUW_UDATA_INJECT_CARRIER
 
 struct iouw_fz_ring {
 	struct iouw_backend *ub;

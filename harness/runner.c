@@ -45,14 +45,14 @@
 #include "invariant.h"
 #include "loop.h"
 #include "request.h"
+#include "udata.h"
 #include "uring_backend.h"
 #include "waiter.h"
 #include "wheel.h"
 
 /* user_data of our own MSG_RING SQEs (their own CQE is skipped on success
- * and filtered if it ever shows up). Not a waiter id, not the wake poll,
- * not a probe value. */
-#define MSG_RING_MARK (UINT64_MAX - 32)
+ * and filtered if it ever shows up): core/udata.h's carrier value. */
+#define MSG_RING_MARK IOUW_UDATA_INJECT_CARRIER
 
 uint64_t iouw_fnv1a(uint64_t h, const void *data, size_t len)
 {
