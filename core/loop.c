@@ -468,6 +468,21 @@ size_t iouw_loop_reap(struct iouw_loop *loop)
 	return total;
 }
 
+/* The rule once the table's cancel(@id) took (an expired deadline, or
+ * iouw_loop_cancel()): the waiter leaves deadline tracking (@tick, if any);
+ * with @queue, an op in flight gets an ASYNC_CANCEL queued. Otherwise it
+ * sits in the ready queue and times out locally when staged, without a
+ * cancel SQE. */
+static void cancel_took(struct iouw_loop *loop, iouw_waiter_id id, uint64_t tick, bool queue)
+{
+	if (tick != IOUW_NO_TICK)
+		iouw_wheel_remove(loop->wheel, tick);
+	if (queue && iouw_waiters_is_in_flight(loop->waiters, id)) {
+		idq_push(&loop->cancels, id);
+		emit_simple(loop, IOUW_EV_CANCEL_QUEUED, id, IOUW_NO_TICK, 0, NULL);
+	}
+}
+
 void iouw_loop_advance_timeouts(struct iouw_loop *loop)
 {
 	const struct iouw_wheel_entry *entries;
@@ -486,14 +501,7 @@ void iouw_loop_advance_timeouts(struct iouw_loop *loop)
 			/* Stale entry: the waiter completed, or the slot was
 			 * reused by a newer generation. Lazy expiry: ignore. */
 			continue;
-		/* The waiter leaves deadline tracking now. */
-		iouw_wheel_remove(loop->wheel, entries[i].tick);
-		if (iouw_waiters_is_in_flight(loop->waiters, id)) {
-			idq_push(&loop->cancels, id);
-			emit_simple(loop, IOUW_EV_CANCEL_QUEUED, id, IOUW_NO_TICK, 0, NULL);
-		}
-		/* Otherwise it sits in the ready queue and times out locally
-		 * when staged, without a cancel SQE. */
+		cancel_took(loop, id, entries[i].tick, true);
 	}
 }
 
@@ -879,6 +887,58 @@ int iouw_loop_run(struct iouw_loop *loop)
 			return r;
 	}
 	return drain(loop);
+}
+
+/* The ASYNC_CANCEL for @id (an op in flight), staged into the SQ now and
+ * handed to the backend. The caller checked the SQ has room. */
+static void stage_cancel_now(struct iouw_loop *loop, iouw_waiter_id id, uint32_t cancel_flags)
+{
+	struct io_uring_sqe *sqe = sqe_slot(loop);
+
+	memset(sqe, 0, sizeof(*sqe));
+	io_uring_prep_cancel64(sqe, iouw_waiter_id_user_data(id), (int)cancel_flags);
+	io_uring_sqe_set_data64(sqe, iouw_waiter_id_cancel_user_data(id));
+	loop->stats.cancels++;
+	commit_sqe(loop, is_observed(loop));
+	flush_sqes(loop);
+}
+
+int iouw_loop_cancel(struct iouw_loop *loop, iouw_waiter_id id, enum iouw_loop_cancel_how how,
+                     uint32_t cancel_flags)
+{
+	enum iouw_waiter_state state;
+	uint64_t tick = IOUW_NO_TICK;
+	bool in_flight, took;
+
+	if (!loop || (unsigned)how > IOUW_LOOP_CANCEL_STAGE ||
+	    (cancel_flags != 0 && how != IOUW_LOOP_CANCEL_STAGE))
+		return -EINVAL;
+	if (iouw_waiters_state(loop->waiters, id, &state, &tick) < 0 ||
+	    state != IOUW_WAITER_ACTIVE)
+		return 0;
+	in_flight = iouw_waiters_is_in_flight(loop->waiters, id);
+	if (how == IOUW_LOOP_CANCEL_STAGE && in_flight) {
+		loop->sq_left = loop->ring ? io_uring_sq_space_left(loop->ring)
+		                           : iouw_backend_sq_space(loop->backend);
+		if (loop->sq_left == 0)
+			return -EBUSY;
+	}
+	took = iouw_waiters_cancel(loop->waiters, id);
+	IOUW_INVARIANT(took, "table refused to cancel an ACTIVE waiter");
+	cancel_took(loop, id, tick, how == IOUW_LOOP_CANCEL_EXPIRE);
+	if (how == IOUW_LOOP_CANCEL_STAGE && in_flight)
+		stage_cancel_now(loop, id, cancel_flags);
+	return 1;
+}
+
+const struct iouw_waiters *iouw_loop_table(const struct iouw_loop *loop)
+{
+	return loop->waiters;
+}
+
+const struct iouw_wheel *iouw_loop_timeouts(const struct iouw_loop *loop)
+{
+	return loop->wheel;
 }
 
 struct iouw_waiters *iouw_loop_waiters(struct iouw_loop *loop)

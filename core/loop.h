@@ -204,6 +204,42 @@ int iouw_loop_submit_and_wait(struct iouw_loop *loop, bool may_block);
 bool iouw_loop_is_drained(const struct iouw_loop *loop);
 bool iouw_loop_is_closed(const struct iouw_loop *loop);
 
+/* How iouw_loop_cancel() follows up once the table's cancel() took
+ * (docs/loop.md §6.11). */
+enum iouw_loop_cancel_how {
+	/* Request cancellation only: the waiter leaves ACTIVE and the wheel;
+	 * no ASYNC_CANCEL (an op in flight runs to its own CQE; parked, it
+	 * times out locally when staged). */
+	IOUW_LOOP_CANCEL_REQUEST = 0,
+	/* Exactly what an expired deadline does in the advance phase
+	 * (docs/loop.md §6.2 step 2): as REQUEST, and an op in flight gets an ASYNC_CANCEL
+	 * queued, which the next fill stages. */
+	IOUW_LOOP_CANCEL_EXPIRE,
+	/* As EXPIRE, but the ASYNC_CANCEL (carrying @cancel_flags) is staged
+	 * into the SQ now, reaching the backend before this call returns, so
+	 * the next submit sends it without a fill. */
+	IOUW_LOOP_CANCEL_STAGE,
+};
+
+/* Loop thread: cancel waiter @id by the loop's own rule
+ * (docs/loop.md §6.11). 1 when the table's cancel() took (the waiter was ACTIVE), 0 when
+ * it did not (free slot, stale generation, already cancel-requested: nothing
+ * changes); -EBUSY for IOUW_LOOP_CANCEL_STAGE with the op in flight and no
+ * SQ room (nothing changes); -EINVAL for an unknown @how, or non-zero
+ * @cancel_flags without IOUW_LOOP_CANCEL_STAGE. @cancel_flags goes into the
+ * ASYNC_CANCEL's cancel_flags (the loop's own cancels carry 0; tests pass
+ * bogus flags to make the kernel answer -EINVAL). */
+int iouw_loop_cancel(struct iouw_loop *loop, iouw_waiter_id id, enum iouw_loop_cancel_how how,
+                     uint32_t cancel_flags);
+
+/* Read-only views of the waiter table and the timeout wheel, for
+ * expectations and oracles (docs/loop.md §6.11): query them, never change
+ * them behind the loop's back (cancel with iouw_loop_cancel()). */
+const struct iouw_waiters *iouw_loop_table(const struct iouw_loop *loop);
+const struct iouw_wheel *iouw_loop_timeouts(const struct iouw_loop *loop);
+
+/* Mutable access, for setup (iouw_waiters_set_warn) and test hooks
+ * (iouw_waiters_set_generation) only; never for loop policy. */
 struct iouw_waiters *iouw_loop_waiters(struct iouw_loop *loop);
 struct iouw_wheel *iouw_loop_wheel(struct iouw_loop *loop);
 const struct iouw_loop_config *iouw_loop_config(const struct iouw_loop *loop);

@@ -557,7 +557,7 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 
 		logf_(r, "cqe %s res=%s", ud_str(r, ev->cqe.user_data, ubuf, sizeof(ubuf)),
 		      res_str(ev->cqe.res, rbuf, sizeof(rbuf)));
-		r->pending_stale = iouw_waiters_state(iouw_loop_waiters(r->loop), id, &st, NULL) < 0;
+		r->pending_stale = iouw_waiters_state(iouw_loop_table(r->loop), id, &st, NULL) < 0;
 		q = req_by_id(r, id);
 		if (q && !is_cancel)
 			q->op_outstanding = false;
@@ -903,7 +903,7 @@ static bool cqe_target(struct runner *r, const struct iouw_scn_step *st, uint64_
 		return failf(r, "a request with a waiter id", "%s was never admitted", q->name->name);
 	*ret_ud = !strcmp(which->val, "cancel") ? iouw_waiter_id_cancel_user_data(q->id)
 	                                        : iouw_waiter_id_user_data(q->id);
-	if (stale && iouw_waiters_state(iouw_loop_waiters(r->loop), q->id, &s, NULL) == 0)
+	if (stale && iouw_waiters_state(iouw_loop_table(r->loop), q->id, &s, NULL) == 0)
 		return failf(r, "a stale id (slot freed or reused)", "%s still occupies slot %u",
 		             q->name->name, iouw_waiter_id_index(q->id));
 	return true;
@@ -936,7 +936,7 @@ static void move_data(struct runner *r, uint64_t ud, int32_t res)
 	size_t n;
 
 	if (is_cancel || res <= 0 || !q || !q->op_outstanding || q->dead ||
-	    !iouw_waiters_is_in_flight(iouw_loop_waiters(r->loop), id))
+	    !iouw_waiters_is_in_flight(iouw_loop_table(r->loop), id))
 		return;
 	s = &q->last_sqe;
 	n = (size_t)res;
@@ -1327,7 +1327,7 @@ static bool expect_result(struct runner *r, const struct iouw_scn_step *st)
 
 static size_t count_inflight(struct runner *r)
 {
-	struct iouw_waiters *w = iouw_loop_waiters(r->loop);
+	const struct iouw_waiters *w = iouw_loop_table(r->loop);
 	size_t n = 0;
 
 	for (uint32_t i = 0; i < iouw_waiters_capacity(w); i++) {
@@ -1341,7 +1341,7 @@ static size_t count_inflight(struct runner *r)
 
 static bool expect_table(struct runner *r, const struct iouw_scn_step *st)
 {
-	struct iouw_waiters *w = iouw_loop_waiters(r->loop);
+	const struct iouw_waiters *w = iouw_loop_table(r->loop);
 	struct iouw_loop_stats stats;
 
 	iouw_loop_stats(r->loop, &stats);
@@ -1383,7 +1383,7 @@ static bool expect_table(struct runner *r, const struct iouw_scn_step *st)
 			else if (!strcmp(a->key, "warnings"))
 				got = iouw_waiters_unexpected_cancel_results(w);
 			else if (!strcmp(a->key, "deadlines"))
-				got = iouw_wheel_active(iouw_loop_wheel(r->loop));
+				got = iouw_wheel_active(iouw_loop_timeouts(r->loop));
 			else if (!strcmp(a->key, "delivered"))
 				got = stats.delivered;
 			else if (!strcmp(a->key, "timeouts"))
@@ -1401,7 +1401,7 @@ static bool expect_table(struct runner *r, const struct iouw_scn_step *st)
 
 static bool expect_slot(struct runner *r, const struct iouw_scn_step *st)
 {
-	struct iouw_waiters *w = iouw_loop_waiters(r->loop);
+	const struct iouw_waiters *w = iouw_loop_table(r->loop);
 	struct iouw_waiter_info info;
 	int64_t idx = 0;
 	const struct iouw_scn_arg *a;
@@ -1448,7 +1448,7 @@ static bool expect_idlist(struct runner *r, const struct iouw_scn_step *st)
 	else if (st->op == IOUW_SCN_EXPECT_CANCELS)
 		n = iouw_loop_pending_cancels(r->loop, ids, 256);
 	else
-		n = iouw_waiters_cancel_requested(iouw_loop_waiters(r->loop), ids, 256);
+		n = iouw_waiters_cancel_requested(iouw_loop_table(r->loop), ids, 256);
 	for (size_t i = 0; i < n && i < 256; i++) {
 		struct reqent *q = req_by_id(r, ids[i]);
 		char b[64];
@@ -1696,34 +1696,23 @@ static bool exec_step(struct runner *r, const struct iouw_scn_step *st)
 		return true;
 	}
 	case IOUW_SCN_CANCEL: {
-		struct iouw_waiters *w = iouw_loop_waiters(r->loop);
-		enum iouw_waiter_state s;
-		uint64_t tick = IOUW_NO_TICK;
+		/* The loop's own rule (docs/loop.md §6.11): request the cancel
+		 * (the deadline leaves the wheel); `sqe=1` also stages the
+		 * ASYNC_CANCEL the loop would stage for an expired deadline,
+		 * for kinds that carry none (read_at, write_at, sync). */
+		bool sqe = arg_bool(st, "sqe", false);
 		bool took;
 
 		q = req_by_name(r, iouw_scn_pos(st, 0)->val);
 		if (!q->has_id)
 			return failf(r, "an admitted request", "%s has no waiter id", q->name->name);
-		if (iouw_waiters_state(w, q->id, &s, &tick) < 0)
-			tick = IOUW_NO_TICK;
-		took = iouw_waiters_cancel(w, q->id);
-		/* Like the loop: a waiter that leaves ACTIVE leaves the wheel. */
-		if (took && tick != IOUW_NO_TICK)
-			iouw_wheel_remove(iouw_loop_wheel(r->loop), tick);
+		e = iouw_loop_cancel(r->loop, q->id,
+		                     sqe ? IOUW_LOOP_CANCEL_STAGE : IOUW_LOOP_CANCEL_REQUEST,
+		                     sqe ? (uint32_t)arg_u64(st, "cancel_flags", 0) : 0);
+		if (e == -EBUSY)
+			return failf(r, st->text, "no SQ room for the cancel SQE");
+		took = e == 1;
 		logf_(r, "table cancel %s took=%d", q->name->name, took);
-		if (took && arg_bool(st, "sqe", false) && iouw_waiters_is_in_flight(w, q->id)) {
-			/* The ASYNC_CANCEL the loop would stage for an expired
-			 * deadline, for kinds that carry none (read_at, write_at,
-			 * sync): pushed through the scripting backend. */
-			struct io_uring_sqe sqe;
-
-			memset(&sqe, 0, sizeof(sqe));
-			io_uring_prep_cancel64(&sqe, iouw_waiter_id_user_data(q->id),
-			                       (int)(uint32_t)arg_u64(st, "cancel_flags", 0));
-			io_uring_sqe_set_data64(&sqe, iouw_waiter_id_cancel_user_data(q->id));
-			if (sb_push_sqe(&r->sb.base, &sqe) < 0)
-				return failf(r, st->text, "no SQ room for the cancel SQE");
-		}
 		if ((a = iouw_scn_key(st, "took")) && arg_bool(st, "took", false) != took)
 			return failf(r, st->text, "took=%d", took);
 		return true;

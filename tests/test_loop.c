@@ -33,7 +33,8 @@
  *   handle_recv_panics_on_invalid_buffer_bounds, exact_recv_partial_progress
  *                                                         tests/test_loop_uring.c
  *                                                         (real recv requests)
- * Beyond: the clock is never read without an active deadline, the idle
+ * Beyond: iouw_loop_cancel() in its three modes and the read-only views
+ * (docs/loop.md §6.11), the clock is never read without an active deadline, the idle
  * catch-up, the wake poll re-arm, overflowed CQEs all reaped, and
  * iouw_loop_assert_consistent() after every step.
  *
@@ -1169,6 +1170,175 @@ START_TEST(test_fill_stages_more_sqes_than_the_staging_buffer)
 }
 END_TEST
 
+/* ---- iouw_loop_cancel and the read-only views (docs/loop.md §6.11) ---------- */
+
+static void count_cancel_queued(void *ctx, const struct iouw_loop_event *ev)
+{
+	if (ev->kind == IOUW_EV_CANCEL_QUEUED)
+		(*(int *)ctx)++;
+}
+
+START_TEST(test_loop_cancel_expire_follows_the_deadline_rule)
+{
+	struct env e;
+	struct io_uring_sqe sqes[4];
+	enum iouw_waiter_state st;
+	iouw_waiter_id id;
+	int queued = 0;
+
+	env_init(&e, 4, 4, IOUW_NO_DEADLINE);
+	admit_sends(&e, 1, START_NS + 10 * MS, sqes);
+	id.raw = sqes[0].user_data;
+	ck_assert_ptr_eq(iouw_loop_table(e.loop), iouw_loop_waiters(e.loop));
+	ck_assert_ptr_eq(iouw_loop_timeouts(e.loop), iouw_loop_wheel(e.loop));
+	ck_assert_uint_eq(iouw_wheel_active(iouw_loop_timeouts(e.loop)), 1);
+	iouw_loop_set_observer(e.loop, count_cancel_queued, &queued);
+	ck_assert_int_eq(iouw_loop_cancel(e.loop, id, IOUW_LOOP_CANCEL_EXPIRE, 0), 1);
+	/* As an expired deadline: cancel requested, off the wheel, a cancel
+	 * queued (not staged yet). */
+	ck_assert_int_eq(iouw_waiters_state(iouw_loop_table(e.loop), id, &st, NULL), 0);
+	ck_assert_int_eq(st, IOUW_WAITER_CANCEL_REQUESTED);
+	ck_assert_uint_eq(iouw_wheel_active(iouw_loop_timeouts(e.loop)), 0);
+	ck_assert_uint_eq(iouw_loop_pending_cancels(e.loop, NULL, 0), 1);
+	ck_assert_int_eq(queued, 1);
+	ck_assert_uint_eq(take_sqes(&e, sqes, 4), 0);
+	check(&e);
+	/* A second cancel does not take and changes nothing. */
+	ck_assert_int_eq(iouw_loop_cancel(e.loop, id, IOUW_LOOP_CANCEL_EXPIRE, 0), 0);
+	ck_assert_uint_eq(iouw_loop_pending_cancels(e.loop, NULL, 0), 1);
+	turn(&e);
+	ck_assert_uint_eq(take_sqes(&e, sqes, 4), 1);
+	ck_assert_uint_eq(sqes[0].opcode, IORING_OP_ASYNC_CANCEL);
+	ck_assert_uint_eq(sqes[0].addr, iouw_waiter_id_user_data(id));
+	ck_assert_uint_eq(sqes[0].user_data, iouw_waiter_id_cancel_user_data(id));
+	ck_assert_uint_eq(sqes[0].cancel_flags, 0);
+	/* The clock never moved: no Timeout from the wheel, the kernel's
+	 * answer ends it. */
+	post(&e, iouw_waiter_id_cancel_user_data(id), 0);
+	post(&e, iouw_waiter_id_user_data(id), -ECANCELED);
+	turn(&e);
+	ck_assert_int_eq(e.log.finishes, 1);
+	ck_assert(e.log.last_cancel_requested);
+	ck_assert_int_eq(queued, 1);
+	env_free(&e);
+}
+END_TEST
+
+START_TEST(test_loop_cancel_request_stages_no_cancel_sqe)
+{
+	struct env e;
+	struct io_uring_sqe sqes[4];
+	enum iouw_waiter_state st;
+	iouw_waiter_id id;
+
+	env_init(&e, 4, 4, IOUW_NO_DEADLINE);
+	admit_sends(&e, 1, START_NS + 10 * MS, sqes);
+	id.raw = sqes[0].user_data;
+	ck_assert_int_eq(iouw_loop_cancel(e.loop, id, IOUW_LOOP_CANCEL_REQUEST, 0), 1);
+	ck_assert_int_eq(iouw_waiters_state(iouw_loop_table(e.loop), id, &st, NULL), 0);
+	ck_assert_int_eq(st, IOUW_WAITER_CANCEL_REQUESTED);
+	ck_assert_uint_eq(iouw_wheel_active(iouw_loop_timeouts(e.loop)), 0);
+	ck_assert_uint_eq(iouw_loop_pending_cancels(e.loop, NULL, 0), 0);
+	/* Past the old deadline: the wheel no longer tracks it. */
+	iouw_virtual_clock_advance(&e.vc, 20 * MS);
+	turn(&e);
+	ck_assert_uint_eq(take_sqes(&e, sqes, 4), 0);
+	/* A partial result while cancel-requested requeues; staged, it times
+	 * out locally, without an SQE. */
+	post(&e, iouw_waiter_id_user_data(id), 3);
+	turn(&e);
+	ck_assert_uint_eq(take_sqes(&e, sqes, 4), 0);
+	ck_assert_int_eq(e.log.finishes, 1);
+	ck_assert(iouw_waiters_is_empty(iouw_loop_table(e.loop)));
+	env_free(&e);
+}
+END_TEST
+
+START_TEST(test_loop_cancel_stage_pushes_the_cancel_now)
+{
+	struct env e;
+	struct io_uring_sqe sqes[4];
+	const struct io_uring_sqe *sub;
+	iouw_waiter_id id;
+	struct iouw_loop_stats stats;
+
+	env_init(&e, 4, 4, IOUW_NO_DEADLINE);
+	admit_sends(&e, 1, IOUW_NO_DEADLINE, sqes);
+	id.raw = sqes[0].user_data;
+	ck_assert_int_eq(iouw_loop_cancel(e.loop, id, IOUW_LOOP_CANCEL_STAGE, 0x80000000u), 1);
+	ck_assert_uint_eq(iouw_loop_pending_cancels(e.loop, NULL, 0), 0);
+	ck_assert_uint_eq(iouw_backend_sq_space(e.b), 3);
+	/* The next submit sends it, no fill needed. */
+	ck_assert_int_eq(iouw_backend_submit_and_wait(e.b, 0, IOUW_BACKEND_NO_TIMEOUT), 1);
+	ck_assert_uint_eq(iouw_mem_backend_submitted(e.b, &sub), 1);
+	ck_assert_uint_eq(sub[0].opcode, IORING_OP_ASYNC_CANCEL);
+	ck_assert_uint_eq(sub[0].addr, iouw_waiter_id_user_data(id));
+	ck_assert_uint_eq(sub[0].user_data, iouw_waiter_id_cancel_user_data(id));
+	ck_assert_uint_eq(sub[0].cancel_flags, 0x80000000u);
+	iouw_loop_stats(e.loop, &stats);
+	ck_assert_uint_eq(stats.cancels, 1);
+	iouw_mem_backend_clear_submitted(e.b);
+	post(&e, iouw_waiter_id_cancel_user_data(id), 0);
+	post(&e, iouw_waiter_id_user_data(id), -ECANCELED);
+	turn(&e);
+	ck_assert_int_eq(e.log.finishes, 1);
+	env_free(&e);
+}
+END_TEST
+
+START_TEST(test_loop_cancel_stage_without_sq_room_changes_nothing)
+{
+	struct env e;
+	struct io_uring_sqe sqes[4];
+	enum iouw_waiter_state st;
+	iouw_waiter_id id;
+
+	env_init(&e, 4, 1, IOUW_NO_DEADLINE);
+	admit_sends(&e, 1, IOUW_NO_DEADLINE, sqes);
+	id.raw = sqes[0].user_data;
+	/* Requeued and staged again: its SQE fills the one SQ slot. */
+	post(&e, iouw_waiter_id_user_data(id), -EAGAIN);
+	ck_assert_uint_eq(iouw_loop_reap(e.loop), 1);
+	(void)iouw_loop_fill_sq(e.loop);
+	ck_assert_uint_eq(iouw_backend_sq_space(e.b), 0);
+	ck_assert_int_eq(iouw_loop_cancel(e.loop, id, IOUW_LOOP_CANCEL_STAGE, 0), -EBUSY);
+	ck_assert_int_eq(iouw_waiters_state(iouw_loop_table(e.loop), id, &st, NULL), 0);
+	ck_assert_int_eq(st, IOUW_WAITER_ACTIVE);
+	ck_assert_int_eq(iouw_loop_submit_and_wait(e.loop, false), 0);
+	ck_assert_int_eq(iouw_loop_cancel(e.loop, id, IOUW_LOOP_CANCEL_STAGE, 0), 1);
+	ck_assert_uint_eq(iouw_backend_sq_space(e.b), 0);
+	check(&e);
+	env_free(&e);
+}
+END_TEST
+
+START_TEST(test_loop_cancel_rejects_bad_arguments_and_stale_ids)
+{
+	struct env e;
+	struct io_uring_sqe sqes[4];
+	iouw_waiter_id id, stale;
+
+	env_init(&e, 4, 4, IOUW_NO_DEADLINE);
+	admit_sends(&e, 1, IOUW_NO_DEADLINE, sqes);
+	id.raw = sqes[0].user_data;
+	ck_assert_int_eq(iouw_loop_cancel(NULL, id, IOUW_LOOP_CANCEL_EXPIRE, 0), -EINVAL);
+	ck_assert_int_eq(iouw_loop_cancel(e.loop, id, (enum iouw_loop_cancel_how)7, 0), -EINVAL);
+	ck_assert_int_eq(iouw_loop_cancel(e.loop, id, IOUW_LOOP_CANCEL_EXPIRE, 1), -EINVAL);
+	stale = iouw_waiter_id_next_generation(id);
+	ck_assert_int_eq(iouw_loop_cancel(e.loop, stale, IOUW_LOOP_CANCEL_EXPIRE, 0), 0);
+	ck_assert_int_eq(iouw_loop_cancel(e.loop, iouw_waiter_id_new(3, 0), IOUW_LOOP_CANCEL_EXPIRE, 0),
+	                 0);
+	ck_assert_int_eq(iouw_loop_cancel(e.loop, iouw_waiter_id_new(99, 0), IOUW_LOOP_CANCEL_STAGE, 0),
+	                 0);
+	ck_assert_uint_eq(iouw_loop_pending_cancels(e.loop, NULL, 0), 0);
+	check(&e);
+	post(&e, iouw_waiter_id_user_data(id), 10);
+	turn(&e);
+	ck_assert_int_eq(e.log.finishes, 1);
+	env_free(&e);
+}
+END_TEST
+
 START_TEST(test_loop_observer_sees_every_event)
 {
 	struct env e;
@@ -1236,6 +1406,11 @@ int main(void)
 	tcase_add_test(tc, test_loop_reaps_overflowed_cqes_in_order);
 	tcase_add_test(tc, test_loop_observer_sees_every_event);
 	tcase_add_test(tc, test_fill_stages_more_sqes_than_the_staging_buffer);
+	tcase_add_test(tc, test_loop_cancel_expire_follows_the_deadline_rule);
+	tcase_add_test(tc, test_loop_cancel_request_stages_no_cancel_sqe);
+	tcase_add_test(tc, test_loop_cancel_stage_pushes_the_cancel_now);
+	tcase_add_test(tc, test_loop_cancel_stage_without_sq_room_changes_nothing);
+	tcase_add_test(tc, test_loop_cancel_rejects_bad_arguments_and_stale_ids);
 	tcase_add_test_raise_signal(panics, test_stage_request_panics_on_stale_ready_queue_entry,
 	                            SIGABRT);
 	suite_add_tcase(s, tc);
