@@ -5,7 +5,7 @@
  * queue (CQEs reaped in the order they were posted). The loop never knows
  * which implementation it runs on:
  *   - core/uring_backend.h: a real io_uring ring (production, harness);
- *   - core/mem_backend.h:   an in-memory queue pair (fuzzers, deterministic
+ *   - core/skernel.h:       the scripted kernel (fuzzers, deterministic
  *                           loop tests, machines that block io_uring).
  * The harness wraps a backend with its own ops (capture SQEs, inject CQEs).
  *

@@ -67,7 +67,7 @@ int main(int argc, char **argv)
 	iouw_lr_scenario = iouw_ls_hooks();
 	/* The in-memory ring decides the history (the ring target replays the
 	 * same history through a real ring). */
-	iouw_loop_history_run("iouwait-explain", iouw_lr_mem_io(), data, size, NULL);
+	iouw_loop_history_run("iouwait-explain", NULL, data, size, NULL);
 	iouw_lr_scenario = NULL;
 	free(data);
 	return iouw_ls_finish(stdout) == 0 ? 0 : 1;

@@ -17,5 +17,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	return iouw_loop_history_run("fuzz_loop", iouw_lr_mem_io(), data, size, NULL);
+	return iouw_loop_history_run("fuzz_loop", NULL, data, size, NULL);
 }

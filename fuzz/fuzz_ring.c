@@ -1,8 +1,9 @@
 /* fuzz/fuzz_ring.c: fuzz target "ring": the loop target's histories and
  * oracles (fuzz/loop_run.h), but every CQE reaches the loop through a REAL
- * io_uring ring in inject mode (fuzz/ring_backend.h: NOP result injection,
- * MSG_RING as the fallback); the SQEs the loop stages are captured and never
- * reach the kernel.
+ * io_uring ring in inject mode (the scripted kernel of core/skernel.h, set
+ * up by fuzz/ring_backend.h: NOP result injection, MSG_RING as the
+ * fallback); the SQEs the loop stages are captured and never reach the
+ * kernel.
  *
  * The ring is created once per process (the static below; core/ stays free
  * of globals). Where io_uring is unavailable (seccomp, io_uring_disabled, an
@@ -22,7 +23,7 @@
 #include "replay.h"
 #include "ring_backend.h"
 
-static struct iouw_fz_ring *ring;
+static struct iouw_backend *ring;
 static int ring_err = 1; /* 1: not set up yet */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -45,5 +46,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			exit(77);
 		return 0;
 	}
-	return iouw_loop_history_run("fuzz_ring", iouw_fz_ring_io(ring), data, size, NULL);
+	return iouw_loop_history_run("fuzz_ring", ring, data, size, NULL);
 }

@@ -13,7 +13,7 @@
 #include "handle.h"
 #include "loop.h"
 #include "loop_scenario.h"
-#include "mem_backend.h"
+#include "skernel.h"
 #include "provider.h"
 #include "request_model.h"
 #include "request_spec.h"
@@ -74,7 +74,10 @@ struct lr_backend {
 
 static struct {
 	const char *name;
-	const struct iouw_lr_io *io;
+	/* The scripted kernel (core/skernel.h) the history runs on, and
+	 * whether this run made it (memory transport, one per input). */
+	struct iouw_backend *k;
+	bool own_k;
 	FILE *trace;
 	struct iouw_fdp fdp;
 	struct iouw_virtual_clock vc;
@@ -101,7 +104,7 @@ static struct {
 	bool cancel_snap;
 	char desc[512];
 	uint32_t stamp;
-	bool io_open;
+	bool k_open;
 	/* An environment failure met in a step (what, -errno): input skipped. */
 	const char *env_what;
 	int env_err;
@@ -502,8 +505,8 @@ static void on_submit(void)
 {
 	const struct io_uring_sqe *sqes;
 
-	(void)S.io->submitted(S.io->ctx, &sqes);
-	S.io->clear_submitted(S.io->ctx);
+	(void)iouw_skernel_submitted(S.k, &sqes);
+	iouw_skernel_clear_submitted(S.k);
 	for (uint32_t i = 0; i < S.nreq; i++)
 		if (S.req[i].op == OP_PUSHED)
 			S.req[i].op = OP_OUT;
@@ -513,7 +516,7 @@ static void on_submit(void)
 
 static void post(uint64_t ud, int32_t res)
 {
-	int rc = S.io->post(S.io->ctx, ud, res);
+	int rc = iouw_skernel_post(S.k, ud, res, 0);
 
 	/* Posting may run inside a core call (the kernel answers while the
 	 * loop waits): no unwinding from there. */
@@ -627,7 +630,7 @@ static int lr_push(struct iouw_backend *b, const struct io_uring_sqe *sqe)
 	int rc;
 
 	(void)b;
-	rc = S.io->push(S.io->ctx, sqe);
+	rc = iouw_backend_push_sqe(S.k, sqe);
 	if (rc == 0)
 		on_push(sqe);
 	return rc;
@@ -636,7 +639,19 @@ static int lr_push(struct iouw_backend *b, const struct io_uring_sqe *sqe)
 static unsigned lr_sq_space(struct iouw_backend *b)
 {
 	(void)b;
-	return S.io->sq_space(S.io->ctx);
+	return iouw_backend_sq_space(S.k);
+}
+
+/* The scripted kernel's wait hook: the loop would block. What was
+ * submitted reached the kernel; it answers one SQE, or time passes. */
+static int lr_wait_hook(void *ctx, unsigned wait_nr, int64_t timeout_ns)
+{
+	(void)ctx;
+	(void)wait_nr;
+	on_submit();
+	EXPECT(S.draining, "the loop waits outside iouw_loop_run()");
+	kernel_wait(timeout_ns);
+	return 0;
 }
 
 static int lr_submit_and_wait(struct iouw_backend *b, unsigned wait_nr, int64_t timeout_ns)
@@ -645,28 +660,17 @@ static int lr_submit_and_wait(struct iouw_backend *b, unsigned wait_nr, int64_t 
 
 	(void)b;
 	EXPECT(!budget_spent(), "the loop submits after the shutdown budget was spent");
-	n = S.io->submit(S.io->ctx);
+	n = iouw_backend_submit_and_wait(S.k, wait_nr, timeout_ns);
 	if (iouw_fuzz_env_error(n))
 		iouw_fuzz_env_exit(S.name, "capturing submitted SQEs", n);
-	if (n < 0)
-		return n;
-	on_submit();
-	while (wait_nr > 0 && S.io->cq_ready(S.io->ctx) < wait_nr) {
-		uint64_t before = S.posts;
-
-		EXPECT(S.draining, "the loop waits outside iouw_loop_run()");
-		kernel_wait(timeout_ns);
-		if (S.posts == before)
-			break;
-	}
-	if (S.io->cq_ready(S.io->ctx) >= wait_nr)
-		return n;
-	return timeout_ns >= 0 ? -ETIME : -EDEADLK;
+	if (n >= 0)
+		on_submit();
+	return n;
 }
 
 static unsigned lr_reap(struct iouw_backend *b, struct iouw_cqe *out, unsigned max)
 {
-	unsigned n = S.io->reap(S.io->ctx, out, max);
+	unsigned n = iouw_backend_reap(S.k, out, max);
 
 	(void)b;
 	/* iouw_loop_reap ends: the advance phase is next, unless the drain's
@@ -1034,6 +1038,23 @@ static void run_steps(void)
 		        "unread\n", IOUW_LR_MAX_STEPS, iouw_fdp_remaining(&S.fdp));
 }
 
+/* Done with the scripted kernel for this input: one this run made is
+ * freed; a caller's is emptied (unreaped CQEs thrown away) and unhooked. */
+static void close_kernel(void)
+{
+	if (!S.k_open)
+		return;
+	S.k_open = false;
+	if (S.own_k) {
+		iouw_backend_free(S.k);
+		S.k = NULL;
+		S.own_k = false;
+		return;
+	}
+	iouw_skernel_set_wait_hook(S.k, NULL, NULL);
+	(void)iouw_skernel_reset(S.k, 1, 0);
+}
+
 /* Skip the input for an environment failure: report it, free the loop
  * (it releases every request it holds, telling held handles ABANDONED),
  * drop the handles still held, close the io. */
@@ -1048,13 +1069,11 @@ static int skip_input(const char *what, int err)
 		S.req[i].live.handle = NULL;
 		iouw_rs_discard(&S.req[i].live);
 	}
-	if (S.io_open)
-		S.io->close(S.io->ctx);
-	S.io_open = false;
+	close_kernel();
 	return IOUW_FUZZ_SKIPPED;
 }
 
-int iouw_loop_history_run(const char *name, const struct iouw_lr_io *io, const uint8_t *data,
+int iouw_loop_history_run(const char *name, struct iouw_backend *kernel, const uint8_t *data,
                           size_t size, FILE *trace)
 {
 	struct iouw_loop_config cfg;
@@ -1063,7 +1082,7 @@ int iouw_loop_history_run(const char *name, const struct iouw_lr_io *io, const u
 
 	memset(&S, 0, sizeof(S));
 	S.name = name;
-	S.io = io;
+	S.k = kernel;
 	S.trace = trace;
 	S.vc.now_ns = START;
 	rc = iouw_rs_source_fd();
@@ -1092,11 +1111,17 @@ int iouw_loop_history_run(const char *name, const struct iouw_lr_io *io, const u
 			fprintf(trace, "shutdown budget %llu ticks\n",
 			        (unsigned long long)(S.budget / TICK));
 	}
-	rc = io->open(io->ctx, sq, cq);
+	if (S.k) {
+		rc = iouw_skernel_reset(S.k, sq, cq);
+	} else {
+		rc = iouw_skernel_new_mem(sq, cq, &S.k);
+		S.own_k = rc == 0;
+	}
 	if (iouw_fuzz_env_error(rc))
-		return skip_input("opening the io", rc);
-	EXPECT(rc == 0, "io open failed: %d", rc);
-	S.io_open = true;
+		return skip_input("opening the scripted kernel", rc);
+	EXPECT(rc == 0, "scripted kernel open failed: %d", rc);
+	S.k_open = true;
+	iouw_skernel_set_wait_hook(S.k, lr_wait_hook, NULL);
 	S.backend.base.ops = &lr_ops;
 	LS(config, cfg.ring_size, sq, S.budget, TICK, MAX_TIMEOUT);
 	{
@@ -1119,8 +1144,7 @@ int iouw_loop_history_run(const char *name, const struct iouw_lr_io *io, const u
 	for (uint32_t i = 0; i < S.nreq; i++)
 		EXPECT(!S.req[i].detached || !iouw_rs_fd_open(S.req[i].live.fd),
 		       "detached req%u's fd %d is open after loop free", i, S.req[i].live.fd);
-	io->close(io->ctx);
-	S.io_open = false;
+	close_kernel();
 	fds_after = iouw_rs_count_fds();
 	if (fds_after < 0)
 		return skip_input("counting open fds", fds_after);
@@ -1131,91 +1155,7 @@ int iouw_loop_history_run(const char *name, const struct iouw_lr_io *io, const u
 	return 0;
 }
 
-/* ---- the in-memory io ------------------------------------------------------------ */
-
-static struct iouw_backend *mem;
-
-static int mem_open(void *ctx, unsigned sq, unsigned cq)
-{
-	(void)ctx;
-	return iouw_mem_backend_new(sq, cq, &mem);
-}
-
-static void mem_close(void *ctx)
-{
-	(void)ctx;
-	iouw_backend_free(mem);
-	mem = NULL;
-}
-
-static int mem_push(void *ctx, const struct io_uring_sqe *sqe)
-{
-	(void)ctx;
-	return iouw_backend_push_sqe(mem, sqe);
-}
-
-static unsigned mem_sq_space(void *ctx)
-{
-	(void)ctx;
-	return iouw_backend_sq_space(mem);
-}
-
-static int mem_submit(void *ctx)
-{
-	(void)ctx;
-	return iouw_backend_submit_and_wait(mem, 0, IOUW_BACKEND_NO_TIMEOUT);
-}
-
-static size_t mem_submitted(void *ctx, const struct io_uring_sqe **ret)
-{
-	(void)ctx;
-	return iouw_mem_backend_submitted(mem, ret);
-}
-
-static void mem_clear_submitted(void *ctx)
-{
-	(void)ctx;
-	iouw_mem_backend_clear_submitted(mem);
-}
-
-static int mem_post(void *ctx, uint64_t user_data, int32_t res)
-{
-	(void)ctx;
-	return iouw_mem_backend_post(mem, user_data, res, 0);
-}
-
-static size_t mem_cq_ready(void *ctx)
-{
-	(void)ctx;
-	return iouw_mem_backend_cq_ready(mem);
-}
-
-static unsigned mem_reap(void *ctx, struct iouw_cqe *out, unsigned max)
-{
-	(void)ctx;
-	return iouw_backend_reap(mem, out, max);
-}
-
-static const struct iouw_lr_io mem_io = {
-	.ctx = NULL,
-	.open = mem_open,
-	.close = mem_close,
-	.push = mem_push,
-	.sq_space = mem_sq_space,
-	.submit = mem_submit,
-	.submitted = mem_submitted,
-	.clear_submitted = mem_clear_submitted,
-	.post = mem_post,
-	.cq_ready = mem_cq_ready,
-	.reap = mem_reap,
-};
-
-const struct iouw_lr_io *iouw_lr_mem_io(void)
-{
-	return &mem_io;
-}
-
 void iouw_loop_history_print(FILE *out, const uint8_t *data, size_t size)
 {
-	iouw_loop_history_run("iouwait-decode loop", &mem_io, data, size, out);
+	iouw_loop_history_run("iouwait-decode loop", NULL, data, size, out);
 }

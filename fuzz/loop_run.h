@@ -10,11 +10,12 @@
  * same bytes always give the same history, and iouw_loop_history_print()
  * prints it by running it (on the in-memory ring).
  *
- * Owns: struct iouw_lr_io (how SQEs are captured and CQEs posted: the
- * in-memory ring here, the real ring in fuzz/ring_backend.h), a backend
- * wrapper around it (the loop's struct iouw_backend: it captures every
- * submitted SQE, runs the "kernel" when the loop would block, and tells the
- * driver when the reap phase ends), the driver, and the oracles.
+ * Owns: a backend wrapper around the scripted kernel (core/skernel.h, which
+ * captures the SQEs and posts the CQEs: memory transport for the `loop`
+ * target, a real ring for `ring`): the wrapper checks every SQE as it is
+ * pushed, answers through the kernel's wait hook when the loop would
+ * block, and tells the driver when the reap phase ends; the driver, and
+ * the oracles.
  *
  * Input layout (decisions from the provider's tail, see provider.h):
  *   header: ring size 1/2/4/8 (= table capacity = inbound bound); SQ
@@ -97,39 +98,17 @@
 #define IOUW_LR_MAX_STEPS 1024
 #define IOUW_LR_MAX_REQUESTS 256
 
-/* How SQEs reach the fake kernel and CQEs reach the loop. Every call gets
- * @ctx. SQ semantics as core/backend.h (push fails with -EBUSY when full). */
-struct iouw_lr_io {
-	void *ctx;
-	/* Per input: a fresh SQ of @sq slots, CQ ring of @cq slots. */
-	int (*open)(void *ctx, unsigned sq, unsigned cq);
-	/* Per input: forget everything (discard unreaped CQEs). */
-	void (*close)(void *ctx);
-	int (*push)(void *ctx, const struct io_uring_sqe *sqe);
-	unsigned (*sq_space)(void *ctx);
-	/* Move the pushed SQEs to the submitted log; their count. */
-	int (*submit)(void *ctx);
-	/* The submitted log since the last clear. */
-	size_t (*submitted)(void *ctx, const struct io_uring_sqe **ret);
-	void (*clear_submitted)(void *ctx);
-	/* Post one CQE; 0 or -errno. */
-	int (*post)(void *ctx, uint64_t user_data, int32_t res);
-	/* CQEs available to reap. */
-	size_t (*cq_ready)(void *ctx);
-	unsigned (*reap)(void *ctx, struct iouw_cqe *out, unsigned max);
-};
-
-/* The in-memory io (core/mem_backend.h underneath). */
-const struct iouw_lr_io *iouw_lr_mem_io(void);
-
-/* Run the loop history of @data through @io, checking every oracle; @name
- * prefixes mismatch reports ("fuzz_loop"); @trace, when not NULL, gets the
- * history in words. Returns 0, or IOUW_FUZZ_SKIPPED for an environment
- * failure; aborts on a mismatch. Not reentrant. */
-int iouw_loop_history_run(const char *name, const struct iouw_lr_io *io, const uint8_t *data,
+/* Run the loop history of @data on @kernel (a scripted kernel,
+ * core/skernel.h: reset to the history's SQ and CQ sizes first, emptied and
+ * unhooked at the end; NULL: a memory-transport one made for this input),
+ * checking every oracle; @name prefixes mismatch reports ("fuzz_loop");
+ * @trace, when not NULL, gets the history in words. Returns 0, or
+ * IOUW_FUZZ_SKIPPED for an environment failure; aborts on a mismatch. Not
+ * reentrant. */
+int iouw_loop_history_run(const char *name, struct iouw_backend *kernel, const uint8_t *data,
                           size_t size, FILE *trace);
 
-/* iouw_loop_history_run() on the in-memory io, printing to @out. */
+/* iouw_loop_history_run() on a memory scripted kernel, printing to @out. */
 void iouw_loop_history_print(FILE *out, const uint8_t *data, size_t size);
 
 #endif /* IOUW_FUZZ_LOOP_RUN_H */

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "mem_backend.h"
+#include "skernel.h"
 #include "uring_backend.h"
 
 #define TOTAL_NOPS 400000u
@@ -32,17 +32,17 @@ static int answer_nops(void *ctx, unsigned wait_nr, int64_t timeout_ns)
 {
 	struct iouw_backend *b = ctx;
 	const struct io_uring_sqe *sqes;
-	size_t n = iouw_mem_backend_submitted(b, &sqes);
+	size_t n = iouw_skernel_submitted(b, &sqes);
 
 	(void)wait_nr;
 	(void)timeout_ns;
 	for (size_t i = 0; i < n; i++) {
-		int err = iouw_mem_backend_post(b, sqes[i].user_data, 0, 0);
+		int err = iouw_skernel_post(b, sqes[i].user_data, 0, 0);
 
 		if (err)
 			return err;
 	}
-	iouw_mem_backend_clear_submitted(b);
+	iouw_skernel_clear_submitted(b);
 	return 0;
 }
 
@@ -138,9 +138,9 @@ int main(void)
 		unsigned batch = batches[i];
 		int err;
 
-		err = iouw_mem_backend_new(256, 0, &b);
+		err = iouw_skernel_new_mem(256, 0, &b);
 		if (!err) {
-			iouw_mem_backend_set_wait_hook(b, answer_nops, b);
+			iouw_skernel_set_wait_hook(b, answer_nops, b);
 			err = run("mem", b, batch);
 			iouw_backend_free(b);
 		}

@@ -1,12 +1,14 @@
 /* tests/test_backend.c: the backend suite (core/backend.h through the
- * in-memory implementation, core/mem_backend.h).
+ * scripted kernel's memory transport, core/skernel.h).
  *
  * Pins down: SQ ordering and -EBUSY exactly when sq_space() is 0,
  * push_sqes() all or nothing (natively and through the push_sqe fallback in
  * backend.h), the submitted log, reap batching, CQ overflow parked and returned in post
  * order (and -ENOSPC at the overflow limit), the wait hook (called only
  * when needed, repeated while it makes progress, its errors returned),
- * fail_next_wait, -ETIME / -EDEADLK when nothing comes, argument checks,
+ * fail_next_wait, -ETIME / -EDEADLK when nothing comes, answers queued for
+ * blocking waits (one per round, before the hook), the attached virtual
+ * clock moved by an unanswered timed wait, reset, argument checks,
  * and the panics for misuse. The real-ring twin is test_uring_backend.c.
  *
  * Also here, because it needs no working ring: with io_uring_setup blocked
@@ -29,7 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "mem_backend.h"
+#include "skernel.h"
 #include "support.h"
 #include "uring_backend.h"
 
@@ -37,7 +39,7 @@ static struct iouw_backend *new_mem(unsigned sq, unsigned cq)
 {
 	struct iouw_backend *b = NULL;
 
-	ck_assert_int_eq(iouw_mem_backend_new(sq, cq, &b), 0);
+	ck_assert_int_eq(iouw_skernel_new_mem(sq, cq, &b), 0);
 	ck_assert_ptr_nonnull(b);
 	return b;
 }
@@ -55,10 +57,10 @@ START_TEST(test_mem_new_rejects_bad_arguments)
 {
 	struct iouw_backend *b = (struct iouw_backend *)0x1;
 
-	ck_assert_int_eq(iouw_mem_backend_new(0, 4, &b), -EINVAL);
-	ck_assert_int_eq(iouw_mem_backend_new(4, 4, NULL), -EINVAL);
-	ck_assert_int_eq(iouw_mem_backend_new(IOUW_MEM_BACKEND_MAX_ENTRIES + 1, 0, &b), -EINVAL);
-	ck_assert_int_eq(iouw_mem_backend_new(4, IOUW_MEM_BACKEND_MAX_ENTRIES + 1, &b), -EINVAL);
+	ck_assert_int_eq(iouw_skernel_new_mem(0, 4, &b), -EINVAL);
+	ck_assert_int_eq(iouw_skernel_new_mem(4, 4, NULL), -EINVAL);
+	ck_assert_int_eq(iouw_skernel_new_mem(IOUW_SKERNEL_MAX_ENTRIES + 1, 0, &b), -EINVAL);
+	ck_assert_int_eq(iouw_skernel_new_mem(4, IOUW_SKERNEL_MAX_ENTRIES + 1, &b), -EINVAL);
 	ck_assert_ptr_eq(b, (struct iouw_backend *)0x1); /* untouched on failure */
 	iouw_backend_free(NULL);                         /* a no-op */
 }
@@ -69,10 +71,10 @@ START_TEST(test_mem_default_cq_is_twice_sq)
 	struct iouw_backend *b = new_mem(2, 0);
 
 	for (uint64_t i = 0; i < 4; i++)
-		ck_assert_int_eq(iouw_mem_backend_post(b, i, 0, 0), 0);
-	ck_assert(!iouw_mem_backend_cq_overflowed(b));
-	ck_assert_int_eq(iouw_mem_backend_post(b, 4, 0, 0), 0);
-	ck_assert(iouw_mem_backend_cq_overflowed(b));
+		ck_assert_int_eq(iouw_skernel_post(b, i, 0, 0), 0);
+	ck_assert(!iouw_skernel_cq_overflowed(b));
+	ck_assert_int_eq(iouw_skernel_post(b, 4, 0, 0), 0);
+	ck_assert(iouw_skernel_cq_overflowed(b));
 	iouw_backend_free(b);
 }
 END_TEST
@@ -82,7 +84,7 @@ START_TEST(test_mem_sq_full_and_ordering)
 	struct iouw_backend *b = new_mem(4, 8);
 	const struct io_uring_sqe *sqes = (const struct io_uring_sqe *)0x1;
 
-	ck_assert_uint_eq(iouw_mem_backend_submitted(b, &sqes), 0);
+	ck_assert_uint_eq(iouw_skernel_submitted(b, &sqes), 0);
 	ck_assert_ptr_null(sqes);
 	ck_assert_uint_eq(iouw_backend_sq_space(b), 4);
 	for (uint64_t i = 0; i < 4; i++) {
@@ -92,20 +94,20 @@ START_TEST(test_mem_sq_full_and_ordering)
 	ck_assert_int_eq(push_nop(b, 999), -EBUSY);
 	ck_assert_uint_eq(iouw_backend_sq_space(b), 0);
 	/* Nothing is submitted before submit_and_wait. */
-	ck_assert_uint_eq(iouw_mem_backend_submitted(b, &sqes), 0);
+	ck_assert_uint_eq(iouw_skernel_submitted(b, &sqes), 0);
 
 	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, IOUW_BACKEND_NO_TIMEOUT), 4);
 	ck_assert_uint_eq(iouw_backend_sq_space(b), 4);
 	ck_assert_int_eq(push_nop(b, 104), 0);
 	ck_assert_int_eq(push_nop(b, 105), 0);
 	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, 0), 2);
-	ck_assert_uint_eq(iouw_mem_backend_submitted(b, &sqes), 6);
+	ck_assert_uint_eq(iouw_skernel_submitted(b, &sqes), 6);
 	for (unsigned i = 0; i < 6; i++) {
 		ck_assert_uint_eq(sqes[i].user_data, 100 + i);
 		ck_assert_uint_eq(sqes[i].opcode, IORING_OP_NOP);
 	}
-	iouw_mem_backend_clear_submitted(b);
-	ck_assert_uint_eq(iouw_mem_backend_submitted(b, &sqes), 0);
+	iouw_skernel_clear_submitted(b);
+	ck_assert_uint_eq(iouw_skernel_submitted(b, &sqes), 0);
 	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, 0), 0);
 	iouw_backend_free(b);
 }
@@ -123,7 +125,7 @@ START_TEST(test_mem_push_copies_the_sqe)
 	io_uring_sqe_set_data64(&sqe, 8); /* reuse the buffer */
 	ck_assert_int_eq(iouw_backend_push_sqe(b, &sqe), 0);
 	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, 0), 2);
-	ck_assert_uint_eq(iouw_mem_backend_submitted(b, &sqes), 2);
+	ck_assert_uint_eq(iouw_skernel_submitted(b, &sqes), 2);
 	ck_assert_uint_eq(sqes[0].user_data, 7);
 	ck_assert_uint_eq(sqes[1].user_data, 8);
 	iouw_backend_free(b);
@@ -190,7 +192,7 @@ START_TEST(test_push_sqes_all_or_nothing_in_order)
 	ck_assert_int_eq(push_nops(b, 30, 0), 0);
 	if (_i == 0) {
 		ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, 0), 6);
-		ck_assert_uint_eq(iouw_mem_backend_submitted(b, &sqes), 6);
+		ck_assert_uint_eq(iouw_skernel_submitted(b, &sqes), 6);
 	} else {
 		/* The failed run never reached push_sqe. */
 		ck_assert_uint_eq(vec.push_calls, 6);
@@ -213,8 +215,8 @@ START_TEST(test_mem_reap_batching_and_fields)
 
 	ck_assert_uint_eq(iouw_backend_reap(b, out, 16), 0);
 	for (unsigned i = 0; i < 10; i++)
-		ck_assert_int_eq(iouw_mem_backend_post(b, 1000 + i, -(int32_t)i, i * 3), 0);
-	ck_assert_uint_eq(iouw_mem_backend_cq_ready(b), 10);
+		ck_assert_int_eq(iouw_skernel_post(b, 1000 + i, -(int32_t)i, i * 3), 0);
+	ck_assert_uint_eq(iouw_skernel_cq_ready(b), 10);
 	ck_assert_uint_eq(iouw_backend_reap(b, out, 0), 0);
 	ck_assert_uint_eq(iouw_backend_reap(b, out, 4), 4);
 	ck_assert_uint_eq(iouw_backend_reap(b, out + 4, 4), 4);
@@ -225,7 +227,7 @@ START_TEST(test_mem_reap_batching_and_fields)
 		ck_assert_int_eq(out[i].res, -(int32_t)i);
 		ck_assert_uint_eq(out[i].flags, i * 3);
 	}
-	ck_assert_uint_eq(iouw_mem_backend_cq_ready(b), 0);
+	ck_assert_uint_eq(iouw_skernel_cq_ready(b), 0);
 	iouw_backend_free(b);
 }
 END_TEST
@@ -237,16 +239,16 @@ START_TEST(test_mem_cq_overflow_preserved_in_order)
 	unsigned n = 0, got;
 
 	for (uint64_t i = 0; i < 40; i++)
-		ck_assert_int_eq(iouw_mem_backend_post(b, i, (int32_t)i, 0), 0);
-	ck_assert(iouw_mem_backend_cq_overflowed(b));
-	ck_assert_uint_eq(iouw_mem_backend_cq_ready(b), 40);
+		ck_assert_int_eq(iouw_skernel_post(b, i, (int32_t)i, 0), 0);
+	ck_assert(iouw_skernel_cq_overflowed(b));
+	ck_assert_uint_eq(iouw_skernel_cq_ready(b), 40);
 	/* Reap in odd batches, posting more in between: one FIFO throughout. */
 	got = iouw_backend_reap(b, out, 3);
 	ck_assert_uint_eq(got, 3);
 	n += got;
-	ck_assert(iouw_mem_backend_cq_overflowed(b));
+	ck_assert(iouw_skernel_cq_overflowed(b));
 	for (uint64_t i = 40; i < 45; i++)
-		ck_assert_int_eq(iouw_mem_backend_post(b, i, (int32_t)i, 0), 0);
+		ck_assert_int_eq(iouw_skernel_post(b, i, (int32_t)i, 0), 0);
 	while ((got = iouw_backend_reap(b, out + n, 7)) > 0)
 		n += got;
 	ck_assert_uint_eq(n, 45);
@@ -254,7 +256,7 @@ START_TEST(test_mem_cq_overflow_preserved_in_order)
 		ck_assert_uint_eq(out[i].user_data, i);
 		ck_assert_int_eq(out[i].res, (int32_t)i);
 	}
-	ck_assert(!iouw_mem_backend_cq_overflowed(b));
+	ck_assert(!iouw_skernel_cq_overflowed(b));
 	iouw_backend_free(b);
 }
 END_TEST
@@ -264,21 +266,21 @@ START_TEST(test_mem_overflow_limit_enospc)
 	struct iouw_backend *b = new_mem(2, 2);
 	struct iouw_cqe out[8];
 
-	iouw_mem_backend_set_overflow_limit(b, 2);
+	iouw_skernel_set_overflow_limit(b, 2);
 	for (uint64_t i = 0; i < 4; i++)
-		ck_assert_int_eq(iouw_mem_backend_post(b, i, 0, 0), 0);
-	ck_assert_int_eq(iouw_mem_backend_post(b, 4, 0, 0), -ENOSPC);
-	ck_assert_uint_eq(iouw_mem_backend_cq_ready(b), 4);
+		ck_assert_int_eq(iouw_skernel_post(b, i, 0, 0), 0);
+	ck_assert_int_eq(iouw_skernel_post(b, 4, 0, 0), -ENOSPC);
+	ck_assert_uint_eq(iouw_skernel_cq_ready(b), 4);
 	ck_assert_uint_eq(iouw_backend_reap(b, out, 8), 4);
 	for (unsigned i = 0; i < 4; i++)
 		ck_assert_uint_eq(out[i].user_data, i);
 
 	/* Limit 0: no overflow list at all. */
-	iouw_mem_backend_set_overflow_limit(b, 0);
-	ck_assert_int_eq(iouw_mem_backend_post(b, 10, 0, 0), 0);
-	ck_assert_int_eq(iouw_mem_backend_post(b, 11, 0, 0), 0);
-	ck_assert_int_eq(iouw_mem_backend_post(b, 12, 0, 0), -ENOSPC);
-	ck_assert(!iouw_mem_backend_cq_overflowed(b));
+	iouw_skernel_set_overflow_limit(b, 0);
+	ck_assert_int_eq(iouw_skernel_post(b, 10, 0, 0), 0);
+	ck_assert_int_eq(iouw_skernel_post(b, 11, 0, 0), 0);
+	ck_assert_int_eq(iouw_skernel_post(b, 12, 0, 0), -ENOSPC);
+	ck_assert(!iouw_skernel_cq_overflowed(b));
 	ck_assert_uint_eq(iouw_backend_reap(b, out, 8), 2);
 	ck_assert_uint_eq(out[0].user_data, 10);
 	ck_assert_uint_eq(out[1].user_data, 11);
@@ -299,12 +301,12 @@ START_TEST(test_mem_wait_without_cqes)
 	/* Untimed: would block forever. */
 	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, IOUW_BACKEND_NO_TIMEOUT), -EDEADLK);
 	/* With enough CQEs it returns at once. */
-	ck_assert_int_eq(iouw_mem_backend_post(b, 1, 0, 0), 0);
+	ck_assert_int_eq(iouw_skernel_post(b, 1, 0, 0), 0);
 	ck_assert_int_eq(push_nop(b, 2), 0);
 	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, IOUW_BACKEND_NO_TIMEOUT), 1);
 	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 2, 5), -ETIME);
 	ck_assert_uint_eq(iouw_backend_reap(b, out, 4), 1);
-	ck_assert_uint_eq(iouw_mem_backend_wait_calls(b), 5);
+	ck_assert_uint_eq(iouw_skernel_wait_calls(b), 5);
 	iouw_backend_free(b);
 }
 END_TEST
@@ -329,11 +331,11 @@ static int hook(void *ctx, unsigned wait_nr, int64_t timeout_ns)
 	h->calls++;
 	h->last_wait_nr = wait_nr;
 	h->last_timeout = timeout_ns;
-	h->submitted_seen = iouw_mem_backend_submitted(h->b, &sqes);
+	h->submitted_seen = iouw_skernel_submitted(h->b, &sqes);
 	if (h->err)
 		return h->err;
 	for (unsigned i = 0; i < h->posts_per_call && h->posts_left > 0; i++, h->posts_left--)
-		ck_assert_int_eq(iouw_mem_backend_post(h->b, h->next_ud++, 5, 0), 0);
+		ck_assert_int_eq(iouw_skernel_post(h->b, h->next_ud++, 5, 0), 0);
 	return 0;
 }
 
@@ -344,7 +346,7 @@ START_TEST(test_mem_wait_hook)
 		                .next_ud = 50 };
 	struct iouw_cqe out[8];
 
-	iouw_mem_backend_set_wait_hook(b, hook, &h);
+	iouw_skernel_set_wait_hook(b, hook, &h);
 	/* Not called when nothing is waited for, or enough is ready. */
 	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, 100), 0);
 	ck_assert_uint_eq(h.calls, 0);
@@ -366,7 +368,7 @@ START_TEST(test_mem_wait_hook)
 	h.posts_left = 1;
 	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 2, 10), -ETIME);
 	ck_assert_uint_eq(h.calls, 2);
-	ck_assert_uint_eq(iouw_mem_backend_cq_ready(b), 1);
+	ck_assert_uint_eq(iouw_skernel_cq_ready(b), 1);
 	h.calls = 0;
 	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 2, IOUW_BACKEND_NO_TIMEOUT), -EDEADLK);
 	ck_assert_uint_eq(h.calls, 1);
@@ -383,7 +385,7 @@ START_TEST(test_mem_wait_hook)
 	ck_assert_uint_eq(h.calls, 1);
 
 	/* Removed: plain -ETIME. */
-	iouw_mem_backend_set_wait_hook(b, NULL, NULL);
+	iouw_skernel_set_wait_hook(b, NULL, NULL);
 	h.calls = 0;
 	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 2, 10), -ETIME);
 	ck_assert_uint_eq(h.calls, 0);
@@ -397,19 +399,19 @@ START_TEST(test_mem_fail_next_wait)
 	const struct io_uring_sqe *sqes;
 
 	ck_assert_int_eq(push_nop(b, 1), 0);
-	iouw_mem_backend_fail_next_wait(b, -EBUSY, 2);
+	iouw_skernel_fail_next_wait(b, -EBUSY, 2);
 	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, 0), -EBUSY);
 	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, IOUW_BACKEND_NO_TIMEOUT), -EBUSY);
 	/* Nothing was submitted by the failed calls. */
-	ck_assert_uint_eq(iouw_mem_backend_submitted(b, &sqes), 0);
+	ck_assert_uint_eq(iouw_skernel_submitted(b, &sqes), 0);
 	ck_assert_uint_eq(iouw_backend_sq_space(b), 1);
 	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, 0), 1);
-	ck_assert_uint_eq(iouw_mem_backend_submitted(b, &sqes), 1);
+	ck_assert_uint_eq(iouw_skernel_submitted(b, &sqes), 1);
 
-	iouw_mem_backend_fail_next_wait(b, -EIO, 1);
-	iouw_mem_backend_fail_next_wait(b, -EIO, 0); /* disarmed */
+	iouw_skernel_fail_next_wait(b, -EIO, 1);
+	iouw_skernel_fail_next_wait(b, -EIO, 0); /* disarmed */
 	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, 0), 0);
-	ck_assert_uint_eq(iouw_mem_backend_wait_calls(b), 4);
+	ck_assert_uint_eq(iouw_skernel_wait_calls(b), 4);
 	iouw_backend_free(b);
 }
 END_TEST
@@ -423,8 +425,8 @@ START_TEST(test_mem_hook_reentry_panics)
 {
 	struct iouw_backend *b = new_mem(2, 4);
 
-	iouw_mem_backend_set_wait_hook(b, reentering_hook, b);
-	iouw_test_expect_invariant("mem backend wait hook re-entered");
+	iouw_skernel_set_wait_hook(b, reentering_hook, b);
+	iouw_test_expect_invariant("scripted kernel wait hook re-entered");
 	iouw_backend_submit_and_wait(b, 1, 0);
 }
 END_TEST
@@ -434,8 +436,8 @@ START_TEST(test_mem_call_on_other_backend_panics)
 	struct iouw_backend_ops other_ops = { 0 };
 	struct iouw_backend other = { &other_ops };
 
-	iouw_test_expect_invariant("mem backend call on another backend");
-	iouw_mem_backend_post(&other, 1, 0, 0);
+	iouw_test_expect_invariant("scripted kernel call on another backend");
+	iouw_skernel_post(&other, 1, 0, 0);
 }
 END_TEST
 
@@ -443,8 +445,8 @@ START_TEST(test_mem_fault_must_be_negative_panics)
 {
 	struct iouw_backend *b = new_mem(2, 4);
 
-	iouw_test_expect_invariant("mem backend fault is not a negative errno");
-	iouw_mem_backend_fail_next_wait(b, EIO, 1);
+	iouw_test_expect_invariant("scripted kernel fault is not a negative errno");
+	iouw_skernel_fail_next_wait(b, EIO, 1);
 }
 END_TEST
 
@@ -473,17 +475,17 @@ static int nop_kernel(void *ctx, unsigned wait_nr, int64_t timeout_ns)
 {
 	struct iouw_backend *b = ctx;
 	const struct io_uring_sqe *sqes;
-	size_t n = iouw_mem_backend_submitted(b, &sqes);
+	size_t n = iouw_skernel_submitted(b, &sqes);
 
 	(void)wait_nr;
 	(void)timeout_ns;
 	for (size_t i = 0; i < n; i++) {
-		int err = iouw_mem_backend_post(b, sqes[i].user_data, (int32_t)sqes[i].len, 0);
+		int err = iouw_skernel_post(b, sqes[i].user_data, (int32_t)sqes[i].len, 0);
 
 		if (err)
 			return err;
 	}
-	iouw_mem_backend_clear_submitted(b);
+	iouw_skernel_clear_submitted(b);
 	return 0;
 }
 
@@ -493,7 +495,7 @@ START_TEST(test_mem_hook_as_nop_kernel)
 	struct iouw_cqe out[16];
 	unsigned n = 0;
 
-	iouw_mem_backend_set_wait_hook(b, nop_kernel, b);
+	iouw_skernel_set_wait_hook(b, nop_kernel, b);
 	for (uint64_t round = 0; round < 3; round++) {
 		for (uint64_t i = 0; i < 4; i++) {
 			struct io_uring_sqe sqe;
@@ -506,7 +508,7 @@ START_TEST(test_mem_hook_as_nop_kernel)
 		ck_assert_int_eq(iouw_backend_submit_and_wait(b, (unsigned)(round + 1) * 4, -1), 4);
 	}
 	/* 12 answers through a 4-slot CQ: 8 parked in the overflow list. */
-	ck_assert(iouw_mem_backend_cq_overflowed(b));
+	ck_assert(iouw_skernel_cq_overflowed(b));
 	for (unsigned got; (got = iouw_backend_reap(b, out + n, 5)) > 0;)
 		n += got;
 	ck_assert_uint_eq(n, 12);
@@ -610,6 +612,106 @@ START_TEST(test_unavailable_eacces)
 }
 END_TEST
 
+START_TEST(test_skernel_answers_blocking_waits_in_order)
+{
+	struct iouw_backend *b = new_mem(4, 8);
+	struct iouw_cqe out[4];
+
+	ck_assert_str_eq(iouw_skernel_transport_name(b), "memory");
+	ck_assert_int_eq(iouw_skernel_transport(b), IOUW_SKERNEL_MEMORY);
+	ck_assert_ptr_null(iouw_skernel_ring(b));
+	ck_assert_int_eq(iouw_skernel_queue_answer(b, 7, -5), 0);
+	ck_assert_int_eq(iouw_skernel_queue_answer(b, 8, 6), 0);
+	ck_assert_int_eq(iouw_skernel_queue_answer(b, 9, 0), 0);
+	ck_assert_uint_eq(iouw_skernel_answers_left(b), 3);
+	/* No wait, or enough ready: nothing is answered. */
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, -1), 0);
+	ck_assert_uint_eq(iouw_skernel_answers_left(b), 3);
+	/* A wait for one: exactly one answer, the first. */
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, -1), 0);
+	ck_assert_uint_eq(iouw_skernel_answers_left(b), 2);
+	ck_assert_uint_eq(iouw_skernel_cq_ready(b), 1);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, -1), 0);
+	ck_assert_uint_eq(iouw_skernel_answers_left(b), 2);
+	/* A wait for three posts as many as it needs, in order. */
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 3, -1), 0);
+	ck_assert_uint_eq(iouw_skernel_answers_left(b), 0);
+	ck_assert_uint_eq(iouw_backend_reap(b, out, 4), 3);
+	ck_assert_uint_eq(out[0].user_data, 7);
+	ck_assert_int_eq(out[0].res, -5);
+	ck_assert_uint_eq(out[1].user_data, 8);
+	ck_assert_uint_eq(out[2].user_data, 9);
+	/* Nothing queued, no hook: the wait would hang. */
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, -1), -EDEADLK);
+	iouw_backend_free(b);
+}
+END_TEST
+
+static int count_hook(void *ctx, unsigned wait_nr, int64_t timeout_ns)
+{
+	(void)wait_nr;
+	(void)timeout_ns;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+START_TEST(test_skernel_answers_come_before_the_hook_and_clock)
+{
+	struct iouw_backend *b = new_mem(4, 8);
+	struct iouw_virtual_clock vc = { .now_ns = 1000 };
+	int hooks = 0;
+
+	iouw_skernel_set_wait_hook(b, count_hook, &hooks);
+	iouw_skernel_set_clock(b, &vc);
+	ck_assert_int_eq(iouw_skernel_queue_answer(b, 1, 0), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, 500), 0);
+	ck_assert_int_eq(hooks, 0);
+	ck_assert_uint_eq(vc.now_ns, 1000);
+	/* Unanswered timed wait: the hook posts nothing, the clock runs to
+	 * the bound, -ETIME. */
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 2, 500), -ETIME);
+	ck_assert_int_eq(hooks, 1);
+	ck_assert_uint_eq(vc.now_ns, 1500);
+	/* Untimed: -EDEADLK, the clock stays. */
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 2, -1), -EDEADLK);
+	ck_assert_uint_eq(vc.now_ns, 1500);
+	iouw_skernel_set_clock(b, NULL);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 2, 500), -ETIME);
+	ck_assert_uint_eq(vc.now_ns, 1500);
+	iouw_backend_free(b);
+}
+END_TEST
+
+START_TEST(test_skernel_reset_forgets_everything)
+{
+	struct iouw_backend *b = new_mem(2, 2);
+	const struct io_uring_sqe *sqes;
+	struct iouw_cqe out[8];
+
+	ck_assert_int_eq(push_nop(b, 1), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, -1), 1);
+	ck_assert_int_eq(push_nop(b, 2), 0);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(iouw_skernel_post(b, (uint64_t)i, 0, 0), 0);
+	ck_assert(iouw_skernel_cq_overflowed(b));
+	ck_assert_int_eq(iouw_skernel_queue_answer(b, 5, 0), 0);
+	iouw_skernel_fail_next_wait(b, -EINTR, 3);
+	ck_assert_int_eq(iouw_skernel_reset(b, 0, 0), -EINVAL);
+	ck_assert_int_eq(iouw_skernel_reset(b, 5, 3), 0);
+	ck_assert_uint_eq(iouw_backend_sq_space(b), 5);
+	ck_assert_uint_eq(iouw_skernel_submitted(b, &sqes), 0);
+	ck_assert_uint_eq(iouw_skernel_cq_ready(b), 0);
+	ck_assert(!iouw_skernel_cq_overflowed(b));
+	ck_assert_uint_eq(iouw_skernel_answers_left(b), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, -1), 0); /* fault disarmed */
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(iouw_skernel_post(b, (uint64_t)i, 0, 0), 0);
+	ck_assert(iouw_skernel_cq_overflowed(b)); /* the new CQ holds 3 */
+	ck_assert_uint_eq(iouw_backend_reap(b, out, 8), 4);
+	iouw_backend_free(b);
+}
+END_TEST
+
 static Suite *backend_suite(void)
 {
 	Suite *s = suite_create("backend");
@@ -633,6 +735,9 @@ static Suite *backend_suite(void)
 	tcase_add_test(mem, test_mem_fail_next_wait);
 	tcase_add_test(mem, test_uring_ring_of_mem_backend_is_null);
 	tcase_add_test(mem, test_mem_hook_as_nop_kernel);
+	tcase_add_test(mem, test_skernel_answers_blocking_waits_in_order);
+	tcase_add_test(mem, test_skernel_answers_come_before_the_hook_and_clock);
+	tcase_add_test(mem, test_skernel_reset_forgets_everything);
 	tcase_add_test(unavailable, test_unavailable_eperm);
 	tcase_add_test(unavailable, test_unavailable_enosys);
 	tcase_add_test(unavailable, test_unavailable_eacces);

@@ -68,7 +68,7 @@ static void run_request(const uint8_t *data, size_t size)
 
 static void run_loop(const uint8_t *data, size_t size)
 {
-	ck_assert_int_eq(iouw_loop_history_run("test_loop", iouw_lr_mem_io(), data, size, NULL), 0);
+	ck_assert_int_eq(iouw_loop_history_run("test_loop", NULL, data, size, NULL), 0);
 }
 
 START_TEST(test_request_target_random_histories_pass)

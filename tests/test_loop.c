@@ -53,7 +53,7 @@
 #include "clock.h"
 #include "fake_request.h"
 #include "loop.h"
-#include "mem_backend.h"
+#include "skernel.h"
 #include "support.h"
 
 #define MS (UINT64_C(1000000))
@@ -78,13 +78,13 @@ static void env_init_cfg(struct env *e, const struct iouw_loop_config *cfg, unsi
 {
 	memset(e, 0, sizeof(*e));
 	e->vc.now_ns = START_NS;
-	ck_assert_int_eq(iouw_mem_backend_new(sq, 4 * cfg->ring_size + 8, &e->b), 0);
-	iouw_mem_backend_set_wait_hook(e->b, env_wait_hook, e);
+	ck_assert_int_eq(iouw_skernel_new_mem(sq, 4 * cfg->ring_size + 8, &e->b), 0);
+	iouw_skernel_set_wait_hook(e->b, env_wait_hook, e);
 	ck_assert_int_eq(iouw_loop_new(cfg, e->b, iouw_virtual_clock_as_clock(&e->vc), &e->loop), 0);
 	iouw_waiters_set_warn(iouw_loop_waiters(e->loop), NULL, NULL);
 	/* First turn arms the wake poll; start every test from there. */
 	ck_assert_int_eq(iouw_loop_turn(e->loop, false), 0);
-	iouw_mem_backend_clear_submitted(e->b);
+	iouw_skernel_clear_submitted(e->b);
 }
 
 static void env_init(struct env *e, uint32_t ring, unsigned sq, uint64_t budget_ns)
@@ -114,7 +114,7 @@ static void check(struct env *e)
 static size_t take_sqes(struct env *e, struct io_uring_sqe *out, size_t max)
 {
 	const struct io_uring_sqe *sqes;
-	size_t n = iouw_mem_backend_submitted(e->b, &sqes), k = 0;
+	size_t n = iouw_skernel_submitted(e->b, &sqes), k = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		if (sqes[i].user_data == IOUW_WAKE_USER_DATA)
@@ -122,7 +122,7 @@ static size_t take_sqes(struct env *e, struct io_uring_sqe *out, size_t max)
 		ck_assert_uint_lt(k, max);
 		out[k++] = sqes[i];
 	}
-	iouw_mem_backend_clear_submitted(e->b);
+	iouw_skernel_clear_submitted(e->b);
 	e->answered = 0;
 	return k;
 }
@@ -150,7 +150,7 @@ static void submit(struct env *e, struct fake_request *f)
 
 static void post(struct env *e, uint64_t ud, int32_t res)
 {
-	ck_assert_int_eq(iouw_mem_backend_post(e->b, ud, res, 0), 0);
+	ck_assert_int_eq(iouw_skernel_post(e->b, ud, res, 0), 0);
 }
 
 /* One non-blocking turn. */
@@ -170,7 +170,7 @@ static int env_wait_hook(void *ctx, unsigned wait_nr, int64_t timeout_ns)
 	(void)wait_nr;
 	e->hooks++;
 	if (e->auto_kernel) {
-		n = iouw_mem_backend_submitted(e->b, &sqes);
+		n = iouw_skernel_submitted(e->b, &sqes);
 		for (size_t i = e->answered; i < n; i++) {
 			const struct io_uring_sqe *s = &sqes[i];
 
@@ -245,7 +245,7 @@ START_TEST(test_loop_new_rejects_bad_arguments)
 	struct iouw_backend *b;
 	struct iouw_loop *loop = NULL;
 
-	ck_assert_int_eq(iouw_mem_backend_new(4, 4, &b), 0);
+	ck_assert_int_eq(iouw_skernel_new_mem(4, 4, &b), 0);
 	iouw_loop_config_init(&cfg);
 	cfg.tick_ns = 0;
 	ck_assert_int_eq(iouw_loop_new(&cfg, b, iouw_virtual_clock_as_clock(&vc), &loop), -EINVAL);
@@ -269,12 +269,12 @@ START_TEST(test_submit_and_wait_non_etime_error_is_not_misclassified)
 
 	env_init(&e, 4, 4, IOUW_NO_DEADLINE);
 	for (size_t i = 0; i < 4; i++) {
-		iouw_mem_backend_fail_next_wait(e.b, transient[i], 1);
+		iouw_skernel_fail_next_wait(e.b, transient[i], 1);
 		ck_assert_int_eq(iouw_loop_turn(e.loop, false), 0);
 	}
-	iouw_mem_backend_fail_next_wait(e.b, -EIO, 1);
+	iouw_skernel_fail_next_wait(e.b, -EIO, 1);
 	ck_assert_int_eq(iouw_loop_turn(e.loop, false), -EIO);
-	iouw_mem_backend_fail_next_wait(e.b, -EBADF, 1);
+	iouw_skernel_fail_next_wait(e.b, -EBADF, 1);
 	ck_assert_int_eq(iouw_loop_run(e.loop), -EBADF);
 	env_free(&e);
 }
@@ -651,7 +651,7 @@ START_TEST(test_drain_breaks_after_local_ready_queue_timeout_finishes_last_waite
 	env_init(&e, 2, 4, IOUW_NO_DEADLINE);
 	(void)park_expired_in_ready(&e);
 	iouw_loop_close(e.loop);
-	/* An untimed wait would be -EDEADLK on the mem backend: run() must
+	/* An untimed wait would be -EDEADLK on the scripted kernel: run() must
 	 * notice that staging emptied the table and stop without blocking. */
 	ck_assert_int_eq(iouw_loop_run(e.loop), 0);
 	ck_assert(iouw_loop_is_drained(e.loop));
@@ -939,7 +939,7 @@ START_TEST(test_shutdown_zero_budget_abandons_before_staging)
 	iouw_loop_close(e.loop);
 	ck_assert_int_eq(iouw_loop_run(e.loop), 0);
 	ck_assert(iouw_loop_is_drained(e.loop));
-	ck_assert_uint_eq(iouw_mem_backend_submitted(e.b, &sent), 0);
+	ck_assert_uint_eq(iouw_skernel_submitted(e.b, &sent), 0);
 	iouw_loop_stats(e.loop, &stats);
 	ck_assert_uint_eq(stats.cancels, 0);
 	ck_assert_uint_eq(stats.timeouts, 0);
@@ -996,12 +996,12 @@ START_TEST(test_first_blocking_turn_after_submit_blocks)
 	for (int round = 0; round < 3; round++) {
 		submit(&e, sync_req(&e, IOUW_NO_DEADLINE));
 		submit(&e, sync_req(&e, IOUW_NO_DEADLINE));
-		calls = iouw_mem_backend_wait_calls(e.b);
+		calls = iouw_skernel_wait_calls(e.b);
 		e.hooks = 0;
 		/* One turn: admit both, submit, block until the kernel
 		 * answers (the auto kernel answers in the wait hook). */
 		ck_assert_int_eq(iouw_loop_turn(e.loop, true), 0);
-		ck_assert_uint_eq(iouw_mem_backend_wait_calls(e.b) - calls, 1);
+		ck_assert_uint_eq(iouw_skernel_wait_calls(e.b) - calls, 1);
 		ck_assert_int_eq(e.hooks, 1);
 		ck_assert_int_eq(e.log.finishes, 2 * round);
 		/* The next turn reaps both. */
@@ -1023,9 +1023,9 @@ START_TEST(test_submit_after_fill_keeps_turn_from_blocking)
 	env_init_auto(&e, 4, IOUW_NO_DEADLINE);
 	(void)iouw_loop_fill_sq(e.loop);
 	submit(&e, sync_req(&e, IOUW_NO_DEADLINE));
-	calls = iouw_mem_backend_wait_calls(e.b);
+	calls = iouw_skernel_wait_calls(e.b);
 	ck_assert_int_eq(iouw_loop_submit_and_wait(e.loop, true), 0);
-	ck_assert_uint_eq(iouw_mem_backend_wait_calls(e.b) - calls, 1);
+	ck_assert_uint_eq(iouw_skernel_wait_calls(e.b) - calls, 1);
 	ck_assert_int_eq(e.hooks, 0); /* did not block */
 	ck_assert_uint_eq(iouw_loop_inbound_len(e.loop), 1);
 	env_free(&e);
@@ -1078,13 +1078,13 @@ START_TEST(test_loop_rearms_wake_poll_only_without_more_flag)
 
 	env_init(&e, 4, 4, IOUW_NO_DEADLINE);
 	/* Still armed (F_MORE): no new poll SQE. */
-	ck_assert_int_eq(iouw_mem_backend_post(e.b, IOUW_WAKE_USER_DATA, 1, IORING_CQE_F_MORE), 0);
+	ck_assert_int_eq(iouw_skernel_post(e.b, IOUW_WAKE_USER_DATA, 1, IORING_CQE_F_MORE), 0);
 	turn(&e);
-	ck_assert_uint_eq(iouw_mem_backend_submitted(e.b, &sqes), 0);
+	ck_assert_uint_eq(iouw_skernel_submitted(e.b, &sqes), 0);
 	/* The kernel ended the multishot poll: re-arm it. */
-	ck_assert_int_eq(iouw_mem_backend_post(e.b, IOUW_WAKE_USER_DATA, 1, 0), 0);
+	ck_assert_int_eq(iouw_skernel_post(e.b, IOUW_WAKE_USER_DATA, 1, 0), 0);
 	turn(&e);
-	n = iouw_mem_backend_submitted(e.b, &sqes);
+	n = iouw_skernel_submitted(e.b, &sqes);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_uint_eq(sqes[0].opcode, IORING_OP_POLL_ADD);
 	ck_assert_uint_eq(sqes[0].user_data, IOUW_WAKE_USER_DATA);
@@ -1112,7 +1112,7 @@ START_TEST(test_loop_reaps_overflowed_cqes_in_order)
 		post(&e, IOUW_WAITER_CANCEL_TAG | 0x7ffffffeULL, -ENOENT);
 	for (int i = 0; i < 16; i++)
 		post(&e, sqes[i].user_data, 0);
-	ck_assert(iouw_mem_backend_cq_overflowed(e.b));
+	ck_assert(iouw_skernel_cq_overflowed(e.b));
 	ck_assert_uint_eq(iouw_loop_reap(e.loop), 116);
 	ck_assert_int_eq(e.log.finishes, 16);
 	ck_assert(iouw_waiters_is_empty(iouw_loop_waiters(e.loop)));
@@ -1270,14 +1270,14 @@ START_TEST(test_loop_cancel_stage_pushes_the_cancel_now)
 	ck_assert_uint_eq(iouw_backend_sq_space(e.b), 3);
 	/* The next submit sends it, no fill needed. */
 	ck_assert_int_eq(iouw_backend_submit_and_wait(e.b, 0, IOUW_BACKEND_NO_TIMEOUT), 1);
-	ck_assert_uint_eq(iouw_mem_backend_submitted(e.b, &sub), 1);
+	ck_assert_uint_eq(iouw_skernel_submitted(e.b, &sub), 1);
 	ck_assert_uint_eq(sub[0].opcode, IORING_OP_ASYNC_CANCEL);
 	ck_assert_uint_eq(sub[0].addr, iouw_waiter_id_user_data(id));
 	ck_assert_uint_eq(sub[0].user_data, iouw_waiter_id_cancel_user_data(id));
 	ck_assert_uint_eq(sub[0].cancel_flags, 0x80000000u);
 	iouw_loop_stats(e.loop, &stats);
 	ck_assert_uint_eq(stats.cancels, 1);
-	iouw_mem_backend_clear_submitted(e.b);
+	iouw_skernel_clear_submitted(e.b);
 	post(&e, iouw_waiter_id_cancel_user_data(id), 0);
 	post(&e, iouw_waiter_id_user_data(id), -ECANCELED);
 	turn(&e);

@@ -9,7 +9,11 @@
  * CQ overflowed with many NOPs loses nothing and keeps order; SINGLE_ISSUER
  * + DEFER_TASKRUN setup, its GETEVENTS visibility rule and -EEXIST from
  * another thread; the IOPOLL setup path; the NOP-inject and MSG_RING probes
- * and the CQEs they post; no fd leak (the ring fd is closed by free).
+ * and the CQEs they post; the scripted kernel's ring transports
+ * (core/skernel.h: NOP injection and MSG_RING) posting in order through a
+ * CQ small enough to overflow, capturing SQEs without giving them to the
+ * kernel, and a reset throwing away what nobody reaped; no fd leak (the ring
+ * fd is closed by free).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,6 +27,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "skernel.h"
 #include "support.h"
 #include "uring_backend.h"
 
@@ -508,6 +513,68 @@ START_TEST(test_uring_available)
 }
 END_TEST
 
+/* _i: 0 the probed method (NOP injection where the kernel has it), 1
+ * MSG_RING forced. */
+START_TEST(test_skernel_ring_posts_in_order_through_overflow)
+{
+	struct iouw_uring_config cfg = { .entries = 4, .cq_entries = 4 };
+	struct iouw_backend *k = NULL, *mem = NULL;
+	struct io_uring_sqe sqe;
+	const struct io_uring_sqe *log;
+	struct iouw_cqe out[16];
+	unsigned got = 0;
+
+	ck_assert_int_eq(iouw_skernel_new_injecting(&cfg, 2, _i == 1, &k, NULL), 0);
+	ck_assert_ptr_nonnull(iouw_skernel_ring(k));
+	if (_i == 1)
+		ck_assert_str_eq(iouw_skernel_transport_name(k), "msg-ring");
+	else
+		ck_assert(iouw_skernel_transport(k) != IOUW_SKERNEL_MEMORY);
+	/* A captured SQE never reaches the kernel: nothing is posted for it. */
+	io_uring_prep_nop(&sqe);
+	io_uring_sqe_set_data64(&sqe, 99);
+	ck_assert_int_eq(iouw_backend_push_sqe(k, &sqe), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(k, 0, -1), 1);
+	ck_assert_uint_eq(iouw_skernel_submitted(k, &log), 1);
+	ck_assert_uint_eq(log[0].user_data, 99);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(k, 1, 0), -ETIME);
+	/* Ten CQEs through a 4-entry CQ: six overflow, none lost, in order. */
+	for (int i = 0; i < 10; i++)
+		ck_assert_int_eq(iouw_skernel_post(k, 1000 + (uint64_t)i, i - 3, 0), 0);
+	ck_assert_uint_eq(iouw_skernel_cq_ready(k), 10);
+	ck_assert(iouw_skernel_cq_overflowed(k));
+	ck_assert_int_eq(iouw_backend_submit_and_wait(k, 10, -1), 0);
+	while (got < 10) {
+		unsigned n = iouw_backend_reap(k, out + got, 3);
+
+		ck_assert_uint_gt(n, 0);
+		got += n;
+	}
+	for (int i = 0; i < 10; i++) {
+		ck_assert_uint_eq(out[i].user_data, 1000 + (uint64_t)i);
+		ck_assert_int_eq(out[i].res, i - 3);
+	}
+	ck_assert_uint_eq(iouw_skernel_cq_ready(k), 0);
+	ck_assert_uint_eq(iouw_skernel_carrier_failures(k), 0);
+	/* An answer queued for a blocking wait travels the same way. */
+	ck_assert_int_eq(iouw_skernel_queue_answer(k, 77, -11), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(k, 1, -1), 0);
+	ck_assert_uint_eq(iouw_backend_reap(k, out, 4), 1);
+	ck_assert_uint_eq(out[0].user_data, 77);
+	ck_assert_int_eq(out[0].res, -11);
+	/* Reset throws away what nobody reaped. */
+	ck_assert_int_eq(iouw_skernel_post(k, 5, 5, 0), 0);
+	ck_assert_int_eq(iouw_skernel_reset(k, 3, 0), 0);
+	ck_assert_uint_eq(iouw_skernel_cq_ready(k), 0);
+	ck_assert_uint_eq(iouw_backend_reap(k, out, 4), 0);
+	ck_assert_uint_eq(iouw_backend_sq_space(k), 3);
+	iouw_backend_free(k);
+	/* Not a uring backend underneath: refused, and freed. */
+	ck_assert_int_eq(iouw_skernel_new_mem(2, 2, &mem), 0);
+	ck_assert_int_eq(iouw_skernel_new_ring(2, mem, IOUW_SKERNEL_NOP_INJECT, &k), -EINVAL);
+}
+END_TEST
+
 static Suite *uring_backend_suite(void)
 {
 	Suite *s = suite_create("uring_backend");
@@ -534,6 +601,7 @@ static Suite *uring_backend_suite(void)
 	tcase_add_test(tc, test_uring_probe_msg_ring);
 	tcase_add_test(tc, test_uring_probe_msg_ring_single_issuer);
 	tcase_add_test(tc, test_uring_probe_needs_sq_space);
+	tcase_add_loop_test(tc, test_skernel_ring_posts_in_order_through_overflow, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
