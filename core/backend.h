@@ -7,7 +7,7 @@
  *   - core/uring_backend.h: a real io_uring ring (production, harness);
  *   - core/skernel.h:       the scripted kernel (fuzzers, deterministic
  *                           loop tests, machines that block io_uring).
- * The harness wraps a backend with its own ops (capture SQEs, inject CQEs).
+ * The harness runs the loop on the scripted kernel too, over a real ring.
  *
  * Invariants every implementation keeps:
  *   - push_sqe copies the SQE; the caller's buffer is free again on return.

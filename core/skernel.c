@@ -8,18 +8,36 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "invariant.h"
 #include "udata.h"
+#include "waiter.h"
 
 /* How long a ring post waits for its CQE to show (it normally completes
  * inline, during the submit). */
 #define RING_POST_WAIT_NS (UINT64_C(2000000000))
 
 struct answer {
-	uint64_t user_data;
+	uint64_t user_data; /* when !keyed */
+	uint64_t key;       /* when keyed: the binding's user_data */
+	bool keyed;
 	int32_t res;
+};
+
+struct binding {
+	uint64_t key;
+	uint64_t user_data;
+};
+
+/* An op SQE captured and not yet answered (data movement). */
+struct outstanding {
+	struct io_uring_sqe sqe;
+	struct iovec *iov; /* WRITEV: a copy of its iovec array */
 };
 
 struct skernel {
@@ -62,6 +80,28 @@ struct skernel {
 	size_t ans_head;
 	size_t ans_len;
 	size_t ans_cap;
+	/* What the answers did, for the driver to read after the loop call. */
+	struct iouw_skernel_answered *answered;
+	size_t answered_len;
+	size_t answered_cap;
+	struct binding *bindings;
+	size_t nbindings;
+	size_t bindings_cap;
+
+	/* Kernel transport: CQEs the driver released to reap. */
+	uint64_t released;
+	/* Extra SQE flags by user_data (kernel transport forwarding). */
+	struct binding *flags;
+	size_t nflags;
+	size_t flags_cap;
+
+	/* Ring transports: the I/O a positive result implies is done. */
+	bool move_data;
+	struct outstanding *ops;
+	size_t nops;
+	size_t ops_cap;
+	uint64_t post_timeout_ns;
+	uint64_t wait_limit;
 
 	/* Bumped by every successful post; lets the wait loop see progress. */
 	uint64_t posts;
@@ -74,6 +114,7 @@ struct skernel {
 
 	int fail_err;
 	unsigned fail_times;
+	bool fail_after_submit;
 };
 
 static const struct iouw_backend_ops sk_ops;
@@ -91,6 +132,8 @@ static size_t overflow_count(const struct skernel *m)
 
 static size_t ready_count(const struct skernel *m)
 {
+	if (m->transport == IOUW_SKERNEL_KERNEL)
+		return (size_t)(m->released - m->ring_reaped);
 	if (m->transport != IOUW_SKERNEL_MEMORY)
 		return (size_t)(m->ring_posted - m->ring_reaped);
 	return (size_t)m->cq_len + overflow_count(m);
@@ -124,6 +167,141 @@ static unsigned sk_sq_space(struct iouw_backend *b)
 	return m->sq_entries - m->pending_len;
 }
 
+/* The extra SQE flags the driver set for @user_data (0 if none). */
+static uint8_t flags_for(const struct skernel *m, uint64_t user_data)
+{
+	for (size_t i = 0; i < m->nflags; i++)
+		if (m->flags[i].key == user_data)
+			return (uint8_t)m->flags[i].user_data;
+	return 0;
+}
+
+/* Kernel transport: the real kernel runs the captured SQEs (the loop's own
+ * reserved user_data, its wake poll, stays here: a scripted loop never
+ * needs waking). */
+static int forward(struct skernel *m, const struct io_uring_sqe *sqes, unsigned n)
+{
+	int err;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct io_uring_sqe fwd = sqes[i];
+
+		if (iouw_udata_is_reserved(fwd.user_data))
+			continue;
+		fwd.flags |= flags_for(m, fwd.user_data);
+		err = iouw_backend_push_sqe(m->uring, &fwd);
+		if (err < 0)
+			return err;
+	}
+	err = iouw_backend_submit_and_wait(m->uring, 0, IOUW_BACKEND_NO_TIMEOUT);
+	if (err < 0 && err != -ETIME && err != -EINTR && err != -EAGAIN && err != -EBUSY)
+		return err;
+	return 0;
+}
+
+static bool moves_data(uint8_t opcode)
+{
+	return opcode == IORING_OP_RECV || opcode == IORING_OP_READ || opcode == IORING_OP_SEND ||
+	       opcode == IORING_OP_WRITE || opcode == IORING_OP_WRITEV;
+}
+
+static struct outstanding *find_op(struct skernel *m, uint64_t user_data)
+{
+	for (size_t i = 0; i < m->nops; i++)
+		if (m->ops[i].sqe.user_data == user_data)
+			return &m->ops[i];
+	return NULL;
+}
+
+static void drop_op(struct skernel *m, struct outstanding *o)
+{
+	free(o->iov);
+	*o = m->ops[--m->nops];
+}
+
+/* Remember an op SQE that moves data until a CQE answers it (its buffers,
+ * and a WRITEV's iovec array, stay alive while its request lives). */
+static int capture_op(struct skernel *m, const struct io_uring_sqe *sqe)
+{
+	struct outstanding *o;
+
+	if (!moves_data(sqe->opcode) || iouw_udata_is_reserved(sqe->user_data))
+		return 0;
+	if ((o = find_op(m, sqe->user_data)) != NULL)
+		drop_op(m, o);
+	if (m->nops == m->ops_cap) {
+		size_t cap = m->ops_cap ? 2 * m->ops_cap : 8;
+		struct outstanding *grown = realloc(m->ops, cap * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		m->ops = grown;
+		m->ops_cap = cap;
+	}
+	o = &m->ops[m->nops];
+	o->sqe = *sqe;
+	o->iov = NULL;
+	if (sqe->opcode == IORING_OP_WRITEV && sqe->len > 0) {
+		o->iov = malloc(sqe->len * sizeof(*o->iov));
+		if (!o->iov)
+			return -ENOMEM;
+		memcpy(o->iov, (const void *)(uintptr_t)sqe->addr, sqe->len * sizeof(*o->iov));
+	}
+	m->nops++;
+	return 0;
+}
+
+/* Do the I/O a result of @res bytes implies for the op @o, as the kernel
+ * would have (moved from the scenario harness's inject mode). */
+static void do_io(const struct outstanding *o, int32_t res)
+{
+	const struct io_uring_sqe *s = &o->sqe;
+	size_t n = (size_t)res;
+	void *addr = (void *)(uintptr_t)s->addr;
+
+	if (s->opcode != IORING_OP_WRITEV && n > s->len)
+		n = s->len;
+	switch (s->opcode) {
+	case IORING_OP_RECV:
+		(void)!recv(s->fd, addr, n, MSG_DONTWAIT);
+		break;
+	case IORING_OP_READ:
+		if (pread(s->fd, addr, n, (off_t)s->off) < 0 && errno == ESPIPE)
+			(void)!read(s->fd, addr, n); /* pipes: no offset */
+		break;
+	case IORING_OP_SEND:
+		(void)!send(s->fd, addr, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		break;
+	case IORING_OP_WRITE:
+		if (pwrite(s->fd, addr, n, (off_t)s->off) < 0 && errno == ESPIPE)
+			(void)!write(s->fd, addr, n);
+		break;
+	case IORING_OP_WRITEV: {
+		struct iovec iov[64];
+		unsigned k = 0;
+		size_t left = n;
+		struct stat sb;
+
+		for (unsigned i = 0; i < s->len && left > 0 && k < 64; i++, k++) {
+			iov[k] = o->iov[i];
+			if (iov[k].iov_len > left)
+				iov[k].iov_len = left;
+			left -= iov[k].iov_len;
+		}
+		if (fstat(s->fd, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
+			struct msghdr mh = { .msg_iov = iov, .msg_iovlen = k };
+
+			(void)!sendmsg(s->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+		} else {
+			(void)!pwritev(s->fd, iov, (int)k, (off_t)s->off);
+		}
+		break;
+	}
+	default:
+		break;
+	}
+}
+
 /* Move the pending SQEs to the submitted log; how many, or -ENOMEM. */
 static int submit_pending(struct skernel *m)
 {
@@ -143,10 +321,94 @@ static int submit_pending(struct skernel *m)
 		m->submitted = grown;
 		m->submitted_cap = cap;
 	}
+	if (m->move_data)
+		for (unsigned i = 0; i < n; i++)
+			if (capture_op(m, &m->pending[i]) < 0)
+				return -ENOMEM;
+	if (m->transport == IOUW_SKERNEL_KERNEL) {
+		int err = forward(m, m->pending, n);
+
+		if (err < 0)
+			return err;
+	}
 	memcpy(&m->submitted[m->submitted_len], m->pending, n * sizeof(*m->pending));
 	m->submitted_len += n;
 	m->pending_len = 0;
 	return (int)n;
+}
+
+static uint64_t mono_ns(void);
+
+/* Kernel transport: wait (bounded) until the kernel has posted a CQE
+ * beyond those released; 0 with its values, or -ETIME. */
+static int next_kernel_cqe(struct skernel *m, struct iouw_skernel_answered *ret)
+{
+	uint64_t end = mono_ns() + m->post_timeout_ns;
+	unsigned idx = (unsigned)(m->released - m->ring_reaped);
+
+	while (io_uring_cq_ready(m->ring) <= idx) {
+		struct timespec pause = { 0, 100000 };
+
+		if (mono_ns() >= end || idx >= m->ring->cq.ring_entries)
+			return -ETIME;
+		(void)io_uring_get_events(m->ring);
+		nanosleep(&pause, NULL);
+	}
+	{
+		unsigned head = io_uring_smp_load_acquire(m->ring->cq.khead);
+		const struct io_uring_cqe *c = &m->ring->cq.cqes[(head + idx) & m->ring->cq.ring_mask];
+
+		ret->user_data = c->user_data;
+		ret->res = c->res;
+	}
+	return 0;
+}
+
+static int answered_append(struct skernel *m, const struct iouw_skernel_answered *a)
+{
+	if (m->answered_len == m->answered_cap) {
+		size_t cap = m->answered_cap ? 2 * m->answered_cap : 8;
+		struct iouw_skernel_answered *grown = realloc(m->answered, cap * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		m->answered = grown;
+		m->answered_cap = cap;
+	}
+	m->answered[m->answered_len++] = *a;
+	return 0;
+}
+
+/* Post (or, on the kernel transport, release) one queued answer and log
+ * what happened; a failed answer makes the wait return -EIO. */
+static int answer_one(struct skernel *m, const struct answer *a)
+{
+	struct iouw_skernel_answered done = { .key = a->key, .keyed = a->keyed,
+		                              .user_data = a->user_data, .res = a->res };
+	int err = 0;
+
+	if (a->keyed) {
+		size_t i;
+
+		for (i = 0; i < m->nbindings && m->bindings[i].key != a->key; i++)
+			;
+		if (i == m->nbindings)
+			err = -ENOENT;
+		else
+			done.user_data = m->bindings[i].user_data;
+	}
+	if (!err && m->transport == IOUW_SKERNEL_KERNEL) {
+		err = next_kernel_cqe(m, &done);
+		if (!err)
+			iouw_skernel_release(&m->base, 1);
+	} else if (!err) {
+		err = iouw_skernel_post(&m->base, done.user_data, done.res, 0);
+		done.overflowed = iouw_skernel_cq_overflowed(&m->base);
+	}
+	done.err = err;
+	if (answered_append(m, &done) < 0)
+		return -ENOMEM;
+	return err < 0 ? -EIO : 0;
 }
 
 /* One round of answering a wait the loop would block in: the next queued
@@ -160,7 +422,7 @@ static int answer_round(struct skernel *m, unsigned wait_nr, int64_t timeout_ns)
 
 		if (m->ans_head == m->ans_len)
 			m->ans_head = m->ans_len = 0;
-		return iouw_skernel_post(&m->base, a.user_data, a.res, 0);
+		return answer_one(m, &a);
 	}
 	if (!m->hook)
 		return 0;
@@ -177,13 +439,19 @@ static int sk_submit_and_wait(struct iouw_backend *b, unsigned wait_nr, int64_t 
 
 	IOUW_INVARIANT(!m->in_hook, "scripted kernel wait hook re-entered");
 	m->wait_calls++;
-	if (m->fail_times > 0) {
+	if (m->wait_limit && m->wait_calls > m->wait_limit)
+		return -ELOOP;
+	if (m->fail_times > 0 && !m->fail_after_submit) {
 		m->fail_times--;
 		return m->fail_err;
 	}
 	submitted = submit_pending(m);
 	if (submitted < 0)
 		return submitted;
+	if (m->fail_times > 0) {
+		m->fail_times--;
+		return m->fail_err;
+	}
 	while (wait_nr > 0 && ready_count(m) < wait_nr) {
 		uint64_t posts_before = m->posts;
 		int err = answer_round(m, wait_nr, timeout_ns);
@@ -238,6 +506,10 @@ static unsigned ring_reap(struct skernel *m, struct iouw_cqe *out, unsigned max)
 {
 	unsigned n = 0;
 
+	/* The kernel transport hands out only what the driver released. */
+	if (m->transport == IOUW_SKERNEL_KERNEL && max > m->released - m->ring_reaped)
+		max = (unsigned)(m->released - m->ring_reaped);
+
 	while (n < max) {
 		unsigned got = iouw_backend_reap(m->uring, out + n, max - n), kept = 0;
 
@@ -275,6 +547,12 @@ static void sk_free(struct iouw_backend *b)
 	free(m->cq);
 	free(m->overflow);
 	free(m->answers);
+	free(m->answered);
+	free(m->bindings);
+	free(m->flags);
+	while (m->nops > 0)
+		drop_op(m, &m->ops[m->nops - 1]);
+	free(m->ops);
 	free(m);
 }
 
@@ -303,6 +581,7 @@ static struct skernel *sk_alloc(enum iouw_skernel_transport transport, unsigned 
 	m->transport = transport;
 	m->sq_entries = sq_entries;
 	m->ov_limit = IOUW_SKERNEL_DEFAULT_OVERFLOW_LIMIT;
+	m->post_timeout_ns = RING_POST_WAIT_NS;
 	m->pending = calloc(sq_entries, sizeof(*m->pending));
 	if (!m->pending) {
 		free(m);
@@ -338,8 +617,8 @@ int iouw_skernel_new_ring(unsigned sq_entries, struct iouw_backend *uring,
 	struct io_uring *ring = uring ? iouw_uring_backend_ring(uring) : NULL;
 	struct skernel *m;
 
-	if (!ret || !ring || bad_sizes(sq_entries, 0) ||
-	    (how != IOUW_SKERNEL_NOP_INJECT && how != IOUW_SKERNEL_MSG_RING)) {
+	if (!ret || !ring || bad_sizes(sq_entries, 0) || how == IOUW_SKERNEL_MEMORY ||
+	    (unsigned)how > IOUW_SKERNEL_KERNEL) {
 		iouw_backend_free(uring);
 		return -EINVAL;
 	}
@@ -390,6 +669,8 @@ const char *iouw_skernel_transport_name(struct iouw_backend *b)
 		return "nop-inject";
 	case IOUW_SKERNEL_MSG_RING:
 		return "msg-ring";
+	case IOUW_SKERNEL_KERNEL:
+		return "kernel";
 	case IOUW_SKERNEL_MEMORY:
 		break;
 	}
@@ -427,7 +708,7 @@ int iouw_skernel_reset(struct iouw_backend *b, unsigned sq_entries, unsigned cq_
 		/* Throw away what nobody reaped (the ring's CQ is fixed). */
 		while (ring_reap(m, cqes, 32) > 0)
 			;
-		m->ring_posted = m->ring_reaped = 0;
+		m->ring_posted = m->ring_reaped = m->released = 0;
 	}
 	if (sq_entries != m->sq_entries) {
 		pending = realloc(m->pending, sq_entries * sizeof(*pending));
@@ -439,7 +720,11 @@ int iouw_skernel_reset(struct iouw_backend *b, unsigned sq_entries, unsigned cq_
 	m->pending_len = 0;
 	m->submitted_len = 0;
 	m->ans_head = m->ans_len = 0;
+	m->answered_len = 0;
+	m->nbindings = 0;
 	m->fail_times = 0;
+	while (m->nops > 0)
+		drop_op(m, &m->ops[m->nops - 1]);
 	return 0;
 }
 
@@ -525,15 +810,24 @@ static int ring_post(struct skernel *m, uint64_t user_data, int32_t res)
 	if (rc != 1)
 		return -EIO;
 	m->ring_posted++;
-	end = mono_ns() + RING_POST_WAIT_NS;
+	end = mono_ns() + m->post_timeout_ns;
 	while (!io_uring_cq_has_overflow(m->ring) &&
 	       io_uring_cq_ready(m->ring) + iouw_uring_backend_stashed(m->uring) <
-	               m->ring_posted - m->ring_reaped &&
-	       mono_ns() < end) {
+	               m->ring_posted - m->ring_reaped) {
 		struct timespec pause = { 0, 100000 };
 
+		if (mono_ns() >= end)
+			return -ETIME;
 		(void)io_uring_get_events(m->ring);
 		nanosleep(&pause, NULL);
+	}
+	if (!io_uring_cq_has_overflow(m->ring)) {
+		/* The newest CQE in the ring is this one: check its values. */
+		unsigned tail = io_uring_smp_load_acquire(m->ring->cq.ktail);
+		const struct io_uring_cqe *c = &m->ring->cq.cqes[(tail - 1) & m->ring->cq.ring_mask];
+
+		if (c->user_data != user_data || c->res != res)
+			return -EPROTO;
 	}
 	return 0;
 }
@@ -541,9 +835,18 @@ static int ring_post(struct skernel *m, uint64_t user_data, int32_t res)
 int iouw_skernel_post(struct iouw_backend *b, uint64_t user_data, int32_t res, uint32_t flags)
 {
 	struct skernel *m = to_sk(b);
-	int err = m->transport == IOUW_SKERNEL_MEMORY ? mem_post(m, user_data, res, flags)
-	                                              : ring_post(m, user_data, res);
+	struct outstanding *o;
+	int err;
 
+	if (m->transport == IOUW_SKERNEL_KERNEL)
+		return -EOPNOTSUPP;
+	if ((o = find_op(m, user_data)) != NULL) {
+		if (res > 0)
+			do_io(o, res);
+		drop_op(m, o);
+	}
+	err = m->transport == IOUW_SKERNEL_MEMORY ? mem_post(m, user_data, res, flags)
+	                                          : ring_post(m, user_data, res);
 	if (err)
 		return err;
 	m->posts++;
@@ -564,6 +867,8 @@ int iouw_skernel_queue_answer(struct iouw_backend *b, uint64_t user_data, int32_
 		m->ans_cap = cap;
 	}
 	m->answers[m->ans_len].user_data = user_data;
+	m->answers[m->ans_len].key = 0;
+	m->answers[m->ans_len].keyed = false;
 	m->answers[m->ans_len].res = res;
 	m->ans_len++;
 	return 0;
@@ -598,6 +903,7 @@ void iouw_skernel_fail_next_wait(struct iouw_backend *b, int err, unsigned times
 	IOUW_INVARIANT(times == 0 || err < 0, "scripted kernel fault is not a negative errno");
 	m->fail_err = err;
 	m->fail_times = times;
+	m->fail_after_submit = false;
 }
 
 void iouw_skernel_set_overflow_limit(struct iouw_backend *b, size_t limit)
@@ -627,4 +933,105 @@ uint64_t iouw_skernel_wait_calls(struct iouw_backend *b)
 uint64_t iouw_skernel_carrier_failures(struct iouw_backend *b)
 {
 	return to_sk(b)->carrier_failures;
+}
+
+int iouw_skernel_release(struct iouw_backend *b, unsigned n)
+{
+	struct skernel *m = to_sk(b);
+
+	if (m->transport != IOUW_SKERNEL_KERNEL)
+		return -EOPNOTSUPP;
+	m->released += n;
+	m->posts += n;
+	return 0;
+}
+
+int iouw_skernel_queue_answer_for(struct iouw_backend *b, uint64_t key, int32_t res)
+{
+	struct skernel *m = to_sk(b);
+	int err = iouw_skernel_queue_answer(b, 0, res);
+
+	if (err)
+		return err;
+	m->answers[m->ans_len - 1].keyed = true;
+	m->answers[m->ans_len - 1].key = key;
+	return 0;
+}
+
+static int binding_set(struct binding **v, size_t *n, size_t *cap, uint64_t key, uint64_t val)
+{
+	for (size_t i = 0; i < *n; i++)
+		if ((*v)[i].key == key) {
+			(*v)[i].user_data = val;
+			return 0;
+		}
+	if (*n == *cap) {
+		size_t c = *cap ? 2 * *cap : 8;
+		struct binding *grown = realloc(*v, c * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		*v = grown;
+		*cap = c;
+	}
+	(*v)[*n].key = key;
+	(*v)[*n].user_data = val;
+	(*n)++;
+	return 0;
+}
+
+int iouw_skernel_bind(struct iouw_backend *b, uint64_t key, uint64_t user_data)
+{
+	struct skernel *m = to_sk(b);
+
+	return binding_set(&m->bindings, &m->nbindings, &m->bindings_cap, key, user_data);
+}
+
+size_t iouw_skernel_take_answered(struct iouw_backend *b, struct iouw_skernel_answered *out,
+                                  size_t max)
+{
+	struct skernel *m = to_sk(b);
+	size_t n = m->answered_len < max ? m->answered_len : max;
+
+	if (n == 0)
+		return 0;
+	memcpy(out, m->answered, n * sizeof(*out));
+	memmove(m->answered, m->answered + n, (m->answered_len - n) * sizeof(*out));
+	m->answered_len -= n;
+	return n;
+}
+
+int iouw_skernel_set_sqe_flags(struct iouw_backend *b, uint64_t user_data, uint8_t flags)
+{
+	struct skernel *m = to_sk(b);
+
+	return binding_set(&m->flags, &m->nflags, &m->flags_cap, user_data, flags);
+}
+
+void iouw_skernel_set_move_data(struct iouw_backend *b, bool on)
+{
+	to_sk(b)->move_data = on;
+}
+
+void iouw_skernel_set_post_timeout(struct iouw_backend *b, uint64_t timeout_ns)
+{
+	to_sk(b)->post_timeout_ns = timeout_ns;
+}
+
+void iouw_skernel_set_wait_limit(struct iouw_backend *b, uint64_t limit)
+{
+	to_sk(b)->wait_limit = limit;
+}
+
+void iouw_skernel_fail_waits_after_submit(struct iouw_backend *b, int err, unsigned times)
+{
+	struct skernel *m = to_sk(b);
+
+	iouw_skernel_fail_next_wait(b, err, times);
+	m->fail_after_submit = true;
+}
+
+unsigned iouw_skernel_faults_left(struct iouw_backend *b)
+{
+	return to_sk(b)->fail_times;
 }

@@ -1,7 +1,8 @@
 /* core/skernel.h: the scripted kernel, a backend obeying core/backend.h.
  *
  * What: the one "fake kernel" every deterministic driver runs the loop on
- * (the loop and ring fuzz targets, the loop unit tests; docs/loop.md §6.12).
+ * (the scenario harness, the loop and ring fuzz targets, the loop unit
+ * tests; docs/loop.md §6.12).
  * It captures every SQE the loop submits (never executing one), posts the
  * CQEs its driver names, in the driver's order, and answers a wait the loop
  * would block in from what the driver queued beforehand, or from a wait hook,
@@ -18,7 +19,11 @@
  *               IOSQE_CQE_SKIP_SUCCESS and user_data IOUW_UDATA_INJECT_CARRIER
  *               (core/udata.h); a failed carrier's CQE is filtered at reap and
  *               counted (iouw_skernel_carrier_failures()).
- * The SQ, the submitted log, the wait rules and the answers are the same
+ *   kernel      not scripted: the real kernel runs the captured SQEs
+ *               (forwarded at submit, reserved user_data such as the wake
+ *               poll excepted, with the extra flags set per user_data) and
+ *               the driver releases its CQEs to the loop one by one
+ *               (the scenario harness's kernel mode). * The SQ, the submitted log, the wait rules and the answers are the same
  * for every transport; only post, reap and what counts as "ready" differ.
  *
  * Queues and their invariants:
@@ -35,7 +40,16 @@
  *              beyond the cap fails with -ENOSPC and changes nothing; 0
  *              models a ring without an overflow list. Real ring: the ring's
  *              own CQ and overflow list; ready = posted - reaped.
- *   answers    (user_data, res) pairs queued for blocking waits, FIFO.
+ *   answers    (user_data, res) pairs queued for blocking waits, FIFO; an
+ *              answer may name a driver key instead of a user_data, bound
+ *              later (iouw_skernel_bind: the harness binds a request's key
+ *              when the loop admits it); what each answer did is logged for
+ *              the driver to read after the loop call returns.
+ *   ops        (ring transports, with data movement on) every op SQE that
+ *              moves data, from capture until a CQE answers it: a positive
+ *              result first does the I/O it implies on the SQE's fd (the
+ *              bytes a real kernel would have moved), so inject mode walks
+ *              the same data as kernel mode.
  *
  * submit_and_wait(wait_nr, timeout_ns), in this order:
  *   1. an armed fault (iouw_skernel_fail_next_wait) returns its error and
@@ -43,9 +57,10 @@
  *      submission with -EBUSY/-EAGAIN);
  *   2. every pending SQE moves to the submitted log; count = how many;
  *   3. wait_nr == 0, or at least wait_nr CQEs ready: return count;
+ *   0. past the wait limit (if set): -ELOOP;
  *   4. the loop would block: while fewer than wait_nr CQEs are ready, post
- *      the next queued answer if there is one, else call the wait hook (if
- *      any), stopping when a round posted nothing. A negative hook return is
+ *      the next queued answer if there is one (a failed answer: -EIO), else
+ *      call the wait hook (if any), stopping when a round posted nothing. A negative hook return is
  *      returned as is (the SQEs stay submitted). Still short: -ETIME for a
  *      timed wait (timeout_ns >= 0; with a virtual clock attached, that
  *      clock first moves by timeout_ns, what a real timed wait would have
@@ -53,6 +68,9 @@
  * The hook may post CQEs, push SQEs, and read or clear the submitted log; it
  * must not call submit_and_wait (invariant "scripted kernel wait hook
  * re-entered").
+ *
+ * Faults armed with iouw_skernel_fail_waits_after_submit() apply after step
+ * 2 instead (what was pushed went out, the wait reports the error).
  *
  * Limits: sq_entries and cq_entries <= IOUW_SKERNEL_MAX_ENTRIES.
  * Not thread-safe.
@@ -75,6 +93,21 @@ enum iouw_skernel_transport {
 	IOUW_SKERNEL_MEMORY = 0,
 	IOUW_SKERNEL_NOP_INJECT,
 	IOUW_SKERNEL_MSG_RING,
+	/* Not scripted CQEs: the real kernel runs the captured SQEs (forwarded
+	 * at submit, reserved user_data excepted) and the driver releases its
+	 * CQEs to reap one by one (iouw_skernel_release). */
+	IOUW_SKERNEL_KERNEL,
+};
+
+/* What a queued answer did (iouw_skernel_take_answered). */
+struct iouw_skernel_answered {
+	uint64_t key;       /* the key, for an answer queued with one */
+	bool keyed;
+	uint64_t user_data; /* posted (kernel transport: the kernel's CQE) */
+	int32_t res;
+	bool overflowed;    /* it went to the overflow list */
+	int err;            /* 0; -ENOENT key never bound; the post's -errno;
+	                     * kernel transport: -ETIME, no CQE came */
 };
 
 /* A scripted kernel on the memory transport with @sq_entries SQ slots and
@@ -86,7 +119,8 @@ int iouw_skernel_new_mem(unsigned sq_entries, unsigned cq_entries, struct iouw_b
 /* A scripted kernel with @sq_entries SQ slots posting through the real ring
  * of @uring (a core/uring_backend.h backend, owned from now on: freed with
  * the scripted kernel, also on failure) by @how (NOP_INJECT or MSG_RING,
- * which the caller probed: iouw_uring_probe_nop_inject/_msg_ring).
+ * which the caller probed: iouw_uring_probe_nop_inject/_msg_ring), or
+ * forwarding its SQEs to that kernel (KERNEL).
  * -EINVAL for a bad size, a memory @how, or @uring not a uring backend;
  * -ENOMEM. */
 int iouw_skernel_new_ring(unsigned sq_entries, struct iouw_backend *uring,
@@ -127,7 +161,9 @@ void iouw_skernel_clear_submitted(struct iouw_backend *b);
 
 /* Post a CQE through the transport. 0; -ENOSPC when the memory CQ ring is
  * full and the overflow list is at its limit (nothing posted); -ENOMEM; on
- * a ring, the submit's -errno, or -EIO when the ring took no SQE. */
+ * a ring, the submit's -errno, -EIO when the ring took no SQE, -ETIME when
+ * the CQE did not show within the post timeout, -EPROTO when the ring
+ * posted other values; -EOPNOTSUPP on the kernel transport. */
 int iouw_skernel_post(struct iouw_backend *b, uint64_t user_data, int32_t res, uint32_t flags);
 
 /* Queue (@user_data, @res) as the answer to a future blocking wait: the
@@ -173,5 +209,44 @@ uint64_t iouw_skernel_wait_calls(struct iouw_backend *b);
 
 /* MSG_RING carriers whose own CQE reported a failure (filtered at reap). */
 uint64_t iouw_skernel_carrier_failures(struct iouw_backend *b);
+
+/* Kernel transport: let the loop reap @n more of the kernel's CQEs (in the
+ * order the kernel posted them). -EOPNOTSUPP on the other transports. */
+int iouw_skernel_release(struct iouw_backend *b, unsigned n);
+
+/* Queue an answer naming driver key @key instead of a user_data; the key's
+ * binding (iouw_skernel_bind) at the time the answer is due gives it. On the
+ * kernel transport an answer releases the kernel's next CQE (waiting up to
+ * the post timeout for it), @res unused. 0 or -ENOMEM. */
+int iouw_skernel_queue_answer_for(struct iouw_backend *b, uint64_t key, int32_t res);
+
+/* Bind (or rebind) @key to @user_data. 0 or -ENOMEM. */
+int iouw_skernel_bind(struct iouw_backend *b, uint64_t key, uint64_t user_data);
+
+/* Move up to @max records of what queued answers did, oldest first, into
+ * @out; how many. */
+size_t iouw_skernel_take_answered(struct iouw_backend *b, struct iouw_skernel_answered *out,
+                                  size_t max);
+
+/* Kernel transport: OR @flags (IOSQE_ASYNC, ...) into every SQE with
+ * @user_data it forwards. 0 or -ENOMEM. */
+int iouw_skernel_set_sqe_flags(struct iouw_backend *b, uint64_t user_data, uint8_t flags);
+
+/* Ring transports: do the I/O a positive result implies (see "ops"). */
+void iouw_skernel_set_move_data(struct iouw_backend *b, bool on);
+
+/* How long a ring post (or a kernel-transport answer) waits for its CQE to
+ * show (default 2 s); past it the post fails with -ETIME. */
+void iouw_skernel_set_post_timeout(struct iouw_backend *b, uint64_t timeout_ns);
+
+/* Fail every submit_and_wait past the @limit-th with -ELOOP (0: no limit):
+ * a script that would spin forever ends. */
+void iouw_skernel_set_wait_limit(struct iouw_backend *b, uint64_t limit);
+
+/* As iouw_skernel_fail_next_wait(), but the SQEs are submitted first. */
+void iouw_skernel_fail_waits_after_submit(struct iouw_backend *b, int err, unsigned times);
+
+/* Armed faults not yet returned. */
+unsigned iouw_skernel_faults_left(struct iouw_backend *b);
 
 #endif /* IOUW_SKERNEL_H */

@@ -5,7 +5,7 @@
 
 static const struct iouw_udata_range ranges[] = {
 	{ "inject-carrier", IOUW_UDATA_INJECT_CARRIER, IOUW_UDATA_INJECT_CARRIER,
-	  "core/skernel.c, harness/runner.c" },
+	  "core/skernel.c" },
 	{ "probe", IOUW_UDATA_PROBE_FIRST, IOUW_UDATA_PROBE_LAST, "core/uring_backend" },
 	{ "wake", IOUW_UDATA_WAKE, IOUW_UDATA_WAKE, "core/loop" },
 };

@@ -1,17 +1,23 @@
 /* harness/runner.c: the scenario runner (contract in runner.h).
  *
  * Pieces:
- *   - struct sbackend: the scripting backend the loop runs on. It wraps a
- *     real uring backend. push_sqe logs every SQE (normalised) and, in
- *     kernel mode, forwards it (the wake poll is swallowed in both modes:
- *     a script's loop is single-threaded and never needs waking). reap only
- *     hands out CQEs the script has named (`released`), so kernel and inject
- *     mode walk the core through the same states. A wait the script cannot
- *     satisfy is a timeout on the virtual clock: the clock jumps to the
- *     wait bound (what a real timed wait would have done); an unbounded
- *     wait with nothing named is -EDEADLK (the loop would hang).
- *   - the observer: turns loop events into log lines and per-request
- *     outcome queues that `expect` lines consume in order.
+ *   - the loop runs on the scripted kernel (core/skernel.h,
+ *     docs/loop.md §6.12) over a real ring: in kernel mode it forwards the captured SQEs
+ *     to the kernel (the wake poll stays behind: a script's loop is
+ *     single-threaded and never needs waking) and hands the loop only the
+ *     CQEs the script has named (released one by one); in inject mode it
+ *     posts the named CQEs by NOP injection or MSG_RING, moving the bytes
+ *     a result implies. So kernel and inject mode walk the core through the
+ *     same states. A wait the script cannot satisfy is a timeout on the
+ *     virtual clock: the kernel moves the clock to the wait bound (what a
+ *     real timed wait would have done); an unbounded wait with nothing named
+ *     is -EDEADLK (the loop would hang). `cqe ... at_wait=1` lines are
+ *     queued in the kernel as answers to the next blocking waits (naming the
+ *     request by a key the observer binds at admission); the runner never
+ *     runs inside the kernel: it reads what the answers did when the loop
+ *     reports the wait.
+ *   - the observer: turns loop events (every SQE included) into log lines
+ *     and per-request outcome queues that `expect` lines consume in order.
  *   - step execution, one function per command; a failing step records the
  *     expected and actual values and stops the run.
  *
@@ -45,14 +51,11 @@
 #include "invariant.h"
 #include "loop.h"
 #include "request.h"
-#include "udata.h"
+#include "skernel.h"
 #include "uring_backend.h"
 #include "waiter.h"
 #include "wheel.h"
 
-/* user_data of our own MSG_RING SQEs (their own CQE is skipped on success
- * and filtered if it ever shows up): core/udata.h's carrier value. */
-#define MSG_RING_MARK IOUW_UDATA_INJECT_CARRIER
 
 uint64_t iouw_fnv1a(uint64_t h, const void *data, size_t len)
 {
@@ -91,11 +94,6 @@ struct reqent {
 	struct iouw_result result;
 	struct outq stage, completion, deliver;
 	int admit_expired; /* -1 unknown, 0 admitted, 1 expired */
-	/* last op SQE (inject mode data movement) */
-	struct io_uring_sqe last_sqe;
-	struct iovec last_iov[IOUW_REQUEST_MAX_IOVECS];
-	unsigned last_iovcnt;
-	bool op_outstanding;
 };
 
 struct logent {
@@ -119,29 +117,15 @@ struct named_cqe {
 	int32_t res;
 };
 
-struct runner;
-
-struct sbackend {
-	struct iouw_backend base;
-	struct runner *r;
-	struct iouw_backend *inner;
-	struct io_uring *ring;
-	unsigned sq_cap;
-	unsigned pending;
-	unsigned released; /* named, not yet reaped */
-	unsigned waits;
-	/* wait_fail: the next fail_times waits return fail_res. */
-	int fail_res;
-	unsigned fail_times;
-};
-
 struct runner {
 	const struct iouw_scenario *s;
 	const struct iouw_run_options *o;
 	enum iouw_run_mode mode;
-	bool use_msg_ring;
 	struct iouw_virtual_clock vc;
-	struct sbackend sb;
+	/* The scripted kernel (core/skernel.h) the loop runs on. */
+	struct iouw_backend *k;
+	/* Scripted wait failures (wait_fail) not yet logged. */
+	unsigned fail_left;
 	struct iouw_loop *loop;
 	struct iouw_loop_config cfg;
 	unsigned sq_cap;
@@ -158,7 +142,6 @@ struct runner {
 	/* `cqe ... at_wait=1` lines, released one per blocking wait. */
 	const struct iouw_scn_step *deferred[IOUW_SCN_MAX_NAMES * 4];
 	size_t ndeferred, deferred_head;
-	bool releasing;
 	int cur_line;
 	bool failed;
 	bool env_failed; /* the environment failed the run, not the script */
@@ -330,21 +313,18 @@ static struct reqent *req_for_sqe_fd(struct runner *r, int fd)
 	return NULL;
 }
 
-static int sb_push_sqe(struct iouw_backend *b, const struct io_uring_sqe *sqe)
+/* The loop staged @sqe (IOUW_EV_SQE: its buffers are certainly alive):
+ * log and record it for `expect sqe`. */
+static void log_sqe(struct runner *r, const struct io_uring_sqe *sqe)
 {
-	struct sbackend *sb = (struct sbackend *)b;
-	struct runner *r = sb->r;
 	struct sqe_rec rec;
 	char ubuf[64];
 	bool is_cancel;
 	iouw_waiter_id id;
 
-	if (sb->pending >= sb->sq_cap)
-		return -EBUSY;
-	sb->pending++;
 	if (sqe->user_data == IOUW_WAKE_USER_DATA) {
 		logf_(r, "sqe wake %s", opcode_name(sqe->opcode));
-		return 0;
+		return;
 	}
 	memset(&rec, 0, sizeof(rec));
 	rec.sqe = *sqe;
@@ -374,19 +354,6 @@ static int sb_push_sqe(struct iouw_backend *b, const struct io_uring_sqe *sqe)
 	} else if (sqe->opcode == IORING_OP_RECV || sqe->opcode == IORING_OP_READ) {
 		rec.total = sqe->len;
 	}
-	if (rec.req && !is_cancel) {
-		struct reqent *q = rec.req;
-
-		q->last_sqe = *sqe;
-		q->op_outstanding = true;
-		q->last_iovcnt = 0;
-		if (sqe->opcode == IORING_OP_WRITEV) {
-			q->last_iovcnt = sqe->len > IOUW_REQUEST_MAX_IOVECS ? IOUW_REQUEST_MAX_IOVECS
-			                                                    : sqe->len;
-			memcpy(q->last_iov, (const void *)(uintptr_t)sqe->addr,
-			       q->last_iovcnt * sizeof(struct iovec));
-		}
-	}
 	if (is_cancel) {
 		char tbuf[64];
 
@@ -415,109 +382,9 @@ static int sb_push_sqe(struct iouw_backend *b, const struct io_uring_sqe *sqe)
 	}
 	if (r->nsqes < r->capsqes)
 		r->sqes[r->nsqes++] = rec;
-	if (r->mode == IOUW_RUN_KERNEL) {
-		struct io_uring_sqe fwd = *sqe;
-		int e;
-
-		if (rec.req && rec.req->async && !is_cancel)
-			fwd.flags |= IOSQE_ASYNC;
-		e = iouw_backend_push_sqe(sb->inner, &fwd);
-		if (e < 0) {
-			r->nsqes--;
-			sb->pending--;
-			return e;
-		}
-	}
-	return 0;
 }
 
 static bool do_cqe(struct runner *r, const struct iouw_scn_step *st);
-
-static unsigned sb_sq_space(struct iouw_backend *b)
-{
-	struct sbackend *sb = (struct sbackend *)b;
-
-	return sb->sq_cap - sb->pending;
-}
-
-static int sb_submit_and_wait(struct iouw_backend *b, unsigned wait_nr, int64_t timeout_ns)
-{
-	struct sbackend *sb = (struct sbackend *)b;
-	struct runner *r = sb->r;
-	unsigned submitted = sb->pending;
-
-	sb->pending = 0;
-	if (++sb->waits > 1000000)
-		return -ELOOP;
-	if (r->mode == IOUW_RUN_KERNEL) {
-		int e = iouw_backend_submit_and_wait(sb->inner, 0, IOUW_BACKEND_NO_TIMEOUT);
-
-		if (e < 0 && e != -ETIME && e != -EINTR && e != -EAGAIN && e != -EBUSY)
-			return e;
-	}
-	if (sb->fail_times > 0) {
-		/* Scripted (wait_fail): what was pushed went out, the wait
-		 * itself reports the error. */
-		char rb[32];
-
-		sb->fail_times--;
-		logf_(r, "wait fails res=%s (scripted)", res_str(sb->fail_res, rb, sizeof(rb)));
-		return sb->fail_res;
-	}
-	if (wait_nr == 0 || sb->released >= wait_nr)
-		return (int)submitted;
-	/* A CQE the script deferred to this wait (the kernel answers now). */
-	if (r->deferred_head < r->ndeferred) {
-		const struct iouw_scn_step *st = r->deferred[r->deferred_head++];
-		int line = r->cur_line;
-		bool ok;
-
-		r->cur_line = st->line;
-		r->releasing = true;
-		ok = do_cqe(r, st);
-		r->releasing = false;
-		if (!ok)
-			return -EIO;
-		r->cur_line = line;
-		return (int)submitted;
-	}
-	/* Nothing the script has named: a real wait would time out. */
-	if (timeout_ns < 0)
-		return -EDEADLK;
-	iouw_virtual_clock_advance(&r->vc, (uint64_t)timeout_ns);
-	return -ETIME;
-}
-
-static unsigned sb_reap(struct iouw_backend *b, struct iouw_cqe *out, unsigned max)
-{
-	struct sbackend *sb = (struct sbackend *)b;
-	unsigned got = 0;
-
-	while (got < max && sb->released > 0) {
-		struct iouw_cqe c;
-
-		if (iouw_backend_reap(sb->inner, &c, 1) != 1)
-			break;
-		if (c.user_data == MSG_RING_MARK)
-			continue;
-		out[got++] = c;
-		sb->released--;
-	}
-	return got;
-}
-
-static void sb_free(struct iouw_backend *b)
-{
-	(void)b;
-}
-
-static const struct iouw_backend_ops sb_ops = {
-	.push_sqe = sb_push_sqe,
-	.sq_space = sb_sq_space,
-	.submit_and_wait = sb_submit_and_wait,
-	.reap = sb_reap,
-	.free = sb_free,
-};
 
 /* ---- observer -------------------------------------------------------------- */
 
@@ -541,6 +408,9 @@ static const char *const stage_names[] = { "timeout", "orphaned", "submit" };
 static const char *const completion_names[] = { "cancel", "requeue", "complete" };
 static const char *const deliver_names[] = { "complete", "timeout" };
 
+static void bind_request(struct runner *r, struct reqent *q);
+static void take_answers(struct runner *r);
+
 static void observe(void *ctx, const struct iouw_loop_event *ev)
 {
 	struct runner *r = ctx;
@@ -549,7 +419,8 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 
 	switch (ev->kind) {
 	case IOUW_EV_SQE:
-		break; /* logged by the backend */
+		log_sqe(r, ev->sqe);
+		break;
 	case IOUW_EV_CQE: {
 		bool is_cancel;
 		iouw_waiter_id id = iouw_waiter_id_from_user_data(ev->cqe.user_data, &is_cancel);
@@ -558,9 +429,6 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 		logf_(r, "cqe %s res=%s", ud_str(r, ev->cqe.user_data, ubuf, sizeof(ubuf)),
 		      res_str(ev->cqe.res, rbuf, sizeof(rbuf)));
 		r->pending_stale = iouw_waiters_state(iouw_loop_table(r->loop), id, &st, NULL) < 0;
-		q = req_by_id(r, id);
-		if (q && !is_cancel)
-			q->op_outstanding = false;
 		if (r->named_head < r->nnamed) {
 			struct named_cqe *n = &r->named[r->named_head++];
 
@@ -580,6 +448,7 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 			q->has_id = true;
 			q->id = ev->id;
 			q->admit_expired = 0;
+			bind_request(r, q);
 		}
 		logf_(r, "admit %s slot=%u gen=%u tick=%lld", q ? q->name->name : "?",
 		      iouw_waiter_id_index(ev->id), iouw_waiter_id_generation(ev->id),
@@ -646,6 +515,15 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 		}
 		break;
 	case IOUW_EV_WAIT:
+		if (iouw_skernel_faults_left(r->k) < r->fail_left) {
+			/* Scripted (wait_fail): what was pushed went out, the
+			 * wait itself reports the error. */
+			r->fail_left = iouw_skernel_faults_left(r->k);
+			logf_(r, "wait fails res=%s (scripted)", res_str(ev->res, rbuf, sizeof(rbuf)));
+		}
+		take_answers(r);
+		/* SQEs are recorded as the loop stages them (IOUW_EV_SQE). */
+		iouw_skernel_clear_submitted(r->k);
 		logf_(r, "wait %s", res_str(ev->res, rbuf, sizeof(rbuf)));
 		break;
 	}
@@ -926,70 +804,6 @@ static bool named_push(struct runner *r, uint64_t ud, int32_t res)
 	return true;
 }
 
-/* Inject mode: move the data a positive result implies, as the kernel would. */
-static void move_data(struct runner *r, uint64_t ud, int32_t res)
-{
-	bool is_cancel;
-	iouw_waiter_id id = iouw_waiter_id_from_user_data(ud, &is_cancel);
-	struct reqent *q = req_by_id(r, id);
-	struct io_uring_sqe *s;
-	size_t n;
-
-	if (is_cancel || res <= 0 || !q || !q->op_outstanding || q->dead ||
-	    !iouw_waiters_is_in_flight(iouw_loop_table(r->loop), id))
-		return;
-	s = &q->last_sqe;
-	n = (size_t)res;
-	switch (s->opcode) {
-	case IORING_OP_RECV:
-		if (n > s->len)
-			n = s->len;
-		(void)!recv(s->fd, (void *)(uintptr_t)s->addr, n, MSG_DONTWAIT);
-		break;
-	case IORING_OP_READ:
-		if (n > s->len)
-			n = s->len;
-		if (pread(s->fd, (void *)(uintptr_t)s->addr, n, (off_t)s->off) < 0 && errno == ESPIPE)
-			(void)!read(s->fd, (void *)(uintptr_t)s->addr, n); /* pipes: no offset */
-		break;
-	case IORING_OP_SEND:
-		if (n > s->len)
-			n = s->len;
-		(void)!send(s->fd, (const void *)(uintptr_t)s->addr, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-		break;
-	case IORING_OP_WRITE:
-		if (n > s->len)
-			n = s->len;
-		if (pwrite(s->fd, (const void *)(uintptr_t)s->addr, n, (off_t)s->off) < 0 &&
-		    errno == ESPIPE)
-			(void)!write(s->fd, (const void *)(uintptr_t)s->addr, n);
-		break;
-	case IORING_OP_WRITEV: {
-		struct iovec iov[IOUW_REQUEST_MAX_IOVECS];
-		unsigned k = 0;
-		size_t left = n;
-		struct stat sb;
-
-		for (unsigned i = 0; i < q->last_iovcnt && left > 0; i++, k++) {
-			iov[k] = q->last_iov[i];
-			if (iov[k].iov_len > left)
-				iov[k].iov_len = left;
-			left -= iov[k].iov_len;
-		}
-		if (fstat(s->fd, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
-			struct msghdr mh = { .msg_iov = iov, .msg_iovlen = k };
-
-			(void)!sendmsg(s->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-		} else {
-			(void)!pwritev(s->fd, iov, (int)k, (off_t)s->off);
-		}
-		break;
-	}
-	default:
-		break;
-	}
-}
-
 static uint64_t cqe_timeout(struct runner *r)
 {
 	return r->o->cqe_timeout_ns ? r->o->cqe_timeout_ns : UINT64_C(2000000000);
@@ -1006,7 +820,7 @@ static uint64_t mono_ns(void)
 /* Wait until the ring's CQ holds more than @idx CQEs (not consuming any). */
 static bool wait_cq(struct runner *r, unsigned idx, uint64_t budget_ns)
 {
-	struct io_uring *ring = r->sb.ring;
+	struct io_uring *ring = iouw_skernel_ring(r->k);
 	uint64_t end = mono_ns() + budget_ns;
 
 	/* Past what the CQ ring holds: only an overflowed CQE could be there,
@@ -1036,61 +850,32 @@ static bool wait_cq(struct runner *r, unsigned idx, uint64_t budget_ns)
 
 static const struct io_uring_cqe *peek_cq(struct runner *r, unsigned idx)
 {
-	struct io_uring *ring = r->sb.ring;
+	struct io_uring *ring = iouw_skernel_ring(r->k);
 	unsigned head = io_uring_smp_load_acquire(ring->cq.khead);
 
 	return &ring->cq.cqes[(head + idx) & ring->cq.ring_mask];
 }
 
-/* Inject mode: post one CQE through the real ring and wait for it. */
-static bool inject(struct runner *r, uint64_t ud, int32_t res)
+/* Inject mode: the scripted kernel posted (@err 0) or failed to post the
+ * named CQE; @overflowed: it went to the kernel's overflow list, where it
+ * cannot be peeked (the loop's reap flushes it, and observe() checks it then
+ * against the named CQEs, in order). */
+static bool injected(struct runner *r, uint64_t ud, int32_t res, int err, bool overflowed)
 {
-	struct io_uring *ring = r->sb.ring;
-	struct io_uring_sqe *sqe;
-	const struct io_uring_cqe *c;
-	unsigned idx = r->sb.released;
-	char b1[64], b2[32];
-	bool overflow;
+	char b1[64];
 
-	move_data(r, ud, res);
-	/* A full CQ (or one that already overflowed, which keeps later CQEs
-	 * in order behind the parked ones): this CQE goes to the kernel's
-	 * overflow list, where it cannot be peeked. The loop's reap flushes
-	 * it, and observe() checks it then against the named CQEs, in order. */
-	overflow = io_uring_cq_has_overflow(ring) || io_uring_cq_ready(ring) >= ring->cq.ring_entries;
-	sqe = io_uring_get_sqe(ring);
-	if (!sqe)
-		return failf(r, "room in the SQ to inject a CQE", "SQ full");
-	if (r->use_msg_ring) {
-		iouw_uring_prep_inject_msg_ring(sqe, ring->ring_fd, ud, res, MSG_RING_MARK);
-		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-	} else {
-		iouw_uring_prep_inject(sqe, ud, res);
-	}
-	if (io_uring_submit(ring) < 0)
-		return failf(r, "the injection SQE to be submitted", "io_uring_submit failed");
-	if (overflow) {
-		uint64_t end = mono_ns() + cqe_timeout(r);
-
-		while (!io_uring_cq_has_overflow(ring) && mono_ns() < end)
-			(void)io_uring_get_events(ring);
-		if (!io_uring_cq_has_overflow(ring))
-			return failf(r, "the injected CQE to overflow the full CQ",
-			             "no IORING_SQ_CQ_OVERFLOW after %llu ms",
-			             (unsigned long long)(cqe_timeout(r) / 1000000));
-		logf_(r, "cq overflow %s", ud_str(r, ud, b1, sizeof(b1)));
-		r->sb.released++;
-		return named_push(r, ud, res);
-	}
-	if (!wait_cq(r, idx, cqe_timeout(r)))
+	if (err == -ETIME)
 		return failf(r, "the injected CQE to appear", "nothing after %llu ms",
 		             (unsigned long long)(cqe_timeout(r) / 1000000));
-	c = peek_cq(r, idx);
-	if (c->user_data != ud || c->res != res)
-		return failf(r, "the ring to post the injected values",
-		             "got ud=0x%llx res=%s (wanted %s)", (unsigned long long)c->user_data,
-		             res_str(c->res, b2, sizeof(b2)), ud_str(r, ud, b1, sizeof(b1)));
-	r->sb.released++;
+	if (err == -EPROTO)
+		return failf(r, "the ring to post the injected values", "other values than %s res=%d",
+		             ud_str(r, ud, b1, sizeof(b1)), (int)res);
+	if (err == -ENOMEM)
+		return envf(r, "injecting a CQE", ENOMEM);
+	if (err < 0)
+		return failf(r, "the injection SQE to be submitted", "%s", strerror(-err));
+	if (overflowed)
+		logf_(r, "cq overflow %s", ud_str(r, ud, b1, sizeof(b1)));
 	return named_push(r, ud, res);
 }
 
@@ -1103,7 +888,7 @@ static bool kernel_match(struct runner *r, unsigned idx, uint64_t ud, const char
 	char b1[64], b2[32], b3[64];
 
 	if (!wait_cq(r, idx, cqe_timeout(r))) {
-		if (io_uring_cq_has_overflow(r->sb.ring))
+		if (io_uring_cq_has_overflow(iouw_skernel_ring(r->k)))
 			snprintf(why, whylen, "the CQ overflowed: kernel mode reads CQEs in the ring "
 			                      "and cannot see overflowed ones (overflow in inject mode)");
 		else
@@ -1149,30 +934,33 @@ static void rec_cqe(struct runner *r, const struct iouw_scn_step *st, int32_t re
 	rec_write(r, "\n");
 }
 
-static bool do_cqe(struct runner *r, const struct iouw_scn_step *st)
+/* Name the CQE of @st: now (a `cqe` line, @done NULL), or what the kernel's
+ * queued answer for this deferred line did while the loop waited. */
+static bool name_cqe(struct runner *r, const struct iouw_scn_step *st,
+                     const struct iouw_skernel_answered *done)
 {
 	uint64_t ud;
 	const char *alts;
 	int32_t res;
 	char why[256];
 
-	if (arg_bool(st, "at_wait", false) && !r->releasing) {
-		if (r->ndeferred == sizeof(r->deferred) / sizeof(r->deferred[0]))
-			return failf(r, st->text, "too many deferred CQEs");
-		r->deferred[r->ndeferred++] = st;
-		logf_(r, "cqe deferred to the next blocking wait");
-		return true;
-	}
 	if (!cqe_target(r, st, &ud, &alts))
 		return false;
 	if (r->mode == IOUW_RUN_INJECT) {
+		int e;
+
 		res = (int32_t)res_first(alts);
-		if (!inject(r, ud, res))
+		e = done ? done->err : iouw_skernel_post(r->k, ud, res, 0);
+		if (!injected(r, ud, res, e, done ? done->overflowed : iouw_skernel_cq_overflowed(r->k)))
 			return false;
 	} else {
-		if (!kernel_match(r, r->sb.released, ud, alts, &res, false, why, sizeof(why)))
+		/* A deferred answer already released the kernel's next CQE. */
+		unsigned idx = (unsigned)iouw_skernel_cq_ready(r->k) - (done && !done->err ? 1 : 0);
+
+		if (!kernel_match(r, idx, ud, alts, &res, false, why, sizeof(why)))
 			return false;
-		r->sb.released++;
+		if (!done)
+			(void)iouw_skernel_release(r->k, 1);
 		if (!named_push(r, ud, res))
 			return false;
 	}
@@ -1186,6 +974,84 @@ static bool do_cqe(struct runner *r, const struct iouw_scn_step *st)
 	}
 	rec_cqe(r, st, res);
 	return true;
+}
+
+/* Keys of queued answers (core/skernel.h): request index, op or cancel. */
+static uint64_t answer_key(const struct runner *r, const struct reqent *q, bool cancel)
+{
+	return (uint64_t)(q - r->reqs) * 2 + cancel;
+}
+
+/* Admitted: the kernel learns @q's user_data for answers queued by name,
+ * and, in kernel mode, that its op SQEs go to a worker (async=1). */
+static void bind_request(struct runner *r, struct reqent *q)
+{
+	int e = iouw_skernel_bind(r->k, answer_key(r, q, false), iouw_waiter_id_user_data(q->id));
+
+	if (!e)
+		e = iouw_skernel_bind(r->k, answer_key(r, q, true),
+		                      iouw_waiter_id_cancel_user_data(q->id));
+	if (!e && q->async && r->mode == IOUW_RUN_KERNEL)
+		e = iouw_skernel_set_sqe_flags(r->k, iouw_waiter_id_user_data(q->id), IOSQE_ASYNC);
+	if (e)
+		envf(r, "binding a request", -e);
+}
+
+/* The loop reported a wait: name what the kernel's queued answers did,
+ * each at its deferred line. */
+static void take_answers(struct runner *r)
+{
+	struct iouw_skernel_answered done;
+
+	while (iouw_skernel_take_answered(r->k, &done, 1) == 1) {
+		int line = r->cur_line;
+		const struct iouw_scn_step *st;
+
+		if (r->deferred_head >= r->ndeferred)
+			continue; /* every answer comes from a deferred line */
+		st = r->deferred[r->deferred_head++];
+		r->cur_line = st->line;
+		(void)name_cqe(r, st, &done);
+		r->cur_line = line;
+	}
+}
+
+/* `cqe ... at_wait=1`: queue the answer in the kernel for the next
+ * blocking wait, naming the request by its key (bound at admission). */
+static bool defer_cqe(struct runner *r, const struct iouw_scn_step *st)
+{
+	const struct iouw_scn_arg *ud = iouw_scn_key(st, "ud");
+	const struct iouw_scn_arg *p0 = iouw_scn_pos(st, 0);
+	bool stale = p0 && !strcmp(p0->val, "stale");
+	int32_t res = (int32_t)res_first(iouw_scn_key(st, "res")->val);
+	int e;
+
+	if (r->ndeferred == sizeof(r->deferred) / sizeof(r->deferred[0]))
+		return failf(r, st->text, "too many deferred CQEs");
+	if (ud) {
+		uint64_t v = 0;
+
+		(void)iouw_scn_parse_u64(ud->val, &v); /* checked by the parser */
+		e = iouw_skernel_queue_answer(r->k, v, res);
+	} else {
+		struct reqent *q = req_by_name(r, iouw_scn_pos(st, stale ? 1 : 0)->val);
+		const struct iouw_scn_arg *which = iouw_scn_pos(st, stale ? 2 : 1);
+
+		e = iouw_skernel_queue_answer_for(r->k, answer_key(r, q, !strcmp(which->val, "cancel")),
+		                                  res);
+	}
+	if (e)
+		return envf(r, "queueing a deferred CQE", -e);
+	r->deferred[r->ndeferred++] = st;
+	logf_(r, "cqe deferred to the next blocking wait");
+	return true;
+}
+
+static bool do_cqe(struct runner *r, const struct iouw_scn_step *st)
+{
+	if (arg_bool(st, "at_wait", false))
+		return defer_cqe(r, st);
+	return name_cqe(r, st, NULL);
 }
 
 /* ---- expectations ----------------------------------------------------------------- */
@@ -1361,11 +1227,11 @@ static bool expect_table(struct runner *r, const struct iouw_scn_step *st)
 			/* The kernel's flag: CQEs parked in its overflow list. */
 			iouw_scn_parse_bool(a->val, &b);
 			want = b;
-			got = io_uring_cq_has_overflow(r->sb.ring);
+			got = io_uring_cq_has_overflow(iouw_skernel_ring(r->k));
 		} else if (!strcmp(a->key, "cq_ready")) {
 			/* CQEs sitting in the CQ ring (not those overflowed). */
 			iouw_scn_parse_int(a->val, &want);
-			got = io_uring_cq_ready(r->sb.ring);
+			got = io_uring_cq_ready(iouw_skernel_ring(r->k));
 		} else {
 			iouw_scn_parse_int(a->val, &want);
 			if (!strcmp(a->key, "len"))
@@ -1519,7 +1385,7 @@ static bool exec_either(struct runner *r, const struct iouw_scn_step *st)
 
 		for (size_t b = 0; b < st->nbranches && !found; b++) {
 			const struct iouw_scn_block *blk = &st->branches[b];
-			unsigned idx = r->sb.released;
+			unsigned idx = (unsigned)iouw_skernel_cq_ready(r->k);
 			bool ok = true;
 
 			for (size_t i = 0; i < blk->n && blk->steps[i].op == IOUW_SCN_CQE; i++, idx++) {
@@ -1654,8 +1520,8 @@ static bool exec_step(struct runner *r, const struct iouw_scn_step *st)
 		return true;
 	}
 	case IOUW_SCN_WAIT_FAIL:
-		r->sb.fail_res = (int)arg_u64(st, "res", 0);
-		r->sb.fail_times = (unsigned)arg_u64(st, "times", 1);
+		r->fail_left = (unsigned)arg_u64(st, "times", 1);
+		iouw_skernel_fail_waits_after_submit(r->k, (int)arg_u64(st, "res", 0), r->fail_left);
 		return true;
 	case IOUW_SCN_REAP:
 		logf_(r, "reaped %zu", iouw_loop_reap(r->loop));
@@ -1978,9 +1844,8 @@ static void teardown(struct runner *r)
 			r->fds[i].peer = -1;
 		}
 	/* The ring next, so the kernel lets go of buffers before they are freed. */
-	if (r->sb.inner)
-		iouw_backend_free(r->sb.inner);
-	r->sb.inner = NULL;
+	iouw_backend_free(r->k);
+	r->k = NULL;
 	iouw_loop_free(r->loop);
 	r->loop = NULL;
 	for (size_t i = 0; i < r->nreqs; i++) {
@@ -2043,6 +1908,8 @@ int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_optio
 	struct runner *r;
 	const struct iouw_scn_step *cs;
 	struct iouw_uring_config ucfg;
+	struct iouw_backend *inner = NULL;
+	enum iouw_skernel_transport how = IOUW_SKERNEL_KERNEL;
 	bool skip;
 	int e;
 
@@ -2116,7 +1983,7 @@ int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_optio
 	e = iouw_uring_available();
 	skip = e < 0 && iouw_uring_unavailable(e);
 	if (e == 0) {
-		e = iouw_uring_backend_new(&ucfg, &r->sb.inner);
+		e = iouw_uring_backend_new(&ucfg, &inner);
 		skip = e != -ENOMEM && iouw_uring_unavailable(e);
 	}
 	if (e < 0) {
@@ -2127,37 +1994,48 @@ int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_optio
 		free(r);
 		return 0;
 	}
-	r->sb.base.ops = &sb_ops;
-	r->sb.r = r;
-	r->sb.ring = iouw_uring_backend_ring(r->sb.inner);
-	r->sb.sq_cap = r->sq_cap;
 	if (r->mode == IOUW_RUN_INJECT) {
-		e = o->force_msg_ring ? -EOPNOTSUPP : iouw_uring_probe_nop_inject(r->sb.inner);
+		how = IOUW_SKERNEL_NOP_INJECT;
+		e = o->force_msg_ring ? -EOPNOTSUPP : iouw_uring_probe_nop_inject(inner);
 		if (e < 0) {
-			int m = iouw_uring_probe_msg_ring(r->sb.inner);
+			int m = iouw_uring_probe_msg_ring(inner);
 
 			if (m < 0) {
 				ret->verdict = IOUW_VERDICT_SKIP;
 				snprintf(ret->reason, sizeof(ret->reason),
 				         "no CQE injection: NOP inject %s, MSG_RING %s", strerror(-e),
 				         strerror(-m));
-				iouw_backend_free(r->sb.inner);
+				iouw_backend_free(inner);
 				free(r);
 				return 0;
 			}
-			r->use_msg_ring = true;
+			how = IOUW_SKERNEL_MSG_RING;
 		}
 		snprintf(ret->inject_via, sizeof(ret->inject_via), "%s",
-		         r->use_msg_ring ? "msg_ring" : "nop");
+		         how == IOUW_SKERNEL_MSG_RING ? "msg_ring" : "nop");
 	}
-	e = iouw_loop_new(&r->cfg, &r->sb.base, iouw_virtual_clock_as_clock(&r->vc), &r->loop);
+	/* The scripted kernel owns the ring from here on. */
+	e = iouw_skernel_new_ring(r->sq_cap, inner, how, &r->k);
+	if (e < 0) {
+		ret->verdict = IOUW_VERDICT_ERROR;
+		snprintf(ret->reason, sizeof(ret->reason), "environment: scripted kernel: %s",
+		         strerror(-e));
+		free(r);
+		return 0;
+	}
+	iouw_skernel_set_clock(r->k, &r->vc);
+	iouw_skernel_set_move_data(r->k, r->mode == IOUW_RUN_INJECT);
+	iouw_skernel_set_post_timeout(r->k, cqe_timeout(r));
+	/* A script that would spin forever ends (-ELOOP). */
+	iouw_skernel_set_wait_limit(r->k, 1000000);
+	e = iouw_loop_new(&r->cfg, r->k, iouw_virtual_clock_as_clock(&r->vc), &r->loop);
 	if (e < 0) {
 		bool env = e == -ENOMEM || e == -EMFILE || e == -ENFILE;
 
 		ret->verdict = env ? IOUW_VERDICT_ERROR : IOUW_VERDICT_FAIL;
 		snprintf(ret->reason, sizeof(ret->reason), "%sloop setup failed: %s",
 		         env ? "environment: " : "", strerror(-e));
-		iouw_backend_free(r->sb.inner);
+		iouw_backend_free(r->k);
 		free(r);
 		return 0;
 	}
@@ -2171,7 +2049,9 @@ int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_optio
 	/* Arm the wake poll before line 1 (it takes an SQ slot of its own), so
 	 * a script's first turn starts from an idle, armed loop. */
 	e = cs && !arg_bool(cs, "prearm", true) ? 0 : iouw_loop_turn(r->loop, false);
-	if (e < 0)
+	if (e == -ENOMEM || e == -EMFILE || e == -ENFILE)
+		envf(r, "the first turn", -e);
+	else if (e < 0)
 		failf(r, "the first turn to arm the wake poll", "turn returned %d", e);
 	else
 		exec_block(r, &s->body);
@@ -2184,8 +2064,10 @@ int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_optio
 		uint64_t end = mono_ns() + 20000000;
 
 		(void)end;
-		if (io_uring_cq_ready(r->sb.ring) > r->sb.released) {
-			const struct io_uring_cqe *c = peek_cq(r, r->sb.released);
+		unsigned named = (unsigned)iouw_skernel_cq_ready(r->k);
+
+		if (io_uring_cq_ready(iouw_skernel_ring(r->k)) > named) {
+			const struct io_uring_cqe *c = peek_cq(r, named);
 			char b1[64], b2[32];
 
 			r->cur_line = 0;
