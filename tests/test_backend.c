@@ -7,7 +7,9 @@
  * order (and -ENOSPC at the overflow limit), the wait hook (called only
  * when needed, repeated while it makes progress, its errors returned),
  * fail_next_wait, -ETIME / -EDEADLK when nothing comes, answers queued for
- * blocking waits (one per round, before the hook), the attached virtual
+ * blocking waits (one per round, before the hook; keyed ones bound later,
+ * and the log of what each did), faults after the submit, the wait limit,
+ * the attached virtual
  * clock moved by an unanswered timed wait, reset, argument checks,
  * and the panics for misuse. The real-ring twin is test_uring_backend.c.
  *
@@ -712,6 +714,71 @@ START_TEST(test_skernel_reset_forgets_everything)
 }
 END_TEST
 
+START_TEST(test_skernel_keyed_answers_and_their_log)
+{
+	struct iouw_backend *b = new_mem(4, 8);
+	struct iouw_skernel_answered done[4];
+	struct iouw_cqe out[4];
+
+	/* Due before its key is bound: the wait fails, the log says why. */
+	ck_assert_int_eq(iouw_skernel_queue_answer_for(b, 5, 3), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, -1), -EIO);
+	ck_assert_uint_eq(iouw_skernel_take_answered(b, done, 4), 1);
+	ck_assert(done[0].keyed);
+	ck_assert_uint_eq(done[0].key, 5);
+	ck_assert_int_eq(done[0].err, -ENOENT);
+	ck_assert_uint_eq(iouw_skernel_cq_ready(b), 0);
+	/* Bound (and rebound): the binding at the time it is due counts. */
+	ck_assert_int_eq(iouw_skernel_bind(b, 5, 41), 0);
+	ck_assert_int_eq(iouw_skernel_bind(b, 5, 42), 0);
+	ck_assert_int_eq(iouw_skernel_queue_answer_for(b, 5, 3), 0);
+	ck_assert_int_eq(iouw_skernel_queue_answer(b, 9, -1), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 2, -1), 0);
+	ck_assert_uint_eq(iouw_skernel_take_answered(b, done, 1), 1);
+	ck_assert_uint_eq(done[0].user_data, 42);
+	ck_assert_int_eq(done[0].res, 3);
+	ck_assert_int_eq(done[0].err, 0);
+	ck_assert(!done[0].overflowed);
+	ck_assert_uint_eq(iouw_skernel_take_answered(b, done, 4), 1);
+	ck_assert(!done[0].keyed);
+	ck_assert_uint_eq(done[0].user_data, 9);
+	ck_assert_uint_eq(iouw_skernel_take_answered(b, done, 4), 0);
+	ck_assert_uint_eq(iouw_backend_reap(b, out, 4), 2);
+	ck_assert_uint_eq(out[0].user_data, 42);
+	ck_assert_uint_eq(out[1].user_data, 9);
+	/* The memory transport has nothing to release. */
+	ck_assert_int_eq(iouw_skernel_release(b, 1), -EOPNOTSUPP);
+	iouw_backend_free(b);
+}
+END_TEST
+
+START_TEST(test_skernel_faults_after_submit_and_wait_limit)
+{
+	struct iouw_backend *b = new_mem(4, 8);
+	const struct io_uring_sqe *sqes;
+
+	ck_assert_int_eq(push_nop(b, 1), 0);
+	iouw_skernel_fail_waits_after_submit(b, -EINTR, 2);
+	ck_assert_uint_eq(iouw_skernel_faults_left(b), 2);
+	/* What was pushed went out; the wait reports the error. */
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, -1), -EINTR);
+	ck_assert_uint_eq(iouw_skernel_submitted(b, &sqes), 1);
+	ck_assert_uint_eq(iouw_backend_sq_space(b), 4);
+	ck_assert_uint_eq(iouw_skernel_faults_left(b), 1);
+	/* fail_next_wait keeps its own rule: nothing submitted. */
+	iouw_skernel_fail_next_wait(b, -EAGAIN, 1);
+	ck_assert_int_eq(push_nop(b, 2), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, -1), -EAGAIN);
+	ck_assert_uint_eq(iouw_backend_sq_space(b), 3);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, -1), 1);
+	/* The wait limit counts every call so far. */
+	iouw_skernel_set_wait_limit(b, iouw_skernel_wait_calls(b) + 1);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, -1), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, -1), -ELOOP);
+	iouw_backend_free(b);
+}
+END_TEST
+
 static Suite *backend_suite(void)
 {
 	Suite *s = suite_create("backend");
@@ -738,6 +805,8 @@ static Suite *backend_suite(void)
 	tcase_add_test(mem, test_skernel_answers_blocking_waits_in_order);
 	tcase_add_test(mem, test_skernel_answers_come_before_the_hook_and_clock);
 	tcase_add_test(mem, test_skernel_reset_forgets_everything);
+	tcase_add_test(mem, test_skernel_keyed_answers_and_their_log);
+	tcase_add_test(mem, test_skernel_faults_after_submit_and_wait_limit);
 	tcase_add_test(unavailable, test_unavailable_eperm);
 	tcase_add_test(unavailable, test_unavailable_enosys);
 	tcase_add_test(unavailable, test_unavailable_eacces);

@@ -12,7 +12,9 @@
  * and the CQEs they post; the scripted kernel's ring transports
  * (core/skernel.h: NOP injection and MSG_RING) posting in order through a
  * CQ small enough to overflow, capturing SQEs without giving them to the
- * kernel, and a reset throwing away what nobody reaped; no fd leak (the ring
+ * kernel, and a reset throwing away what nobody reaped; its kernel transport
+ * (forwarding, the wake poll kept back, CQEs released one by one, answers
+ * waiting for the kernel's CQE) and the data movement of inject mode; no fd leak (the ring
  * fd is closed by free).
  */
 #define _GNU_SOURCE
@@ -29,6 +31,7 @@
 
 #include "skernel.h"
 #include "support.h"
+#include "udata.h"
 #include "uring_backend.h"
 
 #define MS (INT64_C(1000000))
@@ -575,6 +578,91 @@ START_TEST(test_skernel_ring_posts_in_order_through_overflow)
 }
 END_TEST
 
+START_TEST(test_skernel_kernel_transport_forwards_and_releases)
+{
+	struct iouw_backend *u = new_ring(8, 16, false), *k = NULL;
+	struct io_uring_sqe sqe;
+	struct iouw_cqe out[4];
+	struct iouw_skernel_answered done;
+
+	ck_assert_int_eq(iouw_skernel_new_ring(4, u, IOUW_SKERNEL_KERNEL, &k), 0);
+	ck_assert_str_eq(iouw_skernel_transport_name(k), "kernel");
+	ck_assert_int_eq(iouw_skernel_set_sqe_flags(k, 5, IOSQE_ASYNC), 0);
+	io_uring_prep_nop(&sqe);
+	io_uring_sqe_set_data64(&sqe, 5);
+	ck_assert_int_eq(iouw_backend_push_sqe(k, &sqe), 0);
+	/* A reserved user_data (the loop's wake poll) stays behind. */
+	io_uring_sqe_set_data64(&sqe, IOUW_UDATA_WAKE);
+	ck_assert_int_eq(iouw_backend_push_sqe(k, &sqe), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(k, 0, -1), 2);
+	for (int i = 0; i < 1000 && io_uring_cq_ready(iouw_skernel_ring(k)) < 1; i++)
+		usleep(1000);
+	ck_assert_uint_eq(io_uring_cq_ready(iouw_skernel_ring(k)), 1);
+	/* Not released: the loop sees nothing, a timed wait times out. */
+	ck_assert_uint_eq(iouw_skernel_cq_ready(k), 0);
+	ck_assert_uint_eq(iouw_backend_reap(k, out, 4), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(k, 1, 0), -ETIME);
+	ck_assert_int_eq(iouw_skernel_post(k, 1, 0, 0), -EOPNOTSUPP);
+	ck_assert_int_eq(iouw_skernel_release(k, 1), 0);
+	ck_assert_uint_eq(iouw_backend_reap(k, out, 4), 1);
+	ck_assert_uint_eq(out[0].user_data, 5);
+	/* A queued answer releases the kernel's next CQE once it is there. */
+	io_uring_sqe_set_data64(&sqe, 6);
+	ck_assert_int_eq(iouw_backend_push_sqe(k, &sqe), 0);
+	ck_assert_int_eq(iouw_skernel_queue_answer(k, 0, 0), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(k, 1, -1), 1);
+	ck_assert_uint_eq(iouw_skernel_take_answered(k, &done, 1), 1);
+	ck_assert_int_eq(done.err, 0);
+	ck_assert_uint_eq(done.user_data, 6);
+	ck_assert_uint_eq(iouw_backend_reap(k, out, 4), 1);
+	ck_assert_uint_eq(out[0].user_data, 6);
+	/* Nothing more from the kernel: the answer fails after its timeout. */
+	iouw_skernel_set_post_timeout(k, 10 * MS);
+	ck_assert_int_eq(iouw_skernel_queue_answer(k, 0, 0), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(k, 1, -1), -EIO);
+	ck_assert_uint_eq(iouw_skernel_take_answered(k, &done, 1), 1);
+	ck_assert_int_eq(done.err, -ETIME);
+	iouw_backend_free(k);
+}
+END_TEST
+
+START_TEST(test_skernel_inject_moves_the_bytes_a_result_implies)
+{
+	struct iouw_uring_config cfg = { .entries = 4, .cq_entries = 8 };
+	struct iouw_backend *k = NULL;
+	struct io_uring_sqe sqe;
+	struct iouw_cqe out[4];
+	char buf[8] = { 0 }, got[8] = { 0 };
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(iouw_skernel_new_injecting(&cfg, 4, false, &k, NULL), 0);
+	iouw_skernel_set_move_data(k, true);
+	ck_assert_int_eq(write(sv[1], "hello", 5), 5);
+	io_uring_prep_recv(&sqe, sv[0], buf, sizeof(buf), 0);
+	io_uring_sqe_set_data64(&sqe, 9);
+	ck_assert_int_eq(iouw_backend_push_sqe(k, &sqe), 0);
+	io_uring_prep_send(&sqe, sv[0], "abcdef", 6, 0);
+	io_uring_sqe_set_data64(&sqe, 10);
+	ck_assert_int_eq(iouw_backend_push_sqe(k, &sqe), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(k, 0, -1), 2);
+	/* RECV 3: three bytes leave the socket; SEND 4: four arrive. */
+	ck_assert_int_eq(iouw_skernel_post(k, 9, 3, 0), 0);
+	ck_assert_int_eq(memcmp(buf, "hel", 3), 0);
+	ck_assert_int_eq(buf[3], 0);
+	ck_assert_int_eq(iouw_skernel_post(k, 10, 4, 0), 0);
+	ck_assert_int_eq(recv(sv[1], got, sizeof(got), MSG_DONTWAIT), 4);
+	ck_assert_int_eq(memcmp(got, "abcd", 4), 0);
+	/* Answered once: a second CQE for the same op moves nothing. */
+	ck_assert_int_eq(iouw_skernel_post(k, 9, 2, 0), 0);
+	ck_assert_int_eq(recv(sv[0], got, sizeof(got), MSG_DONTWAIT), 2);
+	ck_assert_uint_eq(iouw_backend_reap(k, out, 4), 3);
+	iouw_backend_free(k);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 static Suite *uring_backend_suite(void)
 {
 	Suite *s = suite_create("uring_backend");
@@ -602,6 +690,8 @@ static Suite *uring_backend_suite(void)
 	tcase_add_test(tc, test_uring_probe_msg_ring_single_issuer);
 	tcase_add_test(tc, test_uring_probe_needs_sq_space);
 	tcase_add_loop_test(tc, test_skernel_ring_posts_in_order_through_overflow, 0, 2);
+	tcase_add_test(tc, test_skernel_kernel_transport_forwards_and_releases);
+	tcase_add_test(tc, test_skernel_inject_moves_the_bytes_a_result_implies);
 	suite_add_tcase(s, tc);
 	return s;
 }
