@@ -190,8 +190,9 @@ static int forward(struct skernel *m, const struct io_uring_sqe *sqes, unsigned 
 			continue;
 		fwd.flags |= flags_for(m, fwd.user_data);
 		err = iouw_backend_push_sqe(m->uring, &fwd);
-		if (err < 0)
-			return err;
+		/* Our SQ is no larger than the ring's, which every submit
+		 * empties (new_ring checks the sizes). */
+		IOUW_INVARIANT(err == 0, "scripted kernel forwarded more SQEs than the ring holds");
 	}
 	err = iouw_backend_submit_and_wait(m->uring, 0, IOUW_BACKEND_NO_TIMEOUT);
 	if (err < 0 && err != -ETIME && err != -EINTR && err != -EAGAIN && err != -EBUSY)
@@ -618,7 +619,8 @@ int iouw_skernel_new_ring(unsigned sq_entries, struct iouw_backend *uring,
 	struct skernel *m;
 
 	if (!ret || !ring || bad_sizes(sq_entries, 0) || how == IOUW_SKERNEL_MEMORY ||
-	    (unsigned)how > IOUW_SKERNEL_KERNEL) {
+	    (unsigned)how > IOUW_SKERNEL_KERNEL ||
+	    (how == IOUW_SKERNEL_KERNEL && sq_entries > ring->sq.ring_entries)) {
 		iouw_backend_free(uring);
 		return -EINVAL;
 	}
@@ -687,7 +689,8 @@ int iouw_skernel_reset(struct iouw_backend *b, unsigned sq_entries, unsigned cq_
 	struct skernel *m = to_sk(b);
 	struct io_uring_sqe *pending;
 
-	if (bad_sizes(sq_entries, cq_entries))
+	if (bad_sizes(sq_entries, cq_entries) ||
+	    (m->transport == IOUW_SKERNEL_KERNEL && sq_entries > m->ring->sq.ring_entries))
 		return -EINVAL;
 	if (m->transport == IOUW_SKERNEL_MEMORY) {
 		struct iouw_cqe *cq;

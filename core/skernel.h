@@ -120,7 +120,8 @@ int iouw_skernel_new_mem(unsigned sq_entries, unsigned cq_entries, struct iouw_b
  * of @uring (a core/uring_backend.h backend, owned from now on: freed with
  * the scripted kernel, also on failure) by @how (NOP_INJECT or MSG_RING,
  * which the caller probed: iouw_uring_probe_nop_inject/_msg_ring), or
- * forwarding its SQEs to that kernel (KERNEL).
+ * forwarding its SQEs to that kernel (KERNEL: @sq_entries at most the
+ * ring's SQ size).
  * -EINVAL for a bad size, a memory @how, or @uring not a uring backend;
  * -ENOMEM. */
 int iouw_skernel_new_ring(unsigned sq_entries, struct iouw_backend *uring,

@@ -1057,7 +1057,7 @@ static void close_kernel(void)
 
 /* Skip the input for an environment failure: report it, free the loop
  * (it releases every request it holds, telling held handles ABANDONED),
- * drop the handles still held, close the io. */
+ * drop the handles still held, close the scripted kernel. */
 static int skip_input(const char *what, int err)
 {
 	iouw_fuzz_env_report(S.name, what, err);

@@ -72,7 +72,7 @@
  *
  * Failure policy: "<target>: oracle mismatch at step N: <what>", the step in
  * words, abort(). An environment failure (environment.h: EMFILE, ENOMEM,
- * ... creating a request, the io or the loop; reading /proc/self/fd) is no
+ * ... creating a request, the scripted kernel or the loop; reading /proc/self/fd) is no
  * finding: the one-line report, everything released, IOUW_FUZZ_SKIPPED;
  * met inside a core call (posting a CQE, capturing SQEs while the loop
  * waits) it exits with 77 at once.
