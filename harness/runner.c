@@ -2,13 +2,13 @@
  *
  * Pieces:
  *   - the loop runs on the scripted kernel (core/skernel.h,
- *     docs/loop.md §6.12) over a real ring: in kernel mode it forwards the captured SQEs
- *     to the kernel (the wake poll stays behind: a script's loop is
- *     single-threaded and never needs waking) and hands the loop only the
- *     CQEs the script has named (released one by one); in inject mode it
- *     posts the named CQEs by NOP injection or MSG_RING, moving the bytes
- *     a result implies. So kernel and inject mode walk the core through the
- *     same states. A wait the script cannot satisfy is a timeout on the
+ *     docs/loop.md §6.12) over a real ring: in kernel mode it forwards the
+ *     captured SQEs to the kernel (the wake poll stays behind: a script's
+ *     loop is single-threaded and never needs waking) and hands the loop
+ *     only the CQEs the script has named (released one by one); in inject
+ *     mode it posts the named CQEs by NOP injection or MSG_RING, moving the
+ *     bytes a result implies. So kernel and inject mode walk the core
+ *     through the same states. A wait the script cannot satisfy is a timeout on the
  *     virtual clock: the kernel moves the clock to the wait bound (what a
  *     real timed wait would have done); an unbounded wait with nothing named
  *     is -EDEADLK (the loop would hang). `cqe ... at_wait=1` lines are
@@ -55,7 +55,6 @@
 #include "uring_backend.h"
 #include "waiter.h"
 #include "wheel.h"
-
 
 uint64_t iouw_fnv1a(uint64_t h, const void *data, size_t len)
 {
@@ -2061,9 +2060,6 @@ int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_optio
 	}
 	if (!r->failed && !r->ended && r->mode == IOUW_RUN_KERNEL) {
 		/* Every CQE the kernel posted must be named by the script. */
-		uint64_t end = mono_ns() + 20000000;
-
-		(void)end;
 		unsigned named = (unsigned)iouw_skernel_cq_ready(r->k);
 
 		if (io_uring_cq_ready(iouw_skernel_ring(r->k)) > named) {
