@@ -25,6 +25,7 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,7 +110,14 @@ struct iouw_loop {
 	struct iouw_mpsc *inbound;
 	struct iouw_wake wake;
 	bool wake_needs_arm;
+	/* Set while a phase that may call a request's ops or the observer runs
+	 * (reap, advance, fill, abandon): iouw_loop_submit_local() from inside
+	 * one goes through the front door instead of admitting. */
+	bool busy;
 	_Atomic bool closed;
+	/* The loop thread (iouw_loop_submit_local() checks it): the creator,
+	 * then whoever last called iouw_loop_turn() or iouw_loop_run(). */
+	_Atomic(pthread_t) owner;
 	/* Drain budget left (ns) once closed, when a shutdown timeout is set. */
 	uint64_t budget_left;
 	/* SQ slots left during one fill_sq(), read once from the backend and
@@ -218,6 +226,7 @@ int iouw_loop_new(const struct iouw_loop_config *cfg, struct iouw_backend *backe
 	loop->clock = clock;
 	loop->wake.efd = -1;
 	atomic_init(&loop->closed, false);
+	atomic_init(&loop->owner, pthread_self());
 	loop->wake_needs_arm = true;
 	loop->budget_left = norm.shutdown_timeout_ns;
 
@@ -435,7 +444,7 @@ HOT size_t reap_in_place(struct iouw_loop *loop, const bool observed)
 	}
 }
 
-size_t iouw_loop_reap(struct iouw_loop *loop)
+static size_t reap(struct iouw_loop *loop)
 {
 	size_t total = 0;
 	unsigned n;
@@ -468,7 +477,18 @@ size_t iouw_loop_reap(struct iouw_loop *loop)
 	return total;
 }
 
-void iouw_loop_advance_timeouts(struct iouw_loop *loop)
+size_t iouw_loop_reap(struct iouw_loop *loop)
+{
+	bool was_busy = loop->busy;
+	size_t n;
+
+	loop->busy = true;
+	n = reap(loop);
+	loop->busy = was_busy;
+	return n;
+}
+
+static void advance_timeouts(struct iouw_loop *loop)
 {
 	const struct iouw_wheel_entry *entries;
 	size_t n;
@@ -495,6 +515,15 @@ void iouw_loop_advance_timeouts(struct iouw_loop *loop)
 		/* Otherwise it sits in the ready queue and times out locally
 		 * when staged, without a cancel SQE. */
 	}
+}
+
+void iouw_loop_advance_timeouts(struct iouw_loop *loop)
+{
+	bool was_busy = loop->busy;
+
+	loop->busy = true;
+	advance_timeouts(loop);
+	loop->busy = was_busy;
 }
 
 /* Hand the SQEs built so far to the backend, in build order (nothing to do
@@ -614,6 +643,19 @@ HOT void admit(struct iouw_loop *loop, struct iouw_request *req, const bool obse
 	req->ops->release(req);
 }
 
+/* Admit @reqs[0..n) in order (an array of request pointers, or of void
+ * pointers from the front door); the caller made sure each has a slot and
+ * an SQE. */
+#define admit_run(loop, reqs, n)                                  \
+	do {                                                      \
+		if (is_observed(loop))                            \
+			for (size_t i_ = 0; i_ < (n); i_++)       \
+				admit((loop), (reqs)[i_], true);  \
+		else                                              \
+			for (size_t i_ = 0; i_ < (n); i_++)       \
+				admit((loop), (reqs)[i_], false); \
+	} while (0)
+
 /* iouw_loop_fill_sq() up to, not including, handing the staged SQEs over. */
 static bool fill_staged(struct iouw_loop *loop)
 {
@@ -687,12 +729,7 @@ static bool fill_staged(struct iouw_loop *loop)
 		n = iouw_mpsc_pop_many(loop->inbound, run, room);
 		if (n == 0)
 			break;
-		if (is_observed(loop))
-			for (size_t i = 0; i < n; i++)
-				admit(loop, run[i], true);
-		else
-			for (size_t i = 0; i < n; i++)
-				admit(loop, run[i], false);
+		admit_run(loop, run, n);
 		if (n < room)
 			/* The front door had no more: asking again would only
 			 * find it empty (or a request pushed since, which the
@@ -704,10 +741,46 @@ static bool fill_staged(struct iouw_loop *loop)
 
 bool iouw_loop_fill_sq(struct iouw_loop *loop)
 {
-	bool more = fill_staged(loop);
+	bool was_busy = loop->busy, more;
 
+	loop->busy = true;
+	more = fill_staged(loop);
 	flush_sqes(loop);
+	loop->busy = was_busy;
 	return more;
+}
+
+int iouw_loop_submit_local(struct iouw_loop *loop, struct iouw_request *const *reqs, size_t n)
+{
+	size_t room;
+
+	if (!loop || !reqs || n == 0)
+		return -EINVAL;
+	if (!pthread_equal(pthread_self(), atomic_load_explicit(&loop->owner, memory_order_relaxed)))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!reqs[i])
+			return -EINVAL;
+	if (atomic_load_explicit(&loop->closed, memory_order_acquire))
+		return -ESHUTDOWN;
+	if (loop->busy)
+		/* From a request's op or the observer, in the middle of a
+		 * phase: admitting now would break the phase's bookkeeping
+		 * (SQ space counted, entries being walked). */
+		return iouw_loop_submit_many(loop, reqs, n);
+	loop->busy = true;
+	/* What is already queued goes first, in the fill's order
+	 * (docs/loop.md §6.3); these requests then come after the front door. */
+	(void)fill_staged(loop);
+	room = loop->waiters->free_len;
+	if (room > loop->sq_left)
+		room = loop->sq_left;
+	if (n > room)
+		n = room;
+	admit_run(loop, reqs, n);
+	flush_sqes(loop);
+	loop->busy = false;
+	return (int)n;
 }
 
 /* Relative wait bound: the next deadline, and while draining with a budget
@@ -776,6 +849,7 @@ int iouw_loop_submit_and_wait(struct iouw_loop *loop, bool may_block)
 
 int iouw_loop_turn(struct iouw_loop *loop, bool may_block)
 {
+	atomic_store_explicit(&loop->owner, pthread_self(), memory_order_relaxed);
 	loop->stats.turns++;
 	iouw_loop_reap(loop);
 	iouw_loop_advance_timeouts(loop);
@@ -797,6 +871,7 @@ static void abandon(struct iouw_loop *loop)
 	uint32_t cap = iouw_waiters_capacity(loop->waiters);
 	struct iouw_request *req;
 
+	loop->busy = true;
 	if (!loop->graveyard)
 		loop->graveyard = calloc(cap ? cap : 1, sizeof(*loop->graveyard));
 	IOUW_INVARIANT(loop->graveyard != NULL, "out of memory abandoning requests");
@@ -826,6 +901,7 @@ static void abandon(struct iouw_loop *loop)
 	}
 	loop->ready.len = 0;
 	loop->cancels.len = 0;
+	loop->busy = false;
 }
 
 /* Whether the drain's budget is spent (never without a shutdown timeout). */
@@ -872,6 +948,7 @@ static int drain(struct iouw_loop *loop)
 
 int iouw_loop_run(struct iouw_loop *loop)
 {
+	atomic_store_explicit(&loop->owner, pthread_self(), memory_order_relaxed);
 	while (!iouw_loop_is_closed(loop)) {
 		int r = iouw_loop_turn(loop, true);
 
