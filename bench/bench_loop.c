@@ -44,11 +44,16 @@
 #include "loop.h"
 #include "uring_backend.h"
 
+/* The caller's free requests: a stack, so a batch is handed over straight
+ * from its top (no copy) and a finished request is one store. */
+struct nop_pool {
+	struct iouw_request **items;
+	size_t n;
+};
+
 struct nop_request {
 	struct iouw_request base;
-	uint64_t *delivered;
-	struct nop_request *next_free;
-	struct nop_request **pool;
+	struct nop_pool *pool;
 };
 
 static void nop_build(struct iouw_request *req, struct io_uring_sqe *sqe, uint64_t ud)
@@ -71,24 +76,22 @@ static bool nop_orphaned(const struct iouw_request *req)
 	return false;
 }
 
-static void nop_put(struct nop_request *r)
+static void nop_put(struct iouw_request *req)
 {
-	r->next_free = *r->pool;
-	*r->pool = r;
+	struct nop_pool *p = ((struct nop_request *)req)->pool;
+
+	p->items[p->n++] = req;
 }
 
 static void nop_finish(struct iouw_request *req, enum iouw_finish how)
 {
-	struct nop_request *r = (struct nop_request *)req;
-
 	(void)how;
-	(*r->delivered)++;
-	nop_put(r);
+	nop_put(req);
 }
 
 static void nop_release(struct iouw_request *req)
 {
-	nop_put((struct nop_request *)req);
+	nop_put(req);
 }
 
 /* A NOP has no caller who could walk away: like write_at and sync it
@@ -121,8 +124,10 @@ static double bench_loop(unsigned batch, uint64_t ops, const struct iouw_request
 {
 	struct iouw_loop_config cfg;
 	struct iouw_loop *loop;
-	struct nop_request *reqs, *pool = NULL;
-	uint64_t delivered = 0, submitted = 0;
+	struct nop_request *reqs;
+	struct nop_pool pool = { NULL, 0 };
+	const size_t in_hand = 2 * (size_t)batch;
+	uint64_t submitted = 0;
 	double t0, c0;
 	int r;
 
@@ -133,38 +138,45 @@ static double bench_loop(unsigned batch, uint64_t ops, const struct iouw_request
 		fprintf(stderr, "iouw_loop_new_uring: %s\n", strerror(-r));
 		exit(bench_uring_exit_code(r));
 	}
-	/* Two batches in hand: while one is in the ring, the next is ready. */
-	reqs = calloc(2 * (size_t)batch, sizeof(*reqs));
-	if (!reqs)
+	/* Two batches in hand: while one is in the ring, the next is ready.
+	 * Delivered = submitted - (in hand - in the pool). */
+	reqs = calloc(in_hand, sizeof(*reqs));
+	pool.items = calloc(in_hand, sizeof(*pool.items));
+	if (!reqs || !pool.items)
 		exit(1);
-	for (unsigned i = 0; i < 2 * batch; i++) {
+	for (size_t i = 0; i < in_hand; i++) {
 		reqs[i].base.ops = req_ops;
 		reqs[i].base.deadline_ns = IOUW_NO_DEADLINE;
-		reqs[i].delivered = &delivered;
 		reqs[i].pool = &pool;
-		nop_put(&reqs[i]);
+		nop_put(&reqs[i].base);
 	}
 	c0 = bench_cpu_s();
 	t0 = bench_now_s();
-	while (submitted < ops || delivered < submitted) {
-		uint64_t before = delivered;
+	while (submitted < ops || pool.n < in_hand) {
+		size_t before;
 
-		if (pool && submitted < ops) {
-			struct iouw_request *run[128];
-			size_t n = 0;
+		if (pool.n > 0 && submitted < ops) {
+			size_t n = pool.n < batch ? pool.n : batch;
+			struct iouw_request **run;
 
-			while (pool && n < batch && submitted + n < ops) {
-				run[n++] = &pool->base;
-				pool = pool->next_free;
-			}
+			if (n > ops - submitted)
+				n = (size_t)(ops - submitted);
+			/* The batch is the pool's top n, handed over in place:
+			 * a NOP (no deadline, never orphaned) is never
+			 * finished inside the call, so nothing is pushed onto
+			 * the pool meanwhile (checked). */
+			run = pool.items + pool.n - n;
+			before = pool.n;
 			r = path == PATH_LOCAL ? iouw_loop_submit_local(loop, run, n)
 			                       : iouw_loop_submit_many(loop, run, n);
-			if (r < 0)
+			if (r < 0 || pool.n != before)
 				exit(1);
-			/* What did not fit (a table or SQ full of the previous
-			 * batch, at batches over 64) goes back to the pool. */
-			for (size_t i = (size_t)r; i < n; i++)
-				nop_put((struct nop_request *)run[i]);
+			/* Accepted from the front; what did not fit (a table
+			 * or SQ full of the previous batch, at batches over 64)
+			 * stays in the pool. */
+			if ((size_t)r < n)
+				memmove(run, run + r, (n - (size_t)r) * sizeof(*run));
+			pool.n -= (size_t)r;
 			submitted += (uint64_t)r;
 		}
 		/* Steady state: one turn reaps the previous batch and submits
@@ -175,11 +187,12 @@ static double bench_loop(unsigned batch, uint64_t ops, const struct iouw_request
 		 * kernel, so a CQE is due). Not a blocking turn: its reap
 		 * could deliver the last ones, and an idle loop sleeps until
 		 * a wake-up this single thread would never send. */
+		before = pool.n;
 		if (iouw_loop_turn(loop, false) < 0)
 			exit(1);
-		if (delivered == before && (!pool || submitted == ops)) {
+		if (pool.n == before && (pool.n == 0 || submitted == ops)) {
 			(void)iouw_loop_reap(loop);
-			if (delivered == before &&
+			if (pool.n == before &&
 			    iouw_waiters_len(iouw_loop_waiters(loop)) > 0 &&
 			    iouw_loop_submit_and_wait(loop, true) < 0)
 				exit(1);
@@ -189,8 +202,9 @@ static double bench_loop(unsigned batch, uint64_t ops, const struct iouw_request
 	c0 = bench_cpu_s() - c0;
 	iouw_loop_free(loop);
 	free(reqs);
-	*cpu_rate = (double)delivered / c0;
-	return (double)delivered / t0;
+	free(pool.items);
+	*cpu_rate = (double)submitted / c0;
+	return (double)submitted / t0;
 }
 
 int main(int argc, char **argv)
