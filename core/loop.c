@@ -541,11 +541,12 @@ static void flush_sqes(struct iouw_loop *loop)
 }
 
 /* The slot the next SQE is built in; commit_sqe() keeps it. The caller
- * checked sq_left first. */
-static inline struct io_uring_sqe *sqe_slot(struct iouw_loop *loop)
+ * checked sq_left first. @direct: loop->ring is set (a constant on the hot
+ * paths, which are instantiated for each case). */
+HOT struct io_uring_sqe *sqe_slot_at(struct iouw_loop *loop, const bool direct)
 {
 	IOUW_INVARIANT(loop->sq_left > 0, "SQ space accounting went negative");
-	if (loop->ring)
+	if (direct)
 		/* The slot io_uring_get_sqe() would hand out (sq_left, read
 		 * from the ring, says it is free); commit_sqe() claims it. */
 		return &loop->ring->sq.sqes[loop->ring->sq.sqe_tail & loop->ring->sq.ring_mask];
@@ -554,12 +555,17 @@ static inline struct io_uring_sqe *sqe_slot(struct iouw_loop *loop)
 	return &loop->sqbuf[loop->sqn];
 }
 
-/* Keep the SQE just built in sqe_slot(). */
-HOT void commit_sqe(struct iouw_loop *loop, const bool observed)
+static inline struct io_uring_sqe *sqe_slot(struct iouw_loop *loop)
+{
+	return sqe_slot_at(loop, loop->ring != NULL);
+}
+
+/* Keep the SQE just built in sqe_slot_at(). */
+HOT void commit_sqe_at(struct iouw_loop *loop, const bool observed, const bool direct)
 {
 	const struct io_uring_sqe *sqe;
 
-	if (loop->ring)
+	if (direct)
 		sqe = &loop->ring->sq.sqes[loop->ring->sq.sqe_tail++ & loop->ring->sq.ring_mask];
 	else
 		sqe = &loop->sqbuf[loop->sqn++];
@@ -570,6 +576,11 @@ HOT void commit_sqe(struct iouw_loop *loop, const bool observed)
 
 		emit(loop, &ev);
 	}
+}
+
+HOT void commit_sqe(struct iouw_loop *loop, const bool observed)
+{
+	commit_sqe_at(loop, observed, loop->ring != NULL);
 }
 
 /* Stage @id and act on the outcome. The caller made sure the SQ has room. */
@@ -597,42 +608,48 @@ static void stage(struct iouw_loop *loop, iouw_waiter_id id)
 	}
 }
 
-/* Admit one fresh request: insert, schedule its deadline, stage it; or time
- * it out at once when its deadline already passed. */
-HOT void admit(struct iouw_loop *loop, struct iouw_request *req, const bool observed)
+/* A fresh request's deadline as a wheel tick; IOUW_NO_TICK when it already
+ * passed, and then the request was timed out (it never takes a slot). */
+static uint64_t admission_tick(struct iouw_loop *loop, struct iouw_request *req, bool observed)
 {
-	uint64_t tick = IOUW_NO_TICK;
+	uint64_t tick;
+
+	if (iouw_wheel_active(loop->wheel) == 0) {
+		/* Idle until now: the clock was not read, so bring the wheel
+		 * up to now before converting. Nothing is active, so this
+		 * only purges stale buckets. */
+		size_t n;
+
+		(void)iouw_wheel_advance(loop->wheel, now(loop), &n);
+		IOUW_INVARIANT(n == 0, "idle wheel catch-up returned expired entries");
+	}
+	tick = iouw_wheel_target_tick(loop->wheel, req->deadline_ns);
+	if (tick == IOUW_NO_TICK) {
+		/* Already expired: time out now, never take a slot. */
+		emit_when(observed, loop, IOUW_EV_ADMIT_EXPIRED, iouw_waiter_id_new(0, 0),
+		          IOUW_NO_TICK, 0, req);
+		loop->stats.delivered++;
+		loop->stats.timeouts++;
+		req->ops->finish(req, IOUW_FINISH_TIMEOUT);
+	}
+	return tick;
+}
+
+/* Insert @req with deadline @tick (IOUW_NO_TICK: none), schedule it, stage
+ * it. */
+HOT void admit_at(struct iouw_loop *loop, struct iouw_request *req, uint64_t tick,
+                  const bool observed, const bool direct)
+{
 	enum iouw_stage_kind kind;
 	iouw_waiter_id id;
 
-	if (req->deadline_ns != IOUW_NO_DEADLINE) {
-		if (iouw_wheel_active(loop->wheel) == 0) {
-			/* Idle until now: the clock was not read, so bring the
-			 * wheel up to now before converting. Nothing is active,
-			 * so this only purges stale buckets. */
-			size_t n;
-
-			(void)iouw_wheel_advance(loop->wheel, now(loop), &n);
-			IOUW_INVARIANT(n == 0, "idle wheel catch-up returned expired entries");
-		}
-		tick = iouw_wheel_target_tick(loop->wheel, req->deadline_ns);
-		if (tick == IOUW_NO_TICK) {
-			/* Already expired: time out now, never take a slot. */
-			emit_when(observed, loop, IOUW_EV_ADMIT_EXPIRED, iouw_waiter_id_new(0, 0),
-			          IOUW_NO_TICK, 0, req);
-			loop->stats.delivered++;
-			loop->stats.timeouts++;
-			req->ops->finish(req, IOUW_FINISH_TIMEOUT);
-			return;
-		}
-	}
-	kind = iouw_waiters__admit(loop->waiters, req, tick, sqe_slot(loop), &id);
+	kind = iouw_waiters__admit(loop->waiters, req, tick, sqe_slot_at(loop, direct), &id);
 	if (tick != IOUW_NO_TICK)
 		iouw_wheel_schedule(loop->wheel, id, tick);
 	emit_when(observed, loop, IOUW_EV_ADMIT, id, tick, 0, req);
 	if (__builtin_expect(kind == IOUW_STAGE_SUBMIT, 1)) {
 		emit_when(observed, loop, IOUW_EV_STAGE, id, IOUW_NO_TICK, (int)kind, NULL);
-		commit_sqe(loop, observed);
+		commit_sqe_at(loop, observed, direct);
 		return;
 	}
 	/* Orphaned before its first SQE: the table dropped the waiter and
@@ -643,17 +660,38 @@ HOT void admit(struct iouw_loop *loop, struct iouw_request *req, const bool obse
 	req->ops->release(req);
 }
 
+/* Admit one fresh request: insert, schedule its deadline, stage it; or time
+ * it out at once when its deadline already passed. Without a deadline (the
+ * common case) the tick is a constant and its checks fold away. */
+HOT void admit(struct iouw_loop *loop, struct iouw_request *req, const bool observed,
+               const bool direct)
+{
+	uint64_t tick;
+
+	if (__builtin_expect(req->deadline_ns == IOUW_NO_DEADLINE, 1)) {
+		admit_at(loop, req, IOUW_NO_TICK, observed, direct);
+		return;
+	}
+	tick = admission_tick(loop, req, observed);
+	if (tick != IOUW_NO_TICK)
+		admit_at(loop, req, tick, observed, direct);
+}
+
 /* Admit @reqs[0..n) in order (an array of request pointers, or of void
  * pointers from the front door); the caller made sure each has a slot and
  * an SQE. */
-#define admit_run(loop, reqs, n)                                  \
-	do {                                                      \
-		if (is_observed(loop))                            \
-			for (size_t i_ = 0; i_ < (n); i_++)       \
-				admit((loop), (reqs)[i_], true);  \
-		else                                              \
-			for (size_t i_ = 0; i_ < (n); i_++)       \
-				admit((loop), (reqs)[i_], false); \
+#define admit_run(loop, reqs, n)                                         \
+	do {                                                             \
+		if (is_observed(loop))                                   \
+			for (size_t i_ = 0; i_ < (n); i_++)              \
+				admit((loop), (reqs)[i_], true,          \
+				      (loop)->ring != NULL);             \
+		else if ((loop)->ring)                                   \
+			for (size_t i_ = 0; i_ < (n); i_++)              \
+				admit((loop), (reqs)[i_], false, true);  \
+		else                                                     \
+			for (size_t i_ = 0; i_ < (n); i_++)              \
+				admit((loop), (reqs)[i_], false, false); \
 	} while (0)
 
 /* iouw_loop_fill_sq() up to, not including, handing the staged SQEs over. */
