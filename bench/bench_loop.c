@@ -56,11 +56,14 @@ struct nop_request {
 	struct nop_pool *pool;
 };
 
+/* The loop hands build_sqe a zeroed SQE (request_ops.h), so a NOP is its
+ * opcode and its user_data; io_uring_prep_nop() would write every other
+ * field again (the raw side uses it: its SQEs are not zeroed). */
 static void nop_build(struct iouw_request *req, struct io_uring_sqe *sqe, uint64_t ud)
 {
 	(void)req;
-	io_uring_prep_nop(sqe);
-	io_uring_sqe_set_data64(sqe, ud);
+	sqe->opcode = IORING_OP_NOP;
+	sqe->user_data = ud;
 }
 
 static bool nop_on_cqe(struct iouw_request *req, bool cancel_requested, int32_t res)
