@@ -527,17 +527,23 @@ void iouw_loop_advance_timeouts(struct iouw_loop *loop)
 }
 
 /* Hand the SQEs built so far to the backend, in build order (nothing to do
- * with direct ring access: they are in the ring already). */
-static void flush_sqes(struct iouw_loop *loop)
+ * with direct ring access: they are in the ring already, and sqn stays 0). */
+static void push_staged(struct iouw_loop *loop)
 {
 	int r;
 
-	if (loop->sqn == 0 || loop->ring)
+	if (loop->ring)
 		return;
 	r = iouw_backend_push_sqes(loop->backend, loop->sqbuf, loop->sqn);
 	/* Every staged SQE was counted against sq_left first. */
 	IOUW_INVARIANT(r == 0, "SQE pushed into a full submission queue");
 	loop->sqn = 0;
+}
+
+static inline void flush_sqes(struct iouw_loop *loop)
+{
+	if (loop->sqn > 0)
+		push_staged(loop);
 }
 
 /* The slot the next SQE is built in; commit_sqe() keeps it. The caller
@@ -808,8 +814,16 @@ int iouw_loop_submit_local(struct iouw_loop *loop, struct iouw_request *const *r
 		return iouw_loop_submit_many(loop, reqs, n);
 	loop->busy = true;
 	/* What is already queued goes first, in the fill's order
-	 * (docs/loop.md §6.3); these requests then come after the front door. */
-	(void)fill_staged(loop);
+	 * (docs/loop.md §6.3); these requests then come after the front door.
+	 * With nothing queued the fill would only read the SQ space (and the
+	 * wake sequence, which a later arm() then finds unaccounted for: it
+	 * declines to sleep once, the safe side). */
+	if (loop->ready.len > 0 || loop->cancels.len > 0 || loop->wake_needs_arm ||
+	    iouw_mpsc_peek(loop->inbound) != NULL)
+		(void)fill_staged(loop);
+	else
+		loop->sq_left = loop->ring ? io_uring_sq_space_left(loop->ring)
+		                           : iouw_backend_sq_space(loop->backend);
 	room = loop->waiters->free_len;
 	if (room > loop->sq_left)
 		room = loop->sq_left;
