@@ -10,8 +10,13 @@
  * runs (iouw_mpsc_pop_many), admits each request with one inlined table call
  * (waiter_internal.h), builds its SQE in a staging buffer and hands the lot
  * to the backend with one push_sqes(); a reap handles each CQE with one
- * inlined table call. Reaping and admitting are instantiated twice, with and
- * without an observer, so an unobserved loop carries no event code.
+ * inlined table call. Reaping is instantiated twice, with and without an
+ * observer, and admitting three times (observed; unobserved with direct ring
+ * access; unobserved with the staging buffer), so an unobserved loop carries
+ * no event code and no per-request test of the ring. The same-thread path
+ * (iouw_loop_submit_local) admits the caller's array the same way, with no
+ * queue in between; "busy" marks the phases whose callbacks must not
+ * re-enter admission (such a call goes to the front door instead).
  *
  * Direct ring access: on the plain uring backend (iouw_uring_backend_ring()
  * is not NULL; a wrapping backend, as the harness and the ring fuzz target

@@ -185,8 +185,8 @@ int iouw_loop_submit_many(struct iouw_loop *loop, struct iouw_request *const *re
 
 /* Loop thread only (docs/loop.md §6.7): the same-thread path. Admit @n
  * requests at once, skipping the front door: first the fill of
- * iouw_loop_fill_sq() runs (wake poll, cancels, ready queue, front door, in
- * that order), then as many of @reqs as the table and the SQ have room for
+ * iouw_loop_fill_sq() runs when anything is queued (wake poll, cancels,
+ * ready queue, front door, in that order), then as many of @reqs as the table and the SQ have room for
  * are admitted, in order, as the fill admits fresh requests (their SQEs go
  * out with the next submit). Returns how many were accepted, from the front
  * (0 when the table or the SQ is full: turn the loop and retry, or use the
