@@ -130,6 +130,7 @@ IOUW_WAITERS_INLINE enum iouw_completion_kind iouw_waiters__complete(struct iouw
 	uint32_t index = iouw_waiter_id_index(id);
 	struct iouw_waiter_slot *slot;
 	bool cancel_requested;
+	uint64_t tick;
 
 	if (__builtin_expect(index >= w->capacity || w->slots[index].request == NULL, 0)) {
 		/* Only a cancel CQE may outlive its waiter (op CQE first). */
@@ -155,12 +156,13 @@ IOUW_WAITERS_INLINE enum iouw_completion_kind iouw_waiters__complete(struct iouw
 	IOUW_INVARIANT(slot->in_flight, "operation CQE for waiter with no op in flight");
 	slot->in_flight = false;
 	cancel_requested = slot->state == IOUW_WAITER_CANCEL_REQUESTED;
+	/* A cancel-requested waiter's deadline already left the wheel. */
+	tick = cancel_requested ? IOUW_NO_TICK : slot->target_tick;
 	if (slot->request->ops->on_cqe(slot->request, cancel_requested, res) ||
 	    iouw_request_is_orphaned(slot->request)) {
 		/* Terminal, or progress for a caller who is already gone:
-		 * remove now rather than requeue another SQE. A cancel-requested
-		 * waiter's deadline already left the wheel. */
-		*ret_target_tick = cancel_requested ? IOUW_NO_TICK : slot->target_tick;
+		 * remove now rather than requeue another SQE. */
+		*ret_target_tick = tick;
 		*ret_request = iouw_waiters__take(w, index);
 		return IOUW_COMPLETION_COMPLETE;
 	}
