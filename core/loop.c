@@ -765,7 +765,7 @@ static bool fill_staged(struct iouw_loop *loop)
 	while (loop->waiters->free_len > 0) {
 		/* Each admitted request takes at most one slot and one SQE, so
 		 * a run as long as the smaller of the two always fits. */
-		size_t room = loop->waiters->capacity - loop->waiters->len;
+		size_t room = loop->waiters->free_len;
 		void *run[32];
 		size_t n;
 

@@ -36,8 +36,8 @@ struct iouw_waiters {
 	struct iouw_waiter_slot *slots;
 	uint32_t *free_stack;
 	uint32_t capacity;
+	/* Free slots; tracked waiters are capacity - free_len. */
 	uint32_t free_len;
-	size_t len;
 	uint64_t unexpected_cancel_results;
 	iouw_waiters_warn_fn warn;
 	void *warn_ctx;
@@ -58,7 +58,6 @@ IOUW_WAITERS_INLINE struct iouw_waiter_slot *iouw_waiters__occupy(struct iouw_wa
 	slot->state = IOUW_WAITER_ACTIVE;
 	slot->target_tick = target_tick;
 	slot->in_flight = false;
-	w->len++;
 	return slot;
 }
 
@@ -76,7 +75,6 @@ IOUW_WAITERS_INLINE struct iouw_request *iouw_waiters__take(struct iouw_waiters 
 	slot->target_tick = IOUW_NO_TICK;
 	slot->id = iouw_waiter_id_next_generation(slot->id);
 	w->free_stack[w->free_len++] = index;
-	w->len--;
 	return req;
 }
 
