@@ -10,8 +10,13 @@
  * runs (iouw_mpsc_pop_many), admits each request with one inlined table call
  * (waiter_internal.h), builds its SQE in a staging buffer and hands the lot
  * to the backend with one push_sqes(); a reap handles each CQE with one
- * inlined table call. Reaping and admitting are instantiated twice, with and
- * without an observer, so an unobserved loop carries no event code.
+ * inlined table call. Reaping is instantiated twice, with and without an
+ * observer, and admitting three times (observed; unobserved with direct ring
+ * access; unobserved with the staging buffer), so an unobserved loop carries
+ * no event code and no per-request test of the ring. The same-thread path
+ * (iouw_loop_submit_local) admits the caller's array the same way, with no
+ * queue in between; "busy" marks the phases whose callbacks must not
+ * re-enter admission (such a call goes to the front door instead).
  *
  * Direct ring access: on the plain uring backend (iouw_uring_backend_ring()
  * is not NULL; a wrapping backend, as the harness and the ring fuzz target
@@ -25,6 +30,7 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,7 +115,14 @@ struct iouw_loop {
 	struct iouw_mpsc *inbound;
 	struct iouw_wake wake;
 	bool wake_needs_arm;
+	/* Set while a phase that may call a request's ops or the observer runs
+	 * (reap, advance, fill, abandon): iouw_loop_submit_local() from inside
+	 * one goes through the front door instead of admitting. */
+	bool busy;
 	_Atomic bool closed;
+	/* The loop thread (iouw_loop_submit_local() checks it): the creator,
+	 * then whoever last called iouw_loop_turn() or iouw_loop_run(). */
+	_Atomic(pthread_t) owner;
 	/* Drain budget left (ns) once closed, when a shutdown timeout is set. */
 	uint64_t budget_left;
 	/* SQ slots left during one fill_sq(), read once from the backend and
@@ -218,6 +231,7 @@ int iouw_loop_new(const struct iouw_loop_config *cfg, struct iouw_backend *backe
 	loop->clock = clock;
 	loop->wake.efd = -1;
 	atomic_init(&loop->closed, false);
+	atomic_init(&loop->owner, pthread_self());
 	loop->wake_needs_arm = true;
 	loop->budget_left = norm.shutdown_timeout_ns;
 
@@ -435,7 +449,7 @@ HOT size_t reap_in_place(struct iouw_loop *loop, const bool observed)
 	}
 }
 
-size_t iouw_loop_reap(struct iouw_loop *loop)
+static size_t reap(struct iouw_loop *loop)
 {
 	size_t total = 0;
 	unsigned n;
@@ -468,6 +482,17 @@ size_t iouw_loop_reap(struct iouw_loop *loop)
 	return total;
 }
 
+size_t iouw_loop_reap(struct iouw_loop *loop)
+{
+	bool was_busy = loop->busy;
+	size_t n;
+
+	loop->busy = true;
+	n = reap(loop);
+	loop->busy = was_busy;
+	return n;
+}
+
 /* The rule once the table's cancel(@id) took (an expired deadline, or
  * iouw_loop_cancel()): the waiter leaves deadline tracking (@tick, if any);
  * with @queue, an op in flight gets an ASYNC_CANCEL queued. Otherwise it
@@ -483,7 +508,7 @@ static void cancel_took(struct iouw_loop *loop, iouw_waiter_id id, uint64_t tick
 	}
 }
 
-void iouw_loop_advance_timeouts(struct iouw_loop *loop)
+static void advance_timeouts(struct iouw_loop *loop)
 {
 	const struct iouw_wheel_entry *entries;
 	size_t n;
@@ -505,13 +530,22 @@ void iouw_loop_advance_timeouts(struct iouw_loop *loop)
 	}
 }
 
+void iouw_loop_advance_timeouts(struct iouw_loop *loop)
+{
+	bool was_busy = loop->busy;
+
+	loop->busy = true;
+	advance_timeouts(loop);
+	loop->busy = was_busy;
+}
+
 /* Hand the SQEs built so far to the backend, in build order (nothing to do
- * with direct ring access: they are in the ring already). */
-static void flush_sqes(struct iouw_loop *loop)
+ * with direct ring access: they are in the ring already, and sqn stays 0). */
+static void push_staged(struct iouw_loop *loop)
 {
 	int r;
 
-	if (loop->sqn == 0 || loop->ring)
+	if (loop->ring)
 		return;
 	r = iouw_backend_push_sqes(loop->backend, loop->sqbuf, loop->sqn);
 	/* Every staged SQE was counted against sq_left first. */
@@ -519,12 +553,19 @@ static void flush_sqes(struct iouw_loop *loop)
 	loop->sqn = 0;
 }
 
+static inline void flush_sqes(struct iouw_loop *loop)
+{
+	if (loop->sqn > 0)
+		push_staged(loop);
+}
+
 /* The slot the next SQE is built in; commit_sqe() keeps it. The caller
- * checked sq_left first. */
-static inline struct io_uring_sqe *sqe_slot(struct iouw_loop *loop)
+ * checked sq_left first. @direct: loop->ring is set (a constant on the hot
+ * paths, which are instantiated for each case). */
+HOT struct io_uring_sqe *sqe_slot_at(struct iouw_loop *loop, const bool direct)
 {
 	IOUW_INVARIANT(loop->sq_left > 0, "SQ space accounting went negative");
-	if (loop->ring)
+	if (direct)
 		/* The slot io_uring_get_sqe() would hand out (sq_left, read
 		 * from the ring, says it is free); commit_sqe() claims it. */
 		return &loop->ring->sq.sqes[loop->ring->sq.sqe_tail & loop->ring->sq.ring_mask];
@@ -533,12 +574,17 @@ static inline struct io_uring_sqe *sqe_slot(struct iouw_loop *loop)
 	return &loop->sqbuf[loop->sqn];
 }
 
-/* Keep the SQE just built in sqe_slot(). */
-HOT void commit_sqe(struct iouw_loop *loop, const bool observed)
+static inline struct io_uring_sqe *sqe_slot(struct iouw_loop *loop)
+{
+	return sqe_slot_at(loop, loop->ring != NULL);
+}
+
+/* Keep the SQE just built in sqe_slot_at(). */
+HOT void commit_sqe_at(struct iouw_loop *loop, const bool observed, const bool direct)
 {
 	const struct io_uring_sqe *sqe;
 
-	if (loop->ring)
+	if (direct)
 		sqe = &loop->ring->sq.sqes[loop->ring->sq.sqe_tail++ & loop->ring->sq.ring_mask];
 	else
 		sqe = &loop->sqbuf[loop->sqn++];
@@ -549,6 +595,11 @@ HOT void commit_sqe(struct iouw_loop *loop, const bool observed)
 
 		emit(loop, &ev);
 	}
+}
+
+HOT void commit_sqe(struct iouw_loop *loop, const bool observed)
+{
+	commit_sqe_at(loop, observed, loop->ring != NULL);
 }
 
 /* Stage @id and act on the outcome. The caller made sure the SQ has room. */
@@ -576,42 +627,48 @@ static void stage(struct iouw_loop *loop, iouw_waiter_id id)
 	}
 }
 
-/* Admit one fresh request: insert, schedule its deadline, stage it; or time
- * it out at once when its deadline already passed. */
-HOT void admit(struct iouw_loop *loop, struct iouw_request *req, const bool observed)
+/* A fresh request's deadline as a wheel tick; IOUW_NO_TICK when it already
+ * passed, and then the request was timed out (it never takes a slot). */
+static uint64_t admission_tick(struct iouw_loop *loop, struct iouw_request *req, bool observed)
 {
-	uint64_t tick = IOUW_NO_TICK;
+	uint64_t tick;
+
+	if (iouw_wheel_active(loop->wheel) == 0) {
+		/* Idle until now: the clock was not read, so bring the wheel
+		 * up to now before converting. Nothing is active, so this
+		 * only purges stale buckets. */
+		size_t n;
+
+		(void)iouw_wheel_advance(loop->wheel, now(loop), &n);
+		IOUW_INVARIANT(n == 0, "idle wheel catch-up returned expired entries");
+	}
+	tick = iouw_wheel_target_tick(loop->wheel, req->deadline_ns);
+	if (tick == IOUW_NO_TICK) {
+		/* Already expired: time out now, never take a slot. */
+		emit_when(observed, loop, IOUW_EV_ADMIT_EXPIRED, iouw_waiter_id_new(0, 0),
+		          IOUW_NO_TICK, 0, req);
+		loop->stats.delivered++;
+		loop->stats.timeouts++;
+		req->ops->finish(req, IOUW_FINISH_TIMEOUT);
+	}
+	return tick;
+}
+
+/* Insert @req with deadline @tick (IOUW_NO_TICK: none), schedule it, stage
+ * it. */
+HOT void admit_at(struct iouw_loop *loop, struct iouw_request *req, uint64_t tick,
+                  const bool observed, const bool direct)
+{
 	enum iouw_stage_kind kind;
 	iouw_waiter_id id;
 
-	if (req->deadline_ns != IOUW_NO_DEADLINE) {
-		if (iouw_wheel_active(loop->wheel) == 0) {
-			/* Idle until now: the clock was not read, so bring the
-			 * wheel up to now before converting. Nothing is active,
-			 * so this only purges stale buckets. */
-			size_t n;
-
-			(void)iouw_wheel_advance(loop->wheel, now(loop), &n);
-			IOUW_INVARIANT(n == 0, "idle wheel catch-up returned expired entries");
-		}
-		tick = iouw_wheel_target_tick(loop->wheel, req->deadline_ns);
-		if (tick == IOUW_NO_TICK) {
-			/* Already expired: time out now, never take a slot. */
-			emit_when(observed, loop, IOUW_EV_ADMIT_EXPIRED, iouw_waiter_id_new(0, 0),
-			          IOUW_NO_TICK, 0, req);
-			loop->stats.delivered++;
-			loop->stats.timeouts++;
-			req->ops->finish(req, IOUW_FINISH_TIMEOUT);
-			return;
-		}
-	}
-	kind = iouw_waiters__admit(loop->waiters, req, tick, sqe_slot(loop), &id);
+	kind = iouw_waiters__admit(loop->waiters, req, tick, sqe_slot_at(loop, direct), &id);
 	if (tick != IOUW_NO_TICK)
 		iouw_wheel_schedule(loop->wheel, id, tick);
 	emit_when(observed, loop, IOUW_EV_ADMIT, id, tick, 0, req);
 	if (__builtin_expect(kind == IOUW_STAGE_SUBMIT, 1)) {
 		emit_when(observed, loop, IOUW_EV_STAGE, id, IOUW_NO_TICK, (int)kind, NULL);
-		commit_sqe(loop, observed);
+		commit_sqe_at(loop, observed, direct);
 		return;
 	}
 	/* Orphaned before its first SQE: the table dropped the waiter and
@@ -621,6 +678,40 @@ HOT void admit(struct iouw_loop *loop, struct iouw_request *req, const bool obse
 		iouw_wheel_remove(loop->wheel, tick);
 	req->ops->release(req);
 }
+
+/* Admit one fresh request: insert, schedule its deadline, stage it; or time
+ * it out at once when its deadline already passed. Without a deadline (the
+ * common case) the tick is a constant and its checks fold away. */
+HOT void admit(struct iouw_loop *loop, struct iouw_request *req, const bool observed,
+               const bool direct)
+{
+	uint64_t tick;
+
+	if (__builtin_expect(req->deadline_ns == IOUW_NO_DEADLINE, 1)) {
+		admit_at(loop, req, IOUW_NO_TICK, observed, direct);
+		return;
+	}
+	tick = admission_tick(loop, req, observed);
+	if (tick != IOUW_NO_TICK)
+		admit_at(loop, req, tick, observed, direct);
+}
+
+/* Admit @reqs[0..n) in order (an array of request pointers, or of void
+ * pointers from the front door); the caller made sure each has a slot and
+ * an SQE. */
+#define admit_run(loop, reqs, n)                                         \
+	do {                                                             \
+		if (is_observed(loop))                                   \
+			for (size_t i_ = 0; i_ < (n); i_++)              \
+				admit((loop), (reqs)[i_], true,          \
+				      (loop)->ring != NULL);             \
+		else if ((loop)->ring)                                   \
+			for (size_t i_ = 0; i_ < (n); i_++)              \
+				admit((loop), (reqs)[i_], false, true);  \
+		else                                                     \
+			for (size_t i_ = 0; i_ < (n); i_++)              \
+				admit((loop), (reqs)[i_], false, false); \
+	} while (0)
 
 /* iouw_loop_fill_sq() up to, not including, handing the staged SQEs over. */
 static bool fill_staged(struct iouw_loop *loop)
@@ -682,7 +773,7 @@ static bool fill_staged(struct iouw_loop *loop)
 	while (loop->waiters->free_len > 0) {
 		/* Each admitted request takes at most one slot and one SQE, so
 		 * a run as long as the smaller of the two always fits. */
-		size_t room = loop->waiters->capacity - loop->waiters->len;
+		size_t room = loop->waiters->free_len;
 		void *run[32];
 		size_t n;
 
@@ -695,12 +786,7 @@ static bool fill_staged(struct iouw_loop *loop)
 		n = iouw_mpsc_pop_many(loop->inbound, run, room);
 		if (n == 0)
 			break;
-		if (is_observed(loop))
-			for (size_t i = 0; i < n; i++)
-				admit(loop, run[i], true);
-		else
-			for (size_t i = 0; i < n; i++)
-				admit(loop, run[i], false);
+		admit_run(loop, run, n);
 		if (n < room)
 			/* The front door had no more: asking again would only
 			 * find it empty (or a request pushed since, which the
@@ -712,10 +798,54 @@ static bool fill_staged(struct iouw_loop *loop)
 
 bool iouw_loop_fill_sq(struct iouw_loop *loop)
 {
-	bool more = fill_staged(loop);
+	bool was_busy = loop->busy, more;
 
+	loop->busy = true;
+	more = fill_staged(loop);
 	flush_sqes(loop);
+	loop->busy = was_busy;
 	return more;
+}
+
+int iouw_loop_submit_local(struct iouw_loop *loop, struct iouw_request *const *reqs, size_t n)
+{
+	size_t room;
+
+	if (!loop || !reqs || n == 0)
+		return -EINVAL;
+	if (!pthread_equal(pthread_self(), atomic_load_explicit(&loop->owner, memory_order_relaxed)))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!reqs[i])
+			return -EINVAL;
+	if (atomic_load_explicit(&loop->closed, memory_order_acquire))
+		return -ESHUTDOWN;
+	if (loop->busy)
+		/* From a request's op or the observer, in the middle of a
+		 * phase: admitting now would break the phase's bookkeeping
+		 * (SQ space counted, entries being walked). */
+		return iouw_loop_submit_many(loop, reqs, n);
+	loop->busy = true;
+	/* What is already queued goes first, in the fill's order
+	 * (docs/loop.md §6.3); these requests then come after the front door.
+	 * With nothing queued the fill would only read the SQ space (and the
+	 * wake sequence, which a later arm() then finds unaccounted for: it
+	 * declines to sleep once, the safe side). */
+	if (loop->ready.len > 0 || loop->cancels.len > 0 || loop->wake_needs_arm ||
+	    iouw_mpsc_peek(loop->inbound) != NULL)
+		(void)fill_staged(loop);
+	else
+		loop->sq_left = loop->ring ? io_uring_sq_space_left(loop->ring)
+		                           : iouw_backend_sq_space(loop->backend);
+	room = loop->waiters->free_len;
+	if (room > loop->sq_left)
+		room = loop->sq_left;
+	if (n > room)
+		n = room;
+	admit_run(loop, reqs, n);
+	flush_sqes(loop);
+	loop->busy = false;
+	return (int)n;
 }
 
 /* Relative wait bound: the next deadline, and while draining with a budget
@@ -784,6 +914,7 @@ int iouw_loop_submit_and_wait(struct iouw_loop *loop, bool may_block)
 
 int iouw_loop_turn(struct iouw_loop *loop, bool may_block)
 {
+	atomic_store_explicit(&loop->owner, pthread_self(), memory_order_relaxed);
 	loop->stats.turns++;
 	iouw_loop_reap(loop);
 	iouw_loop_advance_timeouts(loop);
@@ -805,6 +936,7 @@ static void abandon(struct iouw_loop *loop)
 	uint32_t cap = iouw_waiters_capacity(loop->waiters);
 	struct iouw_request *req;
 
+	loop->busy = true;
 	if (!loop->graveyard)
 		loop->graveyard = calloc(cap ? cap : 1, sizeof(*loop->graveyard));
 	IOUW_INVARIANT(loop->graveyard != NULL, "out of memory abandoning requests");
@@ -834,6 +966,7 @@ static void abandon(struct iouw_loop *loop)
 	}
 	loop->ready.len = 0;
 	loop->cancels.len = 0;
+	loop->busy = false;
 }
 
 /* Whether the drain's budget is spent (never without a shutdown timeout). */
@@ -880,6 +1013,7 @@ static int drain(struct iouw_loop *loop)
 
 int iouw_loop_run(struct iouw_loop *loop)
 {
+	atomic_store_explicit(&loop->owner, pthread_self(), memory_order_relaxed);
 	while (!iouw_loop_is_closed(loop)) {
 		int r = iouw_loop_turn(loop, true);
 

@@ -64,7 +64,8 @@
  * tear its ring down before freeing the loop.
  *
  * Threads: iouw_loop_submit(), iouw_loop_submit_many() and iouw_loop_close()
- * may be called from any thread; everything else belongs to the loop thread.
+ * may be called from any thread; everything else belongs to the loop thread
+ * (iouw_loop_submit_local(), the same-thread path, checks that it is on it).
  * With single_issuer the kernel binds the ring to the thread that created it
  * (a submit from any other thread fails with -EEXIST): create such a loop on
  * the thread that will run it.
@@ -181,6 +182,24 @@ int iouw_loop_submit(struct iouw_loop *loop, struct iouw_request *req);
  * or -ESHUTDOWN after close, -EINVAL for a NULL pointer or n == 0. The caller
  * still owns the requests that were not accepted. */
 int iouw_loop_submit_many(struct iouw_loop *loop, struct iouw_request *const *reqs, size_t n);
+
+/* Loop thread only (docs/loop.md §6.7): the same-thread path. Admit @n
+ * requests at once, skipping the front door: first the fill of
+ * iouw_loop_fill_sq() runs when anything is queued (wake poll, cancels,
+ * ready queue, front door, in that order), then as many of @reqs as the table and the SQ have room for
+ * are admitted, in order, as the fill admits fresh requests (their SQEs go
+ * out with the next submit). Returns how many were accepted, from the front
+ * (0 when the table or the SQ is full: turn the loop and retry, or use the
+ * front door); the caller still owns the rest. A request whose deadline
+ * already passed is finished (TIMEOUT), and one orphaned before its first
+ * SQE released, during the call. -ESHUTDOWN after close; -EINVAL for a NULL
+ * pointer, n == 0, or a call from any thread but the loop thread (the one
+ * that created the loop or, since, last called iouw_loop_turn() or
+ * iouw_loop_run()). Called from a request's op or an observer while the loop
+ * is in a phase, it hands the requests to the front door instead, exactly as
+ * iouw_loop_submit_many() (admitting in the middle of a phase would break
+ * its bookkeeping). */
+int iouw_loop_submit_local(struct iouw_loop *loop, struct iouw_request *const *reqs, size_t n);
 
 /* Any thread: close the front door and wake the loop so run() drains. */
 void iouw_loop_close(struct iouw_loop *loop);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "invariant.h"
 
@@ -261,13 +262,33 @@ int iouw_uring_available(void)
 	return err < 0 ? err : 0;
 }
 
+/* Whether this process can still map @len bytes of anonymous memory. */
+static bool can_map(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return false;
+	munmap(p, len);
+	return true;
+}
+
+/* Larger than every mapping of a small ring (its SQ and CQ rings and SQEs
+ * take a few pages): when even this cannot be mapped, a ring's -ENOMEM says
+ * the address space is exhausted, not that ring memory was refused. */
+#define ADDRESS_SPACE_PROBE_LEN ((size_t)64 * 1024)
+
 bool iouw_uring_unavailable(int err)
 {
 	switch (err) {
+	case -ENOMEM:
+		/* Ring memory refused (RLIMIT_MEMLOCK without CAP_IPC_LOCK):
+		 * unavailable. Out of address space (RLIMIT_AS): the
+		 * environment, like any other allocation failing. */
+		return can_map(ADDRESS_SPACE_PROBE_LEN);
 	case -EPERM:  /* seccomp, io_uring_disabled, io_uring_group */
 	case -EACCES:
 	case -ENOSYS: /* no io_uring in this kernel, or seccomp */
-	case -ENOMEM: /* ring memory refused (RLIMIT_MEMLOCK without CAP_IPC_LOCK) */
 	case -EINVAL: /* a setup flag this kernel does not know */
 	case -EOPNOTSUPP: /* no FEAT_NODROP / FEAT_EXT_ARG (before 5.11) */
 		return true;

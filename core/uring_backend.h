@@ -103,7 +103,10 @@ int iouw_uring_available(void);
  * iouw_uring_available(), iouw_uring_backend_new() or the first enter of a
  * fresh ring, means io_uring is *unavailable* here (blocked, disabled, too
  * old, ring memory refused: skip) rather than broken or an exhausted
- * environment (-EMFILE, -ENFILE, -EAGAIN, anything else: fail). */
+ * environment (-EMFILE, -ENFILE, -EAGAIN, anything else: fail). -ENOMEM is
+ * unavailable only while the process can still map a few pages (64 KiB,
+ * tried on the spot): when it cannot, the address space is exhausted
+ * (RLIMIT_AS) and that is the environment failing. */
 bool iouw_uring_unavailable(int err);
 
 /* Prepare @sqe (from io_uring_get_sqe or a zeroed copy) so that the ring

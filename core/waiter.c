@@ -238,12 +238,12 @@ struct iouw_request *iouw_waiters_remove(struct iouw_waiters *w, iouw_waiter_id 
 
 size_t iouw_waiters_len(const struct iouw_waiters *w)
 {
-	return w->len;
+	return w->capacity - w->free_len;
 }
 
 bool iouw_waiters_is_empty(const struct iouw_waiters *w)
 {
-	return w->len == 0;
+	return w->free_len == w->capacity;
 }
 
 bool iouw_waiters_is_full(const struct iouw_waiters *w)
@@ -322,7 +322,6 @@ void iouw_waiters_assert_consistent(const struct iouw_waiters *w)
 	uint8_t *seen;
 
 	IOUW_INVARIANT(w->free_len <= w->capacity, "free stack larger than the table");
-	IOUW_INVARIANT(w->free_len + w->len == w->capacity, "free slots + tracked != capacity");
 	for (uint32_t i = 0; i < w->capacity; i++) {
 		const struct iouw_waiter_slot *slot = &w->slots[i];
 
@@ -341,7 +340,10 @@ void iouw_waiters_assert_consistent(const struct iouw_waiters *w)
 			IOUW_INVARIANT(!slot->in_flight, "free slot marked in flight");
 		}
 	}
-	IOUW_INVARIANT(occupied == w->len, "tracked count disagrees with occupied slots");
+	/* Tracked is capacity - free_len: every slot is either on the free
+	 * stack or occupied. */
+	IOUW_INVARIANT(occupied == w->capacity - w->free_len,
+	               "tracked count disagrees with occupied slots");
 	seen = calloc(w->capacity ? w->capacity : 1, 1);
 	IOUW_INVARIANT(seen != NULL, "out of memory while checking the waiter table");
 	for (uint32_t i = 0; i < w->free_len; i++) {

@@ -36,8 +36,8 @@ struct iouw_waiters {
 	struct iouw_waiter_slot *slots;
 	uint32_t *free_stack;
 	uint32_t capacity;
+	/* Free slots; tracked waiters are capacity - free_len. */
 	uint32_t free_len;
-	size_t len;
 	uint64_t unexpected_cancel_results;
 	iouw_waiters_warn_fn warn;
 	void *warn_ctx;
@@ -58,7 +58,6 @@ IOUW_WAITERS_INLINE struct iouw_waiter_slot *iouw_waiters__occupy(struct iouw_wa
 	slot->state = IOUW_WAITER_ACTIVE;
 	slot->target_tick = target_tick;
 	slot->in_flight = false;
-	w->len++;
 	return slot;
 }
 
@@ -76,7 +75,6 @@ IOUW_WAITERS_INLINE struct iouw_request *iouw_waiters__take(struct iouw_waiters 
 	slot->target_tick = IOUW_NO_TICK;
 	slot->id = iouw_waiter_id_next_generation(slot->id);
 	w->free_stack[w->free_len++] = index;
-	w->len--;
 	return req;
 }
 
@@ -130,6 +128,7 @@ IOUW_WAITERS_INLINE enum iouw_completion_kind iouw_waiters__complete(struct iouw
 	uint32_t index = iouw_waiter_id_index(id);
 	struct iouw_waiter_slot *slot;
 	bool cancel_requested;
+	uint64_t tick;
 
 	if (__builtin_expect(index >= w->capacity || w->slots[index].request == NULL, 0)) {
 		/* Only a cancel CQE may outlive its waiter (op CQE first). */
@@ -155,12 +154,13 @@ IOUW_WAITERS_INLINE enum iouw_completion_kind iouw_waiters__complete(struct iouw
 	IOUW_INVARIANT(slot->in_flight, "operation CQE for waiter with no op in flight");
 	slot->in_flight = false;
 	cancel_requested = slot->state == IOUW_WAITER_CANCEL_REQUESTED;
+	/* A cancel-requested waiter's deadline already left the wheel. */
+	tick = cancel_requested ? IOUW_NO_TICK : slot->target_tick;
 	if (slot->request->ops->on_cqe(slot->request, cancel_requested, res) ||
 	    iouw_request_is_orphaned(slot->request)) {
 		/* Terminal, or progress for a caller who is already gone:
-		 * remove now rather than requeue another SQE. A cancel-requested
-		 * waiter's deadline already left the wheel. */
-		*ret_target_tick = cancel_requested ? IOUW_NO_TICK : slot->target_tick;
+		 * remove now rather than requeue another SQE. */
+		*ret_target_tick = tick;
 		*ret_request = iouw_waiters__take(w, index);
 		return IOUW_COMPLETION_COMPLETE;
 	}

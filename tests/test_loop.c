@@ -44,6 +44,7 @@
  * is cancelled, and answers a cancel with 0 then the op with -ECANCELED.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1362,6 +1363,212 @@ START_TEST(test_loop_observer_sees_every_event)
 }
 END_TEST
 
+/* ---- the same-thread path (iouw_loop_submit_local) ------------------------ */
+
+/* Admitted during the call, SQEs in order after what the front door held,
+ * nothing left in the front door; the next turn submits them. */
+START_TEST(test_submit_local_admits_at_once_after_the_front_door)
+{
+	struct env e;
+	struct io_uring_sqe sqes[4];
+	struct fake_request *door;
+	struct iouw_request *reqs[2];
+
+	env_init_auto(&e, 4, IOUW_NO_DEADLINE);
+	door = sync_req(&e, IOUW_NO_DEADLINE);
+	reqs[0] = &send_req(&e, 8, START_NS + 5 * MS)->base;
+	reqs[1] = &sync_req(&e, IOUW_NO_DEADLINE)->base;
+	submit(&e, door);
+	ck_assert_int_eq(iouw_loop_submit_local(e.loop, reqs, 2), 2);
+	ck_assert_uint_eq(iouw_loop_inbound_len(e.loop), 0);
+	ck_assert_uint_eq(iouw_waiters_len(iouw_loop_waiters(e.loop)), 3);
+	ck_assert_int_eq(e.log.builds, 3);
+	check(&e);
+	ck_assert_int_eq(iouw_loop_submit_and_wait(e.loop, false), 0);
+	ck_assert_uint_eq(take_sqes(&e, sqes, 4), 3);
+	ck_assert_int_eq(sqes[0].opcode, IORING_OP_FSYNC); /* the front door's first */
+	ck_assert_int_eq(sqes[1].opcode, IORING_OP_SEND);
+	ck_assert_int_eq(sqes[2].opcode, IORING_OP_FSYNC);
+	post(&e, sqes[0].user_data, 0);
+	post(&e, sqes[2].user_data, 0);
+	turn(&e);
+	ck_assert_int_eq(e.log.finishes, 2);
+	iouw_loop_close(e.loop);
+	ck_assert_int_eq(iouw_loop_run(e.loop), 0); /* the send times out: cancelled */
+	ck_assert_int_eq(e.log.finishes, 3);
+	ck_assert_int_eq(e.log.last_res, -ECANCELED);
+	env_free(&e);
+}
+END_TEST
+
+/* As many as the table has free slots (or the SQ has room), from the front;
+ * the caller keeps the rest. Bad arguments and a closed loop are refused
+ * with nothing admitted. */
+START_TEST(test_submit_local_accepts_what_fits)
+{
+	struct env e;
+	struct iouw_request *reqs[6], *bad[2];
+
+	env_init(&e, 4, 3, IOUW_NO_DEADLINE); /* 4 slots, 3 SQ entries */
+	for (int i = 0; i < 6; i++)
+		reqs[i] = &sync_req(&e, IOUW_NO_DEADLINE)->base;
+	bad[0] = reqs[5];
+	bad[1] = NULL;
+	ck_assert_int_eq(iouw_loop_submit_local(e.loop, reqs, 0), -EINVAL);
+	ck_assert_int_eq(iouw_loop_submit_local(e.loop, NULL, 1), -EINVAL);
+	ck_assert_int_eq(iouw_loop_submit_local(NULL, reqs, 1), -EINVAL);
+	ck_assert_int_eq(iouw_loop_submit_local(e.loop, bad, 2), -EINVAL);
+	ck_assert_int_eq(e.log.builds, 0);
+	ck_assert_int_eq(iouw_loop_submit_local(e.loop, reqs, 6), 3); /* the SQ holds 3 */
+	ck_assert_int_eq(iouw_loop_submit_local(e.loop, reqs + 3, 3), 0);
+	ck_assert_int_eq(iouw_loop_submit_and_wait(e.loop, false), 0);
+	ck_assert_int_eq(iouw_loop_submit_local(e.loop, reqs + 3, 3), 1); /* the table: 4 */
+	ck_assert_uint_eq(iouw_waiters_len(iouw_loop_waiters(e.loop)), 4);
+	check(&e);
+	iouw_loop_close(e.loop);
+	ck_assert_int_eq(iouw_loop_submit_local(e.loop, reqs + 4, 2), -ESHUTDOWN);
+	reqs[4]->ops->release(reqs[4]);
+	reqs[5]->ops->release(reqs[5]);
+	e.auto_kernel = true;
+	e.answered = 0;
+	ck_assert_int_eq(iouw_loop_run(e.loop), 0);
+	ck_assert_int_eq(e.log.finishes, 4);
+	ck_assert_int_eq(e.log.releases, 2);
+	env_free(&e);
+}
+END_TEST
+
+/* A deadline already passed: finished (TIMEOUT) during the call, no slot. */
+START_TEST(test_submit_local_expired_deadline_times_out_in_the_call)
+{
+	struct env e;
+	struct iouw_request *req;
+
+	env_init_auto(&e, 4, IOUW_NO_DEADLINE);
+	req = &sync_req(&e, START_NS - 1)->base;
+	ck_assert_int_eq(iouw_loop_submit_local(e.loop, &req, 1), 1);
+	ck_assert_int_eq(e.log.finishes, 1);
+	ck_assert_int_eq(e.log.finished_how, IOUW_FINISH_TIMEOUT);
+	ck_assert_int_eq(e.log.builds, 0);
+	ck_assert(iouw_waiters_is_empty(iouw_loop_waiters(e.loop)));
+	check(&e);
+	env_free(&e);
+}
+END_TEST
+
+struct other_thread_call {
+	struct iouw_loop *loop;
+	struct iouw_request *req;
+	int rc;
+};
+
+static void *call_submit_local(void *arg)
+{
+	struct other_thread_call *c = arg;
+
+	c->rc = iouw_loop_submit_local(c->loop, &c->req, 1);
+	return NULL;
+}
+
+static void *call_turn(void *arg)
+{
+	struct other_thread_call *c = arg;
+
+	c->rc = iouw_loop_turn(c->loop, false);
+	return NULL;
+}
+
+/* From any thread but the loop thread: -EINVAL, nothing admitted. The loop
+ * thread is the creator until another thread turns the loop. */
+START_TEST(test_submit_local_from_another_thread_is_refused)
+{
+	struct env e;
+	struct other_thread_call c;
+	pthread_t t;
+
+	env_init_auto(&e, 4, IOUW_NO_DEADLINE);
+	c.loop = e.loop;
+	c.req = &sync_req(&e, IOUW_NO_DEADLINE)->base;
+	c.rc = 1;
+	ck_assert_int_eq(pthread_create(&t, NULL, call_submit_local, &c), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_int_eq(c.rc, -EINVAL);
+	ck_assert_int_eq(e.log.builds, 0);
+	ck_assert(iouw_waiters_is_empty(iouw_loop_waiters(e.loop)));
+	/* Another thread turns the loop: that thread is the loop thread now. */
+	c.rc = 1;
+	ck_assert_int_eq(pthread_create(&t, NULL, call_turn, &c), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_int_eq(c.rc, 0);
+	ck_assert_int_eq(iouw_loop_submit_local(e.loop, &c.req, 1), -EINVAL);
+	c.rc = 1;
+	ck_assert_int_eq(pthread_create(&t, NULL, call_submit_local, &c), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_int_eq(c.rc, 1);
+	ck_assert_int_eq(e.log.builds, 1);
+	/* And back: the main thread turns, and may submit locally again. */
+	turn(&e);
+	iouw_loop_close(e.loop);
+	ck_assert_int_eq(iouw_loop_run(e.loop), 0);
+	ck_assert_int_eq(e.log.finishes, 1);
+	env_free(&e);
+}
+END_TEST
+
+struct resubmit {
+	struct env *e;
+	struct fake_request *next;
+	int rc;
+	size_t inbound_after;
+};
+
+/* Observer: on the first delivery, submit a follow-up on the same thread. */
+static void resubmit_on_deliver(void *ctx, const struct iouw_loop_event *ev)
+{
+	struct resubmit *r = ctx;
+	struct iouw_request *req;
+
+	if (ev->kind != IOUW_EV_DELIVER || !r->next)
+		return;
+	req = &r->next->base;
+	r->next = NULL;
+	r->rc = iouw_loop_submit_local(r->e->loop, &req, 1);
+	r->inbound_after = iouw_loop_inbound_len(r->e->loop);
+}
+
+/* From inside a phase (an op or the observer during the reap): the request
+ * goes through the front door, and the same turn's fill admits it. */
+START_TEST(test_submit_local_inside_a_phase_uses_the_front_door)
+{
+	struct env e;
+	struct io_uring_sqe sqes[4];
+	struct iouw_request *req;
+	struct resubmit r;
+
+	env_init(&e, 4, 4, IOUW_NO_DEADLINE);
+	r.e = &e;
+	r.next = sync_req(&e, IOUW_NO_DEADLINE);
+	r.rc = 0;
+	r.inbound_after = 0;
+	iouw_loop_set_observer(e.loop, resubmit_on_deliver, &r);
+	req = &sync_req(&e, IOUW_NO_DEADLINE)->base;
+	ck_assert_int_eq(iouw_loop_submit_local(e.loop, &req, 1), 1);
+	ck_assert_int_eq(iouw_loop_submit_and_wait(e.loop, false), 0);
+	ck_assert_uint_eq(take_sqes(&e, sqes, 4), 1);
+	post(&e, sqes[0].user_data, 0);
+	turn(&e);
+	ck_assert_int_eq(r.rc, 1);
+	ck_assert_uint_eq(r.inbound_after, 1); /* queued, not admitted in the reap */
+	ck_assert_uint_eq(iouw_loop_inbound_len(e.loop), 0);
+	ck_assert_uint_eq(take_sqes(&e, sqes, 4), 1); /* the same turn admitted it */
+	ck_assert_int_eq(e.log.builds, 2);
+	post(&e, sqes[0].user_data, 0);
+	turn(&e);
+	ck_assert_int_eq(e.log.finishes, 2);
+	env_free(&e);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("loop");
@@ -1411,6 +1618,11 @@ int main(void)
 	tcase_add_test(tc, test_loop_cancel_stage_pushes_the_cancel_now);
 	tcase_add_test(tc, test_loop_cancel_stage_without_sq_room_changes_nothing);
 	tcase_add_test(tc, test_loop_cancel_rejects_bad_arguments_and_stale_ids);
+	tcase_add_test(tc, test_submit_local_admits_at_once_after_the_front_door);
+	tcase_add_test(tc, test_submit_local_accepts_what_fits);
+	tcase_add_test(tc, test_submit_local_expired_deadline_times_out_in_the_call);
+	tcase_add_test(tc, test_submit_local_from_another_thread_is_refused);
+	tcase_add_test(tc, test_submit_local_inside_a_phase_uses_the_front_door);
 	tcase_add_test_raise_signal(panics, test_stage_request_panics_on_stale_ready_queue_entry,
 	                            SIGABRT);
 	suite_add_tcase(s, tc);

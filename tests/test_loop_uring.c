@@ -8,7 +8,8 @@
  * Plus the front-door stress test of issue 4: several producer threads
  * submit thousands of requests while the loop sleeps and wakes; every
  * request is finished exactly once, none is lost, and the loop exits when
- * the door closes. And the loop's direct ring access defers to the
+ * the door closes. The same-thread path (iouw_loop_submit_local) on a real
+ * ring, SINGLE_ISSUER included. And the loop's direct ring access defers to the
  * backend's reap while a probe holds stashed CQEs, and to the backend's
  * overflow flush when the kernel parked CQEs.
  *
@@ -20,6 +21,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -91,6 +93,69 @@ static void run_batch(struct iouw_loop *loop, int n)
 	ck_assert_int_eq(log.cqes, n);
 	ck_assert_int_eq(log.last_res, -EINVAL); /* fsync on a socket */
 }
+
+/* Hand @n fakes over on the loop thread (iouw_loop_submit_local, in runs of
+ * @run), turning between runs, then close and run to the end: every
+ * request admitted during its call (SQEs built straight in the ring's
+ * slots), answered by the kernel and finished once. */
+static void run_local(struct iouw_loop *loop, int n, int run)
+{
+	struct fake_log log = { 0 };
+	struct iouw_request **reqs = calloc((size_t)n, sizeof(*reqs));
+	int done = 0, calls = 0;
+
+	ck_assert_ptr_nonnull(reqs);
+	for (int i = 0; i < n; i++)
+		reqs[i] = &fake_request_new(&log)->base;
+	while (done < n) {
+		size_t k = (size_t)(n - done < run ? n - done : run);
+		size_t before = iouw_waiters_len(iouw_loop_waiters(loop));
+		int r = iouw_loop_submit_local(loop, reqs + done, k);
+
+		ck_assert_int_ge(r, 0);
+		ck_assert_int_le(r, (int)k);
+		/* Admitted in the call, not queued. */
+		ck_assert_uint_eq(iouw_waiters_len(iouw_loop_waiters(loop)), before + (size_t)r);
+		ck_assert_uint_eq(iouw_loop_inbound_len(loop), 0);
+		done += r;
+		calls++;
+		ck_assert_int_lt(calls, 100 * n); /* progress */
+		ck_assert_int_eq(iouw_loop_turn(loop, false), 0);
+	}
+	iouw_loop_close(loop);
+	ck_assert_int_eq(iouw_loop_run(loop), 0);
+	ck_assert(iouw_loop_is_drained(loop));
+	ck_assert_int_eq(log.finishes, n);
+	ck_assert_int_eq(log.releases, 0);
+	ck_assert_int_eq(log.cqes, n);
+	ck_assert_int_eq(log.last_res, -EINVAL); /* fsync on a socket */
+	free(reqs);
+}
+
+/* The same-thread path with direct ring access, with runs longer than the
+ * ring (8 slots: what does not fit is accepted later) and on a
+ * SINGLE_ISSUER ring, whose submits must come from this very thread. */
+START_TEST(test_submit_local_on_a_real_ring)
+{
+	struct iouw_loop_config cfg;
+	struct iouw_loop *loop = new_uring_loop(8, false);
+	int r;
+
+	run_local(loop, 200, 5);
+	iouw_loop_free(loop);
+	loop = new_uring_loop(8, false);
+	run_local(loop, 100, 13);
+	iouw_loop_free(loop);
+	iouw_loop_config_init(&cfg);
+	cfg.ring_size = 16;
+	cfg.single_issuer = true;
+	r = iouw_loop_new_uring(&cfg, iouw_clock_monotonic(), &loop);
+	ck_assert_msg(r == 0, "SINGLE_ISSUER + DEFER_TASKRUN setup failed: %s", strerror(-r));
+	iouw_waiters_set_warn(iouw_loop_waiters(loop), NULL, NULL);
+	run_local(loop, 100, 16);
+	iouw_loop_free(loop);
+}
+END_TEST
 
 START_TEST(test_single_issuer)
 {
@@ -351,6 +416,7 @@ int main(void)
 	tcase_add_test(tc, test_new_ring_iopoll_builder_path_is_exercised);
 	tcase_add_test(tc, test_single_issuer);
 	tcase_add_test(tc, test_loop_uring_runs_batches);
+	tcase_add_test(tc, test_submit_local_on_a_real_ring);
 	tcase_add_test(tc, test_wake_path_progress_scenarios);
 	tcase_add_test(tc, test_loop_reaps_probe_stash_before_ring);
 	tcase_add_test(tc, test_loop_direct_reap_flushes_cq_overflow);
