@@ -13,12 +13,14 @@
 
 #include <liburing.h>
 
+#include "fd.h"
 #include "invariant.h"
 
 struct kind_request {
 	struct iouw_request base;
 	enum iouw_request_kind kind;
-	int fd;                    /* our dup, closed exactly once */
+	struct iouw_fd *fdref;     /* our reference, put exactly once */
+	int fd;                    /* its number, as the SQEs carry it */
 	struct iouw_handle *handle;
 	uint64_t file_offset;      /* read_at, write_at */
 	bool exact;                /* recv */
@@ -113,22 +115,29 @@ uint64_t iouw_deadline_after(uint64_t now_ns, uint64_t timeout_ns)
 
 /* ---- construction ------------------------------------------------------ */
 
-static int new_kind(enum iouw_request_kind kind, int fd, struct kind_request **ret)
+/* A new request on @shared (a reference is taken) or, when @shared is
+ * NULL, on a private duplicate of @fd. */
+static int new_kind(enum iouw_request_kind kind, int fd, struct iouw_fd *shared,
+                    struct kind_request **ret)
 {
 	struct kind_request *k = calloc(1, sizeof(*k));
 	int r;
 
 	if (!k)
 		return -ENOMEM;
-	k->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (k->fd < 0) {
-		r = -errno;
-		free(k);
-		return r;
+	if (shared) {
+		k->fdref = iouw_fd_get(shared);
+	} else {
+		r = iouw_fd_dup(fd, &k->fdref);
+		if (r < 0) {
+			free(k);
+			return r;
+		}
 	}
+	k->fd = iouw_fd_num(k->fdref);
 	r = iouw_handle_new(&k->handle);
 	if (r < 0) {
-		close(k->fd);
+		iouw_fd_put(k->fdref);
 		free(k);
 		return r;
 	}
@@ -145,7 +154,7 @@ static void discard_new(struct kind_request *k)
 {
 	iouw_handle_put(k->handle);
 	iouw_handle_drop(k->handle);
-	close(k->fd);
+	iouw_fd_put(k->fdref);
 	free(k->segs);
 	free(k);
 }
@@ -205,8 +214,9 @@ static int copy_iov(struct kind_request *k, const struct iovec *iov, unsigned io
 	return 0;
 }
 
-static int build_vectored(enum iouw_request_kind kind, int fd, uint64_t file_offset,
-                          const struct iovec *iov, unsigned iovcnt, struct kind_request **ret)
+static int build_vectored(enum iouw_request_kind kind, int fd, struct iouw_fd *shared,
+                          uint64_t file_offset, const struct iovec *iov, unsigned iovcnt,
+                          struct kind_request **ret)
 {
 	struct kind_request *k = NULL;
 	size_t total;
@@ -221,7 +231,7 @@ static int build_vectored(enum iouw_request_kind kind, int fd, uint64_t file_off
 	if (kind == IOUW_REQUEST_WRITE_AT &&
 	    (file_offset > (uint64_t)INT64_MAX || total > (uint64_t)INT64_MAX - file_offset))
 		return -EINVAL;
-	r = new_kind(kind, fd, &k);
+	r = new_kind(kind, fd, shared, &k);
 	if (r < 0)
 		return r;
 	r = copy_iov(k, iov, iovcnt, total, nonempty);
@@ -241,15 +251,19 @@ static void hand_out(struct kind_request *k, struct iouw_request **ret_req,
 	*ret_handle = k->handle;
 }
 
-int iouw_request_send(int fd, const struct iovec *iov, unsigned iovcnt, uint64_t deadline_ns,
-                      struct iouw_request **ret_req, struct iouw_handle **ret_handle)
+/* Each constructor below works on @shared (a reference taken) when it is
+ * not NULL, else on a duplicate of @fd. */
+
+static int make_send(int fd, struct iouw_fd *shared, const struct iovec *iov, unsigned iovcnt,
+                     uint64_t deadline_ns, struct iouw_request **ret_req,
+                     struct iouw_handle **ret_handle)
 {
 	struct kind_request *k = NULL;
 	int r;
 
 	if (!ret_req || !ret_handle)
 		return -EINVAL;
-	r = build_vectored(IOUW_REQUEST_SEND, fd, 0, iov, iovcnt, &k);
+	r = build_vectored(IOUW_REQUEST_SEND, fd, shared, 0, iov, iovcnt, &k);
 	if (r < 0)
 		return r;
 	k->base.deadline_ns = deadline_ns;
@@ -257,31 +271,32 @@ int iouw_request_send(int fd, const struct iovec *iov, unsigned iovcnt, uint64_t
 	return 0;
 }
 
-int iouw_request_write_at(int fd, uint64_t file_offset, const struct iovec *iov, unsigned iovcnt,
-                          struct iouw_request **ret_req, struct iouw_handle **ret_handle)
+static int make_write_at(int fd, struct iouw_fd *shared, uint64_t file_offset,
+                         const struct iovec *iov, unsigned iovcnt, struct iouw_request **ret_req,
+                         struct iouw_handle **ret_handle)
 {
 	struct kind_request *k = NULL;
 	int r;
 
 	if (!ret_req || !ret_handle)
 		return -EINVAL;
-	r = build_vectored(IOUW_REQUEST_WRITE_AT, fd, file_offset, iov, iovcnt, &k);
+	r = build_vectored(IOUW_REQUEST_WRITE_AT, fd, shared, file_offset, iov, iovcnt, &k);
 	if (r < 0)
 		return r;
 	hand_out(k, ret_req, ret_handle);
 	return 0;
 }
 
-int iouw_request_recv(int fd, void *buf, size_t capacity, size_t offset, size_t len, bool exact,
-                      uint64_t deadline_ns, struct iouw_request **ret_req,
-                      struct iouw_handle **ret_handle)
+static int make_recv(int fd, struct iouw_fd *shared, void *buf, size_t capacity, size_t offset,
+                     size_t len, bool exact, uint64_t deadline_ns, struct iouw_request **ret_req,
+                     struct iouw_handle **ret_handle)
 {
 	struct kind_request *k = NULL;
 	int r;
 
 	if (fd < 0 || !buf || !ret_req || !ret_handle || !(offset < len && len <= capacity))
 		return -EINVAL;
-	r = new_kind(IOUW_REQUEST_RECV, fd, &k);
+	r = new_kind(IOUW_REQUEST_RECV, fd, shared, &k);
 	if (r < 0)
 		return r;
 	k->buf = buf;
@@ -294,8 +309,9 @@ int iouw_request_recv(int fd, void *buf, size_t capacity, size_t offset, size_t 
 	return 0;
 }
 
-int iouw_request_read_at(int fd, uint64_t file_offset, void *buf, size_t capacity, size_t len,
-                         struct iouw_request **ret_req, struct iouw_handle **ret_handle)
+static int make_read_at(int fd, struct iouw_fd *shared, uint64_t file_offset, void *buf,
+                        size_t capacity, size_t len, struct iouw_request **ret_req,
+                        struct iouw_handle **ret_handle)
 {
 	struct kind_request *k = NULL;
 	int r;
@@ -303,7 +319,7 @@ int iouw_request_read_at(int fd, uint64_t file_offset, void *buf, size_t capacit
 	if (fd < 0 || !buf || !ret_req || !ret_handle || len == 0 || len > capacity ||
 	    file_offset > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - file_offset)
 		return -EINVAL;
-	r = new_kind(IOUW_REQUEST_READ_AT, fd, &k);
+	r = new_kind(IOUW_REQUEST_READ_AT, fd, shared, &k);
 	if (r < 0)
 		return r;
 	k->buf = buf;
@@ -314,18 +330,93 @@ int iouw_request_read_at(int fd, uint64_t file_offset, void *buf, size_t capacit
 	return 0;
 }
 
-int iouw_request_sync(int fd, struct iouw_request **ret_req, struct iouw_handle **ret_handle)
+static int make_sync(int fd, struct iouw_fd *shared, struct iouw_request **ret_req,
+                     struct iouw_handle **ret_handle)
 {
 	struct kind_request *k = NULL;
 	int r;
 
 	if (fd < 0 || !ret_req || !ret_handle)
 		return -EINVAL;
-	r = new_kind(IOUW_REQUEST_SYNC, fd, &k);
+	r = new_kind(IOUW_REQUEST_SYNC, fd, shared, &k);
 	if (r < 0)
 		return r;
 	hand_out(k, ret_req, ret_handle);
 	return 0;
+}
+
+/* The descriptor number a shared fd stands for; -1 (refused as -EINVAL by
+ * every constructor) for NULL. */
+static int shared_num(const struct iouw_fd *f)
+{
+	return f ? iouw_fd_num(f) : -1;
+}
+
+int iouw_request_send(int fd, const struct iovec *iov, unsigned iovcnt, uint64_t deadline_ns,
+                      struct iouw_request **ret_req, struct iouw_handle **ret_handle)
+{
+	return make_send(fd, NULL, iov, iovcnt, deadline_ns, ret_req, ret_handle);
+}
+
+int iouw_request_send_fd(struct iouw_fd *fd, const struct iovec *iov, unsigned iovcnt,
+                         uint64_t deadline_ns, struct iouw_request **ret_req,
+                         struct iouw_handle **ret_handle)
+{
+	return make_send(shared_num(fd), fd, iov, iovcnt, deadline_ns, ret_req, ret_handle);
+}
+
+int iouw_request_write_at(int fd, uint64_t file_offset, const struct iovec *iov, unsigned iovcnt,
+                          struct iouw_request **ret_req, struct iouw_handle **ret_handle)
+{
+	return make_write_at(fd, NULL, file_offset, iov, iovcnt, ret_req, ret_handle);
+}
+
+int iouw_request_write_at_fd(struct iouw_fd *fd, uint64_t file_offset, const struct iovec *iov,
+                             unsigned iovcnt, struct iouw_request **ret_req,
+                             struct iouw_handle **ret_handle)
+{
+	return make_write_at(shared_num(fd), fd, file_offset, iov, iovcnt, ret_req, ret_handle);
+}
+
+int iouw_request_recv(int fd, void *buf, size_t capacity, size_t offset, size_t len, bool exact,
+                      uint64_t deadline_ns, struct iouw_request **ret_req,
+                      struct iouw_handle **ret_handle)
+{
+	return make_recv(fd, NULL, buf, capacity, offset, len, exact, deadline_ns, ret_req,
+	                 ret_handle);
+}
+
+int iouw_request_recv_fd(struct iouw_fd *fd, void *buf, size_t capacity, size_t offset, size_t len,
+                         bool exact, uint64_t deadline_ns, struct iouw_request **ret_req,
+                         struct iouw_handle **ret_handle)
+{
+	return make_recv(shared_num(fd), fd, buf, capacity, offset, len, exact, deadline_ns,
+	                 ret_req, ret_handle);
+}
+
+int iouw_request_read_at(int fd, uint64_t file_offset, void *buf, size_t capacity, size_t len,
+                         struct iouw_request **ret_req, struct iouw_handle **ret_handle)
+{
+	return make_read_at(fd, NULL, file_offset, buf, capacity, len, ret_req, ret_handle);
+}
+
+int iouw_request_read_at_fd(struct iouw_fd *fd, uint64_t file_offset, void *buf, size_t capacity,
+                            size_t len, struct iouw_request **ret_req,
+                            struct iouw_handle **ret_handle)
+{
+	return make_read_at(shared_num(fd), fd, file_offset, buf, capacity, len, ret_req,
+	                    ret_handle);
+}
+
+int iouw_request_sync(int fd, struct iouw_request **ret_req, struct iouw_handle **ret_handle)
+{
+	return make_sync(fd, NULL, ret_req, ret_handle);
+}
+
+int iouw_request_sync_fd(struct iouw_fd *fd, struct iouw_request **ret_req,
+                         struct iouw_handle **ret_handle)
+{
+	return make_sync(shared_num(fd), fd, ret_req, ret_handle);
 }
 
 /* ---- SQE (docs/requests.md §4.1) --------------------------------------- */
@@ -610,7 +701,7 @@ static void end_with(struct kind_request *k, enum iouw_status status, int err, s
 	iouw_handle_put(k->handle);
 	free(k->buf); /* caller's buffer nobody wants, or send/write copy */
 	free(k->segs);
-	close(k->fd);
+	iouw_fd_put(k->fdref);
 	free(k);
 }
 

@@ -6,9 +6,14 @@
  * (docs/requests.md §4.2), each kind's reaction to a class (docs/requests.md §4.3) and what is
  * delivered when the request ends (docs/requests.md §4.4).
  *
- * Resources: a constructor dups the caller's fd (F_DUPFD_CLOEXEC), so the
- * caller may close its own fd at any time; the dup is closed exactly once
- * when the request ends (finish() or release()). recv and read_at take
+ * Resources: every request holds one reference on a shared fd object
+ * (core/fd.h, docs/requests.md §4.9) and puts it exactly once when the
+ * request ends (finish() or release()); the last put closes the fd. The
+ * *_fd constructors take a new reference on the caller's struct iouw_fd
+ * (no syscall; the caller keeps and later puts its own). The plain
+ * constructors dup the caller's int fd (F_DUPFD_CLOEXEC) into a private
+ * object the request alone holds, so the caller may close its own fd at any
+ * time and the dup is closed when the request ends. recv and read_at take
  * ownership of the caller's malloc'd buffer; it goes back to the caller in
  * the result (any status, release() included) unless the caller dropped its
  * handle, in which case the request frees it. send and write_at COPY the
@@ -65,6 +70,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "fd.h"
 #include "handle.h"
 #include "request_ops.h"
 
@@ -136,13 +142,33 @@ int iouw_request_write_at(int fd, uint64_t file_offset, const struct iovec *iov,
 /* fsync @fd. -EINVAL: fd < 0. */
 int iouw_request_sync(int fd, struct iouw_request **ret_req, struct iouw_handle **ret_handle);
 
+/* The same five on a shared fd (core/fd.h): the request takes its own
+ * reference on @fd (never a syscall) and puts it when it ends; the caller's
+ * reference stays the caller's. Arguments, checks and results as above,
+ * with -EINVAL for a NULL @fd; no fcntl error is possible. */
+int iouw_request_send_fd(struct iouw_fd *fd, const struct iovec *iov, unsigned iovcnt,
+                         uint64_t deadline_ns, struct iouw_request **ret_req,
+                         struct iouw_handle **ret_handle);
+int iouw_request_recv_fd(struct iouw_fd *fd, void *buf, size_t capacity, size_t offset, size_t len,
+                         bool exact, uint64_t deadline_ns, struct iouw_request **ret_req,
+                         struct iouw_handle **ret_handle);
+int iouw_request_read_at_fd(struct iouw_fd *fd, uint64_t file_offset, void *buf, size_t capacity,
+                            size_t len, struct iouw_request **ret_req,
+                            struct iouw_handle **ret_handle);
+int iouw_request_write_at_fd(struct iouw_fd *fd, uint64_t file_offset, const struct iovec *iov,
+                             unsigned iovcnt, struct iouw_request **ret_req,
+                             struct iouw_handle **ret_handle);
+int iouw_request_sync_fd(struct iouw_fd *fd, struct iouw_request **ret_req,
+                         struct iouw_handle **ret_handle);
+
 /* --- observation (harness, fuzzers, tests) --------------------------------
  * Each panics ("not a kind request") for a request not built here. */
 
 /* True when @req was built by one of the constructors above. */
 bool iouw_request_is_kind(const struct iouw_request *req);
 enum iouw_request_kind iouw_request_kind(const struct iouw_request *req);
-/* The request's own fd (the dup), as it appears in its SQEs. */
+/* The request's fd number (its dup, or the shared fd's), as its SQEs carry
+ * it. */
 int iouw_request_fd(const struct iouw_request *req);
 /* send/recv: req->deadline_ns; other kinds: IOUW_NO_DEADLINE. */
 uint64_t iouw_request_deadline(const struct iouw_request *req);
