@@ -13,14 +13,16 @@
  * the full length. Loop: the real request kinds of
  * core/request.h (send and recv with a 10 s deadline, as callers give them;
  * write_at and read_at, the *_fd constructors on the caller's shared fds:
- * core/fd.h), each with its handle, built per operation (the request takes
- * a reference on the fd and copies or takes its buffer: that is what a
- * caller pays), submitted 2B at a time through the front door; the caller keeps
+ * core/fd.h, with the caller's request pool: core/pool.h), each with its
+ * handle, built per operation (the request takes a reference on the fd and
+ * copies or takes its buffer: that is what a caller pays; receive buffers
+ * handed back in results are reused for the next receives, as the raw side
+ * reuses its own), submitted 2B at a time through the front door; the caller keeps
  * two rounds in hand, turns the loop once per round (which reaps the
  * previous round and submits this one: one io_uring_enter per round, as on
  * the raw side), takes every result from its handle (checked: OK, full
- * length; reads and receives get their buffer back, which the caller frees)
- * and drops the handle. Both rings: 128 entries, no flags. One thread.
+ * length; reads and receives get their buffer back, which the caller keeps
+ * for its next receive) and drops the handle. Both rings: 128 entries, no flags. One thread.
  *
  * Rates are operations per second (a round trip or a write+read counts two),
  * the best of five interleaved runs per side, on the wall clock (what the
@@ -38,8 +40,9 @@
  * a plain constructor pays; the shared-fd constructors used here do not),
  * then one line per workload and batch; exits 1 when a
  * batch-32 loop/raw ratio is under the 0.85 target (not judged in a
- * sanitizer or unoptimised build). IOUW_BENCH_ONLY=raw|loop runs one side,
- * for profiling. Skips (exit 77) when io_uring is unavailable.
+ * sanitizer or unoptimised build). IOUW_BENCH_ONLY=raw|loop runs one side
+ * and IOUW_BENCH_IO=socket|file one workload, for profiling (neither then
+ * judges the target). Skips (exit 77) when io_uring is unavailable.
  */
 #include "bench_machine.h"
 
@@ -184,6 +187,10 @@ struct inflight {
 	size_t expect[2 * 2 * MAX_BATCH];
 	bool has_buf[2 * 2 * MAX_BATCH];
 	size_t head, len;
+	/* Receive buffers handed back by results, for the next receives (a
+	 * caller that reuses its buffers, as the raw side reuses its own). */
+	void *spare[2 * 2 * MAX_BATCH];
+	size_t nspare;
 };
 
 /* Take every result that has arrived, oldest first: each must be OK with
@@ -208,6 +215,10 @@ static size_t collect(struct inflight *q)
 			        iouw_status_name(res.status), res.err, res.value, q->expect[at]);
 			exit(1);
 		}
+		if (res.buf && q->nspare < sizeof(q->spare) / sizeof(q->spare[0])) {
+			q->spare[q->nspare++] = res.buf;
+			res.buf = NULL;
+		}
 		iouw_result_free(&res);
 		iouw_handle_drop(q->h[at]);
 		q->head = (q->head + 1) % cap;
@@ -229,7 +240,8 @@ static double bench_loop(const struct fixture *f, enum workload w, unsigned batc
 	struct iouw_loop_config cfg;
 	struct iouw_loop *loop;
 	struct iouw_fd *sv0 = NULL, *sv1 = NULL, *file = NULL;
-	struct inflight q = { .head = 0, .len = 0 };
+	struct iouw_pool *pool = NULL;
+	struct inflight q = { .head = 0, .len = 0, .nspare = 0 };
 	size_t len = w == SOCKET ? MSG_LEN : BLK_LEN;
 	uint64_t submitted = 0;
 	double t0, c0, caller = 0, tc;
@@ -242,6 +254,9 @@ static double bench_loop(const struct fixture *f, enum workload w, unsigned batc
 	if (iouw_fd_dup(f->sv[0], &sv0) < 0 || iouw_fd_dup(f->sv[1], &sv1) < 0 ||
 	    iouw_fd_dup(f->file, &file) < 0)
 		die("iouw_fd_dup", EBADF);
+	/* Request blocks come from, and go back to, the caller's pool. */
+	if (iouw_request_pool_new(4 * MAX_BATCH, &pool) < 0)
+		die("iouw_request_pool_new", ENOMEM);
 	iouw_loop_config_init(&cfg);
 	cfg.ring_size = 128;
 	r = iouw_loop_new_uring(&cfg, clock, &loop);
@@ -276,21 +291,21 @@ static double bench_loop(const struct fixture *f, enum workload w, unsigned batc
 				void *buf = NULL;
 
 				if (second) {
-					buf = malloc(len);
+					buf = q.nspare > 0 ? q.spare[--q.nspare] : malloc(BLK_LEN);
 					if (!buf)
 						die("malloc", ENOMEM);
 				}
 				if (w == SOCKET && !second)
-					r = iouw_request_send_fd(sv0, &iov, 1, deadline, &run[i], &h);
+					r = iouw_request_send_fd(pool, sv0, &iov, 1, deadline, &run[i], &h);
 				else if (w == SOCKET)
-					r = iouw_request_recv_fd(sv1, buf, len, 0, len, true, deadline,
+					r = iouw_request_recv_fd(pool, sv1, buf, BLK_LEN, 0, len, true, deadline,
 					                         &run[i], &h);
 				else if (!second)
-					r = iouw_request_write_at_fd(file, (uint64_t)slot * len, &iov, 1,
+					r = iouw_request_write_at_fd(pool, file, (uint64_t)slot * len, &iov, 1,
 					                             &run[i], &h);
 				else
-					r = iouw_request_read_at_fd(file, (uint64_t)slot * len, buf, len,
-					                            len, &run[i], &h);
+					r = iouw_request_read_at_fd(pool, file, (uint64_t)slot * len, buf,
+					                            BLK_LEN, len, &run[i], &h);
 				if (r < 0)
 					die("request constructor", -r);
 				q.h[at] = h;
@@ -335,6 +350,9 @@ static double bench_loop(const struct fixture *f, enum workload w, unsigned batc
 	iouw_fd_put(sv0);
 	iouw_fd_put(sv1);
 	iouw_fd_put(file);
+	iouw_pool_free(pool);
+	while (q.nspare > 0)
+		free(q.spare[--q.nspare]);
 	return (double)(2 * batch * rounds) / t0;
 }
 
@@ -372,6 +390,8 @@ int main(int argc, char **argv)
 	/* IOUW_BENCH_ONLY=raw|loop runs one side (for profiling; no machine
 	 * line, no target). */
 	const char *only = getenv("IOUW_BENCH_ONLY");
+	/* IOUW_BENCH_IO=socket|file runs one workload (for profiling). */
+	const char *workload = getenv("IOUW_BENCH_IO");
 	struct fixture f;
 
 	if (bench_parse_args("bench_io", argc, argv, 100000, UINT64_MAX / 256, MAX_BATCH, &ops,
@@ -381,12 +401,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_io: IOUW_BENCH_ONLY must be raw or loop, got '%s'\n", only);
 		return 2;
 	}
+	if (workload && strcmp(workload, "socket") && strcmp(workload, "file")) {
+		fprintf(stderr, "bench_io: IOUW_BENCH_IO must be socket or file, got '%s'\n", workload);
+		return 2;
+	}
 	if (!only)
 		bench_machine_print();
 	fixture_open(&f);
 	if (!only)
 		print_dup_close(f.sv[0]);
 	for (int w = SOCKET; w <= FILEIO; w++) {
+		if (workload && strcmp(workload, w == SOCKET ? "socket" : "file"))
+			continue;
 		for (size_t i = 0; i < nb; i++) {
 			unsigned b = batches[i];
 			/* The same number of operations at every batch size. */
@@ -427,7 +453,7 @@ int main(int argc, char **argv)
 		       bench_unjudged_build());
 		return 0;
 	}
-	if (!judged || only) {
+	if (!judged || only || workload) {
 		printf("target: loop/raw >= %.2f at batch 32: not measured (it needs batch 32 and both sides)\n",
 		       TARGET);
 		return 0;

@@ -16,6 +16,10 @@ struct iouw_handle {
 	bool ready;           /* a result was delivered */
 	bool taken;           /* ... and the caller took it */
 	struct iouw_result result;
+	/* Who frees the memory when the last reference goes: NULL for
+	 * free(h) (iouw_handle_new), else the caller of iouw_handle_init(). */
+	void (*release)(void *arg);
+	void *arg;
 };
 
 const char *iouw_status_name(enum iouw_status status)
@@ -44,27 +48,60 @@ void iouw_result_free(struct iouw_result *r)
 	r->buf_capacity = 0;
 }
 
-int iouw_handle_new(struct iouw_handle **ret_handle)
+size_t iouw_handle_size(void)
 {
-	struct iouw_handle *h;
+	return sizeof(struct iouw_handle);
+}
 
-	if (!ret_handle)
-		return -EINVAL;
-	h = calloc(1, sizeof(*h));
-	if (!h)
+/* Set up @h (any memory of iouw_handle_size() bytes, suitably aligned). */
+static int handle_setup(struct iouw_handle *h, void (*release)(void *arg), void *arg)
+{
+	if (pthread_mutex_init(&h->lock, NULL) != 0)
 		return -ENOMEM;
-	if (pthread_mutex_init(&h->lock, NULL) != 0) {
-		free(h);
-		return -ENOMEM;
-	}
 	if (pthread_cond_init(&h->cond, NULL) != 0) {
 		pthread_mutex_destroy(&h->lock);
-		free(h);
 		return -ENOMEM;
 	}
 	atomic_init(&h->refs, 2);
 	atomic_init(&h->dropped, false);
+	h->ready = false;
+	h->taken = false;
+	h->result = (struct iouw_result){ .status = IOUW_RESULT_OK };
+	h->release = release;
+	h->arg = arg;
+	return 0;
+}
+
+int iouw_handle_new(struct iouw_handle **ret_handle)
+{
+	struct iouw_handle *h;
+	int r;
+
+	if (!ret_handle)
+		return -EINVAL;
+	h = malloc(sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	r = handle_setup(h, NULL, NULL);
+	if (r < 0) {
+		free(h);
+		return r;
+	}
 	*ret_handle = h;
+	return 0;
+}
+
+int iouw_handle_init(void *mem, void (*release)(void *arg), void *arg,
+                     struct iouw_handle **ret_handle)
+{
+	int r;
+
+	if (!mem || !release || !ret_handle)
+		return -EINVAL;
+	r = handle_setup(mem, release, arg);
+	if (r < 0)
+		return r;
+	*ret_handle = mem;
 	return 0;
 }
 
@@ -80,7 +117,10 @@ static void handle_unref(struct iouw_handle *h)
 		free(h->result.buf);
 	pthread_cond_destroy(&h->cond);
 	pthread_mutex_destroy(&h->lock);
-	free(h);
+	if (h->release)
+		h->release(h->arg);
+	else
+		free(h);
 }
 
 bool iouw_handle_deliver(struct iouw_handle *h, const struct iouw_result *r)

@@ -84,6 +84,16 @@ void iouw_result_free(struct iouw_result *r);
  * Returns 0 and sets *ret_handle, -EINVAL (ret_handle NULL) or -ENOMEM. */
 int iouw_handle_new(struct iouw_handle **ret_handle);
 
+/* The same handle in memory the caller provides (iouw_handle_size() bytes,
+ * aligned as malloc's), typically inside a larger block that holds the
+ * request too: when the last reference goes, @release(@arg) is called
+ * instead of free() (after any untaken buffer is freed; the handle is dead
+ * then). Returns 0, -EINVAL (a NULL argument) or -ENOMEM; nothing to undo
+ * on error. */
+int iouw_handle_init(void *mem, void (*release)(void *arg), void *arg,
+                     struct iouw_handle **ret_handle);
+size_t iouw_handle_size(void);
+
 /* Store @r as the result and wake the caller. Returns true when the caller
  * is still there: ownership of r->buf moved to the handle. Returns false
  * when the caller already dropped the handle: nothing changed, r->buf is

@@ -17,10 +17,14 @@
  * ownership of the caller's malloc'd buffer; it goes back to the caller in
  * the result (any status, release() included) unless the caller dropped its
  * handle, in which case the request frees it. send and write_at COPY the
- * caller's bytes into one owned allocation at construction (the caller's
- * iovecs and memory are not referenced afterwards, so the caller may reuse
- * them at once; the copy is freed when the request ends). Empty iovec
- * entries are dropped at construction.
+ * caller's bytes at construction, into the request's own block when they
+ * fit in 128 bytes, else into one owned allocation (the caller's iovecs and
+ * memory are not referenced afterwards, so the caller may reuse them at
+ * once; the copy is freed when the request ends). Empty iovec entries are
+ * dropped at construction. The request and its handle share one block
+ * (malloc'd, or from a pool: docs/requests.md §4.10), given back by
+ * whichever of the request's end and the caller's iouw_handle_drop() comes
+ * last.
  *
  * Per-request states (every kind):
  *
@@ -72,6 +76,7 @@
 
 #include "fd.h"
 #include "handle.h"
+#include "pool.h"
 #include "request_ops.h"
 
 /* Most iovecs one WRITEV SQE describes (docs/requests.md §4.1). */
@@ -104,6 +109,11 @@ const char *iouw_cqe_class_name(enum iouw_cqe_class cls);
 /* Absolute deadline @timeout_ns after @now_ns on the loop clock, saturating
  * at IOUW_NO_DEADLINE (a deadline too far away is no deadline). */
 uint64_t iouw_deadline_after(uint64_t now_ns, uint64_t timeout_ns);
+
+/* A pool of request blocks for the *_fd constructors (core/pool.h),
+ * caching at most @max_cached; free it with iouw_pool_free() (blocks still
+ * out come back to it and it goes with the last). */
+int iouw_request_pool_new(unsigned max_cached, struct iouw_pool **ret_pool);
 
 /* --- constructors ---------------------------------------------------------
  * Each returns 0 and sets *ret_req (owned by the caller until inserted into
@@ -144,21 +154,25 @@ int iouw_request_sync(int fd, struct iouw_request **ret_req, struct iouw_handle 
 
 /* The same five on a shared fd (core/fd.h): the request takes its own
  * reference on @fd (never a syscall) and puts it when it ends; the caller's
- * reference stays the caller's. Arguments, checks and results as above,
- * with -EINVAL for a NULL @fd; no fcntl error is possible. */
-int iouw_request_send_fd(struct iouw_fd *fd, const struct iovec *iov, unsigned iovcnt,
+ * reference stays the caller's. Its memory (request and handle, one block)
+ * comes from @pool (iouw_request_pool_new(); NULL: malloc) and goes back
+ * there when both the request has ended and the handle is dropped; a pool
+ * serves one constructing thread at a time (core/pool.h). Arguments,
+ * checks and results as above, with -EINVAL for a NULL @fd or a pool not
+ * made by iouw_request_pool_new(); no fcntl error is possible. */
+int iouw_request_send_fd(struct iouw_pool *pool, struct iouw_fd *fd, const struct iovec *iov, unsigned iovcnt,
                          uint64_t deadline_ns, struct iouw_request **ret_req,
                          struct iouw_handle **ret_handle);
-int iouw_request_recv_fd(struct iouw_fd *fd, void *buf, size_t capacity, size_t offset, size_t len,
+int iouw_request_recv_fd(struct iouw_pool *pool, struct iouw_fd *fd, void *buf, size_t capacity, size_t offset, size_t len,
                          bool exact, uint64_t deadline_ns, struct iouw_request **ret_req,
                          struct iouw_handle **ret_handle);
-int iouw_request_read_at_fd(struct iouw_fd *fd, uint64_t file_offset, void *buf, size_t capacity,
+int iouw_request_read_at_fd(struct iouw_pool *pool, struct iouw_fd *fd, uint64_t file_offset, void *buf, size_t capacity,
                             size_t len, struct iouw_request **ret_req,
                             struct iouw_handle **ret_handle);
-int iouw_request_write_at_fd(struct iouw_fd *fd, uint64_t file_offset, const struct iovec *iov,
+int iouw_request_write_at_fd(struct iouw_pool *pool, struct iouw_fd *fd, uint64_t file_offset, const struct iovec *iov,
                              unsigned iovcnt, struct iouw_request **ret_req,
                              struct iouw_handle **ret_handle);
-int iouw_request_sync_fd(struct iouw_fd *fd, struct iouw_request **ret_req,
+int iouw_request_sync_fd(struct iouw_pool *pool, struct iouw_fd *fd, struct iouw_request **ret_req,
                          struct iouw_handle **ret_handle);
 
 /* --- observation (harness, fuzzers, tests) --------------------------------

@@ -207,10 +207,10 @@ static int make_on(enum iouw_request_kind kind, struct iouw_fd *f, struct iouw_r
 
 	switch (kind) {
 	case IOUW_REQUEST_SEND:
-		return iouw_request_send_fd(f, &iov, 1, IOUW_NO_DEADLINE, req, h);
+		return iouw_request_send_fd(NULL, f, &iov, 1, IOUW_NO_DEADLINE, req, h);
 	case IOUW_REQUEST_RECV: {
 		void *buf = xmalloc(8);
-		int r = iouw_request_recv_fd(f, buf, 8, 0, 8, true, IOUW_NO_DEADLINE, req, h);
+		int r = iouw_request_recv_fd(NULL, f, buf, 8, 0, 8, true, IOUW_NO_DEADLINE, req, h);
 
 		if (r < 0)
 			free(buf);
@@ -218,16 +218,16 @@ static int make_on(enum iouw_request_kind kind, struct iouw_fd *f, struct iouw_r
 	}
 	case IOUW_REQUEST_READ_AT: {
 		void *buf = xmalloc(8);
-		int r = iouw_request_read_at_fd(f, 0, buf, 8, 8, req, h);
+		int r = iouw_request_read_at_fd(NULL, f, 0, buf, 8, 8, req, h);
 
 		if (r < 0)
 			free(buf);
 		return r;
 	}
 	case IOUW_REQUEST_WRITE_AT:
-		return iouw_request_write_at_fd(f, 0, &iov, 1, req, h);
+		return iouw_request_write_at_fd(NULL, f, 0, &iov, 1, req, h);
 	case IOUW_REQUEST_SYNC:
-		return iouw_request_sync_fd(f, req, h);
+		return iouw_request_sync_fd(NULL, f, req, h);
 	}
 	return -EINVAL;
 }
@@ -336,11 +336,11 @@ START_TEST(request_on_null_or_bad_shape_takes_nothing)
 	ck_assert_ptr_null(req);
 	ck_assert_ptr_null(h);
 	ck_assert_int_eq(iouw_fd_dup(sv[0], &f), 0);
-	ck_assert_int_eq(iouw_request_send_fd(f, &empty, 1, IOUW_NO_DEADLINE, &req, &h), -EINVAL);
-	ck_assert_int_eq(iouw_request_write_at_fd(f, 0, NULL, 1, &req, &h), -EINVAL);
-	ck_assert_int_eq(iouw_request_recv_fd(f, buf, 8, 8, 8, true, 0, &req, &h), -EINVAL);
-	ck_assert_int_eq(iouw_request_read_at_fd(f, 0, buf, 4, 8, &req, &h), -EINVAL);
-	ck_assert_int_eq(iouw_request_sync_fd(f, NULL, &h), -EINVAL);
+	ck_assert_int_eq(iouw_request_send_fd(NULL, f, &empty, 1, IOUW_NO_DEADLINE, &req, &h), -EINVAL);
+	ck_assert_int_eq(iouw_request_write_at_fd(NULL, f, 0, NULL, 1, &req, &h), -EINVAL);
+	ck_assert_int_eq(iouw_request_recv_fd(NULL, f, buf, 8, 8, 8, true, 0, &req, &h), -EINVAL);
+	ck_assert_int_eq(iouw_request_read_at_fd(NULL, f, 0, buf, 4, 8, &req, &h), -EINVAL);
+	ck_assert_int_eq(iouw_request_sync_fd(NULL, f, NULL, &h), -EINVAL);
 	ck_assert_ptr_null(req);
 	ck_assert_ptr_null(h);
 	ck_assert_uint_eq(iouw_fd_refs(f), 1);
