@@ -8,14 +8,24 @@
 
 #include "invariant.h"
 
+/* The state word: which of these happened. */
+enum {
+	ST_READY = 1,   /* a result was delivered */
+	ST_TAKEN = 2,   /* ... and the caller took it */
+	ST_DROPPED = 4, /* the caller walked away */
+	ST_WAITING = 8, /* a caller blocks in iouw_handle_wait() (under lock) */
+};
+
 struct iouw_handle {
+	atomic_uint state;    /* ST_* bits; each set once, never cleared */
+	atomic_int refs;      /* request side + caller side */
+	/* Written by the delivering side before ST_READY is published, read
+	 * by the taker after it sees ST_READY. */
+	struct iouw_result result;
+	/* Only for a caller that blocks: wait() sleeps on cond, deliver()
+	 * broadcasts when it sees ST_WAITING. */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	atomic_int refs;      /* request side + caller side */
-	atomic_bool dropped;  /* caller walked away */
-	bool ready;           /* a result was delivered */
-	bool taken;           /* ... and the caller took it */
-	struct iouw_result result;
 	/* Who frees the memory when the last reference goes: NULL for
 	 * free(h) (iouw_handle_new), else the caller of iouw_handle_init(). */
 	void (*release)(void *arg);
@@ -63,9 +73,7 @@ static int handle_setup(struct iouw_handle *h, void (*release)(void *arg), void 
 		return -ENOMEM;
 	}
 	atomic_init(&h->refs, 2);
-	atomic_init(&h->dropped, false);
-	h->ready = false;
-	h->taken = false;
+	atomic_init(&h->state, 0);
 	h->result = (struct iouw_result){ .status = IOUW_RESULT_OK };
 	h->release = release;
 	h->arg = arg;
@@ -109,11 +117,13 @@ int iouw_handle_init(void *mem, void (*release)(void *arg), void *arg,
 static void handle_unref(struct iouw_handle *h)
 {
 	int before = atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel);
+	unsigned st;
 
 	IOUW_INVARIANT(before > 0, "handle reference count underflow");
 	if (before != 1)
 		return;
-	if (h->ready && !h->taken)
+	st = atomic_load_explicit(&h->state, memory_order_acquire);
+	if ((st & ST_READY) && !(st & ST_TAKEN))
 		free(h->result.buf);
 	pthread_cond_destroy(&h->cond);
 	pthread_mutex_destroy(&h->lock);
@@ -125,23 +135,33 @@ static void handle_unref(struct iouw_handle *h)
 
 bool iouw_handle_deliver(struct iouw_handle *h, const struct iouw_result *r)
 {
-	bool delivered = false;
+	unsigned st = atomic_load_explicit(&h->state, memory_order_relaxed);
 
-	pthread_mutex_lock(&h->lock);
-	IOUW_INVARIANT(!h->ready, "handle result delivered twice");
-	if (!atomic_load_explicit(&h->dropped, memory_order_relaxed)) {
-		h->result = *r;
-		h->ready = true;
-		delivered = true;
+	IOUW_INVARIANT(!(st & ST_READY), "handle result delivered twice");
+	if (st & ST_DROPPED)
+		return false;
+	/* Nobody reads the result before ST_READY is published below. */
+	h->result = *r;
+	do {
+		IOUW_INVARIANT(!(st & ST_READY), "handle result delivered twice");
+		if (st & ST_DROPPED)
+			return false; /* the caller left meanwhile: r->buf stays ours */
+	} while (!atomic_compare_exchange_weak_explicit(&h->state, &st, st | ST_READY,
+	                                                memory_order_acq_rel,
+	                                                memory_order_relaxed));
+	if (st & ST_WAITING) {
+		/* The waiter set ST_WAITING under the lock and sleeps (or is
+		 * about to) on cond: broadcast under the same lock. */
+		pthread_mutex_lock(&h->lock);
 		pthread_cond_broadcast(&h->cond);
+		pthread_mutex_unlock(&h->lock);
 	}
-	pthread_mutex_unlock(&h->lock);
-	return delivered;
+	return true;
 }
 
 bool iouw_handle_is_dropped(const struct iouw_handle *h)
 {
-	return atomic_load_explicit(&h->dropped, memory_order_acquire);
+	return atomic_load_explicit(&h->state, memory_order_acquire) & ST_DROPPED;
 }
 
 void iouw_handle_put(struct iouw_handle *h)
@@ -149,16 +169,20 @@ void iouw_handle_put(struct iouw_handle *h)
 	handle_unref(h);
 }
 
-/* Take the READY result under the lock. */
-static int take_locked(struct iouw_handle *h, struct iouw_result *ret)
+/* Take the READY result: -EALREADY, -EAGAIN or 0. */
+static int take(struct iouw_handle *h, struct iouw_result *ret)
 {
-	if (h->taken)
-		return -EALREADY;
-	if (!h->ready)
-		return -EAGAIN;
+	unsigned st = atomic_load_explicit(&h->state, memory_order_acquire);
+
+	do {
+		if (st & ST_TAKEN)
+			return -EALREADY;
+		if (!(st & ST_READY))
+			return -EAGAIN;
+	} while (!atomic_compare_exchange_weak_explicit(&h->state, &st, st | ST_TAKEN,
+	                                                memory_order_acquire,
+	                                                memory_order_acquire));
 	*ret = h->result;
-	h->taken = true;
-	h->result.buf = NULL;
 	return 0;
 }
 
@@ -168,34 +192,33 @@ int iouw_handle_wait(struct iouw_handle *h, struct iouw_result *ret)
 
 	if (!h || !ret)
 		return -EINVAL;
+	r = take(h, ret);
+	if (r != -EAGAIN)
+		return r;
 	pthread_mutex_lock(&h->lock);
-	while (!h->ready)
+	/* Announce the sleeper; a delivery that already happened shows in
+	 * the old value, one that happens later sees ST_WAITING and
+	 * broadcasts under this lock, which cond_wait releases. */
+	while (!(atomic_fetch_or_explicit(&h->state, ST_WAITING, memory_order_acq_rel) & ST_READY))
 		pthread_cond_wait(&h->cond, &h->lock);
-	r = take_locked(h, ret);
 	pthread_mutex_unlock(&h->lock);
-	return r;
+	return take(h, ret);
 }
 
 int iouw_handle_try(struct iouw_handle *h, struct iouw_result *ret)
 {
-	int r;
-
 	if (!h || !ret)
 		return -EINVAL;
-	pthread_mutex_lock(&h->lock);
-	r = take_locked(h, ret);
-	pthread_mutex_unlock(&h->lock);
-	return r;
+	return take(h, ret);
 }
 
 void iouw_handle_drop(struct iouw_handle *h)
 {
+	unsigned st;
+
 	if (!h)
 		return;
-	pthread_mutex_lock(&h->lock);
-	IOUW_INVARIANT(!atomic_load_explicit(&h->dropped, memory_order_relaxed),
-	               "handle dropped twice");
-	atomic_store_explicit(&h->dropped, true, memory_order_release);
-	pthread_mutex_unlock(&h->lock);
+	st = atomic_fetch_or_explicit(&h->state, ST_DROPPED, memory_order_acq_rel);
+	IOUW_INVARIANT(!(st & ST_DROPPED), "handle dropped twice");
 	handle_unref(h);
 }

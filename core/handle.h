@@ -9,8 +9,9 @@
  * reference on the shared state (an atomic count starting at 2); whichever
  * side lets go last frees it, so neither side ever waits for the other.
  *
- * States (guarded by the handle's mutex; `dropped` is also readable without
- * it, for is_orphaned() on the loop thread):
+ * States (one atomic state word, moved by compare-and-swap, lock-free; a
+ * caller blocking in iouw_handle_wait() sleeps on a condition variable,
+ * which deliver() signals only when a waiter announced itself):
  *
  *   PENDING                 no result yet, caller present
  *   READY                   result stored, not yet taken
