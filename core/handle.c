@@ -1,8 +1,12 @@
 /* core/handle.c: see handle.h. */
+#define _GNU_SOURCE
 #include "handle.h"
 
 #include <errno.h>
-#include <pthread.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -13,7 +17,7 @@ enum {
 	ST_READY = 1,   /* a result was delivered */
 	ST_TAKEN = 2,   /* ... and the caller took it */
 	ST_DROPPED = 4, /* the caller walked away */
-	ST_WAITING = 8, /* a caller blocks in iouw_handle_wait() (under lock) */
+	ST_WAITING = 8, /* a caller sleeps in iouw_handle_wait() (futex on state) */
 };
 
 struct iouw_handle {
@@ -22,15 +26,24 @@ struct iouw_handle {
 	/* Written by the delivering side before ST_READY is published, read
 	 * by the taker after it sees ST_READY. */
 	struct iouw_result result;
-	/* Only for a caller that blocks: wait() sleeps on cond, deliver()
-	 * broadcasts when it sees ST_WAITING. */
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
 	/* Who frees the memory when the last reference goes: NULL for
 	 * free(h) (iouw_handle_new), else the caller of iouw_handle_init(). */
 	void (*release)(void *arg);
 	void *arg;
 };
+
+/* The state word doubles as a futex: a blocking wait() sleeps on it while
+ * it holds @val, deliver() wakes every sleeper. Spurious returns are fine
+ * (the caller re-checks). */
+static void futex_wait(atomic_uint *word, unsigned val)
+{
+	(void)syscall(SYS_futex, (unsigned *)word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static void futex_wake_all(atomic_uint *word)
+{
+	(void)syscall(SYS_futex, (unsigned *)word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
 
 const char *iouw_status_name(enum iouw_status status)
 {
@@ -63,38 +76,27 @@ size_t iouw_handle_size(void)
 	return sizeof(struct iouw_handle);
 }
 
-/* Set up @h (any memory of iouw_handle_size() bytes, suitably aligned). */
-static int handle_setup(struct iouw_handle *h, void (*release)(void *arg), void *arg)
+/* Set up @h (any memory of iouw_handle_size() bytes, suitably aligned):
+ * plain stores, nothing to destroy later. */
+static void handle_setup(struct iouw_handle *h, void (*release)(void *arg), void *arg)
 {
-	if (pthread_mutex_init(&h->lock, NULL) != 0)
-		return -ENOMEM;
-	if (pthread_cond_init(&h->cond, NULL) != 0) {
-		pthread_mutex_destroy(&h->lock);
-		return -ENOMEM;
-	}
 	atomic_init(&h->refs, 2);
 	atomic_init(&h->state, 0);
 	h->result = (struct iouw_result){ .status = IOUW_RESULT_OK };
 	h->release = release;
 	h->arg = arg;
-	return 0;
 }
 
 int iouw_handle_new(struct iouw_handle **ret_handle)
 {
 	struct iouw_handle *h;
-	int r;
 
 	if (!ret_handle)
 		return -EINVAL;
 	h = malloc(sizeof(*h));
 	if (!h)
 		return -ENOMEM;
-	r = handle_setup(h, NULL, NULL);
-	if (r < 0) {
-		free(h);
-		return r;
-	}
+	handle_setup(h, NULL, NULL);
 	*ret_handle = h;
 	return 0;
 }
@@ -102,13 +104,9 @@ int iouw_handle_new(struct iouw_handle **ret_handle)
 int iouw_handle_init(void *mem, void (*release)(void *arg), void *arg,
                      struct iouw_handle **ret_handle)
 {
-	int r;
-
 	if (!mem || !release || !ret_handle)
 		return -EINVAL;
-	r = handle_setup(mem, release, arg);
-	if (r < 0)
-		return r;
+	handle_setup(mem, release, arg);
 	*ret_handle = mem;
 	return 0;
 }
@@ -125,8 +123,6 @@ static void handle_unref(struct iouw_handle *h)
 	st = atomic_load_explicit(&h->state, memory_order_acquire);
 	if ((st & ST_READY) && !(st & ST_TAKEN))
 		free(h->result.buf);
-	pthread_cond_destroy(&h->cond);
-	pthread_mutex_destroy(&h->lock);
 	if (h->release)
 		h->release(h->arg);
 	else
@@ -149,13 +145,8 @@ bool iouw_handle_deliver(struct iouw_handle *h, const struct iouw_result *r)
 	} while (!atomic_compare_exchange_weak_explicit(&h->state, &st, st | ST_READY,
 	                                                memory_order_acq_rel,
 	                                                memory_order_relaxed));
-	if (st & ST_WAITING) {
-		/* The waiter set ST_WAITING under the lock and sleeps (or is
-		 * about to) on cond: broadcast under the same lock. */
-		pthread_mutex_lock(&h->lock);
-		pthread_cond_broadcast(&h->cond);
-		pthread_mutex_unlock(&h->lock);
-	}
+	if (st & ST_WAITING)
+		futex_wake_all(&h->state); /* the caller sleeps on the state word */
 	return true;
 }
 
@@ -195,13 +186,18 @@ int iouw_handle_wait(struct iouw_handle *h, struct iouw_result *ret)
 	r = take(h, ret);
 	if (r != -EAGAIN)
 		return r;
-	pthread_mutex_lock(&h->lock);
-	/* Announce the sleeper; a delivery that already happened shows in
-	 * the old value, one that happens later sees ST_WAITING and
-	 * broadcasts under this lock, which cond_wait releases. */
-	while (!(atomic_fetch_or_explicit(&h->state, ST_WAITING, memory_order_acq_rel) & ST_READY))
-		pthread_cond_wait(&h->cond, &h->lock);
-	pthread_mutex_unlock(&h->lock);
+	/* Announce the sleeper, then sleep while the word still says "no
+	 * result": a delivery that sets ST_READY first makes the futex wait
+	 * return at once (the word changed), one that comes later sees
+	 * ST_WAITING and wakes us. */
+	for (;;) {
+		unsigned st = atomic_fetch_or_explicit(&h->state, ST_WAITING, memory_order_acq_rel) |
+		              ST_WAITING;
+
+		if (st & ST_READY)
+			break;
+		futex_wait(&h->state, st);
+	}
 	return take(h, ret);
 }
 

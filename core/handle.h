@@ -10,8 +10,8 @@
  * side lets go last frees it, so neither side ever waits for the other.
  *
  * States (one atomic state word, moved by compare-and-swap, lock-free; a
- * caller blocking in iouw_handle_wait() sleeps on a condition variable,
- * which deliver() signals only when a waiter announced itself):
+ * caller blocking in iouw_handle_wait() sleeps on that word as a futex,
+ * which deliver() wakes only when a waiter announced itself):
  *
  *   PENDING                 no result yet, caller present
  *   READY                   result stored, not yet taken
@@ -89,8 +89,8 @@ int iouw_handle_new(struct iouw_handle **ret_handle);
  * aligned as malloc's), typically inside a larger block that holds the
  * request too: when the last reference goes, @release(@arg) is called
  * instead of free() (after any untaken buffer is freed; the handle is dead
- * then). Returns 0, -EINVAL (a NULL argument) or -ENOMEM; nothing to undo
- * on error. */
+ * then). Returns 0 or -EINVAL (a NULL argument); nothing to undo on
+ * error. */
 int iouw_handle_init(void *mem, void (*release)(void *arg), void *arg,
                      struct iouw_handle **ret_handle);
 size_t iouw_handle_size(void);

@@ -1351,6 +1351,31 @@ START_TEST(handle_wait_across_threads)
 }
 END_TEST
 
+/* A wait() racing the delivery, many times, with the delivery landing
+ * before, during and after the waiter announces itself: never a lost
+ * wake-up (the case timeout would catch a hang), always the result. */
+START_TEST(handle_wait_races_deliver)
+{
+	for (unsigned i = 0; i < 2000; i++) {
+		struct waiter_thread t = { 0 };
+		struct iouw_result r = { .status = OK, .value = i };
+		pthread_t th;
+
+		ck_assert_int_eq(iouw_handle_new(&t.h), 0);
+		ck_assert_int_eq(pthread_create(&th, NULL, wait_thread, &t), 0);
+		for (volatile unsigned spin = 0; spin < (i % 64) * 50; spin++)
+			;
+		ck_assert(iouw_handle_deliver(t.h, &r));
+		iouw_handle_put(t.h);
+		ck_assert_int_eq(pthread_join(th, NULL), 0);
+		ck_assert_int_eq(t.rc, 0);
+		ck_assert_uint_eq(t.res.value, i);
+		ck_assert_int_eq(iouw_handle_wait(t.h, &t.res), -EALREADY);
+		iouw_handle_drop(t.h);
+	}
+}
+END_TEST
+
 static void *drop_thread(void *arg)
 {
 	iouw_handle_drop(arg);
@@ -2132,6 +2157,7 @@ static Suite *request_suite(void)
 	tcase_add_test(hostile, hostile_negative_results_are_errors);
 
 	tcase_add_test(handle, handle_wait_across_threads);
+	tcase_add_test(handle, handle_wait_races_deliver);
 	tcase_add_test(handle, handle_drop_races_finish);
 	tcase_add_test(handle, handle_drop_after_delivery_frees_untaken_buffer);
 
