@@ -18,11 +18,14 @@ enum {
 	ST_TAKEN = 2,   /* ... and the caller took it */
 	ST_DROPPED = 4, /* the caller walked away */
 	ST_WAITING = 8, /* a caller sleeps in iouw_handle_wait() (futex on state) */
+	ST_PUT = 16,    /* the request side let go */
 };
 
 struct iouw_handle {
-	atomic_uint state;    /* ST_* bits; each set once, never cleared */
-	atomic_int refs;      /* request side + caller side */
+	/* ST_* bits; each set once, never cleared. The two references are
+	 * ST_PUT (request side) and ST_DROPPED (caller side): whichever side
+	 * sets the second of them frees the handle. */
+	atomic_uint state;
 	/* Written by the delivering side before ST_READY is published, read
 	 * by the taker after it sees ST_READY. */
 	struct iouw_result result;
@@ -80,7 +83,6 @@ size_t iouw_handle_size(void)
  * plain stores, nothing to destroy later. */
 static void handle_setup(struct iouw_handle *h, void (*release)(void *arg), void *arg)
 {
-	atomic_init(&h->refs, 2);
 	atomic_init(&h->state, 0);
 	h->result = (struct iouw_result){ .status = IOUW_RESULT_OK };
 	h->release = release;
@@ -111,16 +113,9 @@ int iouw_handle_init(void *mem, void (*release)(void *arg), void *arg,
 	return 0;
 }
 
-/* Drop one reference; the last one frees the state and any untaken buffer. */
-static void handle_unref(struct iouw_handle *h)
+/* Both sides let go: free any untaken buffer, then the memory. */
+static void handle_destroy(struct iouw_handle *h, unsigned st)
 {
-	int before = atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel);
-	unsigned st;
-
-	IOUW_INVARIANT(before > 0, "handle reference count underflow");
-	if (before != 1)
-		return;
-	st = atomic_load_explicit(&h->state, memory_order_acquire);
 	if ((st & ST_READY) && !(st & ST_TAKEN))
 		free(h->result.buf);
 	if (h->release)
@@ -157,7 +152,44 @@ bool iouw_handle_is_dropped(const struct iouw_handle *h)
 
 void iouw_handle_put(struct iouw_handle *h)
 {
-	handle_unref(h);
+	unsigned st = atomic_fetch_or_explicit(&h->state, ST_PUT, memory_order_acq_rel);
+
+	IOUW_INVARIANT(!(st & ST_PUT), "handle put twice");
+	if (st & ST_DROPPED)
+		handle_destroy(h, st | ST_PUT);
+}
+
+bool iouw_handle_deliver_and_put(struct iouw_handle *h, const struct iouw_result *r)
+{
+	unsigned st = atomic_load_explicit(&h->state, memory_order_relaxed);
+	bool written = false;
+	unsigned next;
+
+	do {
+		IOUW_INVARIANT(!(st & ST_READY), "handle result delivered twice");
+		IOUW_INVARIANT(!(st & ST_PUT), "handle put twice");
+		if (st & ST_DROPPED) {
+			next = st | ST_PUT;
+		} else {
+			/* Nobody reads the result before ST_READY is published. */
+			if (!written) {
+				h->result = *r;
+				written = true;
+			}
+			next = st | ST_READY | ST_PUT;
+		}
+	} while (!atomic_compare_exchange_weak_explicit(&h->state, &st, next, memory_order_acq_rel,
+	                                                memory_order_relaxed));
+	if (st & ST_DROPPED) {
+		/* The caller left first: nothing delivered, we are the last. */
+		handle_destroy(h, next);
+		return false;
+	}
+	/* The caller is still there and can only leave through drop(); a
+	 * waiter sleeping in wait() has not dropped, so the word is alive. */
+	if (st & ST_WAITING)
+		futex_wake_all(&h->state);
+	return true;
 }
 
 /* Take the READY result: -EALREADY, -EAGAIN or 0. */
@@ -216,5 +248,6 @@ void iouw_handle_drop(struct iouw_handle *h)
 		return;
 	st = atomic_fetch_or_explicit(&h->state, ST_DROPPED, memory_order_acq_rel);
 	IOUW_INVARIANT(!(st & ST_DROPPED), "handle dropped twice");
-	handle_unref(h);
+	if (st & ST_PUT)
+		handle_destroy(h, st | ST_DROPPED);
 }

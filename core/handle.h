@@ -6,8 +6,9 @@
  * A handle is the C stand-in for the original's oneshot channel: the request
  * (on the loop thread) delivers exactly one result into it, the caller (on
  * any thread) waits for it, polls it, or walks away. Both sides hold one
- * reference on the shared state (an atomic count starting at 2); whichever
- * side lets go last frees it, so neither side ever waits for the other.
+ * reference on the shared state (two bits of its atomic state word: put
+ * and dropped); whichever side lets go last frees it, so neither side ever
+ * waits for the other.
  *
  * States (one atomic state word, moved by compare-and-swap, lock-free; a
  * caller blocking in iouw_handle_wait() sleeps on that word as a futex,
@@ -105,8 +106,16 @@ bool iouw_handle_deliver(struct iouw_handle *h, const struct iouw_result *r);
 /* True once the caller dropped the handle. Thread-safe, lock-free. */
 bool iouw_handle_is_dropped(const struct iouw_handle *h);
 
-/* The request side lets go of its reference (exactly once). */
+/* The request side lets go of its reference (exactly once; "handle put
+ * twice" otherwise). */
 void iouw_handle_put(struct iouw_handle *h);
+
+/* iouw_handle_deliver() then iouw_handle_put() in one atomic step (the
+ * request's usual end). Returns true when the caller was still there:
+ * r->buf is the handle's now. False when the caller had dropped the handle:
+ * nothing delivered, r->buf is still the request's (free it), and the
+ * handle is gone. Either way @h must not be touched afterwards. */
+bool iouw_handle_deliver_and_put(struct iouw_handle *h, const struct iouw_result *r);
 
 /* --- caller side ------------------------------------------------------- */
 

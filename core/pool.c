@@ -21,12 +21,22 @@ struct block_hdr {
 	};
 };
 
+/* The low bit of the shared list's head: the owner freed the pool. Blocks
+ * are aligned, so a real pointer never has it. */
+#define CLOSED ((uintptr_t)1)
+
 struct iouw_pool {
-	_Atomic(struct block_hdr *) given; /* pushed by any thread */
-	atomic_size_t refs;                /* owner (until pool_free) + blocks out */
-	struct block_hdr *local;           /* owner thread only */
+	/* Pushed by any thread; CLOSED once the owner let go. */
+	_Atomic(uintptr_t) given;
+	/* After close: blocks still out; whoever brings it to 0 frees the
+	 * pool. */
+	atomic_size_t remaining;
+	/* Owner thread only. */
+	struct block_hdr *local;
 	unsigned local_count;
 	unsigned max_cached;
+	size_t taken;    /* blocks handed out, ever */
+	size_t returned; /* blocks taken back from the shared list, ever */
 	size_t block_size;
 };
 
@@ -39,47 +49,56 @@ int iouw_pool_new(size_t block_size, unsigned max_cached, struct iouw_pool **ret
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	atomic_init(&p->given, NULL);
-	atomic_init(&p->refs, 1);
+	atomic_init(&p->given, 0);
+	atomic_init(&p->remaining, 0);
 	p->max_cached = max_cached;
 	p->block_size = block_size;
 	*ret_pool = p;
 	return 0;
 }
 
-static void free_list(struct block_hdr *b)
+/* Free a list; returns how many blocks it held. */
+static size_t free_list(struct block_hdr *b)
 {
+	size_t n = 0;
+
 	while (b) {
 		struct block_hdr *next = b->next;
 
 		free(b);
 		b = next;
+		n++;
 	}
+	return n;
 }
 
-/* Drop one reference; the last frees every block still listed and the
- * pool. */
-static void pool_unref(struct iouw_pool *p)
+/* After close: @n more blocks are accounted for; the last frees the pool. */
+static void closed_done(struct iouw_pool *p, size_t n)
 {
-	size_t before = atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel);
+	size_t before = atomic_fetch_sub_explicit(&p->remaining, n, memory_order_acq_rel);
 
-	IOUW_INVARIANT(before != 0, "pool block given back twice or to the wrong pool");
-	if (before != 1)
-		return;
-	free_list(p->local);
-	free_list(atomic_exchange_explicit(&p->given, NULL, memory_order_acquire));
-	free(p);
+	IOUW_INVARIANT(before >= n, "pool block given back twice or to the wrong pool");
+	if (before == n)
+		free(p);
 }
 
 void iouw_pool_free(struct iouw_pool *p)
 {
+	uintptr_t head;
+	size_t listed;
+
 	if (!p)
 		return;
-	free_list(p->local);
+	(void)free_list(p->local);
 	p->local = NULL;
 	p->local_count = 0;
-	free_list(atomic_exchange_explicit(&p->given, NULL, memory_order_acquire));
-	pool_unref(p);
+	/* Every block out is either on the shared list now (taken below) or
+	 * comes back after CLOSED is set (and then frees itself). One extra
+	 * count for this function, so nobody frees the pool under it. */
+	atomic_store_explicit(&p->remaining, p->taken - p->returned + 1, memory_order_relaxed);
+	head = atomic_exchange_explicit(&p->given, CLOSED, memory_order_acq_rel);
+	listed = free_list((struct block_hdr *)head);
+	closed_done(p, listed + 1);
 }
 
 void *iouw_pool_take(struct iouw_pool *p)
@@ -89,7 +108,8 @@ void *iouw_pool_take(struct iouw_pool *p)
 	if (!b) {
 		/* Take everything given back since the last time; keep at
 		 * most max_cached of it. */
-		b = atomic_exchange_explicit(&p->given, NULL, memory_order_acquire);
+		b = (struct block_hdr *)atomic_exchange_explicit(&p->given, 0,
+		                                                 memory_order_acquire);
 		p->local_count = 0;
 		for (struct block_hdr *c = b, *prev = NULL; c; prev = c, c = c->next) {
 			if (p->local_count == p->max_cached) {
@@ -97,11 +117,12 @@ void *iouw_pool_take(struct iouw_pool *p)
 					prev->next = NULL;
 				else
 					b = NULL;
-				free_list(c);
+				p->returned += free_list(c);
 				break;
 			}
 			p->local_count++;
 		}
+		p->returned += p->local_count;
 	}
 	if (b) {
 		p->local = b->next;
@@ -112,7 +133,7 @@ void *iouw_pool_take(struct iouw_pool *p)
 			return NULL;
 		b->pool = p;
 	}
-	atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+	p->taken++;
 	return b + 1;
 }
 
@@ -120,13 +141,19 @@ void iouw_pool_give(void *block)
 {
 	struct block_hdr *b = (struct block_hdr *)block - 1;
 	struct iouw_pool *p = b->pool;
-	struct block_hdr *head = atomic_load_explicit(&p->given, memory_order_relaxed);
+	uintptr_t head = atomic_load_explicit(&p->given, memory_order_relaxed);
 
-	do
-		b->next = head;
-	while (!atomic_compare_exchange_weak_explicit(&p->given, &head, b, memory_order_release,
-	                                              memory_order_relaxed));
-	pool_unref(p);
+	do {
+		if (head & CLOSED) {
+			/* The owner left: free it, and the pool with the last. */
+			free(b);
+			closed_done(p, 1);
+			return;
+		}
+		b->next = (struct block_hdr *)head;
+	} while (!atomic_compare_exchange_weak_explicit(&p->given, &head, (uintptr_t)b,
+	                                                memory_order_release,
+	                                                memory_order_relaxed));
 }
 
 size_t iouw_pool_block_size(const struct iouw_pool *p)
@@ -138,15 +165,20 @@ unsigned iouw_pool_cached(struct iouw_pool *p)
 {
 	unsigned n = p->local_count;
 
-	for (struct block_hdr *b = atomic_load_explicit(&p->given, memory_order_acquire); b;
-	     b = b->next)
+	for (struct block_hdr *b = (struct block_hdr *)atomic_load_explicit(&p->given,
+	                                                                    memory_order_acquire);
+	     b; b = b->next)
 		n++;
 	return n;
 }
 
-unsigned iouw_pool_out(const struct iouw_pool *p)
+unsigned iouw_pool_out(struct iouw_pool *p)
 {
-	size_t refs = atomic_load_explicit(&p->refs, memory_order_relaxed);
+	size_t listed = 0;
 
-	return refs > 0 ? (unsigned)(refs - 1) : 0;
+	for (struct block_hdr *b = (struct block_hdr *)atomic_load_explicit(&p->given,
+	                                                                    memory_order_acquire);
+	     b; b = b->next)
+		listed++;
+	return (unsigned)(p->taken - p->returned - listed);
 }

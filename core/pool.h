@@ -11,16 +11,19 @@
  * list, which the owner empties in one atomic exchange when its private
  * list runs dry (push-only plus take-all: no ABA). Nothing else is shared.
  *
- * Lifetime: the pool holds one reference for its owner and one per block
- * out; iouw_pool_free() drops the owner's and frees what is cached; a block
- * given back after that is freed, and the last block back frees the pool.
- * So the owner may free the pool while blocks are still out (in flight in a
- * loop, or in a handle the caller has not dropped).
+ * Lifetime: the owner counts the blocks it hands out and takes back
+ * (plain counters, its thread only), so giving a block back costs one
+ * compare-and-swap and nothing else. iouw_pool_free() frees what is cached,
+ * records how many blocks are still out and marks the shared list closed
+ * (its low bit); a block given back after that is freed at once and counts
+ * down, and the last one frees the pool. So the owner may free the pool
+ * while blocks are still out (in flight in a loop, or in a handle the
+ * caller has not dropped).
  *
- * Invariants (panic): a block given back to a pool with no block out
- * ("pool block given back twice or to the wrong pool": the count would go
- * below the owner's reference). At most max_cached blocks are kept; beyond
- * that a block coming back is freed.
+ * Invariants (panic): after the pool was freed, more blocks coming back
+ * than were out ("pool block given back twice or to the wrong pool"). At
+ * most max_cached blocks are kept; the owner frees the rest of what came
+ * back when it next takes.
  */
 #ifndef IOUW_POOL_H
 #define IOUW_POOL_H
@@ -52,6 +55,6 @@ size_t iouw_pool_block_size(const struct iouw_pool *p);
 /* Blocks now cached and blocks now out (tests; racy while other threads
  * give blocks back). */
 unsigned iouw_pool_cached(struct iouw_pool *p);
-unsigned iouw_pool_out(const struct iouw_pool *p);
+unsigned iouw_pool_out(struct iouw_pool *p);
 
 #endif /* IOUW_POOL_H */

@@ -762,25 +762,33 @@ static bool returns_buffer(const struct kind_request *k)
 }
 
 /* Deliver (@status, @err, @value) with the caller's buffer, then release
- * every resource exactly once. Ends the request. */
+ * every resource exactly once. Ends the request: the handle's last
+ * reference may take the block holding k with it, so k is not touched
+ * after the handle is let go. */
 static void end_with(struct kind_request *k, enum iouw_status status, int err, size_t value)
 {
 	struct iouw_result r = { .status = status, .err = err, .value = value };
-	bool gives_buf = returns_buffer(k);
+	struct iouw_handle *h = k->handle;
+	void *buf = NULL; /* the caller's buffer (recv, read_at) */
 
-	if (gives_buf) {
+	if (returns_buffer(k)) {
+		buf = k->buf;
 		r.buf = k->buf;
 		r.buf_len = k->done;
 		r.buf_capacity = k->capacity;
+	} else {
+		free_copy(k); /* send/write copy */
 	}
-	/* A detached request already told its caller (ABANDONED, no buffer). */
-	if (!k->detached && iouw_handle_deliver(k->handle, &r) && gives_buf)
-		k->buf = NULL; /* the caller owns it now */
-	free_copy(k); /* caller's buffer nobody wants, or send/write copy */
 	iouw_fd_put(k->fdref);
-	/* Last: when the caller let go already, this gives back the block
-	 * that holds k. */
-	iouw_handle_put(k->handle);
+	if (k->detached) {
+		/* Already told its caller (ABANDONED, no buffer): the buffer
+		 * the kernel may have written stays ours to free. */
+		iouw_handle_put(h);
+		free(buf);
+		return;
+	}
+	if (!iouw_handle_deliver_and_put(h, &r))
+		free(buf); /* the caller left: nobody wants it */
 }
 
 /* docs/requests.md §4.4, fallback row. */

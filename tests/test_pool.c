@@ -8,7 +8,8 @@
  *   later, on other threads too, and the last one frees the pool (ASan
  *   and the leak checker see the rest);
  * - blocks given back from several threads at once while the owner takes:
- *   none lost, none handed out twice;
+ *   none lost, none handed out twice; the owner freeing the pool while
+ *   other threads give blocks back: each freed once, the pool too;
  * - a request's block (request + handle) goes back to the pool only when
  *   both the request has ended and the caller dropped the handle, in
  *   either order; a pool of the wrong block size is -EINVAL.
@@ -152,6 +153,35 @@ START_TEST(pool_given_back_on_many_threads)
 }
 END_TEST
 
+/* The owner frees the pool while other threads are giving blocks back:
+ * every block is freed exactly once and so is the pool (ASan, leak
+ * checker), whichever side comes last. */
+START_TEST(pool_freed_while_blocks_come_back)
+{
+	static void *blocks[GIVERS][PER_GIVER];
+
+	for (unsigned round = 0; round < 20; round++) {
+		struct give_arg args[GIVERS];
+		pthread_t t[GIVERS];
+		struct iouw_pool *p;
+
+		ck_assert_int_eq(iouw_pool_new(24, 64, &p), 0);
+		for (unsigned g = 0; g < GIVERS; g++) {
+			for (unsigned i = 0; i < PER_GIVER / 10; i++)
+				blocks[g][i] = iouw_pool_take(p);
+			args[g] = (struct give_arg){ blocks[g], PER_GIVER / 10 };
+		}
+		for (unsigned g = 0; g < GIVERS; g++)
+			ck_assert_int_eq(pthread_create(&t[g], NULL, give_all, &args[g]), 0);
+		if (round % 2)
+			usleep(100);
+		iouw_pool_free(p);
+		for (unsigned g = 0; g < GIVERS; g++)
+			ck_assert_int_eq(pthread_join(t[g], NULL), 0);
+	}
+}
+END_TEST
+
 START_TEST(request_block_back_after_both_sides)
 {
 	int sv[2];
@@ -239,6 +269,7 @@ static Suite *pool_suite(void)
 	tcase_add_test(tc, pool_keeps_at_most_max_cached);
 	tcase_add_test(tc, pool_freed_with_blocks_out);
 	tcase_add_test(tc, pool_given_back_on_many_threads);
+	tcase_add_test(tc, pool_freed_while_blocks_come_back);
 	tcase_add_test(req, request_block_back_after_both_sides);
 	tcase_add_test(req, request_blocks_outlive_the_pool);
 	suite_add_tcase(s, tc);
