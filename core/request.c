@@ -178,8 +178,31 @@ static int new_kind(enum iouw_request_kind kind, int fd, struct iouw_fd *shared,
 		return r;
 	}
 	k = (struct kind_request *)((char *)block + handle_space());
-	memset(k, 0, offsetof(struct kind_request, small));
+	/* Every field but small[] set here, one by one: a memset of this
+	 * size compiles to `rep stos`, whose start-up cost was half of
+	 * new_kind's time (perf). */
+	k->base.ops = NULL;
+	k->kind = kind;
+	k->fdref = NULL;
+	k->fd = -1;
 	k->handle = h;
+	k->file_offset = 0;
+	k->exact = false;
+	k->buf = NULL;
+	k->capacity = 0;
+	k->len = 0;
+	k->done = 0;
+	k->segs = NULL;
+	k->nsegs = 0;
+	k->seg_index = 0;
+	k->seg_off = 0;
+	k->iov = NULL;
+	k->seg1 = (struct iovec){ NULL, 0 };
+	k->recorded = false;
+	k->detached = false;
+	k->status = IOUW_RESULT_OK;
+	k->err = 0;
+	k->value = 0;
 	if (shared) {
 		k->fdref = iouw_fd_get(shared);
 	} else {
