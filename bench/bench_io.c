@@ -22,7 +22,8 @@
  * previous round and submits this one: one io_uring_enter per round, as on
  * the raw side), takes every result from its handle (checked: OK, full
  * length; reads and receives get their buffer back, which the caller keeps
- * for its next receive) and drops the handle. Both rings: 128 entries, no flags. One thread.
+ * for its next receive) and drops the handle (iouw_handle_take_and_drop:
+ * both in one step). Both rings: 128 entries, no flags. One thread.
  *
  * Rates are operations per second (a round trip or a write+read counts two),
  * the best of five interleaved runs per side, on the wall clock (what the
@@ -203,12 +204,12 @@ static size_t collect(struct inflight *q)
 	while (q->len > 0) {
 		size_t at = q->head;
 		struct iouw_result res;
-		int r = iouw_handle_try(q->h[at], &res);
+		int r = iouw_handle_take_and_drop(q->h[at], &res);
 
 		if (r == -EAGAIN)
 			break;
 		if (r < 0)
-			die("iouw_handle_try", -r);
+			die("iouw_handle_take_and_drop", -r);
 		if (res.status != IOUW_RESULT_OK || res.value != q->expect[at] ||
 		    (q->has_buf[at] && res.buf_len != q->expect[at])) {
 			fprintf(stderr, "bench_io: loop result %s err %d value %zu, expected ok %zu\n",
@@ -220,7 +221,6 @@ static size_t collect(struct inflight *q)
 			res.buf = NULL;
 		}
 		iouw_result_free(&res);
-		iouw_handle_drop(q->h[at]);
 		q->head = (q->head + 1) % cap;
 		q->len--;
 		taken++;

@@ -233,6 +233,30 @@ int iouw_handle_wait(struct iouw_handle *h, struct iouw_result *ret)
 	return take(h, ret);
 }
 
+int iouw_handle_take_and_drop(struct iouw_handle *h, struct iouw_result *ret)
+{
+	unsigned st, next;
+
+	if (!h || !ret)
+		return -EINVAL;
+	st = atomic_load_explicit(&h->state, memory_order_acquire);
+	do {
+		IOUW_INVARIANT(!(st & ST_DROPPED), "handle dropped twice");
+		if (st & ST_TAKEN)
+			return -EALREADY;
+		if (!(st & ST_READY))
+			return -EAGAIN;
+		/* Copied before the handle may go: the result is stable once
+		 * ST_READY is seen. */
+		*ret = h->result;
+		next = st | ST_TAKEN | ST_DROPPED;
+	} while (!atomic_compare_exchange_weak_explicit(&h->state, &st, next, memory_order_acq_rel,
+	                                                memory_order_acquire));
+	if (st & ST_PUT)
+		handle_destroy(h, next);
+	return 0;
+}
+
 int iouw_handle_try(struct iouw_handle *h, struct iouw_result *ret)
 {
 	if (!h || !ret)

@@ -128,6 +128,12 @@ int iouw_handle_wait(struct iouw_handle *h, struct iouw_result *ret);
 /* Like iouw_handle_wait() but never blocks: -EAGAIN when no result yet. */
 int iouw_handle_try(struct iouw_handle *h, struct iouw_result *ret);
 
+/* iouw_handle_try() then, when it took the result, iouw_handle_drop(), in
+ * one atomic step (the usual poll): 0 with *ret taken and the handle gone;
+ * -EAGAIN (no result yet) or -EALREADY (already taken) with nothing
+ * changed, the handle still the caller's; -EINVAL for a NULL argument. */
+int iouw_handle_take_and_drop(struct iouw_handle *h, struct iouw_result *ret);
+
 /* The caller lets go (exactly once, after taking the result or instead of
  * it). Before a result arrives this orphans send/recv/read_at requests
  * (write_at and sync continue). An untaken result's buffer is freed. NULL is

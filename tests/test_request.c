@@ -1376,6 +1376,60 @@ START_TEST(handle_wait_races_deliver)
 }
 END_TEST
 
+/* iouw_handle_take_and_drop(): nothing changes until a result is there;
+ * then it takes the result (buffer included) and lets go in one step,
+ * whichever side is left to free the handle. */
+START_TEST(handle_take_and_drop)
+{
+	for (unsigned put_first = 0; put_first < 2; put_first++) {
+		struct iouw_handle *h;
+		struct iouw_result r = { .status = OK, .value = 3, .buf = xmalloc(4), .buf_len = 3,
+		                         .buf_capacity = 4 };
+		struct iouw_result got;
+
+		ck_assert_int_eq(iouw_handle_new(&h), 0);
+		ck_assert_int_eq(iouw_handle_take_and_drop(h, &got), -EAGAIN);
+		ck_assert_int_eq(iouw_handle_take_and_drop(NULL, &got), -EINVAL);
+		ck_assert_int_eq(iouw_handle_take_and_drop(h, NULL), -EINVAL);
+		ck_assert(!iouw_handle_is_dropped(h)); /* still the caller's */
+		if (put_first) {
+			ck_assert(iouw_handle_deliver_and_put(h, &r));
+		} else {
+			ck_assert(iouw_handle_deliver(h, &r));
+		}
+		ck_assert_int_eq(iouw_handle_take_and_drop(h, &got), 0);
+		if (!put_first)
+			iouw_handle_put(h); /* the request side goes last: frees it */
+		ck_assert_int_eq(got.status, OK);
+		ck_assert_uint_eq(got.value, 3);
+		ck_assert_ptr_eq(got.buf, r.buf); /* the caller's now */
+		iouw_result_free(&got);
+	}
+	{
+		/* Already taken: -EALREADY, nothing dropped. */
+		struct iouw_handle *h;
+		struct iouw_result r = { .status = OK }, got;
+
+		ck_assert_int_eq(iouw_handle_new(&h), 0);
+		ck_assert(iouw_handle_deliver_and_put(h, &r));
+		ck_assert_int_eq(iouw_handle_try(h, &got), 0);
+		ck_assert_int_eq(iouw_handle_take_and_drop(h, &got), -EALREADY);
+		iouw_handle_drop(h);
+	}
+	{
+		/* deliver_and_put after the caller left: false, the buffer
+		 * stays with the request side, the handle is gone. */
+		struct iouw_handle *h;
+		struct iouw_result r = { .status = OK, .buf = xmalloc(4) };
+
+		ck_assert_int_eq(iouw_handle_new(&h), 0);
+		iouw_handle_drop(h);
+		ck_assert(!iouw_handle_deliver_and_put(h, &r));
+		free(r.buf);
+	}
+}
+END_TEST
+
 static void *drop_thread(void *arg)
 {
 	iouw_handle_drop(arg);
@@ -2158,6 +2212,7 @@ static Suite *request_suite(void)
 
 	tcase_add_test(handle, handle_wait_across_threads);
 	tcase_add_test(handle, handle_wait_races_deliver);
+	tcase_add_test(handle, handle_take_and_drop);
 	tcase_add_test(handle, handle_drop_races_finish);
 	tcase_add_test(handle, handle_drop_after_delivery_frees_untaken_buffer);
 
