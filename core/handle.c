@@ -1,22 +1,52 @@
 /* core/handle.c: see handle.h. */
+#define _GNU_SOURCE
 #include "handle.h"
 
 #include <errno.h>
-#include <pthread.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
 #include "invariant.h"
 
-struct iouw_handle {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	atomic_int refs;      /* request side + caller side */
-	atomic_bool dropped;  /* caller walked away */
-	bool ready;           /* a result was delivered */
-	bool taken;           /* ... and the caller took it */
-	struct iouw_result result;
+/* The state word: which of these happened. */
+enum {
+	ST_READY = 1,   /* a result was delivered */
+	ST_TAKEN = 2,   /* ... and the caller took it */
+	ST_DROPPED = 4, /* the caller walked away */
+	ST_WAITING = 8, /* a caller sleeps in iouw_handle_wait() (futex on state) */
+	ST_PUT = 16,    /* the request side let go */
 };
+
+struct iouw_handle {
+	/* ST_* bits; each set once, never cleared. The two references are
+	 * ST_PUT (request side) and ST_DROPPED (caller side): whichever side
+	 * sets the second of them frees the handle. */
+	atomic_uint state;
+	/* Written by the delivering side before ST_READY is published, read
+	 * by the taker after it sees ST_READY. */
+	struct iouw_result result;
+	/* Who frees the memory when the last reference goes: NULL for
+	 * free(h) (iouw_handle_new), else the caller of iouw_handle_init(). */
+	void (*release)(void *arg);
+	void *arg;
+};
+
+/* The state word doubles as a futex: a blocking wait() sleeps on it while
+ * it holds @val, deliver() wakes every sleeper. Spurious returns are fine
+ * (the caller re-checks). */
+static void futex_wait(atomic_uint *word, unsigned val)
+{
+	(void)syscall(SYS_futex, (unsigned *)word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static void futex_wake_all(atomic_uint *word)
+{
+	(void)syscall(SYS_futex, (unsigned *)word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
 
 const char *iouw_status_name(enum iouw_status status)
 {
@@ -44,81 +74,138 @@ void iouw_result_free(struct iouw_result *r)
 	r->buf_capacity = 0;
 }
 
+size_t iouw_handle_size(void)
+{
+	return sizeof(struct iouw_handle);
+}
+
+/* Set up @h (any memory of iouw_handle_size() bytes, suitably aligned):
+ * plain stores, nothing to destroy later. */
+static void handle_setup(struct iouw_handle *h, void (*release)(void *arg), void *arg)
+{
+	atomic_init(&h->state, 0);
+	h->result = (struct iouw_result){ .status = IOUW_RESULT_OK };
+	h->release = release;
+	h->arg = arg;
+}
+
 int iouw_handle_new(struct iouw_handle **ret_handle)
 {
 	struct iouw_handle *h;
 
 	if (!ret_handle)
 		return -EINVAL;
-	h = calloc(1, sizeof(*h));
+	h = malloc(sizeof(*h));
 	if (!h)
 		return -ENOMEM;
-	if (pthread_mutex_init(&h->lock, NULL) != 0) {
-		free(h);
-		return -ENOMEM;
-	}
-	if (pthread_cond_init(&h->cond, NULL) != 0) {
-		pthread_mutex_destroy(&h->lock);
-		free(h);
-		return -ENOMEM;
-	}
-	atomic_init(&h->refs, 2);
-	atomic_init(&h->dropped, false);
+	handle_setup(h, NULL, NULL);
 	*ret_handle = h;
 	return 0;
 }
 
-/* Drop one reference; the last one frees the state and any untaken buffer. */
-static void handle_unref(struct iouw_handle *h)
+int iouw_handle_init(void *mem, void (*release)(void *arg), void *arg,
+                     struct iouw_handle **ret_handle)
 {
-	int before = atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel);
+	if (!mem || !release || !ret_handle)
+		return -EINVAL;
+	handle_setup(mem, release, arg);
+	*ret_handle = mem;
+	return 0;
+}
 
-	IOUW_INVARIANT(before > 0, "handle reference count underflow");
-	if (before != 1)
-		return;
-	if (h->ready && !h->taken)
+/* Both sides let go: free any untaken buffer, then the memory. */
+static void handle_destroy(struct iouw_handle *h, unsigned st)
+{
+	if ((st & ST_READY) && !(st & ST_TAKEN))
 		free(h->result.buf);
-	pthread_cond_destroy(&h->cond);
-	pthread_mutex_destroy(&h->lock);
-	free(h);
+	if (h->release)
+		h->release(h->arg);
+	else
+		free(h);
 }
 
 bool iouw_handle_deliver(struct iouw_handle *h, const struct iouw_result *r)
 {
-	bool delivered = false;
+	unsigned st = atomic_load_explicit(&h->state, memory_order_relaxed);
 
-	pthread_mutex_lock(&h->lock);
-	IOUW_INVARIANT(!h->ready, "handle result delivered twice");
-	if (!atomic_load_explicit(&h->dropped, memory_order_relaxed)) {
-		h->result = *r;
-		h->ready = true;
-		delivered = true;
-		pthread_cond_broadcast(&h->cond);
-	}
-	pthread_mutex_unlock(&h->lock);
-	return delivered;
+	IOUW_INVARIANT(!(st & ST_READY), "handle result delivered twice");
+	if (st & ST_DROPPED)
+		return false;
+	/* Nobody reads the result before ST_READY is published below. */
+	h->result = *r;
+	do {
+		IOUW_INVARIANT(!(st & ST_READY), "handle result delivered twice");
+		if (st & ST_DROPPED)
+			return false; /* the caller left meanwhile: r->buf stays ours */
+	} while (!atomic_compare_exchange_weak_explicit(&h->state, &st, st | ST_READY,
+	                                                memory_order_acq_rel,
+	                                                memory_order_relaxed));
+	if (st & ST_WAITING)
+		futex_wake_all(&h->state); /* the caller sleeps on the state word */
+	return true;
 }
 
 bool iouw_handle_is_dropped(const struct iouw_handle *h)
 {
-	return atomic_load_explicit(&h->dropped, memory_order_acquire);
+	return atomic_load_explicit(&h->state, memory_order_acquire) & ST_DROPPED;
 }
 
 void iouw_handle_put(struct iouw_handle *h)
 {
-	handle_unref(h);
+	unsigned st = atomic_fetch_or_explicit(&h->state, ST_PUT, memory_order_acq_rel);
+
+	IOUW_INVARIANT(!(st & ST_PUT), "handle put twice");
+	if (st & ST_DROPPED)
+		handle_destroy(h, st | ST_PUT);
 }
 
-/* Take the READY result under the lock. */
-static int take_locked(struct iouw_handle *h, struct iouw_result *ret)
+bool iouw_handle_deliver_and_put(struct iouw_handle *h, const struct iouw_result *r)
 {
-	if (h->taken)
-		return -EALREADY;
-	if (!h->ready)
-		return -EAGAIN;
+	unsigned st = atomic_load_explicit(&h->state, memory_order_relaxed);
+	bool written = false;
+	unsigned next;
+
+	do {
+		IOUW_INVARIANT(!(st & ST_READY), "handle result delivered twice");
+		IOUW_INVARIANT(!(st & ST_PUT), "handle put twice");
+		if (st & ST_DROPPED) {
+			next = st | ST_PUT;
+		} else {
+			/* Nobody reads the result before ST_READY is published. */
+			if (!written) {
+				h->result = *r;
+				written = true;
+			}
+			next = st | ST_READY | ST_PUT;
+		}
+	} while (!atomic_compare_exchange_weak_explicit(&h->state, &st, next, memory_order_acq_rel,
+	                                                memory_order_relaxed));
+	if (st & ST_DROPPED) {
+		/* The caller left first: nothing delivered, we are the last. */
+		handle_destroy(h, next);
+		return false;
+	}
+	/* The caller is still there and can only leave through drop(); a
+	 * waiter sleeping in wait() has not dropped, so the word is alive. */
+	if (st & ST_WAITING)
+		futex_wake_all(&h->state);
+	return true;
+}
+
+/* Take the READY result: -EALREADY, -EAGAIN or 0. */
+static int take(struct iouw_handle *h, struct iouw_result *ret)
+{
+	unsigned st = atomic_load_explicit(&h->state, memory_order_acquire);
+
+	do {
+		if (st & ST_TAKEN)
+			return -EALREADY;
+		if (!(st & ST_READY))
+			return -EAGAIN;
+	} while (!atomic_compare_exchange_weak_explicit(&h->state, &st, st | ST_TAKEN,
+	                                                memory_order_acquire,
+	                                                memory_order_acquire));
 	*ret = h->result;
-	h->taken = true;
-	h->result.buf = NULL;
 	return 0;
 }
 
@@ -128,34 +215,63 @@ int iouw_handle_wait(struct iouw_handle *h, struct iouw_result *ret)
 
 	if (!h || !ret)
 		return -EINVAL;
-	pthread_mutex_lock(&h->lock);
-	while (!h->ready)
-		pthread_cond_wait(&h->cond, &h->lock);
-	r = take_locked(h, ret);
-	pthread_mutex_unlock(&h->lock);
-	return r;
+	r = take(h, ret);
+	if (r != -EAGAIN)
+		return r;
+	/* Announce the sleeper, then sleep while the word still says "no
+	 * result": a delivery that sets ST_READY first makes the futex wait
+	 * return at once (the word changed), one that comes later sees
+	 * ST_WAITING and wakes us. */
+	for (;;) {
+		unsigned st = atomic_fetch_or_explicit(&h->state, ST_WAITING, memory_order_acq_rel) |
+		              ST_WAITING;
+
+		if (st & ST_READY)
+			break;
+		futex_wait(&h->state, st);
+	}
+	return take(h, ret);
+}
+
+int iouw_handle_take_and_drop(struct iouw_handle *h, struct iouw_result *ret)
+{
+	unsigned st, next;
+
+	if (!h || !ret)
+		return -EINVAL;
+	st = atomic_load_explicit(&h->state, memory_order_acquire);
+	do {
+		IOUW_INVARIANT(!(st & ST_DROPPED), "handle dropped twice");
+		if (st & ST_TAKEN)
+			return -EALREADY;
+		if (!(st & ST_READY))
+			return -EAGAIN;
+		/* Copied before the handle may go: the result is stable once
+		 * ST_READY is seen. */
+		*ret = h->result;
+		next = st | ST_TAKEN | ST_DROPPED;
+	} while (!atomic_compare_exchange_weak_explicit(&h->state, &st, next, memory_order_acq_rel,
+	                                                memory_order_acquire));
+	if (st & ST_PUT)
+		handle_destroy(h, next);
+	return 0;
 }
 
 int iouw_handle_try(struct iouw_handle *h, struct iouw_result *ret)
 {
-	int r;
-
 	if (!h || !ret)
 		return -EINVAL;
-	pthread_mutex_lock(&h->lock);
-	r = take_locked(h, ret);
-	pthread_mutex_unlock(&h->lock);
-	return r;
+	return take(h, ret);
 }
 
 void iouw_handle_drop(struct iouw_handle *h)
 {
+	unsigned st;
+
 	if (!h)
 		return;
-	pthread_mutex_lock(&h->lock);
-	IOUW_INVARIANT(!atomic_load_explicit(&h->dropped, memory_order_relaxed),
-	               "handle dropped twice");
-	atomic_store_explicit(&h->dropped, true, memory_order_release);
-	pthread_mutex_unlock(&h->lock);
-	handle_unref(h);
+	st = atomic_fetch_or_explicit(&h->state, ST_DROPPED, memory_order_acq_rel);
+	IOUW_INVARIANT(!(st & ST_DROPPED), "handle dropped twice");
+	if (st & ST_PUT)
+		handle_destroy(h, st | ST_DROPPED);
 }

@@ -6,11 +6,13 @@
  * A handle is the C stand-in for the original's oneshot channel: the request
  * (on the loop thread) delivers exactly one result into it, the caller (on
  * any thread) waits for it, polls it, or walks away. Both sides hold one
- * reference on the shared state (an atomic count starting at 2); whichever
- * side lets go last frees it, so neither side ever waits for the other.
+ * reference on the shared state (two bits of its atomic state word: put
+ * and dropped); whichever side lets go last frees it, so neither side ever
+ * waits for the other.
  *
- * States (guarded by the handle's mutex; `dropped` is also readable without
- * it, for is_orphaned() on the loop thread):
+ * States (one atomic state word, moved by compare-and-swap, lock-free; a
+ * caller blocking in iouw_handle_wait() sleeps on that word as a futex,
+ * which deliver() wakes only when a waiter announced itself):
  *
  *   PENDING                 no result yet, caller present
  *   READY                   result stored, not yet taken
@@ -84,6 +86,16 @@ void iouw_result_free(struct iouw_result *r);
  * Returns 0 and sets *ret_handle, -EINVAL (ret_handle NULL) or -ENOMEM. */
 int iouw_handle_new(struct iouw_handle **ret_handle);
 
+/* The same handle in memory the caller provides (iouw_handle_size() bytes,
+ * aligned as malloc's), typically inside a larger block that holds the
+ * request too: when the last reference goes, @release(@arg) is called
+ * instead of free() (after any untaken buffer is freed; the handle is dead
+ * then). Returns 0 or -EINVAL (a NULL argument); nothing to undo on
+ * error. */
+int iouw_handle_init(void *mem, void (*release)(void *arg), void *arg,
+                     struct iouw_handle **ret_handle);
+size_t iouw_handle_size(void);
+
 /* Store @r as the result and wake the caller. Returns true when the caller
  * is still there: ownership of r->buf moved to the handle. Returns false
  * when the caller already dropped the handle: nothing changed, r->buf is
@@ -94,8 +106,16 @@ bool iouw_handle_deliver(struct iouw_handle *h, const struct iouw_result *r);
 /* True once the caller dropped the handle. Thread-safe, lock-free. */
 bool iouw_handle_is_dropped(const struct iouw_handle *h);
 
-/* The request side lets go of its reference (exactly once). */
+/* The request side lets go of its reference (exactly once; "handle put
+ * twice" otherwise). */
 void iouw_handle_put(struct iouw_handle *h);
+
+/* iouw_handle_deliver() then iouw_handle_put() in one atomic step (the
+ * request's usual end). Returns true when the caller was still there:
+ * r->buf is the handle's now. False when the caller had dropped the handle:
+ * nothing delivered, r->buf is still the request's (free it), and the
+ * handle is gone. Either way @h must not be touched afterwards. */
+bool iouw_handle_deliver_and_put(struct iouw_handle *h, const struct iouw_result *r);
 
 /* --- caller side ------------------------------------------------------- */
 
@@ -107,6 +127,12 @@ int iouw_handle_wait(struct iouw_handle *h, struct iouw_result *ret);
 
 /* Like iouw_handle_wait() but never blocks: -EAGAIN when no result yet. */
 int iouw_handle_try(struct iouw_handle *h, struct iouw_result *ret);
+
+/* iouw_handle_try() then, when it took the result, iouw_handle_drop(), in
+ * one atomic step (the usual poll): 0 with *ret taken and the handle gone;
+ * -EAGAIN (no result yet) or -EALREADY (already taken) with nothing
+ * changed, the handle still the caller's; -EINVAL for a NULL argument. */
+int iouw_handle_take_and_drop(struct iouw_handle *h, struct iouw_result *ret);
 
 /* The caller lets go (exactly once, after taking the result or instead of
  * it). Before a result arrives this orphans send/recv/read_at requests

@@ -5,6 +5,7 @@
 #include "request.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,12 +14,15 @@
 
 #include <liburing.h>
 
+#include "fd.h"
 #include "invariant.h"
+#include "pool.h"
 
 struct kind_request {
 	struct iouw_request base;
 	enum iouw_request_kind kind;
-	int fd;                    /* our dup, closed exactly once */
+	struct iouw_fd *fdref;     /* our reference, put exactly once */
+	int fd;                    /* its number, as the SQEs carry it */
 	struct iouw_handle *handle;
 	uint64_t file_offset;      /* read_at, write_at */
 	bool exact;                /* recv */
@@ -35,15 +39,39 @@ struct kind_request {
 	unsigned nsegs;
 	unsigned seg_index;
 	size_t seg_off;
-	/* What the last WRITEV SQE points at (lives here, not on a stack). */
-	struct iovec iov[IOUW_REQUEST_MAX_IOVECS];
+	/* Several buffers: what the last WRITEV SQE points at (allocated with
+	 * segs, IOUW_REQUEST_MAX_IOVECS entries after them; lives there, not
+	 * on a stack); NULL for one buffer. */
+	struct iovec *iov;
+	struct iovec seg1;         /* segs for a single buffer */
 
 	bool recorded;
 	bool detached;   /* abandoned in flight: caller told, resources kept */
 	enum iouw_status status;
 	int err;
 	size_t value;
+
+	/* send/write_at copies of at most SMALL_COPY bytes live here (buf
+	 * points in); not zeroed at construction. Stays last. */
+	uint8_t small[];
 };
+
+/* Copies this long or shorter stay inside the request's block. */
+#define SMALL_COPY 128
+
+/* One block holds the handle, then the request (the handle's last
+ * reference gives the whole block back: see hand_out and end_with). */
+static size_t handle_space(void)
+{
+	const size_t a = _Alignof(max_align_t);
+
+	return (iouw_handle_size() + a - 1) / a * a;
+}
+
+static size_t block_size(void)
+{
+	return handle_space() + sizeof(struct kind_request) + SMALL_COPY;
+}
 
 /* send, recv and read_at can be orphaned; write_at and sync never are (their
  * work continues after the caller left), so their table has no is_orphaned
@@ -113,25 +141,79 @@ uint64_t iouw_deadline_after(uint64_t now_ns, uint64_t timeout_ns)
 
 /* ---- construction ------------------------------------------------------ */
 
-static int new_kind(enum iouw_request_kind kind, int fd, struct kind_request **ret)
+static void release_pooled(void *block)
 {
-	struct kind_request *k = calloc(1, sizeof(*k));
+	iouw_pool_give(block);
+}
+
+static void release_malloced(void *block)
+{
+	free(block);
+}
+
+int iouw_request_pool_new(unsigned max_cached, struct iouw_pool **ret_pool)
+{
+	return iouw_pool_new(block_size(), max_cached, ret_pool);
+}
+
+/* A new request on @shared (a reference is taken) or, when @shared is
+ * NULL, on a private duplicate of @fd; its block (handle and request) from
+ * @pool, or malloc'd when @pool is NULL. */
+static int new_kind(enum iouw_request_kind kind, int fd, struct iouw_fd *shared,
+                    struct iouw_pool *pool, struct kind_request **ret)
+{
+	void *block;
+	struct kind_request *k;
+	struct iouw_handle *h;
 	int r;
 
-	if (!k)
+	if (pool && iouw_pool_block_size(pool) != block_size())
+		return -EINVAL;
+	block = pool ? iouw_pool_take(pool) : malloc(block_size());
+	if (!block)
 		return -ENOMEM;
-	k->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (k->fd < 0) {
-		r = -errno;
-		free(k);
-		return r;
-	}
-	r = iouw_handle_new(&k->handle);
+	r = iouw_handle_init(block, pool ? release_pooled : release_malloced, block, &h);
 	if (r < 0) {
-		close(k->fd);
-		free(k);
+		(pool ? release_pooled : release_malloced)(block);
 		return r;
 	}
+	k = (struct kind_request *)((char *)block + handle_space());
+	/* Every field but small[] set here, one by one: a memset of this
+	 * size compiles to `rep stos`, whose start-up cost was half of
+	 * new_kind's time (perf). */
+	k->base.ops = NULL;
+	k->kind = kind;
+	k->fdref = NULL;
+	k->fd = -1;
+	k->handle = h;
+	k->file_offset = 0;
+	k->exact = false;
+	k->buf = NULL;
+	k->capacity = 0;
+	k->len = 0;
+	k->done = 0;
+	k->segs = NULL;
+	k->nsegs = 0;
+	k->seg_index = 0;
+	k->seg_off = 0;
+	k->iov = NULL;
+	k->seg1 = (struct iovec){ NULL, 0 };
+	k->recorded = false;
+	k->detached = false;
+	k->status = IOUW_RESULT_OK;
+	k->err = 0;
+	k->value = 0;
+	if (shared) {
+		k->fdref = iouw_fd_get(shared);
+	} else {
+		r = iouw_fd_dup(fd, &k->fdref);
+		if (r < 0) {
+			iouw_handle_put(h);
+			iouw_handle_drop(h); /* the last reference: the block goes */
+			return r;
+		}
+	}
+	k->fd = iouw_fd_num(k->fdref);
 	k->base.ops = kind == IOUW_REQUEST_WRITE_AT || kind == IOUW_REQUEST_SYNC
 		? &kind_ops_never_orphaned : &kind_ops;
 	k->base.deadline_ns = IOUW_NO_DEADLINE;
@@ -140,14 +222,26 @@ static int new_kind(enum iouw_request_kind kind, int fd, struct kind_request **r
 	return 0;
 }
 
+/* Free what a send/write_at copy allocated outside the block. */
+static void free_copy(struct kind_request *k)
+{
+	if (k->buf != k->small)
+		free(k->buf);
+	k->buf = NULL;
+	if (k->segs != &k->seg1)
+		free(k->segs);
+	k->segs = NULL;
+}
+
 /* Undo new_kind() for a request nobody saw yet. */
 static void discard_new(struct kind_request *k)
 {
-	iouw_handle_put(k->handle);
-	iouw_handle_drop(k->handle);
-	close(k->fd);
-	free(k->segs);
-	free(k);
+	struct iouw_handle *h = k->handle;
+
+	free_copy(k);
+	iouw_fd_put(k->fdref);
+	iouw_handle_put(h);
+	iouw_handle_drop(h); /* the last reference: the block goes */
 }
 
 /* Validate @iov for send/write_at: 0 and *ret_total, or -EINVAL. */
@@ -184,11 +278,22 @@ static int copy_iov(struct kind_request *k, const struct iovec *iov, unsigned io
 	size_t at = 0;
 	unsigned s = 0;
 
-	k->buf = malloc(total);
-	k->segs = calloc(nonempty, sizeof(*k->segs));
+	k->buf = total <= SMALL_COPY ? k->small : malloc(total);
+	if (nonempty == 1) {
+		k->segs = &k->seg1;
+	} else {
+		/* The segments, then the WRITEV iovecs. */
+		k->segs = calloc((size_t)nonempty + IOUW_REQUEST_MAX_IOVECS, sizeof(*k->segs));
+		if (k->segs)
+			k->iov = k->segs + nonempty;
+	}
 	if (!k->buf || !k->segs) {
-		free(k->buf);
+		if (k->buf != k->small)
+			free(k->buf);
+		if (k->segs != &k->seg1)
+			free(k->segs);
 		k->buf = NULL;
+		k->segs = NULL;
 		return -ENOMEM;
 	}
 	for (unsigned i = 0; i < iovcnt; i++) {
@@ -205,8 +310,9 @@ static int copy_iov(struct kind_request *k, const struct iovec *iov, unsigned io
 	return 0;
 }
 
-static int build_vectored(enum iouw_request_kind kind, int fd, uint64_t file_offset,
-                          const struct iovec *iov, unsigned iovcnt, struct kind_request **ret)
+static int build_vectored(enum iouw_request_kind kind, int fd, struct iouw_fd *shared,
+                          struct iouw_pool *pool, uint64_t file_offset, const struct iovec *iov, unsigned iovcnt,
+                          struct kind_request **ret)
 {
 	struct kind_request *k = NULL;
 	size_t total;
@@ -221,7 +327,7 @@ static int build_vectored(enum iouw_request_kind kind, int fd, uint64_t file_off
 	if (kind == IOUW_REQUEST_WRITE_AT &&
 	    (file_offset > (uint64_t)INT64_MAX || total > (uint64_t)INT64_MAX - file_offset))
 		return -EINVAL;
-	r = new_kind(kind, fd, &k);
+	r = new_kind(kind, fd, shared, pool, &k);
 	if (r < 0)
 		return r;
 	r = copy_iov(k, iov, iovcnt, total, nonempty);
@@ -241,15 +347,20 @@ static void hand_out(struct kind_request *k, struct iouw_request **ret_req,
 	*ret_handle = k->handle;
 }
 
-int iouw_request_send(int fd, const struct iovec *iov, unsigned iovcnt, uint64_t deadline_ns,
-                      struct iouw_request **ret_req, struct iouw_handle **ret_handle)
+/* Each constructor below works on @shared (a reference taken) when it is
+ * not NULL, else on a duplicate of @fd. */
+
+static int make_send(int fd, struct iouw_fd *shared, struct iouw_pool *pool,
+                     const struct iovec *iov, unsigned iovcnt,
+                     uint64_t deadline_ns, struct iouw_request **ret_req,
+                     struct iouw_handle **ret_handle)
 {
 	struct kind_request *k = NULL;
 	int r;
 
 	if (!ret_req || !ret_handle)
 		return -EINVAL;
-	r = build_vectored(IOUW_REQUEST_SEND, fd, 0, iov, iovcnt, &k);
+	r = build_vectored(IOUW_REQUEST_SEND, fd, shared, pool, 0, iov, iovcnt, &k);
 	if (r < 0)
 		return r;
 	k->base.deadline_ns = deadline_ns;
@@ -257,31 +368,34 @@ int iouw_request_send(int fd, const struct iovec *iov, unsigned iovcnt, uint64_t
 	return 0;
 }
 
-int iouw_request_write_at(int fd, uint64_t file_offset, const struct iovec *iov, unsigned iovcnt,
-                          struct iouw_request **ret_req, struct iouw_handle **ret_handle)
+static int make_write_at(int fd, struct iouw_fd *shared, struct iouw_pool *pool,
+                     uint64_t file_offset,
+                         const struct iovec *iov, unsigned iovcnt, struct iouw_request **ret_req,
+                         struct iouw_handle **ret_handle)
 {
 	struct kind_request *k = NULL;
 	int r;
 
 	if (!ret_req || !ret_handle)
 		return -EINVAL;
-	r = build_vectored(IOUW_REQUEST_WRITE_AT, fd, file_offset, iov, iovcnt, &k);
+	r = build_vectored(IOUW_REQUEST_WRITE_AT, fd, shared, pool, file_offset, iov, iovcnt, &k);
 	if (r < 0)
 		return r;
 	hand_out(k, ret_req, ret_handle);
 	return 0;
 }
 
-int iouw_request_recv(int fd, void *buf, size_t capacity, size_t offset, size_t len, bool exact,
-                      uint64_t deadline_ns, struct iouw_request **ret_req,
-                      struct iouw_handle **ret_handle)
+static int make_recv(int fd, struct iouw_fd *shared, struct iouw_pool *pool,
+                     void *buf, size_t capacity, size_t offset,
+                     size_t len, bool exact, uint64_t deadline_ns, struct iouw_request **ret_req,
+                     struct iouw_handle **ret_handle)
 {
 	struct kind_request *k = NULL;
 	int r;
 
 	if (fd < 0 || !buf || !ret_req || !ret_handle || !(offset < len && len <= capacity))
 		return -EINVAL;
-	r = new_kind(IOUW_REQUEST_RECV, fd, &k);
+	r = new_kind(IOUW_REQUEST_RECV, fd, shared, pool, &k);
 	if (r < 0)
 		return r;
 	k->buf = buf;
@@ -294,8 +408,10 @@ int iouw_request_recv(int fd, void *buf, size_t capacity, size_t offset, size_t 
 	return 0;
 }
 
-int iouw_request_read_at(int fd, uint64_t file_offset, void *buf, size_t capacity, size_t len,
-                         struct iouw_request **ret_req, struct iouw_handle **ret_handle)
+static int make_read_at(int fd, struct iouw_fd *shared, struct iouw_pool *pool,
+                     uint64_t file_offset, void *buf,
+                        size_t capacity, size_t len, struct iouw_request **ret_req,
+                        struct iouw_handle **ret_handle)
 {
 	struct kind_request *k = NULL;
 	int r;
@@ -303,7 +419,7 @@ int iouw_request_read_at(int fd, uint64_t file_offset, void *buf, size_t capacit
 	if (fd < 0 || !buf || !ret_req || !ret_handle || len == 0 || len > capacity ||
 	    file_offset > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - file_offset)
 		return -EINVAL;
-	r = new_kind(IOUW_REQUEST_READ_AT, fd, &k);
+	r = new_kind(IOUW_REQUEST_READ_AT, fd, shared, pool, &k);
 	if (r < 0)
 		return r;
 	k->buf = buf;
@@ -314,18 +430,94 @@ int iouw_request_read_at(int fd, uint64_t file_offset, void *buf, size_t capacit
 	return 0;
 }
 
-int iouw_request_sync(int fd, struct iouw_request **ret_req, struct iouw_handle **ret_handle)
+static int make_sync(int fd, struct iouw_fd *shared, struct iouw_pool *pool,
+                     struct iouw_request **ret_req,
+                     struct iouw_handle **ret_handle)
 {
 	struct kind_request *k = NULL;
 	int r;
 
 	if (fd < 0 || !ret_req || !ret_handle)
 		return -EINVAL;
-	r = new_kind(IOUW_REQUEST_SYNC, fd, &k);
+	r = new_kind(IOUW_REQUEST_SYNC, fd, shared, pool, &k);
 	if (r < 0)
 		return r;
 	hand_out(k, ret_req, ret_handle);
 	return 0;
+}
+
+/* The descriptor number a shared fd stands for; -1 (refused as -EINVAL by
+ * every constructor) for NULL. */
+static int shared_num(const struct iouw_fd *f)
+{
+	return f ? iouw_fd_num(f) : -1;
+}
+
+int iouw_request_send(int fd, const struct iovec *iov, unsigned iovcnt, uint64_t deadline_ns,
+                      struct iouw_request **ret_req, struct iouw_handle **ret_handle)
+{
+	return make_send(fd, NULL, NULL, iov, iovcnt, deadline_ns, ret_req, ret_handle);
+}
+
+int iouw_request_send_fd(struct iouw_pool *pool, struct iouw_fd *fd, const struct iovec *iov, unsigned iovcnt,
+                         uint64_t deadline_ns, struct iouw_request **ret_req,
+                         struct iouw_handle **ret_handle)
+{
+	return make_send(shared_num(fd), fd, pool, iov, iovcnt, deadline_ns, ret_req, ret_handle);
+}
+
+int iouw_request_write_at(int fd, uint64_t file_offset, const struct iovec *iov, unsigned iovcnt,
+                          struct iouw_request **ret_req, struct iouw_handle **ret_handle)
+{
+	return make_write_at(fd, NULL, NULL, file_offset, iov, iovcnt, ret_req, ret_handle);
+}
+
+int iouw_request_write_at_fd(struct iouw_pool *pool, struct iouw_fd *fd, uint64_t file_offset, const struct iovec *iov,
+                             unsigned iovcnt, struct iouw_request **ret_req,
+                             struct iouw_handle **ret_handle)
+{
+	return make_write_at(shared_num(fd), fd, pool, file_offset, iov, iovcnt, ret_req, ret_handle);
+}
+
+int iouw_request_recv(int fd, void *buf, size_t capacity, size_t offset, size_t len, bool exact,
+                      uint64_t deadline_ns, struct iouw_request **ret_req,
+                      struct iouw_handle **ret_handle)
+{
+	return make_recv(fd, NULL, NULL, buf, capacity, offset, len, exact, deadline_ns, ret_req,
+	                 ret_handle);
+}
+
+int iouw_request_recv_fd(struct iouw_pool *pool, struct iouw_fd *fd, void *buf, size_t capacity, size_t offset, size_t len,
+                         bool exact, uint64_t deadline_ns, struct iouw_request **ret_req,
+                         struct iouw_handle **ret_handle)
+{
+	return make_recv(shared_num(fd), fd, pool, buf, capacity, offset, len, exact, deadline_ns,
+	                 ret_req, ret_handle);
+}
+
+int iouw_request_read_at(int fd, uint64_t file_offset, void *buf, size_t capacity, size_t len,
+                         struct iouw_request **ret_req, struct iouw_handle **ret_handle)
+{
+	return make_read_at(fd, NULL, NULL, file_offset, buf, capacity, len, ret_req, ret_handle);
+}
+
+int iouw_request_read_at_fd(struct iouw_pool *pool, struct iouw_fd *fd, uint64_t file_offset, void *buf, size_t capacity,
+                            size_t len, struct iouw_request **ret_req,
+                            struct iouw_handle **ret_handle)
+{
+	return make_read_at(shared_num(fd), fd, pool, file_offset, buf, capacity, len, ret_req,
+	                    ret_handle);
+}
+
+int iouw_request_sync(int fd, struct iouw_request **ret_req, struct iouw_handle **ret_handle)
+{
+	return make_sync(fd, NULL, NULL, ret_req, ret_handle);
+}
+
+int iouw_request_sync_fd(struct iouw_pool *pool, struct iouw_fd *fd, struct iouw_request **ret_req,
+                         struct iouw_handle **ret_handle)
+{
+	return make_sync(shared_num(fd), fd, pool, ret_req, ret_handle);
 }
 
 /* ---- SQE (docs/requests.md §4.1) --------------------------------------- */
@@ -593,25 +785,33 @@ static bool returns_buffer(const struct kind_request *k)
 }
 
 /* Deliver (@status, @err, @value) with the caller's buffer, then release
- * every resource exactly once. Ends the request. */
+ * every resource exactly once. Ends the request: the handle's last
+ * reference may take the block holding k with it, so k is not touched
+ * after the handle is let go. */
 static void end_with(struct kind_request *k, enum iouw_status status, int err, size_t value)
 {
 	struct iouw_result r = { .status = status, .err = err, .value = value };
-	bool gives_buf = returns_buffer(k);
+	struct iouw_handle *h = k->handle;
+	void *buf = NULL; /* the caller's buffer (recv, read_at) */
 
-	if (gives_buf) {
+	if (returns_buffer(k)) {
+		buf = k->buf;
 		r.buf = k->buf;
 		r.buf_len = k->done;
 		r.buf_capacity = k->capacity;
+	} else {
+		free_copy(k); /* send/write copy */
 	}
-	/* A detached request already told its caller (ABANDONED, no buffer). */
-	if (!k->detached && iouw_handle_deliver(k->handle, &r) && gives_buf)
-		k->buf = NULL; /* the caller owns it now */
-	iouw_handle_put(k->handle);
-	free(k->buf); /* caller's buffer nobody wants, or send/write copy */
-	free(k->segs);
-	close(k->fd);
-	free(k);
+	iouw_fd_put(k->fdref);
+	if (k->detached) {
+		/* Already told its caller (ABANDONED, no buffer): the buffer
+		 * the kernel may have written stays ours to free. */
+		iouw_handle_put(h);
+		free(buf);
+		return;
+	}
+	if (!iouw_handle_deliver_and_put(h, &r))
+		free(buf); /* the caller left: nobody wants it */
 }
 
 /* docs/requests.md §4.4, fallback row. */

@@ -6,16 +6,25 @@
  * (docs/requests.md §4.2), each kind's reaction to a class (docs/requests.md §4.3) and what is
  * delivered when the request ends (docs/requests.md §4.4).
  *
- * Resources: a constructor dups the caller's fd (F_DUPFD_CLOEXEC), so the
- * caller may close its own fd at any time; the dup is closed exactly once
- * when the request ends (finish() or release()). recv and read_at take
+ * Resources: every request holds one reference on a shared fd object
+ * (core/fd.h, docs/requests.md §4.9) and puts it exactly once when the
+ * request ends (finish() or release()); the last put closes the fd. The
+ * *_fd constructors take a new reference on the caller's struct iouw_fd
+ * (no syscall; the caller keeps and later puts its own). The plain
+ * constructors dup the caller's int fd (F_DUPFD_CLOEXEC) into a private
+ * object the request alone holds, so the caller may close its own fd at any
+ * time and the dup is closed when the request ends. recv and read_at take
  * ownership of the caller's malloc'd buffer; it goes back to the caller in
  * the result (any status, release() included) unless the caller dropped its
  * handle, in which case the request frees it. send and write_at COPY the
- * caller's bytes into one owned allocation at construction (the caller's
- * iovecs and memory are not referenced afterwards, so the caller may reuse
- * them at once; the copy is freed when the request ends). Empty iovec
- * entries are dropped at construction.
+ * caller's bytes at construction, into the request's own block when they
+ * fit in 128 bytes, else into one owned allocation (the caller's iovecs and
+ * memory are not referenced afterwards, so the caller may reuse them at
+ * once; the copy is freed when the request ends). Empty iovec entries are
+ * dropped at construction. The request and its handle share one block
+ * (malloc'd, or from a pool: docs/requests.md §4.10), given back by
+ * whichever of the request's end and the caller's iouw_handle_drop() comes
+ * last.
  *
  * Per-request states (every kind):
  *
@@ -65,7 +74,9 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "fd.h"
 #include "handle.h"
+#include "pool.h"
 #include "request_ops.h"
 
 /* Most iovecs one WRITEV SQE describes (docs/requests.md §4.1). */
@@ -98,6 +109,11 @@ const char *iouw_cqe_class_name(enum iouw_cqe_class cls);
 /* Absolute deadline @timeout_ns after @now_ns on the loop clock, saturating
  * at IOUW_NO_DEADLINE (a deadline too far away is no deadline). */
 uint64_t iouw_deadline_after(uint64_t now_ns, uint64_t timeout_ns);
+
+/* A pool of request blocks for the *_fd constructors (core/pool.h),
+ * caching at most @max_cached; free it with iouw_pool_free() (blocks still
+ * out come back to it and it goes with the last). */
+int iouw_request_pool_new(unsigned max_cached, struct iouw_pool **ret_pool);
 
 /* --- constructors ---------------------------------------------------------
  * Each returns 0 and sets *ret_req (owned by the caller until inserted into
@@ -136,13 +152,37 @@ int iouw_request_write_at(int fd, uint64_t file_offset, const struct iovec *iov,
 /* fsync @fd. -EINVAL: fd < 0. */
 int iouw_request_sync(int fd, struct iouw_request **ret_req, struct iouw_handle **ret_handle);
 
+/* The same five on a shared fd (core/fd.h): the request takes its own
+ * reference on @fd (never a syscall) and puts it when it ends; the caller's
+ * reference stays the caller's. Its memory (request and handle, one block)
+ * comes from @pool (iouw_request_pool_new(); NULL: malloc) and goes back
+ * there when both the request has ended and the handle is dropped; a pool
+ * serves one constructing thread at a time (core/pool.h). Arguments,
+ * checks and results as above, with -EINVAL for a NULL @fd or a pool not
+ * made by iouw_request_pool_new(); no fcntl error is possible. */
+int iouw_request_send_fd(struct iouw_pool *pool, struct iouw_fd *fd, const struct iovec *iov, unsigned iovcnt,
+                         uint64_t deadline_ns, struct iouw_request **ret_req,
+                         struct iouw_handle **ret_handle);
+int iouw_request_recv_fd(struct iouw_pool *pool, struct iouw_fd *fd, void *buf, size_t capacity, size_t offset, size_t len,
+                         bool exact, uint64_t deadline_ns, struct iouw_request **ret_req,
+                         struct iouw_handle **ret_handle);
+int iouw_request_read_at_fd(struct iouw_pool *pool, struct iouw_fd *fd, uint64_t file_offset, void *buf, size_t capacity,
+                            size_t len, struct iouw_request **ret_req,
+                            struct iouw_handle **ret_handle);
+int iouw_request_write_at_fd(struct iouw_pool *pool, struct iouw_fd *fd, uint64_t file_offset, const struct iovec *iov,
+                             unsigned iovcnt, struct iouw_request **ret_req,
+                             struct iouw_handle **ret_handle);
+int iouw_request_sync_fd(struct iouw_pool *pool, struct iouw_fd *fd, struct iouw_request **ret_req,
+                         struct iouw_handle **ret_handle);
+
 /* --- observation (harness, fuzzers, tests) --------------------------------
  * Each panics ("not a kind request") for a request not built here. */
 
 /* True when @req was built by one of the constructors above. */
 bool iouw_request_is_kind(const struct iouw_request *req);
 enum iouw_request_kind iouw_request_kind(const struct iouw_request *req);
-/* The request's own fd (the dup), as it appears in its SQEs. */
+/* The request's fd number (its dup, or the shared fd's), as its SQEs carry
+ * it. */
 int iouw_request_fd(const struct iouw_request *req);
 /* send/recv: req->deadline_ns; other kinds: IOUW_NO_DEADLINE. */
 uint64_t iouw_request_deadline(const struct iouw_request *req);

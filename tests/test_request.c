@@ -1351,6 +1351,85 @@ START_TEST(handle_wait_across_threads)
 }
 END_TEST
 
+/* A wait() racing the delivery, many times, with the delivery landing
+ * before, during and after the waiter announces itself: never a lost
+ * wake-up (the case timeout would catch a hang), always the result. */
+START_TEST(handle_wait_races_deliver)
+{
+	for (unsigned i = 0; i < 2000; i++) {
+		struct waiter_thread t = { 0 };
+		struct iouw_result r = { .status = OK, .value = i };
+		pthread_t th;
+
+		ck_assert_int_eq(iouw_handle_new(&t.h), 0);
+		ck_assert_int_eq(pthread_create(&th, NULL, wait_thread, &t), 0);
+		for (volatile unsigned spin = 0; spin < (i % 64) * 50; spin++)
+			;
+		ck_assert(iouw_handle_deliver(t.h, &r));
+		iouw_handle_put(t.h);
+		ck_assert_int_eq(pthread_join(th, NULL), 0);
+		ck_assert_int_eq(t.rc, 0);
+		ck_assert_uint_eq(t.res.value, i);
+		ck_assert_int_eq(iouw_handle_wait(t.h, &t.res), -EALREADY);
+		iouw_handle_drop(t.h);
+	}
+}
+END_TEST
+
+/* iouw_handle_take_and_drop(): nothing changes until a result is there;
+ * then it takes the result (buffer included) and lets go in one step,
+ * whichever side is left to free the handle. */
+START_TEST(handle_take_and_drop)
+{
+	for (unsigned put_first = 0; put_first < 2; put_first++) {
+		struct iouw_handle *h;
+		struct iouw_result r = { .status = OK, .value = 3, .buf = xmalloc(4), .buf_len = 3,
+		                         .buf_capacity = 4 };
+		struct iouw_result got;
+
+		ck_assert_int_eq(iouw_handle_new(&h), 0);
+		ck_assert_int_eq(iouw_handle_take_and_drop(h, &got), -EAGAIN);
+		ck_assert_int_eq(iouw_handle_take_and_drop(NULL, &got), -EINVAL);
+		ck_assert_int_eq(iouw_handle_take_and_drop(h, NULL), -EINVAL);
+		ck_assert(!iouw_handle_is_dropped(h)); /* still the caller's */
+		if (put_first) {
+			ck_assert(iouw_handle_deliver_and_put(h, &r));
+		} else {
+			ck_assert(iouw_handle_deliver(h, &r));
+		}
+		ck_assert_int_eq(iouw_handle_take_and_drop(h, &got), 0);
+		if (!put_first)
+			iouw_handle_put(h); /* the request side goes last: frees it */
+		ck_assert_int_eq(got.status, OK);
+		ck_assert_uint_eq(got.value, 3);
+		ck_assert_ptr_eq(got.buf, r.buf); /* the caller's now */
+		iouw_result_free(&got);
+	}
+	{
+		/* Already taken: -EALREADY, nothing dropped. */
+		struct iouw_handle *h;
+		struct iouw_result r = { .status = OK }, got;
+
+		ck_assert_int_eq(iouw_handle_new(&h), 0);
+		ck_assert(iouw_handle_deliver_and_put(h, &r));
+		ck_assert_int_eq(iouw_handle_try(h, &got), 0);
+		ck_assert_int_eq(iouw_handle_take_and_drop(h, &got), -EALREADY);
+		iouw_handle_drop(h);
+	}
+	{
+		/* deliver_and_put after the caller left: false, the buffer
+		 * stays with the request side, the handle is gone. */
+		struct iouw_handle *h;
+		struct iouw_result r = { .status = OK, .buf = xmalloc(4) };
+
+		ck_assert_int_eq(iouw_handle_new(&h), 0);
+		iouw_handle_drop(h);
+		ck_assert(!iouw_handle_deliver_and_put(h, &r));
+		free(r.buf);
+	}
+}
+END_TEST
+
 static void *drop_thread(void *arg)
 {
 	iouw_handle_drop(arg);
@@ -2132,6 +2211,8 @@ static Suite *request_suite(void)
 	tcase_add_test(hostile, hostile_negative_results_are_errors);
 
 	tcase_add_test(handle, handle_wait_across_threads);
+	tcase_add_test(handle, handle_wait_races_deliver);
+	tcase_add_test(handle, handle_take_and_drop);
 	tcase_add_test(handle, handle_drop_races_finish);
 	tcase_add_test(handle, handle_drop_after_delivery_frees_untaken_buffer);
 
