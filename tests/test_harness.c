@@ -75,7 +75,7 @@ START_TEST(test_parse_errors)
 	                        "socketpair, pipe, file, send, recv, read_at, write_at, sync, "
 	                        "submit, turn, reap, advance, fill, wait, wait_fail, run, close, clock, "
 	                        "pause, cancel, drop, corrupt, set_generation, peer, cqe, either, or, "
-	                        "end, expect)");
+	                        "repeat, end, expect)");
 	expect_error("file f\nsync r1 fd=f\nsubmit r2\n",
 	             "t.scn:3:8: error: expected the name of a request defined above");
 	expect_error("send r1 fd=s data=\"x\"\n",
