@@ -1646,13 +1646,14 @@ static bool close_repeat(struct parser *p)
 		step_size(&b->steps[i], &steps, &bytes);
 		tag_step(&b->steps[i], rp->line, 1, rp->count);
 	}
-	p->line = rp->line;
 	if (p->total_steps + (rp->count - 1) * steps > IOUW_SCN_MAX_STEPS ||
-	    p->total_bytes + (rp->count - 1) * bytes > IOUW_SCN_MAX_EXPANDED_BYTES)
+	    p->total_bytes + (rp->count - 1) * bytes > IOUW_SCN_MAX_EXPANDED_BYTES) {
+		p->line = rp->line; /* the error names the repeat line */
 		return fail(p, rp->col, "a repeat whose expansion stays within %d steps and %u MiB "
-		            "(%u x %llu steps, %llu bytes; %zu steps before it)", IOUW_SCN_MAX_STEPS,
+		            "(%u x %llu steps, %llu bytes; %zu other steps)", IOUW_SCN_MAX_STEPS,
 		            IOUW_SCN_MAX_EXPANDED_BYTES >> 20, rp->count, (unsigned long long)steps,
-		            (unsigned long long)bytes, p->total_steps);
+		            (unsigned long long)bytes, p->total_steps - (size_t)steps);
+	}
 	if (b->cap < b->n + (rp->count - 1) * m) {
 		struct iouw_scn_step *ns = realloc(b->steps, (b->n + (rp->count - 1) * m) * sizeof(*ns));
 
