@@ -49,7 +49,7 @@
  * IOUW_SCN_MAX_STEPS steps and IOUW_SCN_MAX_EXPANDED_BYTES bytes of step
  * text and arguments. */
 #define IOUW_SCN_MAX_REPEAT 100000
-#define IOUW_SCN_MAX_EXPANDED_BYTES (16u << 20)
+#define IOUW_SCN_MAX_EXPANDED_BYTES (4u << 20)
 
 enum iouw_scn_op {
 	IOUW_SCN_MODES = 0,

@@ -214,7 +214,7 @@ START_TEST(test_parse_repeat)
 	/* 100 x 1000 = 100000 steps plus one: the whole expansion is bounded */
 	expect_error("turn\nrepeat 100\nrepeat 1000\nturn\nend\nend\n",
 	             "t.scn:2:1: error: expected a repeat whose expansion stays within 100000 "
-	             "steps and 16 MiB (100 x 1000 steps, 5000 bytes; 1 other steps)");
+	             "steps and 4 MiB (100 x 1000 steps, 5000 bytes; 1 other steps)");
 }
 END_TEST
 
