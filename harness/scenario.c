@@ -1556,6 +1556,7 @@ static bool copy_block(struct iouw_scn_block *dst, const struct iouw_scn_block *
 static bool copy_step(struct iouw_scn_step *dst, const struct iouw_scn_step *src)
 {
 	*dst = *src;
+	dst->repeat_copy = true;
 	dst->args = NULL;
 	dst->nargs = 0;
 	dst->branches = NULL;

@@ -132,6 +132,9 @@ struct iouw_scn_step {
 	 * the line of its `repeat`; 0 outside any repeat. */
 	uint32_t repeat_iter, repeat_count;
 	int repeat_line;
+	/* A copy made by a repeat's expansion (not in line order: it repeats
+	 * earlier lines); the first iteration's steps are the originals. */
+	bool repeat_copy;
 };
 
 struct iouw_scn_block {
