@@ -1660,6 +1660,27 @@ static bool check_admit_tick(struct runner *r, const struct iouw_scn_step *st,
 	return true;
 }
 
+/* At the end of every run: no request fd that was closed when its request
+ * ended has been closed again since (its placeholder is intact), scripted
+ * or not. */
+static bool audit_fds(struct runner *r)
+{
+	char msg[400];
+	int e = iouw_fdl_settle(&r->fdl);
+
+	if (e < 0)
+		return envf(r, "placing an fd placeholder", -e);
+	for (size_t i = 0; i < r->nreqs && i < r->fdl.n; i++)
+		if (r->fdl.e[i].state == IOUW_FDL_CLOSED &&
+		    !iouw_fdl_check(&r->fdl, i, true, msg, sizeof(msg))) {
+			r->cur_line = 0;
+			r->cur_step = NULL;
+			return failf(r, "every request fd closed exactly once", "%s: %s",
+			             r->reqs[i].name->name, msg);
+		}
+	return true;
+}
+
 /* The steps of this module, or false with *handled false. */
 static bool exec_expect_more(struct runner *r, const struct iouw_scn_step *st, bool *handled)
 {
@@ -2417,6 +2438,8 @@ int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_optio
 		r->cur_line = r->deferred[r->deferred_head]->line;
 		failf(r, "the loop to wait for this deferred CQE", "no blocking wait released it");
 	}
+	if (!r->failed && !r->ended)
+		audit_fds(r);
 	if (!r->failed && !r->ended && r->mode == IOUW_RUN_KERNEL) {
 		/* Every CQE the kernel posted must be named by the script. */
 		uint64_t end = mono_ns() + 20000000;
