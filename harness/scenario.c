@@ -1551,35 +1551,17 @@ static void tag_step(struct iouw_scn_step *st, int line, uint32_t iter, uint32_t
 
 static bool copy_block(struct iouw_scn_block *dst, const struct iouw_scn_block *src);
 
-/* Deep copy of @src into *@dst (zeroed first); false when out of memory
- * (whatever was copied is owned by *@dst and freed with it). */
+/* Copy @src into *@dst for a repeat's expansion. The text and arguments
+ * are shared with the original (a copy never frees them: repeat_copy), so
+ * a copy costs no allocation unless it is an either block, whose branches
+ * are copied (each copy carries its own iteration tags). false when out of
+ * memory (whatever was copied is owned by *@dst and freed with it). */
 static bool copy_step(struct iouw_scn_step *dst, const struct iouw_scn_step *src)
 {
 	*dst = *src;
 	dst->repeat_copy = true;
-	dst->args = NULL;
-	dst->nargs = 0;
 	dst->branches = NULL;
 	dst->nbranches = 0;
-	dst->text = strdup(src->text);
-	if (!dst->text)
-		return false;
-	if (src->nargs) {
-		dst->args = calloc(src->nargs, sizeof(*dst->args));
-		if (!dst->args)
-			return false;
-		for (size_t i = 0; i < src->nargs; i++) {
-			const struct iouw_scn_arg *a = &src->args[i];
-
-			dst->args[i] = *a;
-			dst->args[i].key = a->key ? strdup(a->key) : NULL;
-			dst->args[i].val = malloc(a->val_len + 1);
-			dst->nargs = i + 1;
-			if ((a->key && !dst->args[i].key) || !dst->args[i].val)
-				return false;
-			memcpy(dst->args[i].val, a->val, a->val_len + 1);
-		}
-	}
 	if (src->nbranches) {
 		dst->branches = calloc(src->nbranches, sizeof(*dst->branches));
 		if (!dst->branches)
@@ -1808,12 +1790,15 @@ static void free_block(struct iouw_scn_block *b)
 	for (size_t i = 0; i < b->n; i++) {
 		struct iouw_scn_step *st = &b->steps[i];
 
-		for (size_t j = 0; j < st->nargs; j++) {
+		for (size_t j = 0; j < st->nargs && !st->repeat_copy; j++) {
 			free(st->args[j].key);
 			free(st->args[j].val);
 		}
-		free(st->args);
-		free(st->text);
+		if (!st->repeat_copy) {
+			/* a repeat's copies share these with the original */
+			free(st->args);
+			free(st->text);
+		}
 		for (size_t j = 0; j < st->nbranches; j++)
 			free_block(&st->branches[j]);
 		free(st->branches);

@@ -133,7 +133,9 @@ struct iouw_scn_step {
 	uint32_t repeat_iter, repeat_count;
 	int repeat_line;
 	/* A copy made by a repeat's expansion (not in line order: it repeats
-	 * earlier lines); the first iteration's steps are the originals. */
+	 * earlier lines); the first iteration's steps are the originals. A
+	 * copy shares text and args with its original (read-only; freed with
+	 * the original), never its branches. */
 	bool repeat_copy;
 };
 
