@@ -93,6 +93,7 @@ struct reqent {
 	struct outq stage, completion, deliver;
 	int admit_expired; /* -1 unknown, 0 admitted, 1 expired */
 	uint64_t admit_tick; /* EV_ADMIT's deadline tick (IOUW_NO_TICK: none) */
+	bool due_noted;      /* the timeline said its deadline passed */
 	/* last op SQE (inject mode data movement) */
 	struct io_uring_sqe last_sqe;
 	struct iovec last_iov[IOUW_REQUEST_MAX_IOVECS];
@@ -515,6 +516,8 @@ static const char *why_not_blocked(struct runner *r, char *buf, size_t len)
 	return buf;
 }
 
+static void note_due_deadlines(struct runner *r);
+
 /* Every wait goes through here: what the loop asked for and what came of it
  * (`expect wait`), and in a blocking step a '#' note (not hashed) saying
  * whether it blocked and, if not, why (harness/README.md, Modes). */
@@ -539,6 +542,8 @@ static int sb_submit_and_wait(struct iouw_backend *b, unsigned wait_nr, int64_t 
 		                   words, sizeof(words));
 		logf_(r, "# wait: %s", words);
 	}
+	if (r->wait.moved_ns && r->loop)
+		note_due_deadlines(r);
 	return res;
 }
 
@@ -1681,6 +1686,28 @@ static bool audit_fds(struct runner *r)
 	return true;
 }
 
+/* After the clock moved: a '#' timeline note (not hashed) for each live
+ * request whose deadline tick has now passed, saying it expires only at
+ * the next advance (harness/README.md, "Blocking and expiry timing"). The
+ * wheel counts ticks of tick_ns from the loop's creation, the run's start. */
+static void note_due_deadlines(struct runner *r)
+{
+	for (size_t i = 0; i < r->nreqs; i++) {
+		struct reqent *q = &r->reqs[i];
+		uint64_t due;
+
+		if (!q->req || q->dead || !q->has_id || q->due_noted || q->admit_tick == IOUW_NO_TICK)
+			continue;
+		due = r->start_ns + q->admit_tick * r->cfg.tick_ns;
+		if (r->vc.now_ns < due)
+			continue;
+		q->due_noted = true;
+		logf_(r, "# clock: %s's deadline (tick %llu) has passed: it expires at the next "
+		         "advance (the next turn, or `advance`), not now", q->name->name,
+		      (unsigned long long)q->admit_tick);
+	}
+}
+
 /* The steps of this module, or false with *handled false. */
 static bool exec_expect_more(struct runner *r, const struct iouw_scn_step *st, bool *handled)
 {
@@ -1917,6 +1944,7 @@ static bool exec_step(struct runner *r, const struct iouw_scn_step *st)
 		iouw_scn_parse_duration(iouw_scn_pos(st, 0)->val + 1, &d);
 		iouw_virtual_clock_advance(&r->vc, d);
 		logf_(r, "clock +%llu", (unsigned long long)d);
+		note_due_deadlines(r);
 		return true;
 	}
 	case IOUW_SCN_PAUSE: {
