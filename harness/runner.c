@@ -14,6 +14,11 @@
  *     outcome queues that `expect` lines consume in order.
  *   - step execution, one function per command; a failing step records the
  *     expected and actual values and stops the run.
+ *   - the checks of harness/expect.h: the fd ledger (each request's dup is
+ *     tracked at creation, marked ended by the observer, given its
+ *     placeholder at the start of the next step, audited at the end of the
+ *     run), the record of every wait (sb_submit_and_wait), the '#' timeline
+ *     notes on blocking and expiry timing (not hashed).
  *
  * Per-request lifecycle (harness view):
  *   CREATED -> SUBMITTED (submit) -> ADMITTED (EV_ADMIT: has a waiter id)
