@@ -20,6 +20,12 @@
  *     and per-request outcome queues that `expect` lines consume in order.
  *   - step execution, one function per command; a failing step records the
  *     expected and actual values and stops the run.
+ *   - the checks of harness/expect.h: the fd ledger (each request's dup is
+ *     tracked at creation, marked ended by the observer, given its
+ *     placeholder at the start of the next step, audited at the end of the
+ *     run), the record of every wait (record_wait, from the scripted
+ *     kernel's last-wait record when the loop reports it), the '#' timeline
+ *     notes on blocking and expiry timing (not hashed).
  *
  * Per-request lifecycle (harness view):
  *   CREATED -> SUBMITTED (submit) -> ADMITTED (EV_ADMIT: has a waiter id)
@@ -28,6 +34,7 @@
  */
 #define _GNU_SOURCE
 #include "runner.h"
+#include "expect.h"
 #include "outfile.h"
 
 #include <errno.h>
@@ -93,10 +100,13 @@ struct reqent {
 	struct iouw_result result;
 	struct outq stage, completion, deliver;
 	int admit_expired; /* -1 unknown, 0 admitted, 1 expired */
+	uint64_t admit_tick; /* EV_ADMIT's deadline tick (IOUW_NO_TICK: none) */
+	bool due_noted;      /* the timeline said its deadline passed */
 };
 
 struct logent {
 	int line;
+	uint32_t iter; /* repeat iteration of the step (0: none) */
 	char *text;
 };
 
@@ -104,7 +114,7 @@ struct sqe_rec {
 	struct io_uring_sqe sqe;
 	struct reqent *req; /* NULL: unknown */
 	bool cancel;
-	char data[256];
+	char *data; /* every byte the SQE points at (iouw_expect_sqe_bytes) */
 	size_t data_len;
 	size_t total;
 	unsigned iovs;
@@ -155,6 +165,13 @@ struct runner {
 	size_t reclen;
 	bool stop_record;
 	char branches[160]; /* kernel mode: "LINE:BRANCH,..." (iouw_run_result) */
+	/* harness/expect.h: the request fds, the last wait, the run's start. */
+	struct iouw_fd_ledger fdl;
+	struct iouw_wait_rec wait;
+	bool block_step; /* a `turn block` or `run` step is running */
+	uint64_t start_ns;
+	const struct iouw_scn_step *cur_step;
+	const struct iouw_scn_step *fail_step;
 };
 
 /* ---- log ------------------------------------------------------------------- */
@@ -190,6 +207,7 @@ static void logf_(struct runner *r, const char *fmt, ...)
 		r->caplog = nc;
 	}
 	r->log[r->nlog].line = r->cur_line;
+	r->log[r->nlog].iter = r->cur_step ? r->cur_step->repeat_iter : 0;
 	r->log[r->nlog].text = s;
 	r->nlog++;
 }
@@ -205,6 +223,7 @@ static bool failf(struct runner *r, const char *expected, const char *fmt, ...)
 		return false;
 	r->failed = true;
 	r->fail_line = r->cur_line;
+	r->fail_step = r->cur_step && r->cur_step->line == r->cur_line ? r->cur_step : NULL;
 	snprintf(r->expected, sizeof(r->expected), "%s", expected ? expected : "");
 	va_start(ap, fmt);
 	vsnprintf(r->actual, sizeof(r->actual), fmt, ap);
@@ -334,25 +353,8 @@ static void log_sqe(struct runner *r, const struct io_uring_sqe *sqe)
 	if (!rec.req && !is_cancel)
 		rec.req = req_for_sqe_fd(r, sqe->fd);
 	/* Capture what the SQE says while its memory is certainly alive. */
-	if (sqe->opcode == IORING_OP_SEND || sqe->opcode == IORING_OP_WRITE) {
-		rec.total = sqe->len;
-		rec.data_len = sqe->len < sizeof(rec.data) ? sqe->len : sizeof(rec.data);
-		memcpy(rec.data, (const void *)(uintptr_t)sqe->addr, rec.data_len);
-	} else if (sqe->opcode == IORING_OP_WRITEV) {
-		const struct iovec *iov = (const struct iovec *)(uintptr_t)sqe->addr;
-
-		rec.iovs = sqe->len;
-		for (unsigned i = 0; i < sqe->len; i++) {
-			size_t room = sizeof(rec.data) - rec.data_len;
-			size_t n = iov[i].iov_len < room ? iov[i].iov_len : room;
-
-			memcpy(rec.data + rec.data_len, iov[i].iov_base, n);
-			rec.data_len += n;
-			rec.total += iov[i].iov_len;
-		}
-	} else if (sqe->opcode == IORING_OP_RECV || sqe->opcode == IORING_OP_READ) {
-		rec.total = sqe->len;
-	}
+	if (iouw_expect_sqe_bytes(sqe, &rec.data, &rec.data_len, &rec.total, &rec.iovs) < 0)
+		envf(r, "recording an SQE's data", ENOMEM);
 	if (is_cancel) {
 		char tbuf[64];
 
@@ -381,9 +383,68 @@ static void log_sqe(struct runner *r, const struct io_uring_sqe *sqe)
 	}
 	if (r->nsqes < r->capsqes)
 		r->sqes[r->nsqes++] = rec;
+	else
+		free(rec.data);
 }
 
 static bool do_cqe(struct runner *r, const struct iouw_scn_step *st);
+
+/* Why a wait the script allowed to block was not asked to (the loop's
+ * idle() test, docs/loop.md §6.4), read from the loop's views. */
+static const char *why_not_blocked(struct runner *r, char *buf, size_t len)
+{
+	size_t ready = iouw_loop_ready(r->loop, NULL, 0);
+	size_t cancels = iouw_loop_pending_cancels(r->loop, NULL, 0);
+
+	if (iouw_loop_is_drained(r->loop))
+		snprintf(buf, len, "the loop is drained (closed, nothing tracked or queued)");
+	else if (ready)
+		snprintf(buf, len, "%zu request(s) in the ready queue wait for SQ room", ready);
+	else if (cancels)
+		snprintf(buf, len, "%zu cancel(s) wait to be staged", cancels);
+	else if (iouw_loop_inbound_len(r->loop) &&
+	         iouw_waiters_len(iouw_loop_table(r->loop)) <
+	                 iouw_waiters_capacity(iouw_loop_table(r->loop)))
+		snprintf(buf, len, "a request was submitted after this turn's fill (it is admitted "
+		                   "by the next turn)");
+	else
+		snprintf(buf, len, "a wake-up was pending (the sleep intent could not be armed)");
+	return buf;
+}
+
+static void note_due_deadlines(struct runner *r);
+
+/* The loop's wait returned (IOUW_EV_WAIT): record what it asked the
+ * scripted kernel and what came of it (`expect wait`, from the kernel's
+ * iouw_skernel_last_wait), and in a blocking step a '#' note (not hashed)
+ * saying whether it blocked and, if not, why (harness/README.md, Modes). */
+static void record_wait(struct runner *r)
+{
+	static const char how[] = {
+		[IOUW_SKERNEL_WAIT_NONE] = 'n',     [IOUW_SKERNEL_WAIT_NOBLOCK] = 'n',
+		[IOUW_SKERNEL_WAIT_READY] = 'c',    [IOUW_SKERNEL_WAIT_ANSWERED] = 'd',
+		[IOUW_SKERNEL_WAIT_TIMEOUT] = 't',  [IOUW_SKERNEL_WAIT_DEADLOCK] = 'x',
+		[IOUW_SKERNEL_WAIT_FAULT] = 'f',    [IOUW_SKERNEL_WAIT_ERROR] = 'e',
+	};
+	struct iouw_skernel_wait w;
+	char why[160], words[320];
+
+	iouw_skernel_last_wait(r->k, &w);
+	r->wait.valid = true;
+	r->wait.wait_nr = w.wait_nr;
+	r->wait.bound_ns = w.timeout_ns < 0 ? IOUW_WAIT_NO_BOUND : (uint64_t)w.timeout_ns;
+	r->wait.moved_ns = w.moved_ns;
+	r->wait.res = w.res;
+	r->wait.line = r->cur_line;
+	r->wait.how = how[w.end];
+	if (r->block_step) {
+		iouw_wait_describe(&r->wait, w.wait_nr ? NULL : why_not_blocked(r, why, sizeof(why)),
+		                   words, sizeof(words));
+		logf_(r, "# wait: %s", words);
+	}
+	if (r->wait.moved_ns)
+		note_due_deadlines(r);
+}
 
 /* ---- observer -------------------------------------------------------------- */
 
@@ -447,6 +508,7 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 			q->has_id = true;
 			q->id = ev->id;
 			q->admit_expired = 0;
+			q->admit_tick = ev->tick;
 			bind_request(r, q);
 		}
 		logf_(r, "admit %s slot=%u gen=%u tick=%lld", q ? q->name->name : "?",
@@ -460,6 +522,7 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 			/* Finished (timed out) and freed: its address may be reused. */
 			q->dead = true;
 			q->req = NULL;
+			iouw_fdl_ended(&r->fdl, (size_t)(q - r->reqs), r->cur_line, false);
 		}
 		logf_(r, "admit %s expired", q ? q->name->name : "?");
 		break;
@@ -472,6 +535,7 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 			if (ev->outcome == IOUW_STAGE_ORPHANED) {
 				q->dead = true;
 				q->req = NULL;
+				iouw_fdl_ended(&r->fdl, (size_t)(q - r->reqs), r->cur_line, false);
 			}
 		}
 		break;
@@ -503,6 +567,7 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 			outq_push(r, &q->deliver, ev->outcome);
 			q->dead = true;
 			q->req = NULL;
+			iouw_fdl_ended(&r->fdl, (size_t)(q - r->reqs), r->cur_line, false);
 		}
 		break;
 	case IOUW_EV_ABANDON:
@@ -511,6 +576,7 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 		if (q) {
 			q->dead = true;
 			q->req = NULL;
+			iouw_fdl_ended(&r->fdl, (size_t)(q - r->reqs), r->cur_line, ev->outcome == 1);
 		}
 		break;
 	case IOUW_EV_WAIT:
@@ -521,6 +587,7 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 			logf_(r, "wait fails res=%s (scripted)", res_str(ev->res, rbuf, sizeof(rbuf)));
 		}
 		take_answers(r);
+		record_wait(r);
 		/* SQEs are recorded as the loop stages them (IOUW_EV_SQE). */
 		iouw_skernel_clear_submitted(r->k);
 		logf_(r, "wait %s", res_str(ev->res, rbuf, sizeof(rbuf)));
@@ -751,7 +818,10 @@ static bool make_request(struct runner *r, const struct iouw_scn_step *st)
 		return failf(r, "the request to be created", "constructor returned %s",
 		             res_str(e, b, sizeof(b)));
 	}
+	e = iouw_fdl_track(&r->fdl, r->nreqs, iouw_request_fd(q->req));
 	r->nreqs++;
+	if (e < 0)
+		return envf(r, "recording the request's fd", -e);
 	logf_(r, "create %s", q->name->name);
 	return true;
 }
@@ -1101,11 +1171,13 @@ static bool expect_sqe(struct runner *r, const struct iouw_scn_step *st)
 		return failf(r, exp, "iovs=%u", rec->iovs);
 	if ((a = iouw_scn_key(st, "fd")) && (!rec->req || strcmp(rec->req->fd->name->name, a->val)))
 		return failf(r, exp, "fd=%s", rec->req ? rec->req->fd->name->name : "?");
-	if ((a = iouw_scn_key(st, "data")) &&
-	    (a->val_len != rec->total || a->val_len > rec->data_len ||
-	     memcmp(a->val, rec->data, a->val_len)))
-		return failf(r, exp, "data of %zu bytes \"%.*s\"", rec->total, (int)rec->data_len,
-		             rec->data);
+	if ((a = iouw_scn_key(st, "data"))) {
+		char diff[512];
+
+		if (!iouw_expect_bytes(a->val, a->val_len, rec->data, rec->data_len, diff,
+		                       sizeof(diff)))
+			return failf(r, exp, "data: %s", diff);
+	}
 	return true;
 }
 
@@ -1332,6 +1404,192 @@ static bool expect_idlist(struct runner *r, const struct iouw_scn_step *st)
 	return true;
 }
 
+/* ---- expectations of harness/expect.h (one function each) ------------------------ */
+
+/* expect fd NAME open|closed */
+static bool exec_expect_fd(struct runner *r, const struct iouw_scn_step *st)
+{
+	struct reqent *q = req_by_name(r, iouw_scn_pos(st, 0)->val);
+	bool closed = !strcmp(iouw_scn_pos(st, 1)->val, "closed");
+	char msg[400];
+
+	if (!iouw_fdl_check(&r->fdl, (size_t)(q - r->reqs), closed, msg, sizeof(msg)))
+		return failf(r, st->text, "%s: %s", q->name->name, msg);
+	return true;
+}
+
+/* The requests, handles and buffers still out (expect outstanding). */
+static void count_outstanding(struct runner *r, struct iouw_outstanding *o)
+{
+	poll_results(r);
+	for (size_t i = 0; i < r->nreqs; i++) {
+		struct reqent *q = &r->reqs[i];
+		bool detached = i < r->fdl.n && r->fdl.e[i].detached &&
+		                r->fdl.e[i].state == IOUW_FDL_ENDED;
+		bool alive = (q->req && !q->dead) || detached;
+
+		if (alive) {
+			o->requests++;
+			iouw_outstanding_note(o, "request %s: %s", q->name->name,
+			                      detached ? "abandoned in flight, parked until iouw_loop_free"
+			                      : !q->submitted ? "never submitted"
+			                      : !q->has_id ? "in the inbound queue"
+			                      : iouw_waiters_is_in_flight(iouw_loop_table(r->loop), q->id)
+			                      ? "admitted, op in flight" : "admitted");
+			if (q->name->req_kind != IOUW_SCN_SYNC) {
+				o->buffers++;
+				iouw_outstanding_note(o, "buffer of %s", q->name->name);
+			}
+		}
+		if (q->handle && !q->dropped && !q->have_result) {
+			o->handles++;
+			iouw_outstanding_note(o, "handle of %s (no result yet)", q->name->name);
+		}
+	}
+}
+
+/* expect outstanding none | fds=N requests=N handles=N buffers=N */
+static bool exec_expect_outstanding(struct runner *r, const struct iouw_scn_step *st)
+{
+	static const char *const keys[] = { "fds", "requests", "handles", "buffers" };
+	struct iouw_outstanding o;
+	int skip[2 * IOUW_SCN_MAX_NAMES];
+	const char *names[IOUW_SCN_MAX_NAMES];
+	size_t nskip = 0;
+	int e;
+
+	memset(&o, 0, sizeof(o));
+	count_outstanding(r, &o);
+	for (size_t i = 0; i < r->nfds; i++) {
+		skip[nskip++] = r->fds[i].fd;
+		skip[nskip++] = r->fds[i].peer;
+	}
+	for (size_t i = 0; i < r->nreqs; i++)
+		names[i] = r->reqs[i].name->name;
+	e = iouw_fdl_census(&r->fdl, skip, nskip, names, r->nreqs, &o);
+	if (e < 0)
+		return envf(r, "reading /proc/self/fd", -e);
+	for (size_t k = 0; k < 4; k++) {
+		uint64_t got = k == 0 ? o.fds : k == 1 ? o.requests : k == 2 ? o.handles : o.buffers;
+		bool given = iouw_scn_key(st, keys[k]) != NULL;
+
+		if ((given || st->nargs == 1) && got != (given ? arg_u64(st, keys[k], 0) : 0))
+			return failf(r, st->text, "fds=%llu requests=%llu handles=%llu buffers=%llu (%s)",
+			             (unsigned long long)o.fds, (unsigned long long)o.requests,
+			             (unsigned long long)o.handles, (unsigned long long)o.buffers,
+			             o.detail[0] ? o.detail : "nothing");
+	}
+	logf_(r, "outstanding fds=%llu requests=%llu handles=%llu buffers=%llu",
+	      (unsigned long long)o.fds, (unsigned long long)o.requests,
+	      (unsigned long long)o.handles, (unsigned long long)o.buffers);
+	return true;
+}
+
+/* expect wait blocked=0|1 bound=D|none moved=D */
+static bool exec_expect_wait(struct runner *r, const struct iouw_scn_step *st)
+{
+	const struct iouw_scn_arg *bd = iouw_scn_key(st, "bound"), *mv = iouw_scn_key(st, "moved");
+	uint64_t bound = IOUW_WAIT_NO_BOUND, moved = 0;
+	char msg[512];
+
+	if (bd && strcmp(bd->val, "none"))
+		iouw_scn_parse_duration(bd->val, &bound);
+	if (mv)
+		iouw_scn_parse_duration(mv->val, &moved);
+	if (!iouw_wait_check(&r->wait, iouw_scn_key(st, "blocked") ? arg_bool(st, "blocked", false)
+	                                                           : -1,
+	                     bd != NULL, bound, mv != NULL, moved, msg, sizeof(msg)))
+		return failf(r, st->text, "%s", msg);
+	return true;
+}
+
+/* expect clock elapsed=D */
+static bool exec_expect_clock(struct runner *r, const struct iouw_scn_step *st)
+{
+	uint64_t want = 0, got = r->vc.now_ns - r->start_ns;
+	char b[32];
+
+	iouw_scn_parse_duration(iouw_scn_key(st, "elapsed")->val, &want);
+	if (got != want)
+		return failf(r, st->text, "elapsed=%s", iouw_expect_fmt_dur(got, b, sizeof(b)));
+	return true;
+}
+
+/* expect admit NAME tick=N|none (with the other admit facts) */
+static bool check_admit_tick(struct runner *r, const struct iouw_scn_step *st,
+                             const struct reqent *q)
+{
+	const struct iouw_scn_arg *a = iouw_scn_key(st, "tick");
+	uint64_t want = IOUW_NO_TICK;
+
+	if (!a)
+		return true;
+	if (strcmp(a->val, "none"))
+		want = arg_u64(st, "tick", 0);
+	if (want != q->admit_tick) {
+		if (q->admit_tick == IOUW_NO_TICK)
+			return failf(r, st->text, "tick=none (no deadline)");
+		return failf(r, st->text, "tick=%llu", (unsigned long long)q->admit_tick);
+	}
+	return true;
+}
+
+/* At the end of every run: no request fd that was closed when its request
+ * ended has been closed again since (its placeholder is intact), scripted
+ * or not. */
+static bool audit_fds(struct runner *r)
+{
+	char msg[400];
+	int e = iouw_fdl_settle(&r->fdl);
+
+	if (e < 0)
+		return envf(r, "placing an fd placeholder", -e);
+	for (size_t i = 0; i < r->nreqs && i < r->fdl.n; i++)
+		if (r->fdl.e[i].state == IOUW_FDL_CLOSED &&
+		    !iouw_fdl_check(&r->fdl, i, true, msg, sizeof(msg))) {
+			r->cur_line = 0;
+			r->cur_step = NULL;
+			return failf(r, "every request fd closed exactly once", "%s: %s",
+			             r->reqs[i].name->name, msg);
+		}
+	return true;
+}
+
+/* After the clock moved: a '#' timeline note (not hashed) for each live
+ * request whose deadline tick has now passed, saying it expires only at
+ * the next advance (harness/README.md, "Blocking and expiry timing"). The
+ * wheel counts ticks of tick_ns from the loop's creation, the run's start. */
+static void note_due_deadlines(struct runner *r)
+{
+	for (size_t i = 0; i < r->nreqs; i++) {
+		struct reqent *q = &r->reqs[i];
+		uint64_t due;
+
+		if (!q->req || q->dead || !q->has_id || q->due_noted || q->admit_tick == IOUW_NO_TICK)
+			continue;
+		due = r->start_ns + q->admit_tick * r->cfg.tick_ns;
+		if (r->vc.now_ns < due)
+			continue;
+		q->due_noted = true;
+		logf_(r, "# clock: %s's deadline (tick %llu) has passed: it expires at the next "
+		         "advance (the next turn, or `advance`), not now", q->name->name,
+		      (unsigned long long)q->admit_tick);
+	}
+}
+
+/* The steps of this module, or false with *handled false. */
+static bool exec_expect_more(struct runner *r, const struct iouw_scn_step *st, bool *handled)
+{
+	*handled = true;
+	switch (st->op) {
+	case IOUW_SCN_EXPECT_FD: return exec_expect_fd(r, st);
+	case IOUW_SCN_EXPECT_OUTSTANDING: return exec_expect_outstanding(r, st);
+	case IOUW_SCN_EXPECT_WAIT: return exec_expect_wait(r, st);
+	case IOUW_SCN_EXPECT_CLOCK: return exec_expect_clock(r, st);
+	default: *handled = false; return false;
+	}
+}
+
 /* ---- steps ---------------------------------------------------------------------- */
 
 static bool after_phase(struct runner *r)
@@ -1434,9 +1692,17 @@ static bool exec_step(struct runner *r, const struct iouw_scn_step *st)
 {
 	struct reqent *q;
 	const struct iouw_scn_arg *a;
+	bool handled;
 	int e;
 
 	r->cur_line = st->line;
+	r->cur_step = st;
+	r->block_step = st->op == IOUW_SCN_RUN;
+	/* Request fds closed by the previous step get their placeholder
+	 * before anything can reuse their numbers (harness/expect.h). */
+	e = iouw_fdl_settle(&r->fdl);
+	if (e < 0)
+		return envf(r, "placing an fd placeholder", -e);
 	switch (st->op) {
 	case IOUW_SCN_MODES:
 		rec_write(r, "modes inject\n");
@@ -1493,7 +1759,7 @@ static bool exec_step(struct runner *r, const struct iouw_scn_step *st)
 			if (st->args[i].key)
 				continue; /* error= */
 			if (!strcmp(st->args[i].val, "block"))
-				block = true;
+				block = r->block_step = true;
 			else if (iouw_scn_parse_int(st->args[i].val, &v))
 				n = (uint64_t)v;
 		}
@@ -1547,6 +1813,7 @@ static bool exec_step(struct runner *r, const struct iouw_scn_step *st)
 		iouw_scn_parse_duration(iouw_scn_pos(st, 0)->val + 1, &d);
 		iouw_virtual_clock_advance(&r->vc, d);
 		logf_(r, "clock +%llu", (unsigned long long)d);
+		note_due_deadlines(r);
 		return true;
 	}
 	case IOUW_SCN_PAUSE: {
@@ -1684,7 +1951,7 @@ static bool exec_step(struct runner *r, const struct iouw_scn_step *st)
 			return failf(r, st->text, "slot=%u", iouw_waiter_id_index(q->id));
 		if (iouw_scn_key(st, "gen") && arg_u64(st, "gen", 0) != iouw_waiter_id_generation(q->id))
 			return failf(r, st->text, "gen=%u", iouw_waiter_id_generation(q->id));
-		return true;
+		return check_admit_tick(r, st, q);
 	case IOUW_SCN_EXPECT_RESULT:
 		return expect_result(r, st);
 	case IOUW_SCN_EXPECT_TABLE:
@@ -1740,6 +2007,8 @@ static bool exec_step(struct runner *r, const struct iouw_scn_step *st)
 		iouw_loop_assert_consistent(r->loop);
 		return true;
 	default:
+		if (exec_expect_more(r, st, &handled) || handled)
+			return !r->failed;
 		return failf(r, "a runnable step", "internal: unhandled step");
 	}
 }
@@ -1866,7 +2135,10 @@ static void teardown(struct runner *r)
 	for (size_t i = 0; i < r->nlog; i++)
 		free(r->log[i].text);
 	free(r->log);
+	for (size_t i = 0; i < r->nsqes; i++)
+		free(r->sqes[i].data);
 	free(r->sqes);
+	iouw_fdl_free(&r->fdl);
 	free(r->named);
 }
 
@@ -1894,7 +2166,11 @@ static void print_timeline(struct runner *r, FILE *out)
 		if (r->log[i].line != last_line) {
 			const char *t = step_text(&r->s->body, r->log[i].line);
 
-			fprintf(out, "   %4d| %s\n", r->log[i].line, t ? t : "");
+			if (r->log[i].iter)
+				fprintf(out, "   %4d| %s   [repeat iteration %u]\n", r->log[i].line,
+				        t ? t : "", r->log[i].iter);
+			else
+				fprintf(out, "   %4d| %s\n", r->log[i].line, t ? t : "");
 			last_line = r->log[i].line;
 		}
 		fprintf(out, "         %s\n", r->log[i].text);
@@ -1924,6 +2200,7 @@ int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_optio
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
+	r->fdl.holder = -1; /* nothing of the ledger's is open yet */
 	r->s = s;
 	r->o = o;
 	r->mode = o->mode;
@@ -2048,16 +2325,21 @@ int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_optio
 	/* Arm the wake poll before line 1 (it takes an SQ slot of its own), so
 	 * a script's first turn starts from an idle, armed loop. */
 	e = cs && !arg_bool(cs, "prearm", true) ? 0 : iouw_loop_turn(r->loop, false);
+	r->start_ns = r->vc.now_ns;
 	if (e == -ENOMEM || e == -EMFILE || e == -ENFILE)
 		envf(r, "the first turn", -e);
 	else if (e < 0)
 		failf(r, "the first turn to arm the wake poll", "turn returned %d", e);
+	else if ((e = iouw_fdl_init(&r->fdl)) < 0)
+		envf(r, "the fd ledger (/proc/self/fd)", -e);
 	else
 		exec_block(r, &s->body);
 	if (!r->failed && !r->ended && r->deferred_head < r->ndeferred) {
 		r->cur_line = r->deferred[r->deferred_head]->line;
 		failf(r, "the loop to wait for this deferred CQE", "no blocking wait released it");
 	}
+	if (!r->failed && !r->ended)
+		audit_fds(r);
 	if (!r->failed && !r->ended && r->mode == IOUW_RUN_KERNEL) {
 		/* Every CQE the kernel posted must be named by the script. */
 		unsigned named = (unsigned)iouw_skernel_cq_ready(r->k);
@@ -2101,6 +2383,10 @@ int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_optio
 			print_timeline(r, o->report);
 			fprintf(o->report, "  departed at %s:%d: %s\n", s->name, r->fail_line,
 			        t ? t : "(end of script)");
+			if (r->fail_step && r->fail_step->repeat_iter)
+				fprintf(o->report, "    in iteration %u of %u of the repeat at line %d\n",
+				        r->fail_step->repeat_iter, r->fail_step->repeat_count,
+				        r->fail_step->repeat_line);
 			fprintf(o->report, "    expected: %s\n", r->expected);
 			fprintf(o->report, "    actual:   %s\n", r->actual);
 		}

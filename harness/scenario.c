@@ -195,6 +195,18 @@ struct parser {
 	struct iouw_scn_step *either; /* innermost open block, or NULL */
 	bool branch_has_guard;
 	bool branch_guard_open;
+	/* Open repeat blocks, innermost last: where the body starts and how
+	 * many either blocks were open when it began (the innermost open
+	 * construct is a repeat iff no either opened since). */
+	struct {
+		struct iouw_scn_block *blk;
+		size_t start;
+		uint32_t count;
+		int line, col;
+		size_t nopen;
+	} rep[IOUW_SCN_MAX_NESTING];
+	size_t nrep;
+	uint64_t total_bytes; /* step text and arguments, expansions included */
 	bool seen_config;
 	bool seen_creation;
 	bool seen_modes;
@@ -610,7 +622,7 @@ static bool v_enum(struct parser *p, const struct word *w, const char *const *ch
 
 /* Key specification: name and value type. */
 enum vtype { T_INT, T_UINT, T_U64, T_DUR, T_RELDUR, T_BOOL, T_STR, T_RES, T_OPCODE, T_NAME_REQ,
-	     T_DEADLINE, T_SHUTDOWN, T_STATE, T_ERR };
+	     T_DEADLINE, T_SHUTDOWN, T_STATE, T_ERR, T_TICK };
 
 struct keyspec {
 	const char *key;
@@ -648,6 +660,10 @@ static bool check_value(struct parser *p, const struct word *w, enum vtype t)
 			return true;
 		return v_dur(p, w, false);
 	case T_STATE: return v_enum(p, w, states, "active or cancel_requested");
+	case T_TICK: /* a wheel tick, or none (no deadline) */
+		if (!w->quoted && !strcmp(w->val, "none"))
+			return true;
+		return v_int(p, w, 0, INT64_MAX);
 	case T_ERR: {
 		int e;
 		int64_t v;
@@ -831,6 +847,81 @@ static bool word_is(const struct parser *p, size_t i, const char *s)
 }
 
 static const struct keyspec k_none[] = { { NULL, 0, false, false } };
+
+/* ---- expectations of harness/expect.h (one function each) ------------------ */
+
+/* expect fd NAME open|closed: a request's dup is open, or was closed
+ * exactly once. */
+static bool v_expect_fd(struct parser *p, enum iouw_scn_op *ret_op)
+{
+	static const char *const st[] = { "open", "closed", NULL };
+
+	if (!need_pos(p, 2, "a request name") || !use_request(p, &p->words[2]) ||
+	    !need_pos(p, 3, "open or closed") || !v_enum(p, &p->words[3], st, "open or closed") ||
+	    !no_more(p, 4))
+		return false;
+	*ret_op = IOUW_SCN_EXPECT_FD;
+	return true;
+}
+
+/* expect outstanding none | fds=N requests=N handles=N buffers=N */
+static bool v_expect_outstanding(struct parser *p, enum iouw_scn_op *ret_op)
+{
+	static const struct keyspec ks[] = {
+		{ "fds", T_UINT, false, false },     { "requests", T_UINT, false, false },
+		{ "handles", T_UINT, false, false }, { "buffers", T_UINT, false, false },
+		{ NULL, 0, 0, 0 }
+	};
+
+	*ret_op = IOUW_SCN_EXPECT_OUTSTANDING;
+	if (word_is(p, 2, "none"))
+		return no_more(p, 3);
+	if (p->nwords == 2)
+		return fail(p, p->words[1].col + 12, "none or at least one of fds=, requests=, "
+		                                     "handles=, buffers=");
+	return check_keys(p, 2, ks, p->words[0].col);
+}
+
+/* expect wait blocked=0|1 bound=D|none moved=D: the loop's last wait. */
+static bool v_expect_wait(struct parser *p, enum iouw_scn_op *ret_op)
+{
+	static const struct keyspec ks[] = {
+		{ "blocked", T_BOOL, false, false }, { "bound", T_SHUTDOWN, false, false },
+		{ "moved", T_DUR, false, false },    { NULL, 0, 0, 0 }
+	};
+
+	if (p->nwords == 2)
+		return fail(p, p->words[1].col + 5, "at least one of blocked=, bound=, moved=");
+	*ret_op = IOUW_SCN_EXPECT_WAIT;
+	return check_keys(p, 2, ks, p->words[0].col);
+}
+
+/* expect clock elapsed=D: virtual time since the run started. */
+static bool v_expect_clock(struct parser *p, enum iouw_scn_op *ret_op)
+{
+	static const struct keyspec ks[] = { { "elapsed", T_DUR, false, true }, { NULL, 0, 0, 0 } };
+
+	*ret_op = IOUW_SCN_EXPECT_CLOCK;
+	return check_keys(p, 2, ks, p->words[0].col);
+}
+
+/* The expectations above, by their word after `expect`; false when @what is
+ * none of them (*handled false) or the line is bad (*handled true). */
+static bool v_expect_more(struct parser *p, const char *what, enum iouw_scn_op *ret_op,
+                          bool *handled)
+{
+	*handled = true;
+	if (!strcmp(what, "fd"))
+		return v_expect_fd(p, ret_op);
+	if (!strcmp(what, "outstanding"))
+		return v_expect_outstanding(p, ret_op);
+	if (!strcmp(what, "wait"))
+		return v_expect_wait(p, ret_op);
+	if (!strcmp(what, "clock"))
+		return v_expect_clock(p, ret_op);
+	*handled = false;
+	return false;
+}
 
 /* Validate the words of one command line. Returns the op and the index of
  * the first argument word kept in the step, or false. */
@@ -1195,7 +1286,8 @@ static bool validate(struct parser *p, enum iouw_scn_op *ret_op, size_t *ret_fir
 		const char *what;
 
 		if (!need_pos(p, 1, "what to expect (sqe, stage, completion, deliver, admit, result, "
-		                    "table, slot, ready, cancels, stuck, peer, file, abort, consistent)"))
+		                    "table, slot, ready, cancels, stuck, peer, file, abort, consistent, "
+		                    "fd, outstanding, wait, clock)"))
 			return false;
 		what = p->words[1].val;
 		if (p->words[1].quoted)
@@ -1273,6 +1365,7 @@ static bool validate(struct parser *p, enum iouw_scn_op *ret_op, size_t *ret_fir
 		if (!strcmp(what, "admit")) {
 			static const struct keyspec ks[] = { { "slot", T_UINT, false, false },
 				                             { "gen", T_UINT, false, false },
+				                             { "tick", T_TICK, false, false },
 				                             { NULL, 0, 0, 0 } };
 
 			if (!need_pos(p, 2, "a request name") || !use_request(p, &p->words[2]))
@@ -1401,16 +1494,191 @@ static bool validate(struct parser *p, enum iouw_scn_op *ret_op, size_t *ret_fir
 				return false;
 			DONE(IOUW_SCN_EXPECT_CONSISTENT, 2);
 		}
+		{
+			enum iouw_scn_op op = IOUW_SCN_EXPECT_CONSISTENT;
+			bool handled;
+
+			if (v_expect_more(p, what, &op, &handled))
+				DONE(op, 2);
+			if (handled)
+				return false;
+		}
 		return fail(p, p->words[1].col,
 		            "what to expect (sqe, stage, completion, deliver, admit, result, table, "
-		            "slot, ready, cancels, stuck, peer, file, abort, consistent)");
+		            "slot, ready, cancels, stuck, peer, file, abort, consistent, fd, "
+		            "outstanding, wait, clock)");
 	}
 #undef DONE
 	return fail(p, c->col, "a command (modes, negative, config, socketpair, pipe, file, send, "
 	                       "recv, read_at, write_at, sync, submit, turn, reap, advance, fill, "
 	                       "wait, wait_fail, run, close, clock, pause, cancel, drop, corrupt, "
 	                       "set_generation, "
-	                       "peer, cqe, either, or, end, expect)");
+	                       "peer, cqe, either, or, repeat, end, expect)");
+}
+
+/* ---- repeat N ... end: expanded here, so the runner sees plain steps ------- */
+
+static bool repeat_innermost(const struct parser *p)
+{
+	return p->nrep > 0 && p->rep[p->nrep - 1].nopen == p->nopen;
+}
+
+/* Steps and bytes (text and arguments) of @st, its branches included. */
+static void step_size(const struct iouw_scn_step *st, uint64_t *steps, uint64_t *bytes)
+{
+	*steps += 1;
+	*bytes += strlen(st->text) + 1;
+	for (size_t i = 0; i < st->nargs; i++)
+		*bytes += st->args[i].val_len + 1 + (st->args[i].key ? strlen(st->args[i].key) + 1 : 0);
+	for (size_t b = 0; b < st->nbranches; b++)
+		for (size_t i = 0; i < st->branches[b].n; i++)
+			step_size(&st->branches[b].steps[i], steps, bytes);
+}
+
+/* Set the repeat tags of @st (and its branches) that belong to the repeat
+ * at @line (untagged ones are claimed for it: it is their innermost). */
+static void tag_step(struct iouw_scn_step *st, int line, uint32_t iter, uint32_t count)
+{
+	if (st->repeat_line == 0 || st->repeat_line == line) {
+		st->repeat_line = line;
+		st->repeat_iter = iter;
+		st->repeat_count = count;
+	}
+	for (size_t b = 0; b < st->nbranches; b++)
+		for (size_t i = 0; i < st->branches[b].n; i++)
+			tag_step(&st->branches[b].steps[i], line, iter, count);
+}
+
+static bool copy_block(struct iouw_scn_block *dst, const struct iouw_scn_block *src);
+
+/* Copy @src into *@dst for a repeat's expansion. The text and arguments
+ * are shared with the original (a copy never frees them: repeat_copy), so
+ * a copy costs no allocation unless it is an either block, whose branches
+ * are copied (each copy carries its own iteration tags). false when out of
+ * memory (whatever was copied is owned by *@dst and freed with it). */
+static bool copy_step(struct iouw_scn_step *dst, const struct iouw_scn_step *src)
+{
+	*dst = *src;
+	dst->repeat_copy = true;
+	dst->branches = NULL;
+	dst->nbranches = 0;
+	if (src->nbranches) {
+		dst->branches = calloc(src->nbranches, sizeof(*dst->branches));
+		if (!dst->branches)
+			return false;
+		dst->nbranches = src->nbranches;
+		for (size_t b = 0; b < src->nbranches; b++)
+			if (!copy_block(&dst->branches[b], &src->branches[b]))
+				return false;
+	}
+	return true;
+}
+
+static bool copy_block(struct iouw_scn_block *dst, const struct iouw_scn_block *src)
+{
+	dst->steps = calloc(src->n ? src->n : 1, sizeof(*dst->steps));
+	if (!dst->steps)
+		return false;
+	dst->cap = src->n;
+	for (size_t i = 0; i < src->n; i++) {
+		dst->n = i + 1;
+		if (!copy_step(&dst->steps[i], &src->steps[i]))
+			return false;
+	}
+	return true;
+}
+
+/* repeat N: open a repeat block in the current block. */
+static bool open_repeat(struct parser *p)
+{
+	const struct word *c = &p->words[0];
+	int64_t n;
+
+	if (!need_pos(p, 1, "a repeat count") ||
+	    !v_int(p, &p->words[1], 1, IOUW_SCN_MAX_REPEAT) || !no_more(p, 2))
+		return false;
+	if (p->nopen + p->nrep >= IOUW_SCN_MAX_NESTING)
+		return fail(p, c->col, "at most %d nested either/repeat blocks", IOUW_SCN_MAX_NESTING);
+	if (p->either) {
+		if (!p->branch_has_guard)
+			return fail(p, c->col, "a cqe line first in each branch");
+		p->branch_guard_open = false;
+	}
+	iouw_scn_parse_int(p->words[1].val, &n);
+	p->rep[p->nrep].blk = current_block(p);
+	p->rep[p->nrep].start = current_block(p)->n;
+	p->rep[p->nrep].count = (uint32_t)n;
+	p->rep[p->nrep].line = p->line;
+	p->rep[p->nrep].col = c->col;
+	p->rep[p->nrep].nopen = p->nopen;
+	p->nrep++;
+	return true;
+}
+
+/* end of the innermost repeat: append count-1 copies of its body. */
+static bool close_repeat(struct parser *p)
+{
+	typeof(p->rep[0]) *rp = &p->rep[p->nrep - 1];
+	struct iouw_scn_block *b = rp->blk;
+	size_t m = b->n - rp->start;
+	uint64_t steps = 0, bytes = 0;
+
+	if (m == 0)
+		return fail(p, p->words[0].col, "at least one step between 'repeat' and 'end'");
+	for (size_t i = rp->start; i < b->n; i++) {
+		step_size(&b->steps[i], &steps, &bytes);
+		tag_step(&b->steps[i], rp->line, 1, rp->count);
+	}
+	if (p->total_steps + (rp->count - 1) * steps > IOUW_SCN_MAX_STEPS ||
+	    p->total_bytes + (rp->count - 1) * bytes > IOUW_SCN_MAX_EXPANDED_BYTES) {
+		p->line = rp->line; /* the error names the repeat line */
+		return fail(p, rp->col, "a repeat whose expansion stays within %d steps and %u MiB "
+		            "(%u x %llu steps, %llu bytes; %zu other steps)", IOUW_SCN_MAX_STEPS,
+		            IOUW_SCN_MAX_EXPANDED_BYTES >> 20, rp->count, (unsigned long long)steps,
+		            (unsigned long long)bytes, p->total_steps - (size_t)steps);
+	}
+	if (b->cap < b->n + (rp->count - 1) * m) {
+		struct iouw_scn_step *ns = realloc(b->steps, (b->n + (rp->count - 1) * m) * sizeof(*ns));
+
+		if (!ns) {
+			p->oom = true;
+			return fail(p, rp->col, "memory");
+		}
+		b->steps = ns;
+		b->cap = b->n + (rp->count - 1) * m;
+	}
+	for (uint32_t k = 2; k <= rp->count; k++)
+		for (size_t i = 0; i < m; i++) {
+			struct iouw_scn_step *dst = &b->steps[b->n];
+			bool ok = copy_step(dst, &b->steps[rp->start + i]);
+
+			b->n++; /* owned by the block even when half copied */
+			if (!ok) {
+				p->oom = true;
+				return fail(p, rp->col, "memory");
+			}
+			tag_step(dst, rp->line, k, rp->count);
+		}
+	p->total_steps += (rp->count - 1) * steps;
+	p->total_bytes += (rp->count - 1) * bytes;
+	p->nrep--;
+	return true;
+}
+
+/* Commands a repeat body cannot hold: they define names or apply once. */
+static bool refuse_in_repeat(struct parser *p, enum iouw_scn_op op)
+{
+	switch (op) {
+	case IOUW_SCN_MODES: case IOUW_SCN_NEGATIVE: case IOUW_SCN_CONFIG:
+	case IOUW_SCN_SOCKETPAIR: case IOUW_SCN_PIPE: case IOUW_SCN_FILE:
+	case IOUW_SCN_SEND: case IOUW_SCN_RECV: case IOUW_SCN_READ_AT: case IOUW_SCN_WRITE_AT:
+	case IOUW_SCN_SYNC: case IOUW_SCN_EXPECT_ABORT:
+		return fail(p, p->words[0].col, "no fd, request, modes, negative, config or expect "
+		                                "abort line inside a repeat block (opened at line %d)",
+		            p->rep[p->nrep - 1].line);
+	default:
+		return true;
+	}
 }
 
 static bool handle_block_word(struct parser *p, const char *line, size_t len)
@@ -1423,9 +1691,9 @@ static bool handle_block_word(struct parser *p, const char *line, size_t len)
 	if (!strcmp(cmd, "either")) {
 		if (!no_more(p, 1))
 			return false;
-		if (p->nopen == IOUW_SCN_MAX_NESTING)
-			return fail(p, c->col, "at most %d nested either blocks",
-			            IOUW_SCN_MAX_NESTING);
+		if (p->nopen + p->nrep >= IOUW_SCN_MAX_NESTING)
+			return fail(p, c->col, "at most %d nested either%s blocks",
+			            IOUW_SCN_MAX_NESTING, p->nrep ? "/repeat" : "");
 		if (p->either && !p->branch_has_guard)
 			return fail(p, c->col, "a cqe line first in each branch");
 		st = append_step(p, current_block(p), IOUW_SCN_EITHER, line, len, c->col);
@@ -1440,9 +1708,14 @@ static bool handle_block_word(struct parser *p, const char *line, size_t len)
 		enter_either(p, st);
 		return true;
 	}
+	if (!strcmp(cmd, "repeat"))
+		return open_repeat(p);
 	if (!strcmp(cmd, "or")) {
 		if (!no_more(p, 1))
 			return false;
+		if (repeat_innermost(p))
+			return fail(p, c->col, "'end' to close the repeat block opened at line %d "
+			                       "before 'or'", p->rep[p->nrep - 1].line);
 		if (!p->either)
 			return fail(p, c->col, "'or' only inside an either block");
 		if (!p->branch_has_guard)
@@ -1464,6 +1737,8 @@ static bool handle_block_word(struct parser *p, const char *line, size_t len)
 	/* end */
 	if (!no_more(p, 1))
 		return false;
+	if (repeat_innermost(p))
+		return close_repeat(p);
 	if (!p->either)
 		return fail(p, c->col, "'end' only after an either block");
 	if (!p->branch_has_guard)
@@ -1476,7 +1751,7 @@ static bool handle_block_word(struct parser *p, const char *line, size_t len)
 
 static bool parse_line(struct parser *p, const char *line, size_t len)
 {
-	enum iouw_scn_op op;
+	enum iouw_scn_op op = IOUW_SCN_MODES;
 	size_t first;
 	struct iouw_scn_step *st;
 	const char *cmd;
@@ -1487,9 +1762,12 @@ static bool parse_line(struct parser *p, const char *line, size_t len)
 		return true;
 	cmd = p->words[0].val;
 	if (!p->words[0].key && !p->words[0].quoted &&
-	    (!strcmp(cmd, "either") || !strcmp(cmd, "or") || !strcmp(cmd, "end")))
+	    (!strcmp(cmd, "either") || !strcmp(cmd, "or") || !strcmp(cmd, "end") ||
+	     !strcmp(cmd, "repeat")))
 		return handle_block_word(p, line, len);
 	if (!validate(p, &op, &first))
+		return false;
+	if (p->nrep && !refuse_in_repeat(p, op))
 		return false;
 	if (p->either) {
 		if (op == IOUW_SCN_CQE) {
@@ -1512,12 +1790,15 @@ static void free_block(struct iouw_scn_block *b)
 	for (size_t i = 0; i < b->n; i++) {
 		struct iouw_scn_step *st = &b->steps[i];
 
-		for (size_t j = 0; j < st->nargs; j++) {
+		for (size_t j = 0; j < st->nargs && !st->repeat_copy; j++) {
 			free(st->args[j].key);
 			free(st->args[j].val);
 		}
-		free(st->args);
-		free(st->text);
+		if (!st->repeat_copy) {
+			/* a repeat's copies share these with the original */
+			free(st->args);
+			free(st->text);
+		}
 		for (size_t j = 0; j < st->nbranches; j++)
 			free_block(&st->branches[j]);
 		free(st->branches);
@@ -1582,7 +1863,10 @@ int iouw_scenario_parse(const char *name, const char *text, size_t len, struct i
 		if (!nl)
 			break;
 	}
-	if (!p.failed && p.either) {
+	if (!p.failed && repeat_innermost(&p)) {
+		p.line = p.rep[p.nrep - 1].line;
+		fail(&p, p.rep[p.nrep - 1].col, "'end' to close this repeat block");
+	} else if (!p.failed && p.either) {
 		p.line = p.either->line;
 		fail(&p, p.either->col, "'end' to close this either block");
 	}

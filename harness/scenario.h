@@ -16,6 +16,13 @@
  *   - either/or/end blocks nest (at most IOUW_SCN_MAX_NESTING deep); each
  *     branch starts with at least one `cqe` line (its guard), and a nested
  *     block comes after its enclosing branch's guard.
+ *   - `repeat N` ... `end` blocks (nesting with each other and with either
+ *     blocks, IOUW_SCN_MAX_NESTING deep in all) are expanded by the parser:
+ *     the runner only ever sees plain steps (each copy tagged with its
+ *     iteration). A repeat body creates no fd or request and holds no
+ *     modes/config/negative/expect abort line; the expansion is bounded
+ *     (IOUW_SCN_MAX_STEPS, IOUW_SCN_MAX_EXPANDED_BYTES) or the `repeat`
+ *     line is the error.
  *   - Steps keep their source text, so a failure can quote the line and the
  *     recorder can copy it.
  */
@@ -38,6 +45,11 @@
 #define IOUW_SCN_MAX_STEPS 100000
 #define IOUW_SCN_MAX_STRING 65536
 #define IOUW_SCN_MAX_NAME 32
+/* `repeat N`: N at most this; the whole expansion stays within
+ * IOUW_SCN_MAX_STEPS steps and IOUW_SCN_MAX_EXPANDED_BYTES bytes of step
+ * text and arguments. */
+#define IOUW_SCN_MAX_REPEAT 100000
+#define IOUW_SCN_MAX_EXPANDED_BYTES (4u << 20)
 
 enum iouw_scn_op {
 	IOUW_SCN_MODES = 0,
@@ -87,6 +99,10 @@ enum iouw_scn_op {
 	IOUW_SCN_EXPECT_PEER, /* bytes the peer end received */
 	IOUW_SCN_EXPECT_FILE, /* file contents */
 	IOUW_SCN_WAIT_FAIL, /* the next submit_and_wait calls fail with res */
+	IOUW_SCN_EXPECT_FD, /* a request's dup: open, or closed exactly once */
+	IOUW_SCN_EXPECT_OUTSTANDING, /* fds, requests, handles, buffers left */
+	IOUW_SCN_EXPECT_WAIT, /* the loop's last wait: blocked, bound, clock moved */
+	IOUW_SCN_EXPECT_CLOCK, /* virtual time elapsed since the run started */
 };
 
 /* One word of a line after the command words: positional (key NULL) or
@@ -111,6 +127,16 @@ struct iouw_scn_step {
 	/* IOUW_SCN_EITHER: the branches (>= 2). */
 	struct iouw_scn_block *branches;
 	size_t nbranches;
+	/* Inside `repeat N ... end` (expanded by the parser): the 1-based
+	 * iteration of the innermost repeat holding this step, its count and
+	 * the line of its `repeat`; 0 outside any repeat. */
+	uint32_t repeat_iter, repeat_count;
+	int repeat_line;
+	/* A copy made by a repeat's expansion (not in line order: it repeats
+	 * earlier lines); the first iteration's steps are the originals. A
+	 * copy shares text and args with its original (read-only; freed with
+	 * the original), never its branches. */
+	bool repeat_copy;
 };
 
 struct iouw_scn_block {

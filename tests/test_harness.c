@@ -7,12 +7,14 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "expect.h"
 #include "runner.h"
 #include "uring_backend.h"
 #include "scenario.h"
@@ -75,7 +77,7 @@ START_TEST(test_parse_errors)
 	                        "socketpair, pipe, file, send, recv, read_at, write_at, sync, "
 	                        "submit, turn, reap, advance, fill, wait, wait_fail, run, close, clock, "
 	                        "pause, cancel, drop, corrupt, set_generation, peer, cqe, either, or, "
-	                        "end, expect)");
+	                        "repeat, end, expect)");
 	expect_error("file f\nsync r1 fd=f\nsubmit r2\n",
 	             "t.scn:3:8: error: expected the name of a request defined above");
 	expect_error("send r1 fd=s data=\"x\"\n",
@@ -141,6 +143,133 @@ START_TEST(test_parse_nested_either)
 	ck_assert_uint_eq(outer->branches[1].n, 1);
 	ck_assert_uint_eq(iouw_scenario_branch_variants(s), 3);
 	iouw_scenario_free(s);
+}
+END_TEST
+
+/* repeat N ... end: expanded by the parser, copies tagged with their
+ * iteration, nesting with either blocks, its errors. */
+START_TEST(test_parse_repeat)
+{
+	static const char text[] =
+		"socketpair s\n"            /* 1 */
+		"recv r1 fd=s len=4\n"      /* 2 */
+		"repeat 3\n"                /* 3 */
+		"  turn\n"                  /* 4 */
+		"  repeat 2\n"              /* 5 */
+		"    reap\n"                /* 6 */
+		"  end\n"                   /* 7 */
+		"  either\n"                /* 8 */
+		"    cqe r1 op res=1\n"     /* 9 */
+		"    repeat 2\n"            /* 10 */
+		"      advance\n"           /* 11 */
+		"    end\n"                 /* 12 */
+		"  or\n"                    /* 13 */
+		"    cqe r1 op res=2\n"     /* 14 */
+		"  end\n"                   /* 15 */
+		"end\n"                     /* 16 */
+		"fill\n";                   /* 17 */
+	struct iouw_scenario *s = NULL;
+	char err[512];
+	const struct iouw_scn_step *st;
+
+	ck_assert_msg(parse(text, &s, err, sizeof(err)) == 0, "%s", err);
+	/* 2 creations + 3 x (turn, reap, reap, either) + fill */
+	ck_assert_uint_eq(s->body.n, 2 + 3 * 4 + 1);
+	for (unsigned k = 0; k < 3; k++) {
+		st = &s->body.steps[2 + 4 * k];
+		ck_assert_int_eq(st->op, IOUW_SCN_TURN);
+		ck_assert_uint_eq(st->repeat_iter, k + 1);
+		ck_assert_uint_eq(st->repeat_count, 3);
+		ck_assert_int_eq(st->repeat_line, 3);
+		/* the inner repeat's copies keep the inner tags */
+		ck_assert_int_eq(st[1].op, IOUW_SCN_REAP);
+		ck_assert_uint_eq(st[1].repeat_iter, 1);
+		ck_assert_uint_eq(st[2].repeat_iter, 2);
+		ck_assert_int_eq(st[2].repeat_line, 5);
+		ck_assert_int_eq(st[3].op, IOUW_SCN_EITHER);
+		ck_assert_uint_eq(st[3].repeat_iter, k + 1);
+		ck_assert_uint_eq(st[3].nbranches, 2);
+		ck_assert_uint_eq(st[3].branches[0].n, 3); /* cqe, advance x2 */
+		ck_assert_int_eq(st[3].branches[0].steps[2].line, 11);
+		ck_assert_uint_eq(st[3].branches[0].steps[2].repeat_iter, 2);
+		ck_assert_str_eq(iouw_scn_key(&st[3].branches[1].steps[0], "res")->val, "2");
+	}
+	ck_assert_int_eq(s->body.steps[14].op, IOUW_SCN_FILL);
+	ck_assert_uint_eq(s->body.steps[14].repeat_iter, 0);
+	iouw_scenario_free(s);
+
+	expect_error("repeat 0\nturn\nend\n",
+	             "t.scn:1:8: error: expected an integer in [1, 100000]");
+	expect_error("repeat 2\nend\n",
+	             "t.scn:2:1: error: expected at least one step between 'repeat' and 'end'");
+	expect_error("socketpair s\nrecv r1 fd=s len=1\neither\ncqe r1 op res=1\nrepeat 2\nturn\nor\n",
+	             "t.scn:7:1: error: expected 'end' to close the repeat block opened at line 5 "
+	             "before 'or'");
+	expect_error("repeat 2\nmodes inject\nend\n",
+	             "t.scn:2:1: error: expected no fd, request, modes, negative, config or expect "
+	             "abort line inside a repeat block (opened at line 1)");
+	expect_error("repeat 2\nrepeat 2\nrepeat 2\nrepeat 2\nrepeat 2\nrepeat 2\nrepeat 2\n"
+	             "repeat 2\nrepeat 2\n",
+	             "t.scn:9:1: error: expected at most 8 nested either/repeat blocks");
+	/* 100 x 1000 = 100000 steps plus one: the whole expansion is bounded */
+	expect_error("turn\nrepeat 100\nrepeat 1000\nturn\nend\nend\n",
+	             "t.scn:2:1: error: expected a repeat whose expansion stays within 100000 "
+	             "steps and 4 MiB (100 x 1000 steps, 5000 bytes; 1 other steps)");
+}
+END_TEST
+
+/* The fd ledger of harness/expect.h: closed once passes; a second close of
+ * the number (the placeholder gone) and a dup never closed fail. */
+START_TEST(test_fd_ledger)
+{
+	struct iouw_fd_ledger l;
+	int sv[2], d0, d1;
+	char msg[400];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(iouw_fdl_init(&l), 0);
+	d0 = dup(sv[0]);
+	d1 = dup(sv[0]);
+	ck_assert_int_ge(d1, 0);
+	ck_assert_int_eq(iouw_fdl_track(&l, 0, d0), 0);
+	ck_assert_int_eq(iouw_fdl_track(&l, 1, d1), 0);
+	ck_assert(iouw_fdl_check(&l, 0, false, msg, sizeof(msg)));
+	ck_assert(!iouw_fdl_check(&l, 0, true, msg, sizeof(msg)));
+	ck_assert_msg(strstr(msg, "has not ended"), "%s", msg);
+	/* request 0 ends and closes its dup once */
+	iouw_fdl_ended(&l, 0, 7, false);
+	close(d0);
+	ck_assert_int_eq(iouw_fdl_settle(&l), 0);
+	ck_assert(iouw_fdl_check(&l, 0, true, msg, sizeof(msg)));
+	ck_assert(iouw_fdl_owns(&l, d0));
+	/* ... and then closes the number again */
+	close(d0);
+	ck_assert(!iouw_fdl_check(&l, 0, true, msg, sizeof(msg)));
+	ck_assert_msg(strstr(msg, "AGAIN"), "%s", msg);
+	/* request 1 ends without closing its dup */
+	iouw_fdl_ended(&l, 1, 9, false);
+	ck_assert_int_eq(iouw_fdl_settle(&l), 0);
+	ck_assert(!iouw_fdl_check(&l, 1, true, msg, sizeof(msg)));
+	ck_assert_msg(strstr(msg, "still open after the request ended at line 9"), "%s", msg);
+	ck_assert_int_eq(iouw_fdl_find(&l, d1), 1);
+	ck_assert(!iouw_fdl_preexisting(&l, d1));
+	ck_assert(iouw_fdl_preexisting(&l, sv[0]));
+	close(d1);
+	iouw_fdl_free(&l);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+START_TEST(test_expect_bytes)
+{
+	char msg[512];
+
+	ck_assert(iouw_expect_bytes("abc", 3, "abc", 3, msg, sizeof(msg)));
+	ck_assert(!iouw_expect_bytes("abcdef", 6, "abcXef", 6, msg, sizeof(msg)));
+	ck_assert_msg(strstr(msg, "first difference at offset 3: 0x58, expected 0x64"), "%s", msg);
+	ck_assert(!iouw_expect_bytes("abc", 3, "ab", 2, msg, sizeof(msg)));
+	ck_assert_msg(strstr(msg, "2 bytes, expected 3: equal up to offset 2"), "%s", msg);
 }
 END_TEST
 
@@ -499,6 +628,9 @@ static Suite *harness_suite(bool ring)
 	tcase_add_test(tc, test_parse_errors);
 	tcase_add_test(tc, test_parse_nested_either);
 	tcase_add_test(tc, test_parse_arbitrary_bytes);
+	tcase_add_test(tc, test_parse_repeat);
+	tcase_add_test(tc, test_fd_ledger);
+	tcase_add_test(tc, test_expect_bytes);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
 	if (!ring)
