@@ -686,65 +686,34 @@ static void poll_results(struct runner *r)
 
 /* ---- helpers ----------------------------------------------------------------- */
 
-static uint64_t arg_u64(const struct iouw_scn_step *st, const char *key, uint64_t dflt)
-{
-	const struct iouw_scn_arg *a = iouw_scn_key(st, key);
-	int64_t v;
-
-	if (!a || !iouw_scn_parse_int(a->val, &v))
-		return dflt;
-	return (uint64_t)v;
-}
-
-static bool arg_bool(const struct iouw_scn_step *st, const char *key, bool dflt)
-{
-	const struct iouw_scn_arg *a = iouw_scn_key(st, key);
-	bool b;
-
-	if (!a || !iouw_scn_parse_bool(a->val, &b))
-		return dflt;
-	return b;
-}
-
+/* A request's deadline= (typed by the parser): none, relative to now, or
+ * already past (a negative one). */
 static uint64_t arg_deadline(struct runner *r, const struct iouw_scn_step *st)
 {
 	const struct iouw_scn_arg *a = iouw_scn_key(st, "deadline");
 	uint64_t d;
 
-	if (!a || !strcmp(a->val, "none") || !iouw_scn_parse_duration(a->val + 1, &d))
+	if (!a || a->none)
 		return IOUW_NO_DEADLINE;
-	if (a->val[0] == '-')
+	if (a->i < 0) {
+		d = (uint64_t)-a->i;
 		return d > r->vc.now_ns ? 0 : r->vc.now_ns - d;
-	return iouw_ns_add_sat(r->vc.now_ns, d);
+	}
+	return iouw_ns_add_sat(r->vc.now_ns, (uint64_t)a->i);
 }
 
-static bool res_alts_match(const char *alts, int64_t res)
+static bool res_alts_match(const struct iouw_scn_arg *alts, int64_t res)
 {
-	char buf[512];
-	char *save = NULL, *tok;
-
-	snprintf(buf, sizeof(buf), "%s", alts);
-	for (tok = strtok_r(buf, "|", &save); tok; tok = strtok_r(NULL, "|", &save)) {
-		int64_t v;
-
-		if (iouw_scn_parse_int(tok, &v) && v == res)
+	for (size_t i = 0; i < alts->nalts; i++)
+		if (alts->alts[i] == res)
 			return true;
-	}
 	return false;
 }
 
-static int64_t res_first(const char *alts)
+/* The request an argument names (the parser resolved it). */
+static struct reqent *req_of(struct runner *r, const struct iouw_scn_arg *a)
 {
-	char buf[64];
-	size_t n = strcspn(alts, "|");
-	int64_t v = 0;
-
-	if (n >= sizeof(buf))
-		n = sizeof(buf) - 1;
-	memcpy(buf, alts, n);
-	buf[n] = '\0';
-	iouw_scn_parse_int(buf, &v);
-	return v;
+	return req_by_name(r, a->name->name);
 }
 
 static void rec_write(struct runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -762,13 +731,37 @@ static void rec_write(struct runner *r, const char *fmt, ...)
 
 /* ---- fds ---------------------------------------------------------------------- */
 
-static bool make_fd(struct runner *r, const struct iouw_scn_step *st)
+static bool make_temp_file(struct runner *r, const struct iouw_scn_step *st, struct fdent *f)
 {
-	const struct iouw_scn_arg *a = iouw_scn_pos(st, 0);
+	const struct iouw_scn_arg *c = iouw_scn_key(st, "content");
+	const char *dir = getenv("TMPDIR");
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/iouwait-scn-XXXXXX", dir && *dir ? dir : "/tmp");
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		return envf(r, "mkostemp", errno);
+	/* Unlinked at once: nothing is left behind, even after a crash. */
+	unlink(path);
+	f->fd = fd;
+	if (c && c->val_len && pwrite(fd, c->val, c->val_len, 0) != (ssize_t)c->val_len) {
+		int err = errno ? errno : ENOSPC;
+
+		close(fd);
+		f->fd = -1;
+		return envf(r, "writing a temp file", err);
+	}
+	return true;
+}
+
+/* socketpair, pipe, file. */
+static bool ex_make_fd(struct runner *r, const struct iouw_scn_step *st)
+{
 	struct fdent *f = &r->fds[r->nfds];
 	int sv[2];
 
-	f->name = iouw_scn_lookup(r->s, a->val);
+	f->name = iouw_scn_pos(st, 0)->name;
 	f->fd = f->peer = -1;
 	if (st->op == IOUW_SCN_SOCKETPAIR) {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
@@ -780,26 +773,8 @@ static bool make_fd(struct runner *r, const struct iouw_scn_step *st)
 			return envf(r, "pipe2", errno);
 		f->fd = sv[0];
 		f->peer = sv[1];
-	} else {
-		const struct iouw_scn_arg *c = iouw_scn_key(st, "content");
-		const char *dir = getenv("TMPDIR");
-		char path[4096];
-		int fd;
-
-		snprintf(path, sizeof(path), "%s/iouwait-scn-XXXXXX", dir && *dir ? dir : "/tmp");
-		fd = mkostemp(path, O_CLOEXEC);
-		if (fd < 0)
-			return envf(r, "mkostemp", errno);
-		/* Unlinked at once: nothing is left behind, even after a crash. */
-		unlink(path);
-		f->fd = fd;
-		if (c && c->val_len && pwrite(fd, c->val, c->val_len, 0) != (ssize_t)c->val_len) {
-			int err = errno ? errno : ENOSPC;
-
-			close(fd);
-			f->fd = -1;
-			return envf(r, "writing a temp file", err);
-		}
+	} else if (!make_temp_file(r, st, f)) {
+		return false;
 	}
 	r->nfds++;
 	return true;
@@ -807,65 +782,69 @@ static bool make_fd(struct runner *r, const struct iouw_scn_step *st)
 
 /* ---- requests ------------------------------------------------------------------- */
 
-static bool make_request(struct runner *r, const struct iouw_scn_step *st)
+/* A zeroed buffer of the request's capacity (default: len). */
+static char *request_buffer(const struct iouw_scn_step *st, size_t *ret_cap)
 {
-	struct reqent *q = &r->reqs[r->nreqs];
-	const struct iouw_scn_arg *fa = iouw_scn_key(st, "fd");
+	int64_t cap = iouw_scn_int(st, "capacity");
+
+	*ret_cap = cap < 0 ? (size_t)iouw_scn_int(st, "len") : (size_t)cap;
+	return calloc(1, *ret_cap ? *ret_cap : 1);
+}
+
+/* Build the request of @st (one of the five kinds) into @q. */
+static int construct(struct runner *r, const struct iouw_scn_step *st, struct reqent *q)
+{
 	struct iovec iov[IOUW_SCN_MAX_ARGS];
 	unsigned iovcnt = 0;
-	int e = 0;
+	size_t cap;
+	char *buf;
+	int e;
 
-	memset(q, 0, sizeof(*q));
-	q->name = iouw_scn_lookup(r->s, iouw_scn_pos(st, 0)->val);
-	q->fd = fd_by_name(r, fa->val);
-	q->async = arg_bool(st, "async", false);
-	q->admit_expired = -1;
 	for (size_t i = 0; i < st->nargs; i++)
 		if (st->args[i].key && !strcmp(st->args[i].key, "data")) {
 			iov[iovcnt].iov_base = st->args[i].val;
 			iov[iovcnt].iov_len = st->args[i].val_len;
 			iovcnt++;
 		}
-	switch (st->op) {
-	case IOUW_SCN_SEND:
-		e = iouw_request_send(q->fd->fd, iov, iovcnt, arg_deadline(r, st), &q->req, &q->handle);
-		break;
-	case IOUW_SCN_RECV: {
-		size_t len = arg_u64(st, "len", 0), off = arg_u64(st, "offset", 0);
-		size_t cap = arg_u64(st, "capacity", len);
+	if (st->op == IOUW_SCN_SEND)
+		return iouw_request_send(q->fd->fd, iov, iovcnt, arg_deadline(r, st), &q->req,
+		                         &q->handle);
+	if (st->op == IOUW_SCN_WRITE_AT)
+		return iouw_request_write_at(q->fd->fd, (uint64_t)iouw_scn_int(st, "off"), iov, iovcnt,
+		                             &q->req, &q->handle);
+	if (st->op == IOUW_SCN_SYNC)
+		return iouw_request_sync(q->fd->fd, &q->req, &q->handle);
+	if (!(buf = request_buffer(st, &cap)))
+		return -ENOMEM;
+	if (st->op == IOUW_SCN_RECV) {
 		const struct iouw_scn_arg *pf = iouw_scn_key(st, "prefix");
-		char *buf = calloc(1, cap ? cap : 1);
 
-		if (!buf)
-			return envf(r, "a buffer", ENOMEM);
 		if (pf)
 			memcpy(buf, pf->val, pf->val_len);
-		e = iouw_request_recv(q->fd->fd, buf, cap, off, len, arg_bool(st, "exact", false),
+		e = iouw_request_recv(q->fd->fd, buf, cap, (size_t)iouw_scn_int(st, "offset"),
+		                      (size_t)iouw_scn_int(st, "len"), iouw_scn_flag(st, "exact"),
 		                      arg_deadline(r, st), &q->req, &q->handle);
-		if (e < 0)
-			free(buf);
-		break;
+	} else {
+		e = iouw_request_read_at(q->fd->fd, (uint64_t)iouw_scn_int(st, "off"), buf, cap,
+		                         (size_t)iouw_scn_int(st, "len"), &q->req, &q->handle);
 	}
-	case IOUW_SCN_READ_AT: {
-		size_t len = arg_u64(st, "len", 0), cap = arg_u64(st, "capacity", len);
-		char *buf = calloc(1, cap ? cap : 1);
+	if (e < 0)
+		free(buf);
+	return e;
+}
 
-		if (!buf)
-			return envf(r, "a buffer", ENOMEM);
-		e = iouw_request_read_at(q->fd->fd, arg_u64(st, "off", 0), buf, cap, len, &q->req,
-		                         &q->handle);
-		if (e < 0)
-			free(buf);
-		break;
-	}
-	case IOUW_SCN_WRITE_AT:
-		e = iouw_request_write_at(q->fd->fd, arg_u64(st, "off", 0), iov, iovcnt, &q->req,
-		                          &q->handle);
-		break;
-	default:
-		e = iouw_request_sync(q->fd->fd, &q->req, &q->handle);
-		break;
-	}
+/* send, recv, read_at, write_at, sync. */
+static bool ex_make_request(struct runner *r, const struct iouw_scn_step *st)
+{
+	struct reqent *q = &r->reqs[r->nreqs];
+	int e;
+
+	memset(q, 0, sizeof(*q));
+	q->name = iouw_scn_pos(st, 0)->name;
+	q->fd = fd_by_name(r, iouw_scn_key(st, "fd")->name->name);
+	q->async = iouw_scn_flag(st, "async");
+	q->admit_expired = -1;
+	e = construct(r, st, q);
 	if (e == -ENOMEM || e == -EMFILE || e == -ENFILE)
 		return envf(r, "creating the request", -e);
 	if (e < 0) {
@@ -882,27 +861,23 @@ static bool make_request(struct runner *r, const struct iouw_scn_step *st)
 /* ---- CQEs ------------------------------------------------------------------------- */
 
 static bool cqe_target(struct runner *r, const struct iouw_scn_step *st, uint64_t *ret_ud,
-                       const char **ret_alts)
+                       const struct iouw_scn_arg **ret_alts)
 {
 	const struct iouw_scn_arg *ud = iouw_scn_key(st, "ud");
-	const struct iouw_scn_arg *res = iouw_scn_key(st, "res");
-	const struct iouw_scn_arg *p0 = iouw_scn_pos(st, 0);
-	bool stale = p0 && !strcmp(p0->val, "stale");
-	const struct iouw_scn_arg *name = iouw_scn_pos(st, stale ? 1 : 0);
-	const struct iouw_scn_arg *which = iouw_scn_pos(st, stale ? 2 : 1);
+	bool stale = iouw_scn_at(st, 0) != NULL;
 	struct reqent *q;
 	enum iouw_waiter_state s;
 
-	*ret_alts = res->val;
+	*ret_alts = iouw_scn_key(st, "res");
 	if (ud) {
-		(void)iouw_scn_parse_u64(ud->val, ret_ud); /* checked by the parser */
+		*ret_ud = ud->u;
 		return true;
 	}
-	q = req_by_name(r, name->val);
+	q = req_of(r, iouw_scn_at(st, 1));
 	if (!q->has_id)
 		return failf(r, "a request with a waiter id", "%s was never admitted", q->name->name);
-	*ret_ud = !strcmp(which->val, "cancel") ? iouw_waiter_id_cancel_user_data(q->id)
-	                                        : iouw_waiter_id_user_data(q->id);
+	*ret_ud = iouw_scn_at(st, 2)->u == 1 ? iouw_waiter_id_cancel_user_data(q->id)
+	                                     : iouw_waiter_id_user_data(q->id);
 	if (stale && iouw_waiters_state(iouw_loop_waiters(r->loop), q->id, &s, NULL) == 0)
 		return failf(r, "a stale id (slot freed or reused)", "%s still occupies slot %u",
 		             q->name->name, iouw_waiter_id_index(q->id));
@@ -1096,8 +1071,9 @@ static bool inject(struct runner *r, uint64_t ud, int32_t res)
 
 /* Kernel mode: match the next CQE the kernel posted against @alts. @quiet: do
  * not fail (either/or guard). Writes the actual res. */
-static bool kernel_match(struct runner *r, unsigned idx, uint64_t ud, const char *alts,
-                         int32_t *ret_res, bool quiet, char *why, size_t whylen)
+static bool kernel_match(struct runner *r, unsigned idx, uint64_t ud,
+                         const struct iouw_scn_arg *alts, int32_t *ret_res, bool quiet, char *why,
+                         size_t whylen)
 {
 	const struct io_uring_cqe *c;
 	char b1[64], b2[32], b3[64];
@@ -1121,7 +1097,7 @@ static bool kernel_match(struct runner *r, unsigned idx, uint64_t ud, const char
 		{
 			char exp[256];
 
-			snprintf(exp, sizeof(exp), "cqe %s res=%s", b3, alts);
+			snprintf(exp, sizeof(exp), "cqe %s res=%s", b3, alts->val);
 			return failf(r, exp, "%s", why);
 		}
 	}
@@ -1152,11 +1128,11 @@ static void rec_cqe(struct runner *r, const struct iouw_scn_step *st, int32_t re
 static bool do_cqe(struct runner *r, const struct iouw_scn_step *st)
 {
 	uint64_t ud;
-	const char *alts;
+	const struct iouw_scn_arg *alts;
 	int32_t res;
 	char why[256];
 
-	if (arg_bool(st, "at_wait", false) && !r->releasing) {
+	if (iouw_scn_flag(st, "at_wait") && !r->releasing) {
 		if (r->ndeferred == sizeof(r->deferred) / sizeof(r->deferred[0]))
 			return failf(r, st->text, "too many deferred CQEs");
 		r->deferred[r->ndeferred++] = st;
@@ -1166,7 +1142,7 @@ static bool do_cqe(struct runner *r, const struct iouw_scn_step *st)
 	if (!cqe_target(r, st, &ud, &alts))
 		return false;
 	if (r->mode == IOUW_RUN_INJECT) {
-		res = (int32_t)res_first(alts);
+		res = alts->alts[0];
 		if (!inject(r, ud, res))
 			return false;
 	} else {
@@ -1190,51 +1166,35 @@ static bool do_cqe(struct runner *r, const struct iouw_scn_step *st)
 
 /* ---- expectations ----------------------------------------------------------------- */
 
-static bool expect_sqe(struct runner *r, const struct iouw_scn_step *st)
+static bool expect_sqe_none(struct runner *r)
 {
-	const struct iouw_scn_arg *a0 = iouw_scn_pos(st, 0);
 	struct sqe_rec *rec;
-	struct reqent *q;
-	const struct iouw_scn_arg *op, *a;
-	char exp[512], ub[64];
-	bool want_cancel;
+	char ub[64];
 
-	if (!strcmp(a0->val, "none")) {
-		if (r->sqe_cursor < r->nsqes) {
-			rec = &r->sqes[r->sqe_cursor];
-			return failf(r, "no further SQE", "%s %s was staged",
-			             ud_str(r, rec->sqe.user_data, ub, sizeof(ub)),
-			             opcode_name(rec->sqe.opcode));
-		}
-		return true;
+	if (r->sqe_cursor < r->nsqes) {
+		rec = &r->sqes[r->sqe_cursor];
+		return failf(r, "no further SQE", "%s %s was staged",
+		             ud_str(r, rec->sqe.user_data, ub, sizeof(ub)), opcode_name(rec->sqe.opcode));
 	}
-	q = req_by_name(r, a0->val);
-	op = iouw_scn_key(st, "op");
-	a = iouw_scn_pos(st, 1);
-	want_cancel = a && !strcmp(a->val, "cancel");
-	snprintf(exp, sizeof(exp), "%s", st->text);
-	if (r->sqe_cursor >= r->nsqes)
-		return failf(r, exp, "no SQE staged (all %zu SQEs already matched)", r->nsqes);
-	rec = &r->sqes[r->sqe_cursor++];
-	if (rec->req != q || rec->cancel != want_cancel)
-		return failf(r, exp, "next SQE is %s %s", ud_str(r, rec->sqe.user_data, ub, sizeof(ub)),
-		             opcode_name(rec->sqe.opcode));
-	if (want_cancel) {
-		if (rec->sqe.opcode != IORING_OP_ASYNC_CANCEL ||
-		    rec->sqe.addr != iouw_waiter_id_user_data(q->id))
-			return failf(r, exp, "cancel SQE opcode %s target 0x%llx",
-			             opcode_name(rec->sqe.opcode), (unsigned long long)rec->sqe.addr);
-		return true;
-	}
-	if (op && strcmp(op->val, opcode_name(rec->sqe.opcode)))
+	return true;
+}
+
+/* The op SQE's fields against the keys of `expect sqe`. */
+static bool expect_sqe_fields(struct runner *r, const struct iouw_scn_step *st,
+                              const struct sqe_rec *rec)
+{
+	const char *exp = st->text;
+	const struct iouw_scn_arg *a;
+
+	if ((a = iouw_scn_key(st, "op")) && strcmp(a->val, opcode_name(rec->sqe.opcode)))
 		return failf(r, exp, "opcode %s", opcode_name(rec->sqe.opcode));
-	if ((a = iouw_scn_key(st, "len")) && arg_u64(st, "len", 0) != rec->sqe.len)
+	if ((a = iouw_scn_key(st, "len")) && (uint64_t)a->i != rec->sqe.len)
 		return failf(r, exp, "len=%u", rec->sqe.len);
-	if ((a = iouw_scn_key(st, "off")) && (int64_t)arg_u64(st, "off", 0) != (int64_t)rec->sqe.off)
+	if ((a = iouw_scn_key(st, "off")) && a->i != (int64_t)rec->sqe.off)
 		return failf(r, exp, "off=%lld", (long long)(int64_t)rec->sqe.off);
-	if ((a = iouw_scn_key(st, "iovs")) && arg_u64(st, "iovs", 0) != rec->iovs)
+	if ((a = iouw_scn_key(st, "iovs")) && (uint64_t)a->i != rec->iovs)
 		return failf(r, exp, "iovs=%u", rec->iovs);
-	if ((a = iouw_scn_key(st, "fd")) && (!rec->req || strcmp(rec->req->fd->name->name, a->val)))
+	if ((a = iouw_scn_key(st, "fd")) && (!rec->req || rec->req->fd->name != a->name))
 		return failf(r, exp, "fd=%s", rec->req ? rec->req->fd->name->name : "?");
 	if ((a = iouw_scn_key(st, "data")) &&
 	    (a->val_len != rec->total || a->val_len > rec->data_len ||
@@ -1242,6 +1202,33 @@ static bool expect_sqe(struct runner *r, const struct iouw_scn_step *st)
 		return failf(r, exp, "data of %zu bytes \"%.*s\"", rec->total, (int)rec->data_len,
 		             rec->data);
 	return true;
+}
+
+static bool ex_expect_sqe(struct runner *r, const struct iouw_scn_step *st)
+{
+	const struct iouw_scn_arg *a0 = iouw_scn_at(st, 0), *which = iouw_scn_at(st, 1);
+	bool want_cancel = which && which->u == 1;
+	struct sqe_rec *rec;
+	struct reqent *q;
+	char ub[64];
+
+	if (a0->none)
+		return expect_sqe_none(r);
+	q = req_of(r, a0);
+	if (r->sqe_cursor >= r->nsqes)
+		return failf(r, st->text, "no SQE staged (all %zu SQEs already matched)", r->nsqes);
+	rec = &r->sqes[r->sqe_cursor++];
+	if (rec->req != q || rec->cancel != want_cancel)
+		return failf(r, st->text, "next SQE is %s %s",
+		             ud_str(r, rec->sqe.user_data, ub, sizeof(ub)), opcode_name(rec->sqe.opcode));
+	if (want_cancel) {
+		if (rec->sqe.opcode != IORING_OP_ASYNC_CANCEL ||
+		    rec->sqe.addr != iouw_waiter_id_user_data(q->id))
+			return failf(r, st->text, "cancel SQE opcode %s target 0x%llx",
+			             opcode_name(rec->sqe.opcode), (unsigned long long)rec->sqe.addr);
+		return true;
+	}
+	return expect_sqe_fields(r, st, rec);
 }
 
 static bool expect_outq(struct runner *r, const struct iouw_scn_step *st, struct outq *q,
@@ -1260,62 +1247,70 @@ static bool expect_outq(struct runner *r, const struct iouw_scn_step *st, struct
 	return true;
 }
 
-static int name_index(const char *const *names, size_t n, const char *v)
+/* The outcome word of `expect stage|completion|deliver` (its choice index
+ * is the runner's outcome code: harness/commands.c orders them so). */
+static int outcome_of(const struct iouw_scn_step *st)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(names[i], v))
-			return (int)i;
-	return -1;
+	return (int)iouw_scn_at(st, 1)->u;
 }
 
-
-
-static bool expect_result(struct runner *r, const struct iouw_scn_step *st)
+static bool ex_expect_stage(struct runner *r, const struct iouw_scn_step *st)
 {
-	struct reqent *q = req_by_name(r, iouw_scn_pos(st, 0)->val);
-	const char *want = iouw_scn_pos(st, 1)->val;
-	const struct iouw_scn_arg *v = iouw_scn_pos(st, 2), *a;
-	const struct iouw_result *res = &q->result;
-	int e;
+	return expect_outq(r, st, &req_of(r, iouw_scn_at(st, 0))->stage, stage_names, 3,
+	                   outcome_of(st), "stage");
+}
 
-	if (q->dropped)
-		return failf(r, st->text, "%s's handle was dropped", q->name->name);
-	poll_results(r);
-	if (!strcmp(want, "pending")) {
-		if (q->have_result)
-			return failf(r, st->text, "result %s", status_names[res->status]);
+static bool ex_expect_completion(struct runner *r, const struct iouw_scn_step *st)
+{
+	static const char *const cn[] = { "cancel", "cancel stale", "requeue", "?", "complete", "?" };
+	struct reqent *q = req_of(r, iouw_scn_at(st, 0));
+	int want = outcome_of(st) * 2;
+
+	if (want == 0 && iouw_scn_flag(st, "stale"))
+		want = 1;
+	if (want == 0 && !iouw_scn_key(st, "stale") && q->completion.head < q->completion.n &&
+	    q->completion.v[q->completion.head] == 1)
+		want = 1; /* stale= not given: either is fine */
+	return expect_outq(r, st, &q->completion, cn, 6, want, "completion");
+}
+
+static bool ex_expect_deliver(struct runner *r, const struct iouw_scn_step *st)
+{
+	return expect_outq(r, st, &req_of(r, iouw_scn_at(st, 0))->deliver, deliver_names, 2,
+	                   outcome_of(st), "deliver");
+}
+
+static bool ex_expect_admit(struct runner *r, const struct iouw_scn_step *st)
+{
+	struct reqent *q = req_of(r, iouw_scn_at(st, 0));
+	const struct iouw_scn_arg *a;
+
+	if (iouw_scn_at(st, 1)) { /* expired */
+		if (q->admit_expired != 1)
+			return failf(r, st->text, "%s", q->admit_expired ? "not admitted" : "admitted");
 		return true;
 	}
-	if (!q->have_result)
-		return failf(r, st->text, "no result yet");
-	if (name_index(status_names, 9, want) != (int)res->status)
-		return failf(r, st->text, "%s err=%d value=%zu", status_names[res->status], res->err,
-		             res->value);
-	if (v) {
-		int64_t n = 0;
+	if (!q->has_id)
+		return failf(r, st->text, "%s", q->admit_expired == 1 ? "expired" : "not admitted");
+	if ((a = iouw_scn_key(st, "slot")) && (uint64_t)a->i != iouw_waiter_id_index(q->id))
+		return failf(r, st->text, "slot=%u", iouw_waiter_id_index(q->id));
+	if ((a = iouw_scn_key(st, "gen")) && (uint64_t)a->i != iouw_waiter_id_generation(q->id))
+		return failf(r, st->text, "gen=%u", iouw_waiter_id_generation(q->id));
+	return true;
+}
 
-		iouw_scn_parse_int(v->val, &n);
-		if ((size_t)n != res->value)
-			return failf(r, st->text, "value %zu", res->value);
-	}
-	if ((a = iouw_scn_key(st, "err"))) {
-		int64_t n;
+/* The result's fields against value, err=, len= and data=. */
+static bool expect_result_fields(struct runner *r, const struct iouw_scn_step *st,
+                                 const struct iouw_result *res)
+{
+	const struct iouw_scn_arg *v = iouw_scn_at(st, 2), *a;
+	char b[32];
 
-		if (!iouw_scn_parse_int(a->val, &n)) {
-			char b[40];
-
-			snprintf(b, sizeof(b), "-%s", a->val);
-			iouw_scn_parse_int(b, &n);
-			n = -n;
-		}
-		e = (int)n;
-		if (e != res->err) {
-			char b[32];
-
-			return failf(r, st->text, "err=%s", res_str(-res->err, b, sizeof(b)) + 1);
-		}
-	}
-	if ((a = iouw_scn_key(st, "len")) && arg_u64(st, "len", 0) != res->buf_len)
+	if (v && (size_t)v->i != res->value)
+		return failf(r, st->text, "value %zu", res->value);
+	if ((a = iouw_scn_key(st, "err")) && a->i != res->err)
+		return failf(r, st->text, "err=%s", res_str(-res->err, b, sizeof(b)) + 1);
+	if ((a = iouw_scn_key(st, "len")) && (size_t)a->i != res->buf_len)
 		return failf(r, st->text, "buffer length %zu", res->buf_len);
 	if ((a = iouw_scn_key(st, "data")) &&
 	    (!res->buf || a->val_len != res->buf_len || memcmp(a->val, res->buf, a->val_len)))
@@ -1323,6 +1318,29 @@ static bool expect_result(struct runner *r, const struct iouw_scn_step *st)
 		             res->buf ? (int)(res->buf_len > 200 ? 200 : res->buf_len) : 0,
 		             res->buf ? (const char *)res->buf : "");
 	return true;
+}
+
+static bool ex_expect_result(struct runner *r, const struct iouw_scn_step *st)
+{
+	struct reqent *q = req_of(r, iouw_scn_at(st, 0));
+	/* The status's choice index: core/request.h's order, then pending. */
+	uint64_t want = iouw_scn_at(st, 1)->u;
+	const struct iouw_result *res = &q->result;
+
+	if (q->dropped)
+		return failf(r, st->text, "%s's handle was dropped", q->name->name);
+	poll_results(r);
+	if (want == 9) { /* pending */
+		if (q->have_result)
+			return failf(r, st->text, "result %s", status_names[res->status]);
+		return true;
+	}
+	if (!q->have_result)
+		return failf(r, st->text, "no result yet");
+	if (want != (uint64_t)res->status)
+		return failf(r, st->text, "%s err=%d value=%zu", status_names[res->status], res->err,
+		             res->value);
+	return expect_result_fields(r, st, res);
 }
 
 static size_t count_inflight(struct runner *r)
@@ -1339,82 +1357,71 @@ static size_t count_inflight(struct runner *r)
 	return n;
 }
 
-static bool expect_table(struct runner *r, const struct iouw_scn_step *st)
+/* The current value of `expect table` fact @key. */
+static uint64_t table_fact(struct runner *r, const char *key, const struct iouw_loop_stats *stats)
 {
 	struct iouw_waiters *w = iouw_loop_waiters(r->loop);
+	static const char *const keys[] = { "drained", "cq_overflow", "cq_ready", "len", "inflight",
+		                            "ready", "cancels", "stuck", "inbound", "warnings",
+		                            "deadlines", "delivered", "timeouts", "capacity",
+		                            "abandoned" };
+	size_t k = 0;
+
+	while (k < sizeof(keys) / sizeof(keys[0]) - 1 && strcmp(key, keys[k]))
+		k++;
+	switch (k) {
+	case 0: return iouw_loop_is_drained(r->loop);
+	/* The kernel's flag: CQEs parked in its overflow list. */
+	case 1: return io_uring_cq_has_overflow(r->sb.ring);
+	/* CQEs sitting in the CQ ring (not those overflowed). */
+	case 2: return io_uring_cq_ready(r->sb.ring);
+	case 3: return iouw_waiters_len(w);
+	case 4: return count_inflight(r);
+	case 5: return iouw_loop_ready(r->loop, NULL, 0);
+	case 6: return iouw_loop_pending_cancels(r->loop, NULL, 0);
+	case 7: return iouw_waiters_cancel_requested(w, NULL, 0);
+	case 8: return iouw_loop_inbound_len(r->loop);
+	case 9: return iouw_waiters_unexpected_cancel_results(w);
+	case 10: return iouw_wheel_active(iouw_loop_wheel(r->loop));
+	case 11: return stats->delivered;
+	case 12: return stats->timeouts;
+	case 13: return iouw_waiters_capacity(w);
+	default: return stats->abandoned;
+	}
+}
+
+static bool ex_expect_table(struct runner *r, const struct iouw_scn_step *st)
+{
 	struct iouw_loop_stats stats;
 
 	iouw_loop_stats(r->loop, &stats);
 	for (size_t i = 0; i < st->nargs; i++) {
 		const struct iouw_scn_arg *a = &st->args[i];
-		int64_t want = 0;
-		uint64_t got;
-		bool b;
+		uint64_t want = a->param->type == IOUW_SCN_T_BOOL ? a->b : (uint64_t)a->i;
+		uint64_t got = table_fact(r, a->key, &stats);
 
-		if (!a->key)
-			continue;
-		if (!strcmp(a->key, "drained")) {
-			iouw_scn_parse_bool(a->val, &b);
-			want = b;
-			got = iouw_loop_is_drained(r->loop);
-		} else if (!strcmp(a->key, "cq_overflow")) {
-			/* The kernel's flag: CQEs parked in its overflow list. */
-			iouw_scn_parse_bool(a->val, &b);
-			want = b;
-			got = io_uring_cq_has_overflow(r->sb.ring);
-		} else if (!strcmp(a->key, "cq_ready")) {
-			/* CQEs sitting in the CQ ring (not those overflowed). */
-			iouw_scn_parse_int(a->val, &want);
-			got = io_uring_cq_ready(r->sb.ring);
-		} else {
-			iouw_scn_parse_int(a->val, &want);
-			if (!strcmp(a->key, "len"))
-				got = iouw_waiters_len(w);
-			else if (!strcmp(a->key, "inflight"))
-				got = count_inflight(r);
-			else if (!strcmp(a->key, "ready"))
-				got = iouw_loop_ready(r->loop, NULL, 0);
-			else if (!strcmp(a->key, "cancels"))
-				got = iouw_loop_pending_cancels(r->loop, NULL, 0);
-			else if (!strcmp(a->key, "stuck"))
-				got = iouw_waiters_cancel_requested(w, NULL, 0);
-			else if (!strcmp(a->key, "inbound"))
-				got = iouw_loop_inbound_len(r->loop);
-			else if (!strcmp(a->key, "warnings"))
-				got = iouw_waiters_unexpected_cancel_results(w);
-			else if (!strcmp(a->key, "deadlines"))
-				got = iouw_wheel_active(iouw_loop_wheel(r->loop));
-			else if (!strcmp(a->key, "delivered"))
-				got = stats.delivered;
-			else if (!strcmp(a->key, "timeouts"))
-				got = stats.timeouts;
-			else if (!strcmp(a->key, "capacity"))
-				got = iouw_waiters_capacity(w);
-			else
-				got = stats.abandoned;
-		}
-		if ((uint64_t)want != got)
+		if (want != got)
 			return failf(r, st->text, "%s=%llu", a->key, (unsigned long long)got);
 	}
 	return true;
 }
 
-static bool expect_slot(struct runner *r, const struct iouw_scn_step *st)
+static bool ex_expect_slot(struct runner *r, const struct iouw_scn_step *st)
 {
 	struct iouw_waiters *w = iouw_loop_waiters(r->loop);
 	struct iouw_waiter_info info;
-	int64_t idx = 0;
+	int64_t idx = iouw_scn_pos(st, 0)->i;
 	const struct iouw_scn_arg *a;
+	struct reqent *holder;
 
-	iouw_scn_parse_int(iouw_scn_pos(st, 0)->val, &idx);
 	if (iouw_waiters_slot(w, (uint32_t)idx, &info) < 0)
 		return failf(r, st->text, "slot %lld out of range (capacity %u)", (long long)idx,
 		             iouw_waiters_capacity(w));
-	if (iouw_scn_key(st, "gen") && arg_u64(st, "gen", 0) != iouw_waiter_id_generation(info.id))
+	if ((a = iouw_scn_key(st, "gen")) && (uint64_t)a->i != iouw_waiter_id_generation(info.id))
 		return failf(r, st->text, "gen=%u", iouw_waiter_id_generation(info.id));
-	if (iouw_scn_key(st, "occupied") && arg_bool(st, "occupied", false) != info.occupied)
+	if ((a = iouw_scn_key(st, "occupied")) && a->b != info.occupied)
 		return failf(r, st->text, "occupied=%d", info.occupied);
-	if (iouw_scn_key(st, "inflight") && arg_bool(st, "inflight", false) != info.in_flight)
+	if ((a = iouw_scn_key(st, "inflight")) && a->b != info.in_flight)
 		return failf(r, st->text, "inflight=%d", info.in_flight);
 	if ((a = iouw_scn_key(st, "state"))) {
 		const char *got = !info.occupied ? "free"
@@ -1425,18 +1432,20 @@ static bool expect_slot(struct runner *r, const struct iouw_scn_step *st)
 			return failf(r, st->text, "state=%s", got);
 	}
 	if ((a = iouw_scn_key(st, "req"))) {
-		struct reqent *q = req_by_name(r, a->val);
+		struct reqent *q = req_of(r, a);
 
+		holder = info.occupied ? req_by_id(r, info.id) : NULL;
 		if (!info.occupied || !q->has_id || !iouw_waiter_id_eq(q->id, info.id))
 			return failf(r, st->text, "slot holds %s",
-			             info.occupied ? (req_by_id(r, info.id) ? req_by_id(r, info.id)->name->name
-			                                                    : "an unknown request")
-			                           : "nothing");
+			             !info.occupied ? "nothing"
+			             : holder       ? holder->name->name
+			                            : "an unknown request");
 	}
 	return true;
 }
 
-static bool expect_idlist(struct runner *r, const struct iouw_scn_step *st)
+/* expect ready, cancels, stuck. */
+static bool ex_expect_idlist(struct runner *r, const struct iouw_scn_step *st)
 {
 	iouw_waiter_id ids[256];
 	size_t n;
@@ -1464,6 +1473,60 @@ static bool expect_idlist(struct runner *r, const struct iouw_scn_step *st)
 	}
 	if (strcmp(got, want))
 		return failf(r, st->text, "%s", got);
+	return true;
+}
+
+/* Exactly the bytes named from the peer end, no more (a later expect reads
+ * on); waits up to the CQE timeout for them. */
+static ssize_t read_peer(struct runner *r, struct fdent *f, char *got, size_t want)
+{
+	size_t have = 0;
+	uint64_t end = mono_ns() + cqe_timeout(r);
+
+	while (have < want && f->peer >= 0) {
+		ssize_t n = recv(f->peer, got + have, want - have, MSG_DONTWAIT);
+
+		if (n > 0)
+			have += (size_t)n;
+		else if (n == 0 || (errno != EAGAIN && errno != EINTR) || mono_ns() > end)
+			break;
+		else
+			usleep(1000);
+	}
+	return (ssize_t)have;
+}
+
+/* expect peer, expect file. */
+static bool ex_expect_bytes(struct runner *r, const struct iouw_scn_step *st)
+{
+	struct fdent *f = fd_by_name(r, iouw_scn_pos(st, 0)->name->name);
+	const struct iouw_scn_arg *d = iouw_scn_key(st, "data");
+	bool peer = st->op == IOUW_SCN_EXPECT_PEER;
+	char *got = malloc(d->val_len + 1);
+	ssize_t n;
+	bool ok;
+
+	if (!got)
+		return envf(r, "a buffer", ENOMEM);
+	if (peer) {
+		n = read_peer(r, f, got, d->val_len);
+	} else {
+		n = pread(f->fd, got, d->val_len, (off_t)iouw_scn_int(st, "off"));
+		if (n < 0)
+			n = 0;
+	}
+	ok = (size_t)n == d->val_len && memcmp(got, d->val, d->val_len) == 0;
+	logf_(r, "%s %s %zd bytes", peer ? "peer read" : "file read", f->name->name, n);
+	if (!ok)
+		failf(r, st->text, "%zd bytes \"%.*s\"", n, (int)(n > 200 ? 200 : n), got);
+	free(got);
+	return ok;
+}
+
+static bool ex_expect_consistent(struct runner *r, const struct iouw_scn_step *st)
+{
+	(void)st;
+	iouw_loop_assert_consistent(r->loop);
 	return true;
 }
 
@@ -1509,55 +1572,66 @@ static void note_branch(struct runner *r, int line, size_t branch)
 		memcpy(r->branches + len, len ? ",..." : "...", len ? 5 : 4);
 }
 
-static bool exec_either(struct runner *r, const struct iouw_scn_step *st)
+/* Kernel mode: whether the CQEs the kernel posted match the guard (the
+ * leading cqe lines) of @blk; @why says why not. Fails the run (returns
+ * -1) when a guard names a request that has no waiter id. */
+static int guard_matches(struct runner *r, const struct iouw_scn_block *blk, char *why,
+                         size_t whylen)
 {
-	size_t chosen = 0;
+	unsigned idx = r->sb.released;
+
+	for (size_t i = 0; i < blk->n && blk->steps[i].op == IOUW_SCN_CQE; i++, idx++) {
+		uint64_t ud;
+		const struct iouw_scn_arg *alts;
+		int32_t res;
+
+		r->cur_line = blk->steps[i].line;
+		if (!cqe_target(r, &blk->steps[i], &ud, &alts))
+			return -1;
+		if (!kernel_match(r, idx, ud, alts, &res, true, why, whylen))
+			return 0;
+	}
+	return 1;
+}
+
+/* Kernel mode: the branch whose guard the kernel's CQEs match. */
+static bool choose_branch(struct runner *r, const struct iouw_scn_step *st, size_t *ret)
+{
 	char why[16][160];
+	char act[1024] = "";
 
-	if (r->mode == IOUW_RUN_KERNEL) {
-		bool found = false;
+	for (size_t b = 0; b < st->nbranches; b++) {
+		int m = guard_matches(r, &st->branches[b], why[b], sizeof(why[b]));
 
-		for (size_t b = 0; b < st->nbranches && !found; b++) {
-			const struct iouw_scn_block *blk = &st->branches[b];
-			unsigned idx = r->sb.released;
-			bool ok = true;
-
-			for (size_t i = 0; i < blk->n && blk->steps[i].op == IOUW_SCN_CQE; i++, idx++) {
-				uint64_t ud;
-				const char *alts;
-				int32_t res;
-
-				r->cur_line = blk->steps[i].line;
-				if (!cqe_target(r, &blk->steps[i], &ud, &alts))
-					return false;
-				if (!kernel_match(r, idx, ud, alts, &res, true, why[b], sizeof(why[b]))) {
-					ok = false;
-					break;
-				}
-			}
-			if (ok) {
-				chosen = b;
-				found = true;
-			}
-		}
-		if (!found) {
-			char act[1024] = "";
-
-			for (size_t b = 0; b < st->nbranches && b < 16; b++) {
-				char t[200];
-
-				snprintf(t, sizeof(t), "%sbranch %zu: %s", b ? "; " : "", b + 1, why[b]);
-				strncat(act, t, sizeof(act) - strlen(act) - 1);
-			}
-			r->cur_line = st->line;
-			return failf(r, "one of the either/or branches", "%s", act);
+		if (m < 0)
+			return false;
+		if (m > 0) {
+			*ret = b;
+			return true;
 		}
 	}
-	if (r->mode == IOUW_RUN_INJECT)
+	for (size_t b = 0; b < st->nbranches && b < 16; b++) {
+		char t[200];
+
+		snprintf(t, sizeof(t), "%sbranch %zu: %s", b ? "; " : "", b + 1, why[b]);
+		strncat(act, t, sizeof(act) - strlen(act) - 1);
+	}
+	r->cur_line = st->line;
+	return failf(r, "one of the either/or branches", "%s", act);
+}
+
+static bool ex_either(struct runner *r, const struct iouw_scn_step *st)
+{
+	size_t chosen = 0;
+
+	if (r->mode == IOUW_RUN_KERNEL) {
+		if (!choose_branch(r, st, &chosen))
+			return false;
+		note_branch(r, st->line, chosen + 1);
+	} else {
 		chosen = r->o->inject_branch < st->nbranches ? r->o->inject_branch
 		                                             : st->nbranches - 1;
-	else
-		note_branch(r, st->line, chosen + 1);
+	}
 	logf_(r, "# branch %zu", chosen + 1); /* '#': not hashed */
 	for (size_t i = 0; i < st->branches[chosen].n; i++)
 		if (!exec_step(r, &st->branches[chosen].steps[i]))
@@ -1565,336 +1639,305 @@ static bool exec_either(struct runner *r, const struct iouw_scn_step *st)
 	return true;
 }
 
-static bool exec_step(struct runner *r, const struct iouw_scn_step *st)
+/* modes, negative, config (read before the run), expect abort (run by
+ * exec_block with the step after it). */
+static bool ex_nothing(struct runner *r, const struct iouw_scn_step *st)
 {
-	struct reqent *q;
-	const struct iouw_scn_arg *a;
+	(void)r, (void)st;
+	return true;
+}
+
+static bool ex_submit_req(struct runner *r, const struct iouw_scn_step *st)
+{
+	for (size_t i = 0; i < st->nargs; i++) {
+		struct reqent *q = req_of(r, &st->args[i]);
+		char b[32];
+		int e;
+
+		if (q->submitted)
+			return failf(r, st->text, "%s was already submitted", q->name->name);
+		e = iouw_loop_submit(r->loop, q->req);
+		if (e == -EAGAIN)
+			return failf(r, st->text, "iouw_loop_submit(%s) = -EAGAIN: the inbound queue is "
+			             "full (it holds at most the ring size, %u requests, until a turn "
+			             "admits them)", q->name->name, r->cfg.ring_size);
+		if (e < 0)
+			return failf(r, st->text, "iouw_loop_submit(%s) = %s", q->name->name,
+			             res_str(e, b, sizeof(b)));
+		q->submitted = true;
+		logf_(r, "submit %s", q->name->name);
+	}
+	return true;
+}
+
+static bool ex_phase_submit(struct runner *r, const struct iouw_scn_step *st)
+{
+	return loop_fatal(r, st, iouw_loop_submit_and_wait(r->loop, false)) && after_phase(r);
+}
+
+static bool ex_turn(struct runner *r, const struct iouw_scn_step *st)
+{
+	const struct iouw_scn_arg *count = iouw_scn_at(st, 0), *err = iouw_scn_key(st, "error");
+	uint64_t n = count ? (uint64_t)count->i : 1;
+	bool block = iouw_scn_at(st, 1) != NULL;
+	char b[32], w[32];
 	int e;
 
-	r->cur_line = st->line;
-	switch (st->op) {
-	case IOUW_SCN_MODES:
-		rec_write(r, "modes inject\n");
+	for (uint64_t i = 0; i + (err ? 1 : 0) < n; i++)
+		if (!loop_fatal(r, st, iouw_loop_turn(r->loop, block)) || !after_phase(r))
+			return false;
+	if (!err)
 		return true;
-	case IOUW_SCN_CQE:
-		return do_cqe(r, st);
-	case IOUW_SCN_EITHER:
-		return exec_either(r, st);
-	default:
-		break;
+	/* The last turn must return this fatal error. */
+	e = iouw_loop_turn(r->loop, block);
+	logf_(r, "turn -> %s", res_str(e, b, sizeof(b)));
+	if (e != err->i)
+		return failf(r, st->text, "the turn returned %s, not %s", res_str(e, b, sizeof(b)),
+		             res_str(err->i, w, sizeof(w)));
+	return after_phase(r);
+}
+
+static bool ex_wait_fail(struct runner *r, const struct iouw_scn_step *st)
+{
+	r->sb.fail_res = (int)iouw_scn_int(st, "res");
+	r->sb.fail_times = (unsigned)iouw_scn_int(st, "times");
+	return true;
+}
+
+static bool ex_reap(struct runner *r, const struct iouw_scn_step *st)
+{
+	(void)st;
+	logf_(r, "reaped %zu", iouw_loop_reap(r->loop));
+	return after_phase(r);
+}
+
+static bool ex_advance(struct runner *r, const struct iouw_scn_step *st)
+{
+	(void)st;
+	iouw_loop_advance_timeouts(r->loop);
+	return after_phase(r);
+}
+
+static bool ex_fill(struct runner *r, const struct iouw_scn_step *st)
+{
+	(void)st;
+	logf_(r, "fill full=%d", iouw_loop_fill_sq(r->loop));
+	return after_phase(r);
+}
+
+static bool ex_run(struct runner *r, const struct iouw_scn_step *st)
+{
+	int e;
+
+	if (!iouw_loop_is_closed(r->loop))
+		return failf(r, "close before run", "the loop is still open: run would not end");
+	e = iouw_loop_run(r->loop);
+	logf_(r, "run -> %d", e);
+	return loop_fatal(r, st, e) && after_phase(r);
+}
+
+static bool ex_close(struct runner *r, const struct iouw_scn_step *st)
+{
+	(void)st;
+	iouw_loop_close(r->loop);
+	logf_(r, "close");
+	return true;
+}
+
+static bool ex_clock(struct runner *r, const struct iouw_scn_step *st)
+{
+	uint64_t d = (uint64_t)iouw_scn_pos(st, 0)->i; /* never negative (parser) */
+
+	iouw_virtual_clock_advance(&r->vc, d);
+	logf_(r, "clock +%llu", (unsigned long long)d);
+	return true;
+}
+
+static bool ex_pause(struct runner *r, const struct iouw_scn_step *st)
+{
+	uint64_t d = iouw_scn_pos(st, 0)->u;
+	struct timespec ts;
+
+	(void)r;
+	ts.tv_sec = (time_t)(d / 1000000000u);
+	ts.tv_nsec = (long)(d % 1000000000u);
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	return true;
+}
+
+static bool ex_cancel(struct runner *r, const struct iouw_scn_step *st)
+{
+	struct iouw_waiters *w = iouw_loop_waiters(r->loop);
+	struct reqent *q = req_of(r, iouw_scn_pos(st, 0));
+	const struct iouw_scn_arg *a;
+	enum iouw_waiter_state s;
+	uint64_t tick = IOUW_NO_TICK;
+	bool took;
+
+	if (!q->has_id)
+		return failf(r, "an admitted request", "%s has no waiter id", q->name->name);
+	if (iouw_waiters_state(w, q->id, &s, &tick) < 0)
+		tick = IOUW_NO_TICK;
+	took = iouw_waiters_cancel(w, q->id);
+	/* Like the loop: a waiter that leaves ACTIVE leaves the wheel. */
+	if (took && tick != IOUW_NO_TICK)
+		iouw_wheel_remove(iouw_loop_wheel(r->loop), tick);
+	logf_(r, "table cancel %s took=%d", q->name->name, took);
+	if (took && iouw_scn_flag(st, "sqe") && iouw_waiters_is_in_flight(w, q->id)) {
+		/* The ASYNC_CANCEL the loop would stage for an expired
+		 * deadline, for kinds that carry none (read_at, write_at,
+		 * sync): pushed through the scripting backend. */
+		struct io_uring_sqe sqe;
+
+		memset(&sqe, 0, sizeof(sqe));
+		io_uring_prep_cancel64(&sqe, iouw_waiter_id_user_data(q->id),
+		                       (int)(uint32_t)iouw_scn_int(st, "cancel_flags"));
+		io_uring_sqe_set_data64(&sqe, iouw_waiter_id_cancel_user_data(q->id));
+		if (sb_push_sqe(&r->sb.base, &sqe) < 0)
+			return failf(r, st->text, "no SQ room for the cancel SQE");
 	}
-	if (st->op != IOUW_SCN_EXPECT_ABORT)
+	if ((a = iouw_scn_key(st, "took")) && a->b != took)
+		return failf(r, st->text, "took=%d", took);
+	return true;
+}
+
+static bool ex_corrupt(struct runner *r, const struct iouw_scn_step *st)
+{
+	struct reqent *q = req_of(r, iouw_scn_pos(st, 0));
+
+	if (!q->req || q->dead)
+		return failf(r, st->text, "%s is no longer alive", q->name->name);
+	/* Test-only hook of core/request.h: builds a shape the
+	 * constructors refuse, so its panic can be scripted. */
+	iouw_request_test_set_shape(q->req, (size_t)iouw_scn_int(st, "progress"),
+	                            (size_t)iouw_scn_int(st, "len"),
+	                            (size_t)iouw_scn_int(st, "capacity"));
+	logf_(r, "corrupt %s", q->name->name);
+	return true;
+}
+
+static bool ex_drop(struct runner *r, const struct iouw_scn_step *st)
+{
+	struct reqent *q = req_of(r, iouw_scn_pos(st, 0));
+
+	if (q->dropped)
+		return failf(r, st->text, "%s was already dropped", q->name->name);
+	iouw_handle_drop(q->handle);
+	q->dropped = true;
+	logf_(r, "drop %s", q->name->name);
+	return true;
+}
+
+static bool ex_set_generation(struct runner *r, const struct iouw_scn_step *st)
+{
+	struct iouw_waiters *w = iouw_loop_waiters(r->loop);
+	int64_t slot = iouw_scn_int(st, "slot"), gen = iouw_scn_int(st, "gen");
+	int e = iouw_waiters_set_generation(w, (uint32_t)slot, (uint32_t)gen);
+	char b[32];
+
+	if (e == -ERANGE)
+		return failf(r, st->text, "slot %lld is outside the waiter table: slots 0..%u",
+		             (long long)slot, iouw_waiters_capacity(w) - 1);
+	if (e == -EBUSY)
+		return failf(r, st->text, "slot %lld is occupied (only a free slot's next "
+		             "generation can be set)", (long long)slot);
+	if (e < 0)
+		return failf(r, st->text, "set_generation = %s", res_str(e, b, sizeof(b)));
+	logf_(r, "set_generation slot=%lld gen=%lld", (long long)slot, (long long)gen);
+	return true;
+}
+
+static struct fdent *peer_fd(struct runner *r, const struct iouw_scn_step *st)
+{
+	return fd_by_name(r, iouw_scn_pos(st, 0)->name->name);
+}
+
+static bool ex_peer_write(struct runner *r, const struct iouw_scn_step *st)
+{
+	struct fdent *f = peer_fd(r, st);
+	const struct iouw_scn_arg *a = iouw_scn_pos(st, 1);
+
+	if (f->peer < 0 || write(f->peer, a->val, a->val_len) != (ssize_t)a->val_len)
+		return failf(r, st->text, "peer write failed: %s", strerror(errno));
+	logf_(r, "peer write %s %zu", f->name->name, a->val_len);
+	return true;
+}
+
+static bool ex_peer_close(struct runner *r, const struct iouw_scn_step *st)
+{
+	struct fdent *f = peer_fd(r, st);
+
+	if (f->peer >= 0)
+		close(f->peer);
+	f->peer = -1;
+	logf_(r, "peer close %s", f->name->name);
+	return true;
+}
+
+static char junk[65536];
+
+static bool ex_peer_fill(struct runner *r, const struct iouw_scn_step *st)
+{
+	struct fdent *f = peer_fd(r, st);
+	size_t total = 0;
+	ssize_t n;
+
+	if (f->name->kind == IOUW_SCN_NAME_PIPE)
+		return failf(r, "a socketpair", "peer fill works on sockets only");
+	while ((n = send(f->fd, junk, sizeof(junk), MSG_DONTWAIT | MSG_NOSIGNAL)) > 0)
+		total += (size_t)n;
+	logf_(r, "peer fill %s (%s)", f->name->name, total ? "filled" : "already full");
+	return true;
+}
+
+static bool ex_peer_drain(struct runner *r, const struct iouw_scn_step *st)
+{
+	struct fdent *f = peer_fd(r, st);
+	ssize_t n;
+
+	if (f->peer >= 0 && f->name->kind == IOUW_SCN_NAME_SOCKET)
+		while ((n = recv(f->peer, junk, sizeof(junk), MSG_DONTWAIT)) > 0)
+			;
+	logf_(r, "peer drain %s", f->name->name);
+	return true;
+}
+
+typedef bool (*exec_fn)(struct runner *r, const struct iouw_scn_step *st);
+#define EXEC_ROW(op, name, params, chk, ex, ...) [IOUW_SCN_##op] = ex,
+static const exec_fn execs[IOUW_SCN_NOPS] = { IOUW_SCN_COMMANDS(EXEC_ROW) };
+#undef EXEC_ROW
+
+/* The RECORD column: what `iouwait record` writes before the step runs
+ * (cqe lines write theirs once the kernel's res is known: rec_cqe). */
+static void record_step(struct runner *r, const struct iouw_scn_step *st)
+{
+	switch (st->cmd->record) {
+	case IOUW_SCN_REC_LINE:
 		/* Branches are flattened: drop their indentation. */
 		rec_write(r, "%s\n", st->text + strspn(st->text, " \t"));
-	switch (st->op) {
-	case IOUW_SCN_NEGATIVE:
-	case IOUW_SCN_CONFIG:
-		return true;
-	case IOUW_SCN_SOCKETPAIR:
-	case IOUW_SCN_PIPE:
-	case IOUW_SCN_FILE:
-		return make_fd(r, st);
-	case IOUW_SCN_SEND:
-	case IOUW_SCN_RECV:
-	case IOUW_SCN_READ_AT:
-	case IOUW_SCN_WRITE_AT:
-	case IOUW_SCN_SYNC:
-		return make_request(r, st);
-	case IOUW_SCN_SUBMIT_REQ:
-		for (size_t i = 0; i < st->nargs; i++) {
-			q = req_by_name(r, st->args[i].val);
-			if (q->submitted)
-				return failf(r, st->text, "%s was already submitted", q->name->name);
-			e = iouw_loop_submit(r->loop, q->req);
-			if (e < 0) {
-				char b[32];
-
-				return failf(r, st->text, "iouw_loop_submit(%s) = %s", q->name->name,
-				             res_str(e, b, sizeof(b)));
-			}
-			q->submitted = true;
-			logf_(r, "submit %s", q->name->name);
-		}
-		return true;
-	case IOUW_SCN_PHASE_SUBMIT:
-		return loop_fatal(r, st, iouw_loop_submit_and_wait(r->loop, false)) && after_phase(r);
-	case IOUW_SCN_TURN: {
-		uint64_t n = 1;
-		bool block = false;
-
-		for (size_t i = 0; i < st->nargs; i++) {
-			int64_t v = 1;
-
-			if (st->args[i].key)
-				continue; /* error= */
-			if (!strcmp(st->args[i].val, "block"))
-				block = true;
-			else if (iouw_scn_parse_int(st->args[i].val, &v))
-				n = (uint64_t)v;
-		}
-		if ((a = iouw_scn_key(st, "error"))) {
-			/* The last turn must return this fatal error. */
-			int64_t want = 0;
-			char b[32], w[32];
-
-			iouw_scn_parse_int(a->val, &want);
-			for (uint64_t i = 0; i + 1 < n; i++)
-				if (!loop_fatal(r, st, iouw_loop_turn(r->loop, block)) || !after_phase(r))
-					return false;
-			e = iouw_loop_turn(r->loop, block);
-			logf_(r, "turn -> %s", res_str(e, b, sizeof(b)));
-			if (e != want)
-				return failf(r, st->text, "the turn returned %s, not %s",
-				             res_str(e, b, sizeof(b)), res_str(want, w, sizeof(w)));
-			return after_phase(r);
-		}
-		for (uint64_t i = 0; i < n; i++)
-			if (!loop_fatal(r, st, iouw_loop_turn(r->loop, block)) || !after_phase(r))
-				return false;
-		return true;
+		break;
+	case IOUW_SCN_REC_MODES:
+		rec_write(r, "modes inject\n");
+		break;
+	case IOUW_SCN_REC_CQE:
+	case IOUW_SCN_REC_NONE:
+		break;
 	}
-	case IOUW_SCN_WAIT_FAIL:
-		r->sb.fail_res = (int)arg_u64(st, "res", 0);
-		r->sb.fail_times = (unsigned)arg_u64(st, "times", 1);
-		return true;
-	case IOUW_SCN_REAP:
-		logf_(r, "reaped %zu", iouw_loop_reap(r->loop));
-		return after_phase(r);
-	case IOUW_SCN_ADVANCE:
-		iouw_loop_advance_timeouts(r->loop);
-		return after_phase(r);
-	case IOUW_SCN_FILL:
-		logf_(r, "fill full=%d", iouw_loop_fill_sq(r->loop));
-		return after_phase(r);
-	case IOUW_SCN_RUN:
-		if (!iouw_loop_is_closed(r->loop))
-			return failf(r, "close before run", "the loop is still open: run would not end");
-		e = iouw_loop_run(r->loop);
-		logf_(r, "run -> %d", e);
-		return loop_fatal(r, st, e) && after_phase(r);
-	case IOUW_SCN_CLOSE:
-		iouw_loop_close(r->loop);
-		logf_(r, "close");
-		return true;
-	case IOUW_SCN_CLOCK: {
-		uint64_t d = 0;
+}
 
-		iouw_scn_parse_duration(iouw_scn_pos(st, 0)->val + 1, &d);
-		iouw_virtual_clock_advance(&r->vc, d);
-		logf_(r, "clock +%llu", (unsigned long long)d);
-		return true;
-	}
-	case IOUW_SCN_PAUSE: {
-		uint64_t d = 0;
-		struct timespec ts;
-
-		iouw_scn_parse_duration(iouw_scn_pos(st, 0)->val, &d);
-		ts.tv_sec = (time_t)(d / 1000000000u);
-		ts.tv_nsec = (long)(d % 1000000000u);
-		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-			;
-		return true;
-	}
-	case IOUW_SCN_CANCEL: {
-		struct iouw_waiters *w = iouw_loop_waiters(r->loop);
-		enum iouw_waiter_state s;
-		uint64_t tick = IOUW_NO_TICK;
-		bool took;
-
-		q = req_by_name(r, iouw_scn_pos(st, 0)->val);
-		if (!q->has_id)
-			return failf(r, "an admitted request", "%s has no waiter id", q->name->name);
-		if (iouw_waiters_state(w, q->id, &s, &tick) < 0)
-			tick = IOUW_NO_TICK;
-		took = iouw_waiters_cancel(w, q->id);
-		/* Like the loop: a waiter that leaves ACTIVE leaves the wheel. */
-		if (took && tick != IOUW_NO_TICK)
-			iouw_wheel_remove(iouw_loop_wheel(r->loop), tick);
-		logf_(r, "table cancel %s took=%d", q->name->name, took);
-		if (took && arg_bool(st, "sqe", false) && iouw_waiters_is_in_flight(w, q->id)) {
-			/* The ASYNC_CANCEL the loop would stage for an expired
-			 * deadline, for kinds that carry none (read_at, write_at,
-			 * sync): pushed through the scripting backend. */
-			struct io_uring_sqe sqe;
-
-			memset(&sqe, 0, sizeof(sqe));
-			io_uring_prep_cancel64(&sqe, iouw_waiter_id_user_data(q->id),
-			                       (int)(uint32_t)arg_u64(st, "cancel_flags", 0));
-			io_uring_sqe_set_data64(&sqe, iouw_waiter_id_cancel_user_data(q->id));
-			if (sb_push_sqe(&r->sb.base, &sqe) < 0)
-				return failf(r, st->text, "no SQ room for the cancel SQE");
-		}
-		if ((a = iouw_scn_key(st, "took")) && arg_bool(st, "took", false) != took)
-			return failf(r, st->text, "took=%d", took);
-		return true;
-	}
-	case IOUW_SCN_CORRUPT:
-		q = req_by_name(r, iouw_scn_pos(st, 0)->val);
-		if (!q->req || q->dead)
-			return failf(r, st->text, "%s is no longer alive", q->name->name);
-		/* Test-only hook of core/request.h: builds a shape the
-		 * constructors refuse, so its panic can be scripted. */
-		iouw_request_test_set_shape(q->req, arg_u64(st, "progress", 0), arg_u64(st, "len", 0),
-		                            arg_u64(st, "capacity", 0));
-		logf_(r, "corrupt %s", q->name->name);
-		return true;
-	case IOUW_SCN_DROP:
-		q = req_by_name(r, iouw_scn_pos(st, 0)->val);
-		if (q->dropped)
-			return failf(r, st->text, "%s was already dropped", q->name->name);
-		iouw_handle_drop(q->handle);
-		q->dropped = true;
-		logf_(r, "drop %s", q->name->name);
-		return true;
-	case IOUW_SCN_SET_GENERATION:
-		e = iouw_waiters_set_generation(iouw_loop_waiters(r->loop),
-		                                (uint32_t)arg_u64(st, "slot", 0),
-		                                (uint32_t)arg_u64(st, "gen", 0));
-		if (e < 0) {
-			char b[32];
-
-			return failf(r, st->text, "set_generation = %s", res_str(e, b, sizeof(b)));
-		}
-		logf_(r, "set_generation slot=%llu gen=%llu", (unsigned long long)arg_u64(st, "slot", 0),
-		      (unsigned long long)arg_u64(st, "gen", 0));
-		return true;
-	case IOUW_SCN_PEER_WRITE:
-	case IOUW_SCN_PEER_CLOSE:
-	case IOUW_SCN_PEER_FILL:
-	case IOUW_SCN_PEER_DRAIN: {
-		struct fdent *f = fd_by_name(r, iouw_scn_pos(st, 0)->val);
-		static char junk[65536];
-
-		if (st->op == IOUW_SCN_PEER_WRITE) {
-			a = iouw_scn_pos(st, 1);
-			if (f->peer < 0 || write(f->peer, a->val, a->val_len) != (ssize_t)a->val_len)
-				return failf(r, st->text, "peer write failed: %s", strerror(errno));
-			logf_(r, "peer write %s %zu", f->name->name, a->val_len);
-		} else if (st->op == IOUW_SCN_PEER_CLOSE) {
-			if (f->peer >= 0)
-				close(f->peer);
-			f->peer = -1;
-			logf_(r, "peer close %s", f->name->name);
-		} else if (st->op == IOUW_SCN_PEER_FILL) {
-			size_t total = 0;
-			ssize_t n;
-
-			if (f->name->kind == IOUW_SCN_NAME_PIPE)
-				return failf(r, "a socketpair", "peer fill works on sockets only");
-			while ((n = send(f->fd, junk, sizeof(junk), MSG_DONTWAIT | MSG_NOSIGNAL)) > 0)
-				total += (size_t)n;
-			logf_(r, "peer fill %s (%s)", f->name->name, total ? "filled" : "already full");
-		} else {
-			ssize_t n;
-
-			if (f->peer >= 0 && f->name->kind == IOUW_SCN_NAME_SOCKET)
-				while ((n = recv(f->peer, junk, sizeof(junk), MSG_DONTWAIT)) > 0)
-					;
-			logf_(r, "peer drain %s", f->name->name);
-		}
-		return true;
-	}
-	case IOUW_SCN_EXPECT_SQE:
-		return expect_sqe(r, st);
-	case IOUW_SCN_EXPECT_STAGE:
-		q = req_by_name(r, iouw_scn_pos(st, 0)->val);
-		return expect_outq(r, st, &q->stage, stage_names, 3,
-		                   name_index(stage_names, 3, iouw_scn_pos(st, 1)->val), "stage");
-	case IOUW_SCN_EXPECT_COMPLETION: {
-		static const char *const cn[] = { "cancel", "cancel stale", "requeue", "?",
-			                          "complete", "?" };
-		int want = name_index(completion_names, 3, iouw_scn_pos(st, 1)->val) * 2;
-
-		q = req_by_name(r, iouw_scn_pos(st, 0)->val);
-		if (want == 0 && arg_bool(st, "stale", false))
-			want = 1;
-		if (want == 0 && !iouw_scn_key(st, "stale") && q->completion.head < q->completion.n &&
-		    q->completion.v[q->completion.head] == 1)
-			want = 1; /* stale= not given: either is fine */
-		return expect_outq(r, st, &q->completion, cn, 6, want, "completion");
-	}
-	case IOUW_SCN_EXPECT_DELIVER:
-		q = req_by_name(r, iouw_scn_pos(st, 0)->val);
-		return expect_outq(r, st, &q->deliver, deliver_names, 2,
-		                   name_index(deliver_names, 2, iouw_scn_pos(st, 1)->val), "deliver");
-	case IOUW_SCN_EXPECT_ADMIT:
-		q = req_by_name(r, iouw_scn_pos(st, 0)->val);
-		if ((a = iouw_scn_pos(st, 1)) && !strcmp(a->val, "expired")) {
-			if (q->admit_expired != 1)
-				return failf(r, st->text, "%s", q->admit_expired ? "not admitted" : "admitted");
-			return true;
-		}
-		if (!q->has_id)
-			return failf(r, st->text, "%s", q->admit_expired == 1 ? "expired" : "not admitted");
-		if (iouw_scn_key(st, "slot") && arg_u64(st, "slot", 0) != iouw_waiter_id_index(q->id))
-			return failf(r, st->text, "slot=%u", iouw_waiter_id_index(q->id));
-		if (iouw_scn_key(st, "gen") && arg_u64(st, "gen", 0) != iouw_waiter_id_generation(q->id))
-			return failf(r, st->text, "gen=%u", iouw_waiter_id_generation(q->id));
-		return true;
-	case IOUW_SCN_EXPECT_RESULT:
-		return expect_result(r, st);
-	case IOUW_SCN_EXPECT_TABLE:
-		return expect_table(r, st);
-	case IOUW_SCN_EXPECT_SLOT:
-		return expect_slot(r, st);
-	case IOUW_SCN_EXPECT_READY:
-	case IOUW_SCN_EXPECT_CANCELS:
-	case IOUW_SCN_EXPECT_STUCK:
-		return expect_idlist(r, st);
-	case IOUW_SCN_EXPECT_PEER:
-	case IOUW_SCN_EXPECT_FILE: {
-		struct fdent *f = fd_by_name(r, iouw_scn_pos(st, 0)->val);
-		const struct iouw_scn_arg *d = iouw_scn_key(st, "data");
-		char *got = malloc(d->val_len + 1);
-		ssize_t n = 0;
-		bool ok;
-
-		if (!got)
-			return envf(r, "a buffer", ENOMEM);
-		if (st->op == IOUW_SCN_EXPECT_PEER) {
-			/* Exactly the bytes named, no more (a later expect reads on). */
-			size_t have = 0;
-			uint64_t end = mono_ns() + cqe_timeout(r);
-
-			while (have < d->val_len && f->peer >= 0) {
-				n = recv(f->peer, got + have, d->val_len - have, MSG_DONTWAIT);
-				if (n > 0)
-					have += (size_t)n;
-				else if (n == 0 || (errno != EAGAIN && errno != EINTR) || mono_ns() > end)
-					break;
-				else
-					usleep(1000);
-			}
-			n = (ssize_t)have;
-		} else {
-			n = pread(f->fd, got, d->val_len, (off_t)arg_u64(st, "off", 0));
-			if (n < 0)
-				n = 0;
-		}
-		ok = (size_t)n == d->val_len && memcmp(got, d->val, d->val_len) == 0;
-		logf_(r, "%s %s %zd bytes", st->op == IOUW_SCN_EXPECT_PEER ? "peer read" : "file read",
-		      f->name->name, n);
-		if (!ok) {
-			failf(r, st->text, "%zd bytes \"%.*s\"", n, (int)(n > 200 ? 200 : n), got);
-			free(got);
-			return false;
-		}
-		free(got);
-		return true;
-	}
-	case IOUW_SCN_EXPECT_CONSISTENT:
-		iouw_loop_assert_consistent(r->loop);
-		return true;
-	default:
-		return failf(r, "a runnable step", "internal: unhandled step");
-	}
+static bool exec_step(struct runner *r, const struct iouw_scn_step *st)
+{
+	r->cur_line = st->line;
+	record_step(r, st);
+	return execs[st->op](r, st);
 }
 
 /* Run @st in a child that must die of SIGABRT naming @name. */
 static bool exec_expect_abort(struct runner *r, const struct iouw_scn_step *abort_step,
                               const struct iouw_scn_step *st)
 {
-	const char *name = iouw_scn_pos(abort_step, 0)->val;
+	const char *name = iouw_scn_pos(abort_step, 0)->val; /* the invariant's name */
 	int pfd[2], status;
 	pid_t pid;
 	char buf[4096];
@@ -2080,16 +2123,13 @@ int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_optio
 	cs = find_config(s);
 	if (cs) {
 		const struct iouw_scn_arg *a;
-		uint64_t d;
 
-		r->cfg.ring_size = (uint32_t)arg_u64(cs, "ring", r->cfg.ring_size);
-		if ((a = iouw_scn_key(cs, "tick")) && iouw_scn_parse_duration(a->val, &d))
-			r->cfg.tick_ns = d;
-		if ((a = iouw_scn_key(cs, "max_timeout")) && iouw_scn_parse_duration(a->val, &d))
-			r->cfg.max_request_timeout_ns = d;
-		if ((a = iouw_scn_key(cs, "shutdown")) && iouw_scn_parse_duration(a->val, &d))
-			r->cfg.shutdown_timeout_ns = d;
-		r->cfg.single_issuer = arg_bool(cs, "single_issuer", false);
+		r->cfg.ring_size = (uint32_t)iouw_scn_int(cs, "ring");
+		r->cfg.tick_ns = (uint64_t)iouw_scn_int(cs, "tick");
+		r->cfg.max_request_timeout_ns = (uint64_t)iouw_scn_int(cs, "max_timeout");
+		if ((a = iouw_scn_key(cs, "shutdown")) && !a->none)
+			r->cfg.shutdown_timeout_ns = a->u;
+		r->cfg.single_issuer = iouw_scn_flag(cs, "single_issuer");
 	}
 	e = iouw_loop_config_normalize(&r->cfg, &r->cfg);
 	if (e < 0) {
@@ -2099,7 +2139,8 @@ int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_optio
 		free(r);
 		return 0;
 	}
-	r->sq_cap = cs ? (unsigned)arg_u64(cs, "sq", r->cfg.ring_size) : r->cfg.ring_size;
+	r->sq_cap = cs && iouw_scn_key(cs, "sq") ? (unsigned)iouw_scn_key(cs, "sq")->i
+	                                         : r->cfg.ring_size;
 	/* At most the real SQ (at least 8 entries, see below). */
 	if (r->sq_cap > (r->cfg.ring_size < 8 ? 8 : r->cfg.ring_size))
 		r->sq_cap = r->cfg.ring_size < 8 ? 8 : r->cfg.ring_size;
@@ -2110,7 +2151,7 @@ int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_optio
 	if (cs && iouw_scn_key(cs, "cq")) {
 		/* A small CQ, to overflow on purpose (inject mode). The kernel
 		 * wants at least as many CQ as SQ entries. */
-		ucfg.cq_entries = (unsigned)arg_u64(cs, "cq", ucfg.cq_entries);
+		ucfg.cq_entries = (unsigned)iouw_scn_key(cs, "cq")->i;
 		if (ucfg.cq_entries < ucfg.entries) {
 			ret->verdict = IOUW_VERDICT_FAIL;
 			snprintf(ret->reason, sizeof(ret->reason),
@@ -2181,7 +2222,7 @@ int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_optio
 
 	/* Arm the wake poll before line 1 (it takes an SQ slot of its own), so
 	 * a script's first turn starts from an idle, armed loop. */
-	e = cs && !arg_bool(cs, "prearm", true) ? 0 : iouw_loop_turn(r->loop, false);
+	e = cs && !iouw_scn_flag(cs, "prearm") ? 0 : iouw_loop_turn(r->loop, false);
 	if (e < 0)
 		failf(r, "the first turn to arm the wake poll", "turn returned %d", e);
 	else
