@@ -1170,8 +1170,8 @@ static bool check_slots(struct parser *p, const struct iouw_scn_block *b, uint32
 		if (st->op != IOUW_SCN_SET_GENERATION || (uint64_t)slot->i < cap)
 			continue;
 		p->line = st->line;
-		return fail(p, slot->col, "a slot in [0, %u] (the waiter table has %u slots: "
-		                          "config ring=%u)", cap - 1, cap, cap);
+		return fail(p, slot->col, "a slot in [0, %u] (the waiter table has %u slots: the "
+		                          "ring size rounded up to a power of two)", cap - 1, cap);
 	}
 	return true;
 }
