@@ -4,6 +4,7 @@
  *   iouwait record FILE -o OUT
  *   iouwait features
  *   iouwait check [--expect-error "LINE:COL: error: expected ..."] FILE...
+ *   iouwait commands [--markdown|--dict|--names]
  *
  * Every file is parsed before anything runs; a script that does not parse
  * prints one "FILE:LINE:COL: error: expected ..." line and nothing of it
@@ -32,6 +33,12 @@
  * DEFER_TASKRUN), multishot_poll (the wake path's POLL_ADD multishot),
  * nop_inject, msg_ring (the two CQE injection paths); exit 0, 77 when no
  * ring can be set up at all (scripts/kernel-matrix collects these).
+ *
+ * commands prints the scenario language's command table (harness/commands.h)
+ * as the markdown table of harness/README.md (--markdown, the default), as
+ * the words of the fuzz dictionary corpus/script.dict (--dict), or as the
+ * command names, one a line (--names); tests/check_commands.sh keeps the
+ * README, the dictionary and fuzz/loop_scenario.c in step with it.
  *
  * Negative scenarios (a `negative line=N` header) must depart at line N: that
  * is reported as "FAIL ... (negative, as declared)" and exits 1, so meson's
@@ -624,7 +631,8 @@ static int usage(void)
 	        "                  FILE|DIR...\n"
 	        "       iouwait record FILE -o OUT\n"
 	        "       iouwait features\n"
-	        "       iouwait check [--expect-error \"LINE:COL: error: ...\"] FILE...\n");
+	        "       iouwait check [--expect-error \"LINE:COL: error: ...\"] FILE...\n"
+	        "       iouwait commands [--markdown|--dict|--names]\n");
 	return 2;
 }
 
@@ -905,6 +913,24 @@ static int cmd_record(int argc, char **argv)
 	return status;
 }
 
+static int cmd_commands(int argc, char **argv)
+{
+	if (argc > 1)
+		return usage();
+	if (argc == 0 || !strcmp(argv[0], "--markdown")) {
+		iouw_scn_commands_markdown(stdout);
+	} else if (!strcmp(argv[0], "--dict")) {
+		iouw_scn_commands_dict(stdout);
+	} else if (!strcmp(argv[0], "--names")) {
+		for (unsigned op = 0; op < IOUW_SCN_NOPS; op++)
+			printf("%s\n", iouw_scn_cmd((enum iouw_scn_op)op)->name);
+		printf("wait\nor\nend\n");
+	} else {
+		return usage();
+	}
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -918,5 +944,7 @@ int main(int argc, char **argv)
 		return cmd_check(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "features"))
 		return cmd_features(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "commands"))
+		return cmd_commands(argc - 2, argv + 2);
 	return usage();
 }
