@@ -16,7 +16,8 @@
 #define SIXTEEN_MIB (INT64_C(1) << 24)
 #define END { NULL, IOUW_SCN_T_INT, 0, 0, 0, NULL, 0, NULL }
 #define REQ_POS(what_) { NULL, IOUW_SCN_T_REQ, IOUW_SCN_F_REQUIRED, 0, 0, NULL, 0, what_ }
-#define NEW_POS(kind_, what_) { NULL, IOUW_SCN_T_NEW, IOUW_SCN_F_REQUIRED, kind_, 0, NULL, 0, what_ }
+#define NEW_POS(kind_, what_) \
+	{ NULL, IOUW_SCN_T_NEW, IOUW_SCN_F_REQUIRED, kind_, 0, NULL, 0, what_ }
 #define KEY(k_, t_, fl_) { k_, t_, fl_, 0, 0, NULL, 0, NULL }
 #define KINT(k_, fl_, lo_, hi_) { k_, IOUW_SCN_T_INT, fl_, lo_, hi_, NULL, 0, NULL }
 #define KSIZE(k_, fl_) KINT(k_, fl_, 0, INT64_HI)

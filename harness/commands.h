@@ -42,8 +42,12 @@ X(MODES, "modes", p_modes, chk_modes, ex_nothing, IOUW_SCN_REC_MODES, \
 X(NEGATIVE, "negative", p_negative, chk_negative, ex_nothing, IOUW_SCN_REC_LINE, \
   "negative line=N", "negative scenario: must depart at line N (exits 1 then)") \
 X(CONFIG, "config", p_config, chk_config, ex_nothing, IOUW_SCN_REC_LINE, \
-  "config ring=8 sq=8 cq=64 tick=1ms max_timeout=10s shutdown=50ms\\|none single_issuer=0 prearm=1", \
-  "loop config, once, before any fd or request; `ring` is also the waiter table size (rounded up to a power of two); `sq` shrinks the SQ the loop sees; `cq` sizes the real CQ (at least the SQ: ring, at least 8), small enough to overflow on purpose. Defaults: ring 8, CQ 4x the SQ (at least 64), tick 1 ms, max 10 s, no budget") \
+  "config ring=8 sq=8 cq=64 tick=1ms max_timeout=10s shutdown=50ms\\|none single_issuer=0 " \
+  "prearm=1", \
+  "loop config, once, before any fd or request; `ring` is also the waiter table size (rounded " \
+  "up to a power of two); `sq` shrinks the SQ the loop sees; `cq` sizes the real CQ (at least " \
+  "the SQ: ring, at least 8), small enough to overflow on purpose. Defaults: ring 8, CQ 4x the " \
+  "SQ (at least 64), tick 1 ms, max 10 s, no budget") \
 X(SOCKETPAIR, "socketpair", p_socketpair, chk_create_fd, ex_make_fd, IOUW_SCN_REC_LINE, \
   "socketpair s", "a connected AF_UNIX stream pair: requests use one end, `peer` the other") \
 X(PIPE, "pipe", p_pipe, chk_create_fd, ex_make_fd, IOUW_SCN_REC_LINE, \
@@ -52,7 +56,8 @@ X(FILE, "file", p_file, chk_create_fd, ex_make_fd, IOUW_SCN_REC_LINE, \
   "file f content=\"...\"", "a temporary file (unlinked at once) holding `content`") \
 X(SEND, "send", p_send, chk_create_req, ex_make_request, IOUW_SCN_REC_LINE, \
   "send r fd=s data=\"ab\" data=\"cd\" deadline=+5ms async=1", \
-  "send, one buffer (SEND) or several (WRITEV); `deadline=none` or relative (`-2ms`: already past); `async=1` (any request): kernel mode sets IOSQE_ASYNC on its op SQEs (worker races)") \
+  "send, one buffer (SEND) or several (WRITEV); `deadline=none` or relative (`-2ms`: already " \
+  "past); `async=1` (any request): kernel mode sets IOSQE_ASYNC on its op SQEs (worker races)") \
 X(RECV, "recv", p_recv, chk_create_recv, ex_make_request, IOUW_SCN_REC_LINE, \
   "recv r fd=s len=8 offset=2 capacity=16 exact=1 prefix=\"ab\" deadline=+5ms", \
   "recv into a fresh buffer of `capacity` (default `len`, at most 16 MiB) holding `prefix`") \
@@ -67,7 +72,8 @@ X(SUBMIT_REQ, "submit", p_submit_req, chk_none, ex_submit_req, IOUW_SCN_REC_LINE
 X(PHASE_SUBMIT, "submit", p_none, chk_none, ex_phase_submit, IOUW_SCN_REC_LINE, \
   "submit", "one submit_and_wait phase, not blocking (also spelt `wait`)") \
 X(TURN, "turn", p_turn, chk_none, ex_turn, IOUW_SCN_REC_LINE, \
-  "turn 2 block error=-EIO", "N whole turns (default 1), blocking or not; `error=` says the (last) turn must return that fatal error") \
+  "turn 2 block error=-EIO", "N whole turns (default 1), blocking or not; `error=` says the " \
+  "(last) turn must return that fatal error") \
 X(REAP, "reap", p_none, chk_none, ex_reap, IOUW_SCN_REC_LINE, \
   "reap", "one reap phase") \
 X(ADVANCE, "advance", p_none, chk_none, ex_advance, IOUW_SCN_REC_LINE, \
@@ -84,15 +90,20 @@ X(PAUSE, "pause", p_pause, chk_none, ex_pause, IOUW_SCN_REC_LINE, \
   "pause 20ms", "real sleep (give a kernel worker time to start; at most 5 s)") \
 X(CANCEL, "cancel", p_cancel, chk_none, ex_cancel, IOUW_SCN_REC_LINE, \
   "cancel r1 took=1 sqe=1 cancel_flags=0x80000000", \
-  "table cancel (deadline dropped as the loop does); `sqe=1` also stages the ASYNC_CANCEL the loop would stage for an expired deadline, with `cancel_flags` in it (bogus flags make the kernel answer -EINVAL)") \
+  "table cancel (deadline dropped as the loop does); `sqe=1` also stages the ASYNC_CANCEL the " \
+  "loop would stage for an expired deadline, with `cancel_flags` in it (bogus flags make the " \
+  "kernel answer -EINVAL)") \
 X(DROP, "drop", p_req, chk_none, ex_drop, IOUW_SCN_REC_LINE, \
   "drop r1", "the caller drops its handle (orphaning)") \
 X(CORRUPT, "corrupt", p_corrupt, chk_none, ex_corrupt, IOUW_SCN_REC_LINE, \
   "corrupt r1 progress=5 len=4 capacity=8", \
-  "test-only: give a request a shape its constructor refuses (core/request.h's `iouw_request_test_set_shape`), to script the shape panics") \
-X(SET_GENERATION, "set_generation", p_set_generation, chk_set_generation, ex_set_generation, IOUW_SCN_REC_LINE, \
+  "test-only: give a request a shape its constructor refuses (core/request.h's " \
+  "`iouw_request_test_set_shape`), to script the shape panics") \
+X(SET_GENERATION, "set_generation", p_set_generation, chk_set_generation, ex_set_generation, \
+  IOUW_SCN_REC_LINE, \
   "set_generation slot=0 gen=2147483647", \
-  "the generation the next occupant of a free slot gets (wrap without 2^31 reuses); `slot` below the table size, `gen` below 2^31") \
+  "the generation the next occupant of a free slot gets (wrap without 2^31 reuses); `slot` " \
+  "below the table size, `gen` below 2^31") \
 X(PEER_WRITE, "peer write", p_peer_write, chk_none, ex_peer_write, IOUW_SCN_REC_LINE, \
   "peer write s \"abc\"", "write to the other end of a socketpair or pipe") \
 X(PEER_CLOSE, "peer close", p_stream, chk_none, ex_peer_close, IOUW_SCN_REC_LINE, \
@@ -103,29 +114,43 @@ X(PEER_DRAIN, "peer drain", p_stream, chk_none, ex_peer_drain, IOUW_SCN_REC_LINE
   "peer drain s", "read and discard what the other end holds") \
 X(CQE, "cqe", p_cqe, chk_cqe, do_cqe, IOUW_SCN_REC_CQE, \
   "cqe [stale] r1 op\\|cancel res=0\\|-EALREADY at_wait=1` / `cqe ud=0x8000000000000063 res=0", \
-  "a CQE, in order (inject: posted; kernel: expected); `stale` also checks r1 no longer holds its slot; `ud=` takes any 64-bit user_data; `at_wait=1` holds it back until the next blocking wait") \
+  "a CQE, in order (inject: posted; kernel: expected); `stale` also checks r1 no longer holds " \
+  "its slot; `ud=` takes any 64-bit user_data; `at_wait=1` holds it back until the next " \
+  "blocking wait") \
 X(EITHER, "either", p_none, chk_none, ex_either, IOUW_SCN_REC_NONE, \
   "either` / `or` / `end", \
-  "alternative orders; each branch starts with `cqe` lines (its guard), then any steps, nested `either` blocks included (up to 8 deep)") \
+  "alternative orders; each branch starts with `cqe` lines (its guard), then any steps, nested " \
+  "`either` blocks included (up to 8 deep)") \
 X(EXPECT_SQE, "expect sqe", p_expect_sqe, chk_expect_sqe, ex_expect_sqe, IOUW_SCN_REC_LINE, \
-  "expect sqe r1 op=RECV len=8 off=0 fd=s data=\"...\" iovs=2` / `expect sqe r1 cancel` / `expect sqe none", \
+  "expect sqe r1 op=RECV len=8 off=0 fd=s data=\"...\" iovs=2` / `expect sqe r1 cancel` / " \
+  "`expect sqe none", \
   "the next staged SQE, in order") \
 X(EXPECT_STAGE, "expect stage", p_expect_stage, chk_none, ex_expect_stage, IOUW_SCN_REC_LINE, \
   "expect stage r1 submit\\|timeout\\|orphaned", "the request's next staging outcome") \
-X(EXPECT_COMPLETION, "expect completion", p_expect_completion, chk_none, ex_expect_completion, IOUW_SCN_REC_LINE, \
-  "expect completion r1 cancel\\|requeue\\|complete stale=1", "the request's next completion outcome") \
-X(EXPECT_DELIVER, "expect deliver", p_expect_deliver, chk_none, ex_expect_deliver, IOUW_SCN_REC_LINE, \
+X(EXPECT_COMPLETION, "expect completion", p_expect_completion, chk_none, ex_expect_completion, \
+  IOUW_SCN_REC_LINE, \
+  "expect completion r1 cancel\\|requeue\\|complete stale=1", "the request's next completion " \
+  "outcome") \
+X(EXPECT_DELIVER, "expect deliver", p_expect_deliver, chk_none, ex_expect_deliver, \
+  IOUW_SCN_REC_LINE, \
   "expect deliver r1 complete\\|timeout", "the request's next delivery") \
-X(EXPECT_ADMIT, "expect admit", p_expect_admit, chk_expect_admit, ex_expect_admit, IOUW_SCN_REC_LINE, \
+X(EXPECT_ADMIT, "expect admit", p_expect_admit, chk_expect_admit, ex_expect_admit, \
+  IOUW_SCN_REC_LINE, \
   "expect admit r1 slot=0 gen=0` / `expect admit r1 expired", "how the request was admitted") \
-X(EXPECT_RESULT, "expect result", p_expect_result, chk_expect_result, ex_expect_result, IOUW_SCN_REC_LINE, \
-  "expect result r1 ok 3 data=\"abc\" len=3` / `expect result r1 pending` / `... recv_failed err=0", \
+X(EXPECT_RESULT, "expect result", p_expect_result, chk_expect_result, ex_expect_result, \
+  IOUW_SCN_REC_LINE, \
+  "expect result r1 ok 3 data=\"abc\" len=3` / `expect result r1 pending` / `... recv_failed " \
+  "err=0", \
   "the caller's result (a value only after ok)") \
-X(EXPECT_TABLE, "expect table", p_expect_table, chk_expect_table, ex_expect_table, IOUW_SCN_REC_LINE, \
-  "expect table len=1 inflight=1 ready=0 cancels=0 stuck=1 inbound=0 deadlines=1 warnings=0 delivered=1 timeouts=1 abandoned=0 capacity=8 drained=1 cq_ready=8 cq_overflow=1", \
-  "table, loop and stats facts; `cq_ready` counts CQEs in the real CQ ring, `cq_overflow` is the kernel's IORING_SQ_CQ_OVERFLOW flag") \
+X(EXPECT_TABLE, "expect table", p_expect_table, chk_expect_table, ex_expect_table, \
+  IOUW_SCN_REC_LINE, \
+  "expect table len=1 inflight=1 ready=0 cancels=0 stuck=1 inbound=0 deadlines=1 warnings=0 " \
+  "delivered=1 timeouts=1 abandoned=0 capacity=8 drained=1 cq_ready=8 cq_overflow=1", \
+  "table, loop and stats facts; `cq_ready` counts CQEs in the real CQ ring, `cq_overflow` is " \
+  "the kernel's IORING_SQ_CQ_OVERFLOW flag") \
 X(EXPECT_SLOT, "expect slot", p_expect_slot, chk_none, ex_expect_slot, IOUW_SCN_REC_LINE, \
-  "expect slot 0 gen=1 occupied=1 inflight=1 state=active\\|cancel_requested req=r2", "one slot of the waiter table") \
+  "expect slot 0 gen=1 occupied=1 inflight=1 state=active\\|cancel_requested req=r2", "one " \
+  "slot of the waiter table") \
 X(EXPECT_READY, "expect ready", p_idlist, chk_idlist, ex_expect_idlist, IOUW_SCN_REC_LINE, \
   "expect ready r1 r2` / `expect ready none", "the ready queue, in order") \
 X(EXPECT_CANCELS, "expect cancels", p_idlist, chk_idlist, ex_expect_idlist, IOUW_SCN_REC_LINE, \
@@ -134,16 +159,21 @@ X(EXPECT_STUCK, "expect stuck", p_idlist, chk_idlist, ex_expect_idlist, IOUW_SCN
   "expect stuck r1", "the waiters stuck in CancelRequested (or `none`)") \
 X(EXPECT_ABORT, "expect abort", p_expect_abort, chk_expect_abort, ex_nothing, IOUW_SCN_REC_NONE, \
   "expect abort \"invariant name\"", \
-  "the NEXT step must abort naming that invariant (run in a forked child, stderr captured); the scenario ends there") \
-X(EXPECT_CONSISTENT, "expect consistent", p_none, chk_none, ex_expect_consistent, IOUW_SCN_REC_LINE, \
+  "the NEXT step must abort naming that invariant (run in a forked child, stderr captured); " \
+  "the scenario ends there") \
+X(EXPECT_CONSISTENT, "expect consistent", p_none, chk_none, ex_expect_consistent, \
+  IOUW_SCN_REC_LINE, \
   "expect consistent", "iouw_loop_assert_consistent") \
 X(EXPECT_PEER, "expect peer", p_expect_peer, chk_none, ex_expect_bytes, IOUW_SCN_REC_LINE, \
-  "expect peer s data=\"abc\"", "the peer end of socketpair `s` received exactly these bytes next (waits up to 2 s)") \
+  "expect peer s data=\"abc\"", "the peer end of socketpair `s` received exactly these bytes " \
+  "next (waits up to 2 s)") \
 X(EXPECT_FILE, "expect file", p_expect_file, chk_none, ex_expect_bytes, IOUW_SCN_REC_LINE, \
   "expect file f off=4 data=\"abc\"", "the file holds these bytes at `off`") \
 X(WAIT_FAIL, "wait_fail", p_wait_fail, chk_none, ex_wait_fail, IOUW_SCN_REC_LINE, \
   "wait_fail res=-EINTR times=1", \
-  "the next `times` submit_and_wait calls fail with `res`, after what was pushed went out: -ETIME, -EINTR, -EAGAIN, -EBUSY must leave the turn at 0, anything else must come back from it")
+  "the next `times` submit_and_wait calls fail with `res`, after what was pushed went out: " \
+  "-ETIME, -EINTR, -EAGAIN, -EBUSY must leave the turn at 0, anything else must come back from " \
+  "it")
 /* clang-format on */
 
 #define IOUW_SCN_OP_ENUM_(op, ...) IOUW_SCN_##op,

@@ -101,6 +101,60 @@ static int oom(void)
 	return EXIT_ENVIRONMENT;
 }
 
+/* Read what @fd (@path, @size bytes by fstat) holds, at most
+ * IOUW_MAX_SCENARIO_BYTES, into a new buffer *@ret. */
+static int read_all(int fd, const char *path, size_t size, char **ret, size_t *ret_len, char *err,
+                    size_t errlen)
+{
+	/* Up to one byte more than the cap, to notice a file that grew (or a
+	 * /proc file whose size says 0). */
+	size_t len = 0, cap = size + 1 < 4096 ? 4096 : size + 1;
+	char *buf = malloc(cap);
+	int e;
+
+	for (;;) {
+		ssize_t n;
+
+		if (!buf) {
+			snprintf(err, errlen, "%s:0:0: error: environment: out of memory reading it",
+			         path);
+			return -ENOMEM;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			e = -errno;
+			snprintf(err, errlen, "%s:0:0: error: expected a readable file (read: %s)", path,
+			         strerror(errno));
+			free(buf);
+			return e;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > IOUW_MAX_SCENARIO_BYTES) {
+			snprintf(err, errlen, "%s:0:0: error: expected a scenario of at most %d bytes",
+			         path, IOUW_MAX_SCENARIO_BYTES);
+			free(buf);
+			return -EFBIG;
+		}
+		if (len == cap) {
+			size_t nc = cap * 2 > IOUW_MAX_SCENARIO_BYTES + 1 ? IOUW_MAX_SCENARIO_BYTES + 1
+			                                                   : cap * 2;
+			char *nb = realloc(buf, nc);
+
+			if (!nb)
+				free(buf);
+			buf = nb;
+			cap = nc;
+		}
+	}
+	*ret = buf;
+	*ret_len = len;
+	return 0;
+}
+
 /* Read all of @path, a regular file of at most IOUW_MAX_SCENARIO_BYTES,
  * checking every error. On failure returns -errno and writes one
  * "PATH:0:0: error: expected ..." line to @err. */
@@ -110,8 +164,6 @@ static int read_file(const char *path, char **ret, size_t *ret_len, struct stat 
 	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	struct stat st;
-	char *buf;
-	size_t len = 0, cap;
 	int e;
 
 	if (fd < 0) {
@@ -139,57 +191,11 @@ static int read_file(const char *path, char **ret, size_t *ret_len, struct stat 
 		close(fd);
 		return -EFBIG;
 	}
-	/* Up to one byte more than the cap, to notice a file that grew (or a
-	 * /proc file whose size says 0). */
-	cap = (size_t)st.st_size + 1 < 4096 ? 4096 : (size_t)st.st_size + 1;
-	buf = malloc(cap);
-	for (;;) {
-		ssize_t n;
-
-		if (!buf) {
-			snprintf(err, errlen, "%s:0:0: error: environment: out of memory reading it",
-			         path);
-			close(fd);
-			return -ENOMEM;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			e = -errno;
-			snprintf(err, errlen, "%s:0:0: error: expected a readable file (read: %s)", path,
-			         strerror(errno));
-			free(buf);
-			close(fd);
-			return e;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > IOUW_MAX_SCENARIO_BYTES) {
-			snprintf(err, errlen, "%s:0:0: error: expected a scenario of at most %d bytes",
-			         path, IOUW_MAX_SCENARIO_BYTES);
-			free(buf);
-			close(fd);
-			return -EFBIG;
-		}
-		if (len == cap) {
-			size_t nc = cap * 2 > IOUW_MAX_SCENARIO_BYTES + 1 ? IOUW_MAX_SCENARIO_BYTES + 1
-			                                                   : cap * 2;
-			char *nb = realloc(buf, nc);
-
-			if (!nb)
-				free(buf);
-			buf = nb;
-			cap = nc;
-		}
-	}
+	e = read_all(fd, path, (size_t)st.st_size, ret, ret_len, err, errlen);
 	close(fd);
-	*ret = buf;
-	*ret_len = len;
-	if (ret_st)
+	if (e == 0 && ret_st)
 		*ret_st = st;
-	return 0;
+	return e;
 }
 
 static const char *mode_name(enum iouw_run_mode m)
@@ -692,6 +698,48 @@ static int cmd_check(int argc, char **argv)
 	return status;
 }
 
+/* The options of `iouwait run`. */
+struct run_args {
+	unsigned modes; /* IOUW_SCN_MODE_* */
+	bool twice, msg_ring, verbose, branches;
+};
+
+/* Parse the options of `iouwait run` into @a: the index of the first
+ * path, or -1 for a usage error. */
+static int run_args_parse(int argc, char **argv, struct run_args *a)
+{
+	int i;
+
+	memset(a, 0, sizeof(*a));
+	a->modes = IOUW_SCN_MODE_KERNEL | IOUW_SCN_MODE_INJECT;
+	for (i = 0; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
+			i++;
+			if (!strcmp(argv[i], "kernel"))
+				a->modes = IOUW_SCN_MODE_KERNEL;
+			else if (!strcmp(argv[i], "inject"))
+				a->modes = IOUW_SCN_MODE_INJECT;
+			else if (!strcmp(argv[i], "all"))
+				a->modes = IOUW_SCN_MODE_KERNEL | IOUW_SCN_MODE_INJECT;
+			else
+				return -1;
+		} else if (!strcmp(argv[i], "--twice")) {
+			a->twice = true;
+		} else if (!strcmp(argv[i], "--msg-ring")) {
+			a->msg_ring = true;
+		} else if (!strcmp(argv[i], "--branches")) {
+			a->branches = true;
+		} else if (!strcmp(argv[i], "-v")) {
+			a->verbose = true;
+		} else {
+			return -1;
+		}
+	}
+	if (a->twice)
+		a->modes = IOUW_SCN_MODE_INJECT;
+	return i;
+}
+
 /* Run @s as @o says into *@r; with @twice, a passing run is run again
  * (without its report) and must pass with the same hash. An environment
  * ERROR of the second run is the verdict. */
@@ -717,10 +765,41 @@ static void run_once_or_twice(const struct iouw_scenario *s, struct iouw_run_opt
 	}
 }
 
+/* Every (mode, branch variant) run of @s that @a asks for, reported. */
+static void run_file(const struct iouw_scenario *s, const struct run_args *a, struct totals *t)
+{
+	for (unsigned m = IOUW_SCN_MODE_KERNEL; m <= IOUW_SCN_MODE_INJECT; m <<= 1) {
+		struct iouw_run_options o;
+		struct iouw_run_result r;
+		enum iouw_run_mode mode = m == IOUW_SCN_MODE_KERNEL ? IOUW_RUN_KERNEL : IOUW_RUN_INJECT;
+		unsigned variants = mode == IOUW_RUN_INJECT ? iouw_scenario_branch_variants(s) : 1;
+
+		if (!(a->modes & m) || (!(s->modes & m) && a->modes != m))
+			continue;
+		for (unsigned b = 0; b < variants; b++) {
+			char extra[64];
+
+			memset(&o, 0, sizeof(o));
+			o.mode = mode;
+			o.report = stdout;
+			o.force_msg_ring = a->msg_ring;
+			o.verbose = a->verbose;
+			o.inject_branch = b;
+			if (b)
+				snprintf(extra, sizeof(extra), " (every either takes branch %u)", b + 1);
+			else
+				extra[0] = '\0';
+			run_once_or_twice(s, &o, a->twice, &r);
+			if (a->twice)
+				strncat(extra, " (twice, same hash)", sizeof(extra) - strlen(extra) - 1);
+			report(s, mode, &r, t, extra, a->branches);
+		}
+	}
+}
+
 static int cmd_run(int argc, char **argv)
 {
-	unsigned modes = IOUW_SCN_MODE_KERNEL | IOUW_SCN_MODE_INJECT;
-	bool twice = false, msg_ring = false, verbose = false, branches = false;
+	struct run_args a;
 	char **paths = NULL;
 	size_t npaths = 0;
 	struct file *files;
@@ -728,33 +807,9 @@ static int cmd_run(int argc, char **argv)
 	char err[1024];
 	int i, status = 0;
 
-	for (i = 0; i < argc && argv[i][0] == '-'; i++) {
-		if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
-			i++;
-			if (!strcmp(argv[i], "kernel"))
-				modes = IOUW_SCN_MODE_KERNEL;
-			else if (!strcmp(argv[i], "inject"))
-				modes = IOUW_SCN_MODE_INJECT;
-			else if (!strcmp(argv[i], "all"))
-				modes = IOUW_SCN_MODE_KERNEL | IOUW_SCN_MODE_INJECT;
-			else
-				return usage();
-		} else if (!strcmp(argv[i], "--twice")) {
-			twice = true;
-		} else if (!strcmp(argv[i], "--msg-ring")) {
-			msg_ring = true;
-		} else if (!strcmp(argv[i], "--branches")) {
-			branches = true;
-		} else if (!strcmp(argv[i], "-v")) {
-			verbose = true;
-		} else {
-			return usage();
-		}
-	}
-	if (i >= argc)
+	i = run_args_parse(argc, argv, &a);
+	if (i < 0 || i >= argc)
 		return usage();
-	if (twice)
-		modes = IOUW_SCN_MODE_INJECT;
 	status = collect(argv + i, argc - i, &paths, &npaths);
 	if (status)
 		return status;
@@ -777,41 +832,8 @@ static int cmd_run(int argc, char **argv)
 				status = e == -ENOMEM ? EXIT_ENVIRONMENT : 1;
 		}
 	}
-	for (size_t k = 0; k < npaths && status == 0; k++) {
-		struct iouw_scenario *s = files[k].s;
-
-		for (unsigned m = IOUW_SCN_MODE_KERNEL; m <= IOUW_SCN_MODE_INJECT; m <<= 1) {
-			struct iouw_run_options o;
-			struct iouw_run_result r;
-			enum iouw_run_mode mode = m == IOUW_SCN_MODE_KERNEL ? IOUW_RUN_KERNEL
-			                                                     : IOUW_RUN_INJECT;
-
-			unsigned variants = mode == IOUW_RUN_INJECT ? iouw_scenario_branch_variants(s) : 1;
-
-			if (!(modes & m) || (!(s->modes & m) && modes != m))
-				continue;
-			for (unsigned b = 0; b < variants; b++) {
-				char extra[64];
-
-				memset(&o, 0, sizeof(o));
-				o.mode = mode;
-				o.report = stdout;
-				o.force_msg_ring = msg_ring;
-				o.verbose = verbose;
-				o.inject_branch = b;
-				if (b)
-					snprintf(extra, sizeof(extra), " (every either takes branch %u)",
-					         b + 1);
-				else
-					extra[0] = '\0';
-				run_once_or_twice(s, &o, twice, &r);
-				if (twice)
-					strncat(extra, " (twice, same hash)",
-					        sizeof(extra) - strlen(extra) - 1);
-				report(s, mode, &r, &t, extra, branches);
-			}
-		}
-	}
+	for (size_t k = 0; k < npaths && status == 0; k++)
+		run_file(files[k].s, &a, &t);
 	for (size_t k = 0; k < npaths; k++) {
 		iouw_scenario_free(files[k].s);
 		free(paths[k]);

@@ -200,7 +200,8 @@ struct parser {
 	size_t line_len;
 };
 
-static bool fail(struct parser *p, int col, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static bool fail(struct parser *p, int col, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 static bool fail(struct parser *p, int col, const char *fmt, ...)
 {
@@ -251,8 +252,37 @@ static int hexval(unsigned char c)
 	return -1;
 }
 
+/* The escape at line[*i] == '\\' into *ret; *i moves past it. */
+static bool lex_escape(struct parser *p, const char *line, size_t len, size_t *i, int *ret)
+{
+	int h, l;
+
+	if (*i + 1 >= len)
+		return fail(p, (int)*i + 2, "an escape character after '\\'");
+	switch (line[*i + 1]) {
+	case 'n': *ret = '\n'; break;
+	case 't': *ret = '\t'; break;
+	case 'r': *ret = '\r'; break;
+	case '0': *ret = 0; break;
+	case '\\': *ret = '\\'; break;
+	case '"': *ret = '"'; break;
+	case 'x':
+		if (*i + 3 >= len || (h = hexval((unsigned char)line[*i + 2])) < 0 ||
+		    (l = hexval((unsigned char)line[*i + 3])) < 0)
+			return fail(p, (int)*i + 3, "two hex digits after '\\x'");
+		*ret = h * 16 + l;
+		*i += 2;
+		break;
+	default:
+		return fail(p, (int)*i + 2, "one of the escapes \\n \\t \\r \\0 \\\\ \\\" \\xHH");
+	}
+	*i += 2;
+	return true;
+}
+
 /* Lex a quoted string starting at line[*i] == '"'. */
-static bool lex_quoted(struct parser *p, const char *line, size_t len, size_t *i, struct iouw_scn_arg *w)
+static bool lex_quoted(struct parser *p, const char *line, size_t len, size_t *i,
+                       struct iouw_scn_arg *w)
 {
 	size_t cap = 16, n = 0;
 	char *buf = malloc(cap);
@@ -265,7 +295,7 @@ static bool lex_quoted(struct parser *p, const char *line, size_t len, size_t *i
 	(*i)++;
 	for (;;) {
 		unsigned char c;
-		int out;
+		int out = 0;
 
 		if (*i >= len) {
 			free(buf);
@@ -282,38 +312,10 @@ static bool lex_quoted(struct parser *p, const char *line, size_t len, size_t *i
 			return fail(p, (int)*i + 1, "a printable character or an escape in the string");
 		}
 		if (c == '\\') {
-			unsigned char e;
-
-			if (*i + 1 >= len) {
+			if (!lex_escape(p, line, len, i, &out)) {
 				free(buf);
-				return fail(p, (int)*i + 2, "an escape character after '\\'");
+				return false;
 			}
-			e = (unsigned char)line[*i + 1];
-			switch (e) {
-			case 'n': out = '\n'; break;
-			case 't': out = '\t'; break;
-			case 'r': out = '\r'; break;
-			case '0': out = 0; break;
-			case '\\': out = '\\'; break;
-			case '"': out = '"'; break;
-			case 'x': {
-				int h, l;
-
-				if (*i + 3 >= len || (h = hexval((unsigned char)line[*i + 2])) < 0 ||
-				    (l = hexval((unsigned char)line[*i + 3])) < 0) {
-					free(buf);
-					return fail(p, (int)*i + 3, "two hex digits after '\\x'");
-				}
-				out = h * 16 + l;
-				*i += 2;
-				break;
-			}
-			default:
-				free(buf);
-				return fail(p, (int)*i + 2,
-				            "one of the escapes \\n \\t \\r \\0 \\\\ \\\" \\xHH");
-			}
-			*i += 2;
 		} else {
 			out = c;
 			(*i)++;
