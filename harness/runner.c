@@ -12,8 +12,11 @@
  *     wait with nothing named is -EDEADLK (the loop would hang).
  *   - the observer: turns loop events into log lines and per-request
  *     outcome queues that `expect` lines consume in order.
- *   - step execution, one function per command; a failing step records the
- *     expected and actual values and stops the run.
+ *   - step execution, one function per command (ex_*), reached through the
+ *     EXEC column of the command table (harness/commands.h); each reads the
+ *     step's typed values, never its text; a failing step records the
+ *     expected and actual values and stops the run. record_step() writes
+ *     what the RECORD column says.
  *
  * Per-request lifecycle (harness view):
  *   CREATED -> SUBMITTED (submit) -> ADMITTED (EV_ADMIT: has a waiter id)

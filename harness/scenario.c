@@ -2,9 +2,13 @@
  * and harness/README.md for the language).
  *
  * Structure: a lexer turns one line into words (bare, quoted, key=value),
- * each with its byte column; a per-command validator checks the words
- * against the command's grammar and the name table; steps are appended to
- * the current block (the body, or the open either/or branch). Everything is
+ * each with its byte column; the command words pick a row of the command
+ * table (harness/commands.h); the positional words, then the key=value
+ * words, are matched against the row's params and typed (check_value); the
+ * row's CHECK function adds what the table cannot say (placement, rules
+ * across arguments); steps are appended to the current block (the body, or
+ * the open either/or branch). Once the whole script is read, set_generation
+ * slots are checked against the table size (check_slots). Everything is
  * bounded (IOUW_SCN_MAX_*) and every failure is one formatted error, so
  * arbitrary input never crashes or aborts the parser.
  */

@@ -3,7 +3,9 @@
  * examples in harness/README.md.
  *
  * Owns: struct iouw_scenario (every step, the names it defines, the modes it
- * applies to) and the parser that builds it.
+ * applies to), the parser that builds it (the lexer, the generic matching of
+ * words against a command's typed params, and each command's CHECK rule)
+ * and the typed-value accessors the runner reads steps with.
  *
  * Invariants:
  *   - The parser has no global state and never aborts on bad input: any byte
@@ -11,8 +13,11 @@
  *     "FILE:LINE:COL: error: expected ..." (1-based line and byte column).
  *   - A scenario that parsed is semantically closed: every name a step uses
  *     was defined by an earlier step of the right kind (fd or request), every
- *     key is known to its command and every value has the right shape, so the
- *     runner never meets a malformed step.
+ *     word was matched against its command's row of the command table
+ *     (harness/commands.h: known key, value of the right type within its
+ *     range) and carries its typed value, so the runner never meets a
+ *     malformed step and never parses text. set_generation slots are below
+ *     the waiter table's size (config ring=, rounded up to a power of two).
  *   - either/or/end blocks nest (at most IOUW_SCN_MAX_NESTING deep); each
  *     branch starts with at least one `cqe` line (its guard), and a nested
  *     block comes after its enclosing branch's guard.
