@@ -181,6 +181,32 @@ START_TEST(test_parse_typed_values)
 }
 END_TEST
 
+static void read_unknown_key(void *arg)
+{
+	(void)iouw_scn_int(arg, "lenght");
+}
+
+static void read_flag_of_int(void *arg)
+{
+	(void)iouw_scn_flag(arg, "len");
+}
+
+/* The runner may only ask for keys its row declares, with their type. */
+START_TEST(test_typed_access_checked)
+{
+	struct iouw_scenario *s = NULL;
+	char err[256];
+
+	ck_assert_msg(parse("socketpair s\nrecv r1 fd=s len=8\n", &s, err, sizeof(err)) == 0, "%s",
+	              err);
+	ck_assert(iouw_test_aborts_with("scenario key not in the command table", read_unknown_key,
+	                                &s->body.steps[1]));
+	ck_assert(iouw_test_aborts_with("scenario flag that is not a boolean", read_flag_of_int,
+	                                &s->body.steps[1]));
+	iouw_scenario_free(s);
+}
+END_TEST
+
 /* The command table: one row per op, found by its own name. */
 START_TEST(test_command_table)
 {
@@ -635,6 +661,7 @@ static Suite *harness_suite(bool ring)
 	tcase_add_test(tc, test_parse_range_errors);
 	tcase_add_test(tc, test_parse_typed_values);
 	tcase_add_test(tc, test_command_table);
+	tcase_add_test(tc, test_typed_access_checked);
 	tcase_add_test(tc, test_parse_arbitrary_bytes);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
