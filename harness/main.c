@@ -208,90 +208,98 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Paths collected for a command, each owned. */
+struct paths {
+	char **v;
+	size_t n;
+};
+
+/* Append @p (owned; NULL: out of memory). False when out of memory. */
+static bool paths_push(struct paths *l, char *p)
+{
+	char **nv = p ? realloc(l->v, (l->n + 1) * sizeof(*nv)) : NULL;
+
+	if (!nv) {
+		free(p);
+		return false;
+	}
+	l->v = nv;
+	l->v[l->n++] = p;
+	return true;
+}
+
+static void paths_free(struct paths *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+}
+
+/* The *.scn files of directory @dir, sorted, onto @l: 0, 1 (reported on
+ * stderr) or -ENOMEM. */
+static int collect_dir(struct paths *l, const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t first = l->n;
+	char *p;
+
+	if (!d) {
+		fprintf(stderr, "%s: error: %s\n", dir, strerror(errno));
+		return 1;
+	}
+	for (errno = 0; (de = readdir(d)); errno = 0) {
+		size_t len = strlen(de->d_name);
+
+		if (len < 5 || strcmp(de->d_name + len - 4, ".scn"))
+			continue;
+		if (!paths_push(l, asprintf(&p, "%s/%s", dir, de->d_name) < 0 ? NULL : p)) {
+			closedir(d);
+			return -ENOMEM;
+		}
+	}
+	if (errno) {
+		fprintf(stderr, "%s: error: reading the directory: %s\n", dir, strerror(errno));
+		closedir(d);
+		return 1;
+	}
+	closedir(d);
+	if (l->n == first) {
+		fprintf(stderr, "%s: error: nothing to run (no *.scn file in this directory)\n",
+		        dir);
+		return 1;
+	}
+	qsort(l->v + first, l->n - first, sizeof(*l->v), cmp_str);
+	return 0;
+}
+
 /* Expand files and directories (their *.scn files, sorted) into @out.
  * Returns 0, or the exit status after printing why (1: a bad argument, a
  * directory with no scenario; EXIT_ENVIRONMENT: out of memory). */
 static int collect(char **args, int n, char ***ret, size_t *ret_n)
 {
-	char **out = NULL;
-	size_t cnt = 0;
+	struct paths l = { NULL, 0 };
 
 	for (int i = 0; i < n; i++) {
 		struct stat st;
+		int e = 0;
 
 		if (stat(args[i], &st) < 0) {
 			fprintf(stderr, "%s: error: %s\n", args[i], strerror(errno));
-			goto fail;
+			e = 1;
+		} else if (S_ISDIR(st.st_mode)) {
+			e = collect_dir(&l, args[i]);
+		} else if (!paths_push(&l, strdup(args[i]))) {
+			e = -ENOMEM;
 		}
-		if (S_ISDIR(st.st_mode)) {
-			DIR *d = opendir(args[i]);
-			struct dirent *de;
-			size_t first = cnt;
-
-			if (!d) {
-				fprintf(stderr, "%s: error: %s\n", args[i], strerror(errno));
-				goto fail;
-			}
-			for (;;) {
-				errno = 0;
-				de = readdir(d);
-				if (!de)
-					break;
-				size_t l = strlen(de->d_name);
-				char **no;
-
-				if (l < 5 || strcmp(de->d_name + l - 4, ".scn"))
-					continue;
-				no = realloc(out, (cnt + 1) * sizeof(*out));
-				if (!no) {
-					closedir(d);
-					goto oom;
-				}
-				out = no;
-				if (asprintf(&out[cnt], "%s/%s", args[i], de->d_name) < 0) {
-					closedir(d);
-					goto oom;
-				}
-				cnt++;
-			}
-			if (errno) {
-				fprintf(stderr, "%s: error: reading the directory: %s\n", args[i],
-				        strerror(errno));
-				closedir(d);
-				goto fail;
-			}
-			closedir(d);
-			if (cnt == first) {
-				fprintf(stderr, "%s: error: nothing to run (no *.scn file in this "
-				        "directory)\n", args[i]);
-				goto fail;
-			}
-			qsort(out + first, cnt - first, sizeof(*out), cmp_str);
-		} else {
-			char **no = realloc(out, (cnt + 1) * sizeof(*out));
-
-			if (!no)
-				goto oom;
-			out = no;
-			out[cnt] = strdup(args[i]);
-			if (!out[cnt])
-				goto oom;
-			cnt++;
+		if (e) {
+			paths_free(&l);
+			return e < 0 ? oom() : 1;
 		}
 	}
-	*ret = out;
-	*ret_n = cnt;
+	*ret = l.v;
+	*ret_n = l.n;
 	return 0;
-oom:
-	for (size_t i = 0; i < cnt; i++)
-		free(out[i]);
-	free(out);
-	return oom();
-fail:
-	for (size_t i = 0; i < cnt; i++)
-		free(out[i]);
-	free(out);
-	return 1;
 }
 
 static bool has_steps(const struct iouw_scenario *s)
@@ -851,6 +859,30 @@ static int cmd_run(int argc, char **argv)
 	return 0;
 }
 
+/* record's child: run @s in kernel mode writing the recording into @out's
+ * unnamed file (the parent puts it in place), and exit with the result. */
+static __attribute__((noreturn)) void record_child(const struct iouw_scenario *s,
+                                                   const struct iouw_outfile *out,
+                                                   struct child *c, struct iouw_run_result *r)
+{
+	struct iouw_run_options o;
+	int fd = dup(out->fd);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+
+	memset(&o, 0, sizeof(o));
+	o.mode = IOUW_RUN_KERNEL;
+	o.report = stdout;
+	if (!f) {
+		environment_result(r, "opening the recording", errno);
+	} else {
+		o.record = f;
+		run_in_child(s, &o, r);
+		if (fclose(f) != 0 && r->verdict == IOUW_VERDICT_PASS)
+			environment_result(r, "writing the recording", errno);
+	}
+	child_exit(c, r);
+}
+
 static int cmd_record(int argc, char **argv)
 {
 	const char *in = NULL, *outp = NULL;
@@ -887,26 +919,8 @@ static int cmd_record(int argc, char **argv)
 		return e == -ENOMEM || e == -EMFILE || e == -ENFILE ? EXIT_ENVIRONMENT : 1;
 	}
 	pid = child_fork(&c, &r);
-	if (pid == 0) {
-		struct iouw_run_options o;
-		int fd;
-		FILE *f;
-
-		memset(&o, 0, sizeof(o));
-		o.mode = IOUW_RUN_KERNEL;
-		o.report = stdout;
-		fd = dup(out.fd);
-		f = fd < 0 ? NULL : fdopen(fd, "w");
-		if (!f) {
-			environment_result(&r, "opening the recording", errno);
-		} else {
-			o.record = f;
-			run_in_child(s, &o, &r);
-			if (fclose(f) != 0 && r.verdict == IOUW_VERDICT_PASS)
-				environment_result(&r, "writing the recording", errno);
-		}
-		child_exit(&c, &r);
-	}
+	if (pid == 0)
+		record_child(s, &out, &c, &r);
 	if (pid > 0)
 		child_wait(&c, &r);
 	if (r.verdict == IOUW_VERDICT_PASS) {
