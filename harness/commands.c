@@ -9,8 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "handle.h"
 #include "invariant.h"
+#include "request_ops.h"
 #include "scenario.h"
+#include "waiter.h"
 
 #define INT64_HI INT64_MAX
 #define SIXTEEN_MIB (INT64_C(1) << 24)
@@ -32,11 +35,24 @@ static const char *const block_word[] = { "block", NULL };
 static const char *const expired_word[] = { "expired", NULL };
 static const char *const opcodes[] = { "SEND", "RECV", "READ", "WRITE", "WRITEV", "FSYNC",
 	                               "ASYNC_CANCEL", "NOP", NULL };
-/* Orders match the runner's outcome codes (harness/runner.c). */
+/* A choice's index is the core's value (the runner compares them). */
 static const char *const stage_choices[] = { "timeout", "orphaned", "submit", NULL };
+_Static_assert(IOUW_STAGE_TIMEOUT == 0 && IOUW_STAGE_ORPHANED == 1 && IOUW_STAGE_SUBMIT == 2,
+               "stage choices follow enum iouw_stage");
 static const char *const completion_choices[] = { "cancel", "requeue", "complete", NULL };
+_Static_assert(IOUW_COMPLETION_CANCEL == 0 && IOUW_COMPLETION_REQUEUE == 1 &&
+                       IOUW_COMPLETION_COMPLETE == 2,
+               "completion choices follow enum iouw_completion");
 static const char *const deliver_choices[] = { "complete", "timeout", NULL };
-/* core/request.h's status order, then pending. */
+_Static_assert(IOUW_FINISH_COMPLETE == 0 && IOUW_FINISH_TIMEOUT == 1,
+               "deliver choices follow enum iouw_finish");
+/* core/handle.h's status order, then pending. */
+_Static_assert(IOUW_RESULT_OK == 0 && IOUW_RESULT_TIMEOUT == 1 && IOUW_RESULT_SEND_FAILED == 2 &&
+                       IOUW_RESULT_RECV_FAILED == 3 && IOUW_RESULT_READ_FAILED == 4 &&
+                       IOUW_RESULT_WRITE_FAILED == 5 &&
+                       IOUW_RESULT_INSUFFICIENT_LENGTH == 6 && IOUW_RESULT_SYNC_ERROR == 7 &&
+                       IOUW_RESULT_ABANDONED == 8,
+               "status choices follow enum iouw_status");
 static const char *const status_choices[] = { "ok", "timeout", "send_failed", "recv_failed",
 	                                      "read_failed", "write_failed",
 	                                      "insufficient_length", "sync_error", "abandoned",
