@@ -144,7 +144,7 @@ static const struct iouw_scn_param p_corrupt[] = {
 	KSIZE("len", IOUW_SCN_F_REQUIRED), KSIZE("capacity", 0), END
 };
 static const struct iouw_scn_param p_set_generation[] = {
-	{ "slot", IOUW_SCN_T_INT, IOUW_SCN_F_REQUIRED, 0, 32767, NULL, 0, NULL },
+	{ "slot", IOUW_SCN_T_INT, IOUW_SCN_F_REQUIRED, 0, UINT32_MAX, NULL, 0, NULL },
 	{ "gen", IOUW_SCN_T_INT, IOUW_SCN_F_REQUIRED, 0, GEN_MAX, NULL, 0,
 	  "a generation in [0, 2147483647] (31 bits)" },
 	END
