@@ -1162,18 +1162,23 @@ static uint32_t table_size(uint32_t ring)
 	return n;
 }
 
-/* Every set_generation slot below the table size (config ring=, rounded
- * up to a power of two as the loop does; 8 without config). */
+/* Every slot set_generation and expect slot name below the table size
+ * (config ring=, rounded up to a power of two as the loop does; 8 without
+ * config). */
 static bool check_slots(struct parser *p, const struct iouw_scn_block *b, uint32_t cap)
 {
 	for (size_t i = 0; i < b->n; i++) {
 		const struct iouw_scn_step *st = &b->steps[i];
-		const struct iouw_scn_arg *slot = iouw_scn_key(st, "slot");
+		const struct iouw_scn_arg *slot = NULL;
 
+		if (st->op == IOUW_SCN_SET_GENERATION)
+			slot = iouw_scn_key(st, "slot");
+		else if (st->op == IOUW_SCN_EXPECT_SLOT)
+			slot = iouw_scn_pos(st, 0);
 		for (size_t j = 0; j < st->nbranches; j++)
 			if (!check_slots(p, &st->branches[j], cap))
 				return false;
-		if (st->op != IOUW_SCN_SET_GENERATION || (uint64_t)slot->i < cap)
+		if (!slot || (uint64_t)slot->i < cap)
 			continue;
 		p->line = st->line;
 		return fail(p, slot->col, "a slot in [0, %u] (the waiter table has %u slots: the "
@@ -1181,6 +1186,7 @@ static bool check_slots(struct parser *p, const struct iouw_scn_block *b, uint32
 	}
 	return true;
 }
+
 static bool handle_block_word(struct parser *p, const char *line, size_t len)
 {
 	const struct iouw_scn_arg *c = &p->words[0];

@@ -16,8 +16,9 @@
  *     word was matched against its command's row of the command table
  *     (harness/commands.h: known key, value of the right type within its
  *     range) and carries its typed value, so the runner never meets a
- *     malformed step and never parses text. set_generation slots are below
- *     the waiter table's size (config ring=, rounded up to a power of two).
+ *     malformed step and never parses text. The slots set_generation and
+ *     expect slot name are below the waiter table's size (config ring=,
+ *     rounded up to a power of two).
  *   - either/or/end blocks nest (at most IOUW_SCN_MAX_NESTING deep); each
  *     branch starts with at least one `cqe` line (its guard), and a nested
  *     block comes after its enclosing branch's guard.

@@ -122,6 +122,9 @@ START_TEST(test_parse_range_errors)
 	expect_error("set_generation slot=4294967295 gen=1\n",
 	             "t.scn:1:16: error: expected a slot in [0, 7] (the waiter table has 8 slots: "
 	             "the ring size rounded up to a power of two)");
+	expect_error("expect slot 8 occupied=0\n",
+	             "t.scn:1:13: error: expected a slot in [0, 7] (the waiter table has 8 slots: "
+	             "the ring size rounded up to a power of two)");
 	expect_error("set_generation slot=7 gen=1\nconfig ring=4\n",
 	             "t.scn:1:16: error: expected a slot in [0, 3] (the waiter table has 4 slots: "
 	             "the ring size rounded up to a power of two)");
