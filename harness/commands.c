@@ -363,15 +363,18 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+#define DICT_MAX 1024
+
 static size_t dict_add(const char **words, size_t n, const char *w)
 {
+	IOUW_INVARIANT(n < DICT_MAX, "command table words fit the dictionary buffer");
 	words[n] = w;
 	return n + 1;
 }
 
 void iouw_scn_commands_dict(FILE *out)
 {
-	const char *words[1024];
+	const char *words[DICT_MAX];
 	char firsts[IOUW_SCN_NOPS][32];
 	size_t n = 0;
 
