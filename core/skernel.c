@@ -106,6 +106,7 @@ struct skernel {
 	/* Bumped by every successful post; lets the wait loop see progress. */
 	uint64_t posts;
 	uint64_t wait_calls;
+	struct iouw_skernel_wait last_wait;
 
 	int (*hook)(void *ctx, unsigned wait_nr, int64_t timeout_ns);
 	void *hook_ctx;
@@ -433,42 +434,70 @@ static int answer_round(struct skernel *m, unsigned wait_nr, int64_t timeout_ns)
 	return err;
 }
 
-static int sk_submit_and_wait(struct iouw_backend *b, unsigned wait_nr, int64_t timeout_ns)
+/* submit_and_wait's rules (header, steps 1-4); *@end says which one
+ * ended the call. */
+static int wait_rules(struct skernel *m, unsigned wait_nr, int64_t timeout_ns,
+                      enum iouw_skernel_wait_end *end)
 {
-	struct skernel *m = to_sk(b);
 	int submitted;
+	bool answered = false;
 
-	IOUW_INVARIANT(!m->in_hook, "scripted kernel wait hook re-entered");
-	m->wait_calls++;
+	*end = IOUW_SKERNEL_WAIT_ERROR;
 	if (m->wait_limit && m->wait_calls > m->wait_limit)
 		return -ELOOP;
+	*end = IOUW_SKERNEL_WAIT_FAULT;
 	if (m->fail_times > 0 && !m->fail_after_submit) {
 		m->fail_times--;
 		return m->fail_err;
 	}
+	*end = IOUW_SKERNEL_WAIT_ERROR;
 	submitted = submit_pending(m);
 	if (submitted < 0)
 		return submitted;
+	*end = IOUW_SKERNEL_WAIT_FAULT;
 	if (m->fail_times > 0) {
 		m->fail_times--;
 		return m->fail_err;
 	}
+	*end = wait_nr == 0 ? IOUW_SKERNEL_WAIT_NOBLOCK : IOUW_SKERNEL_WAIT_READY;
 	while (wait_nr > 0 && ready_count(m) < wait_nr) {
 		uint64_t posts_before = m->posts;
 		int err = answer_round(m, wait_nr, timeout_ns);
 
-		if (err < 0)
+		if (err < 0) {
+			*end = IOUW_SKERNEL_WAIT_ERROR;
 			return err;
+		}
 		if (m->posts == posts_before)
 			break;
+		answered = true;
 	}
-	if (ready_count(m) >= wait_nr)
+	if (ready_count(m) >= wait_nr) {
+		if (answered)
+			*end = IOUW_SKERNEL_WAIT_ANSWERED;
 		return submitted;
+	}
+	*end = timeout_ns < 0 ? IOUW_SKERNEL_WAIT_DEADLOCK : IOUW_SKERNEL_WAIT_TIMEOUT;
 	if (timeout_ns < 0)
 		return -EDEADLK;
 	if (m->vc)
 		iouw_virtual_clock_advance(m->vc, (uint64_t)timeout_ns);
 	return -ETIME;
+}
+
+static int sk_submit_and_wait(struct iouw_backend *b, unsigned wait_nr, int64_t timeout_ns)
+{
+	struct skernel *m = to_sk(b);
+	uint64_t t0 = m->vc ? m->vc->now_ns : 0;
+	struct iouw_skernel_wait *w = &m->last_wait;
+
+	IOUW_INVARIANT(!m->in_hook, "scripted kernel wait hook re-entered");
+	m->wait_calls++;
+	w->wait_nr = wait_nr;
+	w->timeout_ns = timeout_ns;
+	w->res = wait_rules(m, wait_nr, timeout_ns, &w->end);
+	w->moved_ns = m->vc ? m->vc->now_ns - t0 : 0;
+	return w->res;
 }
 
 /* Memory transport: move parked CQEs into the ring while it has room. */
@@ -931,6 +960,11 @@ bool iouw_skernel_cq_overflowed(struct iouw_backend *b)
 uint64_t iouw_skernel_wait_calls(struct iouw_backend *b)
 {
 	return to_sk(b)->wait_calls;
+}
+
+void iouw_skernel_last_wait(struct iouw_backend *b, struct iouw_skernel_wait *out)
+{
+	*out = to_sk(b)->last_wait;
 }
 
 uint64_t iouw_skernel_carrier_failures(struct iouw_backend *b)

@@ -208,6 +208,32 @@ bool iouw_skernel_cq_overflowed(struct iouw_backend *b);
 /* Number of submit_and_wait calls so far (including failed ones). */
 uint64_t iouw_skernel_wait_calls(struct iouw_backend *b);
 
+/* Which rule ended a submit_and_wait call (iouw_skernel_last_wait). */
+enum iouw_skernel_wait_end {
+	IOUW_SKERNEL_WAIT_NONE = 0, /* no call yet */
+	IOUW_SKERNEL_WAIT_NOBLOCK,  /* wait_nr == 0: submitted, did not wait */
+	IOUW_SKERNEL_WAIT_READY,    /* wait_nr CQEs were already ready */
+	IOUW_SKERNEL_WAIT_ANSWERED, /* queued answers (or the hook) made them ready */
+	IOUW_SKERNEL_WAIT_TIMEOUT,  /* -ETIME at the bound (clock moved by it) */
+	IOUW_SKERNEL_WAIT_DEADLOCK, /* -EDEADLK: untimed, nothing to answer */
+	IOUW_SKERNEL_WAIT_FAULT,    /* an armed fault's error */
+	IOUW_SKERNEL_WAIT_ERROR,    /* -ELOOP, a submit error, a failed answer (-EIO),
+	                             * the hook's error */
+};
+
+/* What the last submit_and_wait call was asked and did. */
+struct iouw_skernel_wait {
+	unsigned wait_nr;   /* as the loop passed them */
+	int64_t timeout_ns; /* IOUW_BACKEND_NO_TIMEOUT (negative): unbounded */
+	uint64_t moved_ns;  /* how far the attached virtual clock moved (0: none) */
+	int res;            /* what it returned */
+	enum iouw_skernel_wait_end end;
+};
+
+/* The last submit_and_wait call (end IOUW_SKERNEL_WAIT_NONE before the
+ * first; reset keeps it). */
+void iouw_skernel_last_wait(struct iouw_backend *b, struct iouw_skernel_wait *out);
+
 /* MSG_RING carriers whose own CQE reported a failure (filtered at reap). */
 uint64_t iouw_skernel_carrier_failures(struct iouw_backend *b);
 

@@ -8,7 +8,8 @@ The meson test `fuzz-bounds` (suites fuzz-bounds and reliability; issue 11,
 runs, one process per input, on long uniform and random inputs: 0x00, 0xff,
 0x55 and seeded random bytes, 1 byte to 1 MiB (11264 and 11265 bytes
 included: 11265 bytes of 0xff once made the request decoder spin forever),
-plus two long well-formed scenarios (the script target's worst shapes).
+plus three long well-formed scenarios (the script target's worst shapes:
+100000 turns, 25000 either blocks, repeat blocks expanding to the limit).
 iouwait-decode runs on the largest 0xff and random input of each target too.
 
 The per-input wall-clock limit is the target's libFuzzer timeout from
@@ -53,6 +54,10 @@ def make_inputs(root):
     add("scenario-turns", head + b"turn\n" * 99990)
     either = b"either\ncqe r1 op res=1\nor\ncqe r1 op res=2\nend\n"
     add("scenario-either", (head + b"recv r1 fd=s len=8\nsubmit r1\nturn\n" + either * 25000)[: 1 << 20])
+    # repeat blocks expanding to the step limit, nested and with either
+    # blocks inside (the parser copies every step: issue 10, repeat)
+    add("scenario-repeat", head + b"recv r1 fd=s len=8\n" + b"repeat 10\n" * 4 +
+        b"repeat 3\n" + either + b"end\n" + b"end\n" * 4)
     return inputs
 
 

@@ -84,13 +84,21 @@ static void check_block(struct line_cursor *c, const struct iouw_scn_block *b, i
 		size_t len = 0;
 		const uint8_t *src;
 
-		if (st->line <= *last)
-			fail("steps out of line order", st->text);
-		*last = st->line;
-		src = line_at(c, st->line, &len);
-		if (!src || !st->text || strlen(st->text) > len ||
-		    memcmp(src, st->text, strlen(st->text)) != 0)
-			fail("step text is not its source line", st->text);
+		if (st->repeat_copy) {
+			/* A repeat's copy repeats lines already seen, from its
+			 * repeat line on. */
+			if (st->repeat_line < 1 || st->line <= st->repeat_line || st->line > *last ||
+			    st->repeat_iter < 1 || st->repeat_iter > st->repeat_count)
+				fail("repeat copy outside its repeat block", st->text);
+		} else {
+			if (st->line <= *last)
+				fail("steps out of line order", st->text);
+			*last = st->line;
+			src = line_at(c, st->line, &len);
+			if (!src || !st->text || strlen(st->text) > len ||
+			    memcmp(src, st->text, strlen(st->text)) != 0)
+				fail("step text is not its source line", st->text);
+		}
 		if (st->op != IOUW_SCN_EITHER) {
 			if (st->nbranches)
 				fail("a step that is not either has branches", st->text);

@@ -9,8 +9,11 @@
  *   input, and leaks nothing (ASan/LSan);
  * - an error is exactly one line "NAME:LINE:COL: error: expected ...", with
  *   1 <= LINE <= (number of lines + 1) and COL >= 1;
- * - a parsed scenario's top-level steps have line numbers in increasing
- *   order inside the input, and every step's text is the source line;
+ * - a parsed scenario's steps (either branches included, pre-order) have
+ *   line numbers in increasing order inside the input, and every step's
+ *   text is the source line; the copies a `repeat` expansion made are
+ *   exempt (they repeat lines already seen) but lie inside their repeat
+ *   block, tagged with an iteration in 1..count;
  * - parsing the same bytes twice gives the same verdict (no hidden state).
  */
 #ifndef IOUW_FUZZ_SCRIPT_CHECK_H

@@ -4,6 +4,7 @@
  *   iouwait record FILE -o OUT
  *   iouwait features
  *   iouwait check [--expect-error "LINE:COL: error: expected ..."] FILE...
+ *   iouwait commands [--markdown|--dict|--names]
  *
  * Every file is parsed before anything runs; a script that does not parse
  * prints one "FILE:LINE:COL: error: expected ..." line and nothing of it
@@ -32,6 +33,12 @@
  * DEFER_TASKRUN), multishot_poll (the wake path's POLL_ADD multishot),
  * nop_inject, msg_ring (the two CQE injection paths); exit 0, 77 when no
  * ring can be set up at all (scripts/kernel-matrix collects these).
+ *
+ * commands prints the scenario language's command table (harness/commands.h)
+ * as the markdown table of harness/README.md (--markdown, the default), as
+ * the words of the fuzz dictionary corpus/script.dict (--dict), or as the
+ * command names, one a line (--names); tests/check_commands.sh keeps the
+ * README, the dictionary and fuzz/loop_scenario.c in step with it.
  *
  * Negative scenarios (a `negative line=N` header) must depart at line N: that
  * is reported as "FAIL ... (negative, as declared)" and exits 1, so meson's
@@ -94,6 +101,60 @@ static int oom(void)
 	return EXIT_ENVIRONMENT;
 }
 
+/* Read what @fd (@path, @size bytes by fstat) holds, at most
+ * IOUW_MAX_SCENARIO_BYTES, into a new buffer *@ret. */
+static int read_all(int fd, const char *path, size_t size, char **ret, size_t *ret_len, char *err,
+                    size_t errlen)
+{
+	/* Up to one byte more than the cap, to notice a file that grew (or a
+	 * /proc file whose size says 0). */
+	size_t len = 0, cap = size + 1 < 4096 ? 4096 : size + 1;
+	char *buf = malloc(cap);
+	int e;
+
+	for (;;) {
+		ssize_t n;
+
+		if (!buf) {
+			snprintf(err, errlen, "%s:0:0: error: environment: out of memory reading it",
+			         path);
+			return -ENOMEM;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			e = -errno;
+			snprintf(err, errlen, "%s:0:0: error: expected a readable file (read: %s)", path,
+			         strerror(errno));
+			free(buf);
+			return e;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > IOUW_MAX_SCENARIO_BYTES) {
+			snprintf(err, errlen, "%s:0:0: error: expected a scenario of at most %d bytes",
+			         path, IOUW_MAX_SCENARIO_BYTES);
+			free(buf);
+			return -EFBIG;
+		}
+		if (len == cap) {
+			size_t nc = cap * 2 > IOUW_MAX_SCENARIO_BYTES + 1 ? IOUW_MAX_SCENARIO_BYTES + 1
+			                                                   : cap * 2;
+			char *nb = realloc(buf, nc);
+
+			if (!nb)
+				free(buf);
+			buf = nb;
+			cap = nc;
+		}
+	}
+	*ret = buf;
+	*ret_len = len;
+	return 0;
+}
+
 /* Read all of @path, a regular file of at most IOUW_MAX_SCENARIO_BYTES,
  * checking every error. On failure returns -errno and writes one
  * "PATH:0:0: error: expected ..." line to @err. */
@@ -103,8 +164,6 @@ static int read_file(const char *path, char **ret, size_t *ret_len, struct stat 
 	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	struct stat st;
-	char *buf;
-	size_t len = 0, cap;
 	int e;
 
 	if (fd < 0) {
@@ -132,57 +191,11 @@ static int read_file(const char *path, char **ret, size_t *ret_len, struct stat 
 		close(fd);
 		return -EFBIG;
 	}
-	/* Up to one byte more than the cap, to notice a file that grew (or a
-	 * /proc file whose size says 0). */
-	cap = (size_t)st.st_size + 1 < 4096 ? 4096 : (size_t)st.st_size + 1;
-	buf = malloc(cap);
-	for (;;) {
-		ssize_t n;
-
-		if (!buf) {
-			snprintf(err, errlen, "%s:0:0: error: environment: out of memory reading it",
-			         path);
-			close(fd);
-			return -ENOMEM;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			e = -errno;
-			snprintf(err, errlen, "%s:0:0: error: expected a readable file (read: %s)", path,
-			         strerror(errno));
-			free(buf);
-			close(fd);
-			return e;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > IOUW_MAX_SCENARIO_BYTES) {
-			snprintf(err, errlen, "%s:0:0: error: expected a scenario of at most %d bytes",
-			         path, IOUW_MAX_SCENARIO_BYTES);
-			free(buf);
-			close(fd);
-			return -EFBIG;
-		}
-		if (len == cap) {
-			size_t nc = cap * 2 > IOUW_MAX_SCENARIO_BYTES + 1 ? IOUW_MAX_SCENARIO_BYTES + 1
-			                                                   : cap * 2;
-			char *nb = realloc(buf, nc);
-
-			if (!nb)
-				free(buf);
-			buf = nb;
-			cap = nc;
-		}
-	}
+	e = read_all(fd, path, (size_t)st.st_size, ret, ret_len, err, errlen);
 	close(fd);
-	*ret = buf;
-	*ret_len = len;
-	if (ret_st)
+	if (e == 0 && ret_st)
 		*ret_st = st;
-	return 0;
+	return e;
 }
 
 static const char *mode_name(enum iouw_run_mode m)
@@ -195,90 +208,98 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Paths collected for a command, each owned. */
+struct paths {
+	char **v;
+	size_t n;
+};
+
+/* Append @p (owned; NULL: out of memory). False when out of memory. */
+static bool paths_push(struct paths *l, char *p)
+{
+	char **nv = p ? realloc(l->v, (l->n + 1) * sizeof(*nv)) : NULL;
+
+	if (!nv) {
+		free(p);
+		return false;
+	}
+	l->v = nv;
+	l->v[l->n++] = p;
+	return true;
+}
+
+static void paths_free(struct paths *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+}
+
+/* The *.scn files of directory @dir, sorted, onto @l: 0, 1 (reported on
+ * stderr) or -ENOMEM. */
+static int collect_dir(struct paths *l, const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t first = l->n;
+	char *p;
+
+	if (!d) {
+		fprintf(stderr, "%s: error: %s\n", dir, strerror(errno));
+		return 1;
+	}
+	for (errno = 0; (de = readdir(d)); errno = 0) {
+		size_t len = strlen(de->d_name);
+
+		if (len < 5 || strcmp(de->d_name + len - 4, ".scn"))
+			continue;
+		if (!paths_push(l, asprintf(&p, "%s/%s", dir, de->d_name) < 0 ? NULL : p)) {
+			closedir(d);
+			return -ENOMEM;
+		}
+	}
+	if (errno) {
+		fprintf(stderr, "%s: error: reading the directory: %s\n", dir, strerror(errno));
+		closedir(d);
+		return 1;
+	}
+	closedir(d);
+	if (l->n == first) {
+		fprintf(stderr, "%s: error: nothing to run (no *.scn file in this directory)\n",
+		        dir);
+		return 1;
+	}
+	qsort(l->v + first, l->n - first, sizeof(*l->v), cmp_str);
+	return 0;
+}
+
 /* Expand files and directories (their *.scn files, sorted) into @out.
  * Returns 0, or the exit status after printing why (1: a bad argument, a
  * directory with no scenario; EXIT_ENVIRONMENT: out of memory). */
 static int collect(char **args, int n, char ***ret, size_t *ret_n)
 {
-	char **out = NULL;
-	size_t cnt = 0;
+	struct paths l = { NULL, 0 };
 
 	for (int i = 0; i < n; i++) {
 		struct stat st;
+		int e = 0;
 
 		if (stat(args[i], &st) < 0) {
 			fprintf(stderr, "%s: error: %s\n", args[i], strerror(errno));
-			goto fail;
+			e = 1;
+		} else if (S_ISDIR(st.st_mode)) {
+			e = collect_dir(&l, args[i]);
+		} else if (!paths_push(&l, strdup(args[i]))) {
+			e = -ENOMEM;
 		}
-		if (S_ISDIR(st.st_mode)) {
-			DIR *d = opendir(args[i]);
-			struct dirent *de;
-			size_t first = cnt;
-
-			if (!d) {
-				fprintf(stderr, "%s: error: %s\n", args[i], strerror(errno));
-				goto fail;
-			}
-			for (;;) {
-				errno = 0;
-				de = readdir(d);
-				if (!de)
-					break;
-				size_t l = strlen(de->d_name);
-				char **no;
-
-				if (l < 5 || strcmp(de->d_name + l - 4, ".scn"))
-					continue;
-				no = realloc(out, (cnt + 1) * sizeof(*out));
-				if (!no) {
-					closedir(d);
-					goto oom;
-				}
-				out = no;
-				if (asprintf(&out[cnt], "%s/%s", args[i], de->d_name) < 0) {
-					closedir(d);
-					goto oom;
-				}
-				cnt++;
-			}
-			if (errno) {
-				fprintf(stderr, "%s: error: reading the directory: %s\n", args[i],
-				        strerror(errno));
-				closedir(d);
-				goto fail;
-			}
-			closedir(d);
-			if (cnt == first) {
-				fprintf(stderr, "%s: error: nothing to run (no *.scn file in this "
-				        "directory)\n", args[i]);
-				goto fail;
-			}
-			qsort(out + first, cnt - first, sizeof(*out), cmp_str);
-		} else {
-			char **no = realloc(out, (cnt + 1) * sizeof(*out));
-
-			if (!no)
-				goto oom;
-			out = no;
-			out[cnt] = strdup(args[i]);
-			if (!out[cnt])
-				goto oom;
-			cnt++;
+		if (e) {
+			paths_free(&l);
+			return e < 0 ? oom() : 1;
 		}
 	}
-	*ret = out;
-	*ret_n = cnt;
+	*ret = l.v;
+	*ret_n = l.n;
 	return 0;
-oom:
-	for (size_t i = 0; i < cnt; i++)
-		free(out[i]);
-	free(out);
-	return oom();
-fail:
-	for (size_t i = 0; i < cnt; i++)
-		free(out[i]);
-	free(out);
-	return 1;
 }
 
 static bool has_steps(const struct iouw_scenario *s)
@@ -624,7 +645,8 @@ static int usage(void)
 	        "                  FILE|DIR...\n"
 	        "       iouwait record FILE -o OUT\n"
 	        "       iouwait features\n"
-	        "       iouwait check [--expect-error \"LINE:COL: error: ...\"] FILE...\n");
+	        "       iouwait check [--expect-error \"LINE:COL: error: ...\"] FILE...\n"
+	        "       iouwait commands [--markdown|--dict|--names]\n");
 	return 2;
 }
 
@@ -684,11 +706,53 @@ static int cmd_check(int argc, char **argv)
 	return status;
 }
 
-/* Run @s as @o says into *@r; with @twice, a passing run is run again
- * (without its report) and must pass with the same hash. An environment
- * ERROR of the second run is the verdict. */
+/* The options of `iouwait run`. */
+struct run_args {
+	unsigned modes; /* IOUW_SCN_MODE_* */
+	bool twice, msg_ring, verbose, branches;
+};
+
+/* Parse the options of `iouwait run` into @a: the index of the first
+ * path, or -1 for a usage error. */
+static int run_args_parse(int argc, char **argv, struct run_args *a)
+{
+	int i;
+
+	memset(a, 0, sizeof(*a));
+	a->modes = IOUW_SCN_MODE_KERNEL | IOUW_SCN_MODE_INJECT;
+	for (i = 0; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
+			i++;
+			if (!strcmp(argv[i], "kernel"))
+				a->modes = IOUW_SCN_MODE_KERNEL;
+			else if (!strcmp(argv[i], "inject"))
+				a->modes = IOUW_SCN_MODE_INJECT;
+			else if (!strcmp(argv[i], "all"))
+				a->modes = IOUW_SCN_MODE_KERNEL | IOUW_SCN_MODE_INJECT;
+			else
+				return -1;
+		} else if (!strcmp(argv[i], "--twice")) {
+			a->twice = true;
+		} else if (!strcmp(argv[i], "--msg-ring")) {
+			a->msg_ring = true;
+		} else if (!strcmp(argv[i], "--branches")) {
+			a->branches = true;
+		} else if (!strcmp(argv[i], "-v")) {
+			a->verbose = true;
+		} else {
+			return -1;
+		}
+	}
+	return i;
+}
+
+/* Run @s as @o says into *@r; with @twice, a passing run is run again, in
+ * the same mode (without its report), and must pass with the same hash;
+ * in kernel mode the same hash is owed only when the kernel took the same
+ * branch in every either block (otherwise @note says which it took). An
+ * environment ERROR of the second run is the verdict. */
 static void run_once_or_twice(const struct iouw_scenario *s, struct iouw_run_options *o,
-                              bool twice, struct iouw_run_result *r)
+                              bool twice, struct iouw_run_result *r, char *note, size_t notelen)
 {
 	struct iouw_run_result r2;
 
@@ -702,6 +766,10 @@ static void run_once_or_twice(const struct iouw_scenario *s, struct iouw_run_opt
 	} else if (r2.verdict != IOUW_VERDICT_PASS) {
 		r->verdict = IOUW_VERDICT_FAIL;
 		snprintf(r->reason, sizeof(r->reason), "second run did not pass: %.400s", r2.reason);
+	} else if (o->mode == IOUW_RUN_KERNEL && strcmp(r->branches, r2.branches)) {
+		/* The kernel may legitimately order a race differently. */
+		snprintf(note, notelen, " (twice; the kernel took branches %.40s then %.40s)",
+		         r->branches, r2.branches);
 	} else if (r2.hash != r->hash) {
 		r->verdict = IOUW_VERDICT_FAIL;
 		snprintf(r->reason, sizeof(r->reason), "not deterministic: hash %016llx then %016llx",
@@ -709,10 +777,43 @@ static void run_once_or_twice(const struct iouw_scenario *s, struct iouw_run_opt
 	}
 }
 
+/* Every (mode, branch variant) run of @s that @a asks for, reported. */
+static void run_file(const struct iouw_scenario *s, const struct run_args *a, struct totals *t)
+{
+	for (unsigned m = IOUW_SCN_MODE_KERNEL; m <= IOUW_SCN_MODE_INJECT; m <<= 1) {
+		struct iouw_run_options o;
+		struct iouw_run_result r;
+		enum iouw_run_mode mode = m == IOUW_SCN_MODE_KERNEL ? IOUW_RUN_KERNEL : IOUW_RUN_INJECT;
+		unsigned variants = mode == IOUW_RUN_INJECT ? iouw_scenario_branch_variants(s) : 1;
+
+		if (!(a->modes & m) || (!(s->modes & m) && a->modes != m))
+			continue;
+		for (unsigned b = 0; b < variants; b++) {
+			char extra[192], note[128];
+
+			memset(&o, 0, sizeof(o));
+			o.mode = mode;
+			o.report = stdout;
+			o.force_msg_ring = a->msg_ring;
+			o.verbose = a->verbose;
+			o.inject_branch = b;
+			if (b)
+				snprintf(extra, sizeof(extra), " (every either takes branch %u)", b + 1);
+			else
+				extra[0] = '\0';
+			note[0] = '\0';
+			run_once_or_twice(s, &o, a->twice, &r, note, sizeof(note));
+			if (a->twice)
+				strncat(extra, note[0] ? note : " (twice, same hash)",
+				        sizeof(extra) - strlen(extra) - 1);
+			report(s, mode, &r, t, extra, a->branches);
+		}
+	}
+}
+
 static int cmd_run(int argc, char **argv)
 {
-	unsigned modes = IOUW_SCN_MODE_KERNEL | IOUW_SCN_MODE_INJECT;
-	bool twice = false, msg_ring = false, verbose = false, branches = false;
+	struct run_args a;
 	char **paths = NULL;
 	size_t npaths = 0;
 	struct file *files;
@@ -720,33 +821,9 @@ static int cmd_run(int argc, char **argv)
 	char err[1024];
 	int i, status = 0;
 
-	for (i = 0; i < argc && argv[i][0] == '-'; i++) {
-		if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
-			i++;
-			if (!strcmp(argv[i], "kernel"))
-				modes = IOUW_SCN_MODE_KERNEL;
-			else if (!strcmp(argv[i], "inject"))
-				modes = IOUW_SCN_MODE_INJECT;
-			else if (!strcmp(argv[i], "all"))
-				modes = IOUW_SCN_MODE_KERNEL | IOUW_SCN_MODE_INJECT;
-			else
-				return usage();
-		} else if (!strcmp(argv[i], "--twice")) {
-			twice = true;
-		} else if (!strcmp(argv[i], "--msg-ring")) {
-			msg_ring = true;
-		} else if (!strcmp(argv[i], "--branches")) {
-			branches = true;
-		} else if (!strcmp(argv[i], "-v")) {
-			verbose = true;
-		} else {
-			return usage();
-		}
-	}
-	if (i >= argc)
+	i = run_args_parse(argc, argv, &a);
+	if (i < 0 || i >= argc)
 		return usage();
-	if (twice)
-		modes = IOUW_SCN_MODE_INJECT;
 	status = collect(argv + i, argc - i, &paths, &npaths);
 	if (status)
 		return status;
@@ -769,41 +846,8 @@ static int cmd_run(int argc, char **argv)
 				status = e == -ENOMEM ? EXIT_ENVIRONMENT : 1;
 		}
 	}
-	for (size_t k = 0; k < npaths && status == 0; k++) {
-		struct iouw_scenario *s = files[k].s;
-
-		for (unsigned m = IOUW_SCN_MODE_KERNEL; m <= IOUW_SCN_MODE_INJECT; m <<= 1) {
-			struct iouw_run_options o;
-			struct iouw_run_result r;
-			enum iouw_run_mode mode = m == IOUW_SCN_MODE_KERNEL ? IOUW_RUN_KERNEL
-			                                                     : IOUW_RUN_INJECT;
-
-			unsigned variants = mode == IOUW_RUN_INJECT ? iouw_scenario_branch_variants(s) : 1;
-
-			if (!(modes & m) || (!(s->modes & m) && modes != m))
-				continue;
-			for (unsigned b = 0; b < variants; b++) {
-				char extra[64];
-
-				memset(&o, 0, sizeof(o));
-				o.mode = mode;
-				o.report = stdout;
-				o.force_msg_ring = msg_ring;
-				o.verbose = verbose;
-				o.inject_branch = b;
-				if (b)
-					snprintf(extra, sizeof(extra), " (every either takes branch %u)",
-					         b + 1);
-				else
-					extra[0] = '\0';
-				run_once_or_twice(s, &o, twice, &r);
-				if (twice)
-					strncat(extra, " (twice, same hash)",
-					        sizeof(extra) - strlen(extra) - 1);
-				report(s, mode, &r, &t, extra, branches);
-			}
-		}
-	}
+	for (size_t k = 0; k < npaths && status == 0; k++)
+		run_file(files[k].s, &a, &t);
 	for (size_t k = 0; k < npaths; k++) {
 		iouw_scenario_free(files[k].s);
 		free(paths[k]);
@@ -819,6 +863,30 @@ static int cmd_run(int argc, char **argv)
 	if (t.pass == 0 && t.skip > 0)
 		return 77;
 	return 0;
+}
+
+/* record's child: run @s in kernel mode writing the recording into @out's
+ * unnamed file (the parent puts it in place), and exit with the result. */
+static __attribute__((noreturn)) void record_child(const struct iouw_scenario *s,
+                                                   const struct iouw_outfile *out,
+                                                   struct child *c, struct iouw_run_result *r)
+{
+	struct iouw_run_options o;
+	int fd = dup(out->fd);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+
+	memset(&o, 0, sizeof(o));
+	o.mode = IOUW_RUN_KERNEL;
+	o.report = stdout;
+	if (!f) {
+		environment_result(r, "opening the recording", errno);
+	} else {
+		o.record = f;
+		run_in_child(s, &o, r);
+		if (fclose(f) != 0 && r->verdict == IOUW_VERDICT_PASS)
+			environment_result(r, "writing the recording", errno);
+	}
+	child_exit(c, r);
 }
 
 static int cmd_record(int argc, char **argv)
@@ -857,26 +925,8 @@ static int cmd_record(int argc, char **argv)
 		return e == -ENOMEM || e == -EMFILE || e == -ENFILE ? EXIT_ENVIRONMENT : 1;
 	}
 	pid = child_fork(&c, &r);
-	if (pid == 0) {
-		struct iouw_run_options o;
-		int fd;
-		FILE *f;
-
-		memset(&o, 0, sizeof(o));
-		o.mode = IOUW_RUN_KERNEL;
-		o.report = stdout;
-		fd = dup(out.fd);
-		f = fd < 0 ? NULL : fdopen(fd, "w");
-		if (!f) {
-			environment_result(&r, "opening the recording", errno);
-		} else {
-			o.record = f;
-			run_in_child(s, &o, &r);
-			if (fclose(f) != 0 && r.verdict == IOUW_VERDICT_PASS)
-				environment_result(&r, "writing the recording", errno);
-		}
-		child_exit(&c, &r);
-	}
+	if (pid == 0)
+		record_child(s, &out, &c, &r);
 	if (pid > 0)
 		child_wait(&c, &r);
 	if (r.verdict == IOUW_VERDICT_PASS) {
@@ -905,6 +955,24 @@ static int cmd_record(int argc, char **argv)
 	return status;
 }
 
+static int cmd_commands(int argc, char **argv)
+{
+	if (argc > 1)
+		return usage();
+	if (argc == 0 || !strcmp(argv[0], "--markdown")) {
+		iouw_scn_commands_markdown(stdout);
+	} else if (!strcmp(argv[0], "--dict")) {
+		iouw_scn_commands_dict(stdout);
+	} else if (!strcmp(argv[0], "--names")) {
+		for (unsigned op = 0; op < IOUW_SCN_NOPS; op++)
+			printf("%s\n", iouw_scn_cmd((enum iouw_scn_op)op)->name);
+		printf("wait\nor\nend\n");
+	} else {
+		return usage();
+	}
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -918,5 +986,7 @@ int main(int argc, char **argv)
 		return cmd_check(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "features"))
 		return cmd_features(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "commands"))
+		return cmd_commands(argc - 2, argv + 2);
 	return usage();
 }

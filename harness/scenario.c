@@ -2,9 +2,13 @@
  * and harness/README.md for the language).
  *
  * Structure: a lexer turns one line into words (bare, quoted, key=value),
- * each with its byte column; a per-command validator checks the words
- * against the command's grammar and the name table; steps are appended to
- * the current block (the body, or the open either/or branch). Everything is
+ * each with its byte column; the command words pick a row of the command
+ * table (harness/commands.h); the positional words, then the key=value
+ * words, are matched against the row's params and typed (check_value); the
+ * row's CHECK function adds what the table cannot say (placement, rules
+ * across arguments); steps are appended to the current block (the body, or
+ * the open either/or branch). Once the whole script is read, set_generation
+ * slots are checked against the table size (check_slots). Everything is
  * bounded (IOUW_SCN_MAX_*) and every failure is one formatted error, so
  * arbitrary input never crashes or aborts the parser.
  */
@@ -15,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "invariant.h"
 
 struct errname {
 	const char *name;
@@ -166,13 +172,6 @@ bool iouw_scn_parse_bool(const char *v, bool *ret)
 
 /* ---- parser state ---------------------------------------------------------- */
 
-struct word {
-	char *key; /* NULL: positional */
-	char *val;
-	size_t val_len;
-	bool quoted;
-	int col;
-};
 
 struct parser {
 	const char *fname;
@@ -195,16 +194,30 @@ struct parser {
 	struct iouw_scn_step *either; /* innermost open block, or NULL */
 	bool branch_has_guard;
 	bool branch_guard_open;
+	/* Open repeat blocks, innermost last: where the body starts and how
+	 * many either blocks were open when it began (the innermost open
+	 * construct is a repeat iff no either opened since). */
+	struct {
+		struct iouw_scn_block *blk;
+		size_t start;
+		uint32_t count;
+		int line, col;
+		size_t nopen;
+	} rep[IOUW_SCN_MAX_NESTING];
+	size_t nrep;
+	uint64_t total_bytes; /* step text and arguments, expansions included */
 	bool seen_config;
 	bool seen_creation;
 	bool seen_modes;
+	uint32_t ring; /* config ring= (8 without config) */
 	/* current line */
-	struct word words[IOUW_SCN_MAX_ARGS + 3];
+	struct iouw_scn_arg words[IOUW_SCN_MAX_ARGS + 3];
 	size_t nwords;
 	size_t line_len;
 };
 
-static bool fail(struct parser *p, int col, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static bool fail(struct parser *p, int col, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 static bool fail(struct parser *p, int col, const char *fmt, ...)
 {
@@ -255,8 +268,37 @@ static int hexval(unsigned char c)
 	return -1;
 }
 
+/* The escape at line[*i] == '\\' into *ret; *i moves past it. */
+static bool lex_escape(struct parser *p, const char *line, size_t len, size_t *i, int *ret)
+{
+	int h, l;
+
+	if (*i + 1 >= len)
+		return fail(p, (int)*i + 2, "an escape character after '\\'");
+	switch (line[*i + 1]) {
+	case 'n': *ret = '\n'; break;
+	case 't': *ret = '\t'; break;
+	case 'r': *ret = '\r'; break;
+	case '0': *ret = 0; break;
+	case '\\': *ret = '\\'; break;
+	case '"': *ret = '"'; break;
+	case 'x':
+		if (*i + 3 >= len || (h = hexval((unsigned char)line[*i + 2])) < 0 ||
+		    (l = hexval((unsigned char)line[*i + 3])) < 0)
+			return fail(p, (int)*i + 3, "two hex digits after '\\x'");
+		*ret = h * 16 + l;
+		*i += 2;
+		break;
+	default:
+		return fail(p, (int)*i + 2, "one of the escapes \\n \\t \\r \\0 \\\\ \\\" \\xHH");
+	}
+	*i += 2;
+	return true;
+}
+
 /* Lex a quoted string starting at line[*i] == '"'. */
-static bool lex_quoted(struct parser *p, const char *line, size_t len, size_t *i, struct word *w)
+static bool lex_quoted(struct parser *p, const char *line, size_t len, size_t *i,
+                       struct iouw_scn_arg *w)
 {
 	size_t cap = 16, n = 0;
 	char *buf = malloc(cap);
@@ -269,7 +311,7 @@ static bool lex_quoted(struct parser *p, const char *line, size_t len, size_t *i
 	(*i)++;
 	for (;;) {
 		unsigned char c;
-		int out;
+		int out = 0;
 
 		if (*i >= len) {
 			free(buf);
@@ -286,38 +328,10 @@ static bool lex_quoted(struct parser *p, const char *line, size_t len, size_t *i
 			return fail(p, (int)*i + 1, "a printable character or an escape in the string");
 		}
 		if (c == '\\') {
-			unsigned char e;
-
-			if (*i + 1 >= len) {
+			if (!lex_escape(p, line, len, i, &out)) {
 				free(buf);
-				return fail(p, (int)*i + 2, "an escape character after '\\'");
+				return false;
 			}
-			e = (unsigned char)line[*i + 1];
-			switch (e) {
-			case 'n': out = '\n'; break;
-			case 't': out = '\t'; break;
-			case 'r': out = '\r'; break;
-			case '0': out = 0; break;
-			case '\\': out = '\\'; break;
-			case '"': out = '"'; break;
-			case 'x': {
-				int h, l;
-
-				if (*i + 3 >= len || (h = hexval((unsigned char)line[*i + 2])) < 0 ||
-				    (l = hexval((unsigned char)line[*i + 3])) < 0) {
-					free(buf);
-					return fail(p, (int)*i + 3, "two hex digits after '\\x'");
-				}
-				out = h * 16 + l;
-				*i += 2;
-				break;
-			}
-			default:
-				free(buf);
-				return fail(p, (int)*i + 2,
-				            "one of the escapes \\n \\t \\r \\0 \\\\ \\\" \\xHH");
-			}
-			*i += 2;
 		} else {
 			out = c;
 			(*i)++;
@@ -367,7 +381,7 @@ static bool lex_line(struct parser *p, const char *line, size_t len)
 	p->nwords = 0;
 	p->line_len = len;
 	for (;;) {
-		struct word *w;
+		struct iouw_scn_arg *w;
 		size_t start;
 
 		while (i < len && is_space((unsigned char)line[i]))
@@ -448,7 +462,7 @@ const struct iouw_scn_name *iouw_scn_lookup(const struct iouw_scenario *s, const
 	return NULL;
 }
 
-static bool valid_name(const struct word *w)
+static bool valid_name(const struct iouw_scn_arg *w)
 {
 	const char *v = w->val;
 
@@ -469,7 +483,7 @@ static bool valid_name(const struct word *w)
 static const char *const reserved[] = { "op", "cancel", "stale", "none", "pending", "block",
 	                                "write", "close", "fill", "drain", NULL };
 
-static bool define_name(struct parser *p, const struct word *w, enum iouw_scn_name_kind kind,
+static bool define_name(struct parser *p, struct iouw_scn_arg *w, enum iouw_scn_name_kind kind,
                         int req_kind)
 {
 	struct iouw_scn_name *n;
@@ -488,97 +502,90 @@ static bool define_name(struct parser *p, const struct word *w, enum iouw_scn_na
 	memcpy(n->name, w->val, w->val_len + 1);
 	n->kind = kind;
 	n->req_kind = req_kind;
+	w->name = n;
 	return true;
 }
 
-static bool use_request(struct parser *p, const struct word *w)
+static bool use_request(struct parser *p, struct iouw_scn_arg *w)
 {
-	const struct iouw_scn_name *n;
-
 	if (!valid_name(w))
 		return fail(p, w->col, "a request name");
-	n = iouw_scn_lookup(p->s, w->val);
-	if (!n || n->kind != IOUW_SCN_NAME_REQUEST)
+	w->name = iouw_scn_lookup(p->s, w->val);
+	if (!w->name || w->name->kind != IOUW_SCN_NAME_REQUEST)
 		return fail(p, w->col, "the name of a request defined above");
 	return true;
 }
 
-static bool use_fd(struct parser *p, const struct word *w, bool socket_or_pipe)
+/* An fd name for a param of type @t (FD, STREAM, SOCKET or FILE). */
+static bool use_fd(struct parser *p, struct iouw_scn_arg *w, enum iouw_scn_type t)
 {
 	const struct iouw_scn_name *n;
 
+	if (w->quoted)
+		return fail(p, w->col, "an fd name (unquoted)");
 	if (!valid_name(w))
 		return fail(p, w->col, "an fd name");
 	n = iouw_scn_lookup(p->s, w->val);
 	if (!n || n->kind == IOUW_SCN_NAME_REQUEST)
 		return fail(p, w->col, "the name of a socketpair, pipe or file defined above");
-	if (socket_or_pipe && n->kind == IOUW_SCN_NAME_FILE)
+	if (t == IOUW_SCN_T_STREAM && n->kind == IOUW_SCN_NAME_FILE)
 		return fail(p, w->col, "the name of a socketpair or pipe (files have no peer)");
+	if (t == IOUW_SCN_T_SOCKET && n->kind != IOUW_SCN_NAME_SOCKET)
+		return fail(p, w->col, "the name of a socketpair");
+	if (t == IOUW_SCN_T_FILE && n->kind != IOUW_SCN_NAME_FILE)
+		return fail(p, w->col, "the name of a file");
+	w->name = n;
 	return true;
 }
 
-/* ---- value checks ------------------------------------------------------------ */
+/* ---- typed values -------------------------------------------------------------- */
 
-static bool v_int(struct parser *p, const struct word *w, int64_t lo, int64_t hi)
+static bool v_int(struct parser *p, struct iouw_scn_arg *w, const struct iouw_scn_param *pa)
 {
-	int64_t v;
-
-	if (w->quoted || !iouw_scn_parse_int(w->val, &v) || v < lo || v > hi)
-		return fail(p, w->col, "an integer in [%lld, %lld]", (long long)lo, (long long)hi);
+	if (w->quoted || !iouw_scn_parse_int(w->val, &w->i) || w->i < pa->lo || w->i > pa->hi) {
+		if (pa->what && (pa->key || pa->flags & IOUW_SCN_F_REQUIRED))
+			return fail(p, w->col, "%s", pa->what);
+		return fail(p, w->col, "an integer in [%lld, %lld]", (long long)pa->lo,
+		            (long long)pa->hi);
+	}
 	return true;
 }
 
-static bool v_u64(struct parser *p, const struct word *w)
+/* A duration, signed when @relative ("+5ms", "-5ms": a deadline already
+ * in the past, as explained fuzz inputs state them). */
+static bool v_dur(struct parser *p, struct iouw_scn_arg *w, const struct iouw_scn_param *pa,
+                  bool relative)
 {
-	uint64_t v;
-
-	if (w->quoted || !iouw_scn_parse_u64(w->val, &v))
-		return fail(p, w->col, "an unsigned 64-bit integer (decimal or 0x-hex)");
-	return true;
-}
-
-static bool v_dur(struct parser *p, const struct word *w, bool relative)
-{
-	uint64_t v;
 	const char *s = w->val;
 
 	if (relative) {
-		/* "-D": a deadline already D in the past (explained fuzz inputs). */
 		if (w->quoted || (*s != '+' && *s != '-'))
 			return fail(p, w->col, "a relative time like +5ms");
 		s++;
 	}
-	if (w->quoted || !iouw_scn_parse_duration(s, &v))
+	if (w->quoted || !iouw_scn_parse_duration(s, &w->u))
 		return fail(p, w->col, "a duration like 5ms (units ns, us, ms, s)");
+	if (relative) {
+		if (w->u > (uint64_t)INT64_MAX)
+			return fail(p, w->col, "a relative time of at most %lldns", (long long)INT64_MAX);
+		w->i = w->val[0] == '-' ? -(int64_t)w->u : (int64_t)w->u;
+	} else if (w->u < (uint64_t)pa->lo || w->u > (uint64_t)pa->hi) {
+		return pa->what ? fail(p, w->col, "%s", pa->what)
+		                : fail(p, w->col, "a duration in [%lldns, %lldns]", (long long)pa->lo,
+		                       (long long)pa->hi);
+	}
 	return true;
 }
 
-static bool v_bool(struct parser *p, const struct word *w)
-{
-	bool b;
-
-	if (w->quoted || !iouw_scn_parse_bool(w->val, &b))
-		return fail(p, w->col, "a boolean (0, 1, true, false)");
-	return true;
-}
-
-static bool v_str(struct parser *p, const struct word *w)
-{
-	if (!w->quoted)
-		return fail(p, w->col, "a quoted string");
-	return true;
-}
-
-static bool v_res_alts(struct parser *p, const struct word *w)
+static bool v_res_alts(struct parser *p, struct iouw_scn_arg *w)
 {
 	const char *s = w->val;
 
-	if (w->quoted)
+	if (w->quoted || !*s)
 		return fail(p, w->col, "a result like 0, 3, -ECANCELED or 0|-EALREADY");
 	while (*s) {
 		char buf[32];
-		const char *bar = strchr(s, '|');
-		size_t n = bar ? (size_t)(bar - s) : strlen(s);
+		size_t n = strcspn(s, "|");
 		int64_t v;
 
 		if (n == 0 || n >= sizeof(buf))
@@ -588,135 +595,148 @@ static bool v_res_alts(struct parser *p, const struct word *w)
 		if (!iouw_scn_parse_int(buf, &v) || v < INT32_MIN || v > INT32_MAX)
 			return fail(p, w->col, "a 32-bit result like 0, 3, -ECANCELED (alternatives "
 			                       "separated by '|')");
+		if (w->nalts == IOUW_SCN_MAX_ALTS)
+			return fail(p, w->col, "at most %d alternatives", IOUW_SCN_MAX_ALTS);
+		w->alts[w->nalts++] = (int32_t)v;
 		s += n;
-		if (*s == '|') {
-			s++;
-			if (!*s)
-				return fail(p, w->col, "a result after '|'");
-		}
+		if (*s == '|' && !*++s)
+			return fail(p, w->col, "a result after '|'");
 	}
+	w->i = w->alts[0];
 	return true;
 }
 
-static bool v_enum(struct parser *p, const struct word *w, const char *const *choices,
-                   const char *what)
+static bool v_choice(struct parser *p, struct iouw_scn_arg *w, const struct iouw_scn_param *pa)
 {
 	if (!w->quoted)
-		for (size_t i = 0; choices[i]; i++)
-			if (!strcmp(w->val, choices[i]))
+		for (size_t i = 0; pa->choices[i]; i++)
+			if (!strcmp(w->val, pa->choices[i])) {
+				w->u = i;
+				w->b = true;
 				return true;
-	return fail(p, w->col, "%s", what);
+			}
+	return fail(p, w->col, "%s", pa->what ? pa->what : "one of the listed words");
 }
 
-/* Key specification: name and value type. */
-enum vtype { T_INT, T_UINT, T_U64, T_DUR, T_RELDUR, T_BOOL, T_STR, T_RES, T_OPCODE, T_NAME_REQ,
-	     T_DEADLINE, T_SHUTDOWN, T_STATE, T_ERR };
-
-struct keyspec {
-	const char *key;
-	enum vtype type;
-	bool repeat;
-	bool required;
-};
-
-static const char *const opcodes[] = { "SEND", "RECV", "READ", "WRITE", "WRITEV", "FSYNC",
-	                               "ASYNC_CANCEL", "NOP", NULL };
-
-static bool check_value(struct parser *p, const struct word *w, enum vtype t)
+static bool v_err(struct parser *p, struct iouw_scn_arg *w)
 {
-	static const char *const states[] = { "active", "cancel_requested", NULL };
+	int e;
 
-	switch (t) {
-	case T_INT: return v_int(p, w, INT64_MIN, INT64_MAX);
-	case T_UINT: return v_int(p, w, 0, INT64_MAX);
-	case T_U64: return v_u64(p, w);
-	case T_DUR: return v_dur(p, w, false);
-	case T_RELDUR: return v_dur(p, w, true);
-	case T_BOOL: return v_bool(p, w);
-	case T_STR: return v_str(p, w);
-	case T_RES: return v_res_alts(p, w);
-	case T_OPCODE:
-		return v_enum(p, w, opcodes,
-		              "an opcode (SEND RECV READ WRITE WRITEV FSYNC ASYNC_CANCEL NOP)");
-	case T_NAME_REQ: return use_request(p, w);
-	case T_DEADLINE:
-		if (!w->quoted && !strcmp(w->val, "none"))
-			return true;
-		return v_dur(p, w, true);
-	case T_SHUTDOWN:
-		if (!w->quoted && !strcmp(w->val, "none"))
-			return true;
-		return v_dur(p, w, false);
-	case T_STATE: return v_enum(p, w, states, "active or cancel_requested");
-	case T_ERR: {
-		int e;
-		int64_t v;
-
-		if (!w->quoted && (lookup_errname(w->val, &e) ||
-		                   (iouw_scn_parse_int(w->val, &v) && v >= 0 && v < 4096)))
-			return true;
-		return fail(p, w->col, "an errno name like EPIPE, or 0");
+	if (!w->quoted && lookup_errname(w->val, &e)) {
+		w->i = e;
+		return true;
 	}
+	if (!w->quoted && iouw_scn_parse_int(w->val, &w->i) && w->i >= 0 && w->i < 4096)
+		return true;
+	return fail(p, w->col, "an errno name like EPIPE, or 0");
+}
+
+static bool v_str(struct parser *p, struct iouw_scn_arg *w, const struct iouw_scn_param *pa)
+{
+	if (!w->quoted)
+		return fail(p, w->col, "%s", pa->key ? "a quoted string" : pa->what);
+	if ((pa->flags & IOUW_SCN_F_NONEMPTY) && w->val_len == 0)
+		return pa->key ? fail(p, w->col, "a non-empty %s string", pa->key)
+		               : fail(p, w->col, "a non-empty string");
+	return true;
+}
+
+static bool v_bool(struct parser *p, struct iouw_scn_arg *w)
+{
+	if (w->quoted || !iouw_scn_parse_bool(w->val, &w->b))
+		return fail(p, w->col, "a boolean (0, 1, true, false)");
+	return true;
+}
+
+static bool v_u64(struct parser *p, struct iouw_scn_arg *w)
+{
+	if (w->quoted || !iouw_scn_parse_u64(w->val, &w->u))
+		return fail(p, w->col, "an unsigned 64-bit integer (decimal or 0x-hex)");
+	return true;
+}
+
+/* Either "none" or a value of the param's duration type. */
+static bool v_none_or(struct parser *p, struct iouw_scn_arg *w, const struct iouw_scn_param *pa,
+                      bool relative)
+{
+	if (!w->quoted && !strcmp(w->val, "none")) {
+		w->none = true;
+		return true;
+	}
+	return v_dur(p, w, pa, relative);
+}
+
+static bool v_req(struct parser *p, struct iouw_scn_arg *w, const struct iouw_scn_param *pa)
+{
+	if ((pa->flags & IOUW_SCN_F_NONE) && !w->quoted && !strcmp(w->val, "none")) {
+		w->none = true;
+		return true;
+	}
+	return use_request(p, w);
+}
+
+/* Check @w against @pa and store its typed value; @op: the command's. */
+static bool check_value(struct parser *p, struct iouw_scn_arg *w, const struct iouw_scn_param *pa,
+                        enum iouw_scn_op op)
+{
+	w->param = pa;
+	if ((pa->flags & IOUW_SCN_F_NONE) && !w->quoted && !strcmp(w->val, "none")) {
+		w->none = true;
+		return true;
+	}
+	switch (pa->type) {
+	case IOUW_SCN_T_INT: return v_int(p, w, pa);
+	case IOUW_SCN_T_U64: return v_u64(p, w);
+	case IOUW_SCN_T_DUR: return v_dur(p, w, pa, false);
+	case IOUW_SCN_T_RELDUR: return v_dur(p, w, pa, true);
+	case IOUW_SCN_T_DEADLINE: return v_none_or(p, w, pa, true);
+	case IOUW_SCN_T_SHUTDOWN: return v_none_or(p, w, pa, false);
+	case IOUW_SCN_T_BOOL: return v_bool(p, w);
+	case IOUW_SCN_T_STR: return v_str(p, w, pa);
+	case IOUW_SCN_T_RES: return v_res_alts(p, w);
+	case IOUW_SCN_T_ERR: return v_err(p, w);
+	case IOUW_SCN_T_ENUM:
+	case IOUW_SCN_T_WORD: return v_choice(p, w, pa);
+	case IOUW_SCN_T_REQ: return v_req(p, w, pa);
+	case IOUW_SCN_T_FD:
+	case IOUW_SCN_T_STREAM:
+	case IOUW_SCN_T_SOCKET:
+	case IOUW_SCN_T_FILE: return use_fd(p, w, pa->type);
+	case IOUW_SCN_T_NEW: return define_name(p, w, (enum iouw_scn_name_kind)pa->lo, (int)op);
 	}
 	return fail(p, w->col, "a value");
 }
 
-/* Check keyed words from @first on against @spec; positional words there are
- * an error. */
-static bool check_keys(struct parser *p, size_t first, const struct keyspec *spec, int cmd_col)
+/* Whether an OPTIONAL positional @pa takes @w (or leaves it to the next). */
+static bool optional_takes(const struct iouw_scn_param *pa, const struct iouw_scn_arg *w)
 {
-	size_t nspec = 0;
-	unsigned seen[32] = { 0 };
+	int64_t v;
 
-	while (spec[nspec].key)
-		nspec++;
-	for (size_t i = first; i < p->nwords; i++) {
-		const struct word *w = &p->words[i];
-		size_t k;
-
-		if (!w->key) {
-			char keys[512] = "";
-
-			for (k = 0; k < nspec; k++) {
-				strncat(keys, k ? ", " : "", sizeof(keys) - strlen(keys) - 1);
-				strncat(keys, spec[k].key, sizeof(keys) - strlen(keys) - 1);
-				strncat(keys, "=", sizeof(keys) - strlen(keys) - 1);
-			}
-			return nspec ? fail(p, w->col, "a key=value argument (%s)", keys)
-			             : fail(p, w->col, "end of line");
-		}
-		for (k = 0; k < nspec; k++)
-			if (!strcmp(w->key, spec[k].key))
-				break;
-		if (k == nspec) {
-			char keys[512] = "";
-
-			for (size_t j = 0; j < nspec; j++) {
-				strncat(keys, j ? ", " : "", sizeof(keys) - strlen(keys) - 1);
-				strncat(keys, spec[j].key, sizeof(keys) - strlen(keys) - 1);
-			}
-			return fail(p, w->col, "one of the keys: %s", nspec ? keys : "(none)");
-		}
-		if (seen[k] && !spec[k].repeat)
-			return fail(p, w->col, "key '%s' only once", spec[k].key);
-		seen[k]++;
-		if (!check_value(p, w, spec[k].type))
-			return false;
+	switch (pa->type) {
+	case IOUW_SCN_T_WORD:
+	case IOUW_SCN_T_ENUM:
+		for (size_t i = 0; !w->quoted && pa->choices[i]; i++)
+			if (!strcmp(w->val, pa->choices[i]))
+				return true;
+		return false;
+	case IOUW_SCN_T_INT: return !w->quoted && iouw_scn_parse_int(w->val, &v);
+	case IOUW_SCN_T_STR: return w->quoted;
+	case IOUW_SCN_T_U64:
+	case IOUW_SCN_T_DUR:
+	case IOUW_SCN_T_RELDUR:
+	case IOUW_SCN_T_DEADLINE:
+	case IOUW_SCN_T_SHUTDOWN:
+	case IOUW_SCN_T_BOOL:
+	case IOUW_SCN_T_RES:
+	case IOUW_SCN_T_ERR:
+	case IOUW_SCN_T_REQ:
+	case IOUW_SCN_T_FD:
+	case IOUW_SCN_T_STREAM:
+	case IOUW_SCN_T_SOCKET:
+	case IOUW_SCN_T_FILE:
+	case IOUW_SCN_T_NEW: return !w->quoted;
 	}
-	for (size_t k = 0; k < nspec; k++)
-		if (spec[k].required && !seen[k])
-			return fail(p, cmd_col, "key %s= on this line", spec[k].key);
-	return true;
-}
-
-static bool need_pos(struct parser *p, size_t idx, const char *what)
-{
-	if (idx >= p->nwords || p->words[idx].key) {
-		int col = idx < p->nwords ? p->words[idx].col : (int)p->line_len + 1;
-
-		return fail(p, col, "%s", what);
-	}
-	return true;
+	return false;
 }
 
 static bool no_more(struct parser *p, size_t idx)
@@ -725,6 +745,478 @@ static bool no_more(struct parser *p, size_t idx)
 		return fail(p, p->words[idx].col, "end of line");
 	return true;
 }
+
+static int line_end_col(const struct parser *p, size_t idx)
+{
+	return idx < p->nwords ? p->words[idx].col : (int)p->line_len + 1;
+}
+
+/* The keys of @c as "a=, b=" (with_eq) or "a, b" into @buf. */
+static const char *key_list(const struct iouw_scn_cmd *c, bool with_eq, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t k = 0; k < c->nparams; k++)
+		if (c->params[k].key && n + strlen(c->params[k].key) + 4 < len)
+			n += (size_t)snprintf(buf + n, len - n, "%s%s%s", n ? ", " : "",
+			                      c->params[k].key, with_eq ? "=" : "");
+	return buf;
+}
+
+/* A positional word no param takes. @skipped: the first optional param
+ * that passed it by. */
+static bool stray_word(struct parser *p, const struct iouw_scn_cmd *c,
+                       const struct iouw_scn_arg *w, const struct iouw_scn_param *skipped)
+{
+	char keys[512];
+
+	if (skipped)
+		return fail(p, w->col, "%s", skipped->what);
+	if (*key_list(c, true, keys, sizeof(keys)))
+		return fail(p, w->col, "a key=value argument (%s)", keys);
+	return fail(p, w->col, "end of line");
+}
+
+/* The positional words from @first on against @c's positional params;
+ * *ret_next: the first keyed word. */
+static bool match_positional(struct parser *p, const struct iouw_scn_cmd *c, size_t first,
+                             size_t *ret_next)
+{
+	size_t i = first, k = 0;
+	size_t taken = 0; /* words the current param k took */
+
+	for (; i < p->nwords && !p->words[i].key; i++) {
+		struct iouw_scn_arg *w = &p->words[i];
+		const struct iouw_scn_param *skipped = NULL;
+
+		for (;; k++, taken = 0) {
+			const struct iouw_scn_param *pa = &c->params[k];
+			bool must = (pa->flags & IOUW_SCN_F_REQUIRED) && taken == 0;
+
+			if (k >= c->nparams || pa->key)
+				return stray_word(p, c, w, skipped);
+			if (taken && !(pa->flags & IOUW_SCN_F_REPEAT))
+				continue;
+			if (must || optional_takes(pa, w))
+				break;
+			if (!skipped)
+				skipped = pa;
+		}
+		if (!check_value(p, w, &c->params[k], c->op))
+			return false;
+		taken++;
+	}
+	for (; k < c->nparams && !c->params[k].key; k++, taken = 0)
+		if ((c->params[k].flags & IOUW_SCN_F_REQUIRED) && !taken)
+			return fail(p, line_end_col(p, i), "%s", c->params[k].what);
+	*ret_next = i;
+	return true;
+}
+
+/* The key=value words from @first on against @c's keys. */
+static bool match_keys(struct parser *p, const struct iouw_scn_cmd *c, size_t first)
+{
+	unsigned seen[IOUW_SCN_MAX_ARGS + 3] = { 0 };
+	char keys[512];
+
+	for (size_t i = first; i < p->nwords; i++) {
+		struct iouw_scn_arg *w = &p->words[i];
+		size_t k;
+
+		if (!w->key)
+			return stray_word(p, c, w, NULL);
+		for (k = 0; k < c->nparams; k++)
+			if (c->params[k].key && !strcmp(w->key, c->params[k].key))
+				break;
+		if (k == c->nparams)
+			return fail(p, w->col, "one of the keys: %s",
+			            *key_list(c, false, keys, sizeof(keys)) ? keys : "(none)");
+		if (seen[k]++ && !(c->params[k].flags & IOUW_SCN_F_REPEAT))
+			return fail(p, w->col, "key '%s' only once", w->key);
+		if (!check_value(p, w, &c->params[k], c->op))
+			return false;
+	}
+	for (size_t k = 0; k < c->nparams; k++)
+		if (c->params[k].key && (c->params[k].flags & IOUW_SCN_F_REQUIRED) && !seen[k])
+			return fail(p, p->words[0].col, "key %s= on this line", c->params[k].key);
+	return true;
+}
+
+/* The word of this line matched to @c's param @k (the first), or NULL. */
+static struct iouw_scn_arg *word_of(struct parser *p, const struct iouw_scn_cmd *c, size_t k)
+{
+	for (size_t i = 1; i < p->nwords; i++)
+		if (p->words[i].param == &c->params[k])
+			return &p->words[i];
+	return NULL;
+}
+
+static struct iouw_scn_arg *word_key(struct parser *p, const char *key)
+{
+	for (size_t i = 1; i < p->nwords; i++)
+		if (p->words[i].key && !strcmp(p->words[i].key, key))
+			return &p->words[i];
+	return NULL;
+}
+
+/* ---- per-command rules beyond the table (CHECK column) ------------------------- */
+
+typedef bool (*check_fn)(struct parser *p, const struct iouw_scn_cmd *c, size_t first);
+
+static bool chk_none(struct parser *p, const struct iouw_scn_cmd *c, size_t first)
+{
+	(void)p, (void)c, (void)first;
+	return true;
+}
+
+static bool chk_modes(struct parser *p, const struct iouw_scn_cmd *c, size_t first)
+{
+	(void)c;
+	if (p->seen_modes)
+		return fail(p, p->words[0].col, "a single modes line");
+	if (p->either)
+		return fail(p, p->words[0].col, "modes outside either/or blocks");
+	p->s->modes = 0;
+	for (size_t i = first; i < p->nwords; i++)
+		p->s->modes |= p->words[i].u == 0 ? IOUW_SCN_MODE_KERNEL : IOUW_SCN_MODE_INJECT;
+	p->seen_modes = true;
+	return true;
+}
+
+static bool chk_negative(struct parser *p, const struct iouw_scn_cmd *c, size_t first)
+{
+	(void)c, (void)first;
+	p->s->negative_line = (int)word_key(p, "line")->i;
+	return true;
+}
+
+static bool chk_config(struct parser *p, const struct iouw_scn_cmd *c, size_t first)
+{
+	const struct iouw_scn_arg *ring = word_key(p, "ring");
+
+	(void)c, (void)first;
+	if (p->seen_config || p->seen_creation || p->either)
+		return fail(p, p->words[0].col, "config once, before any fd or request is created");
+	p->seen_config = true;
+	p->ring = ring ? (uint32_t)ring->i : 8;
+	return true;
+}
+
+static bool chk_create_fd(struct parser *p, const struct iouw_scn_cmd *c, size_t first)
+{
+	(void)c, (void)first;
+	if (p->either)
+		return fail(p, p->words[0].col, "fds created outside either/or blocks");
+	p->seen_creation = true;
+	return true;
+}
+
+static bool chk_create_req(struct parser *p, const struct iouw_scn_cmd *c, size_t first)
+{
+	(void)c, (void)first;
+	if (p->either)
+		return fail(p, p->words[0].col, "requests created outside either/or blocks");
+	return true;
+}
+
+static bool chk_create_recv(struct parser *p, const struct iouw_scn_cmd *c, size_t first)
+{
+	const struct iouw_scn_arg *cap = word_key(p, "capacity"), *pf = word_key(p, "prefix");
+	int64_t capv = cap ? cap->i : word_key(p, "len")->i;
+
+	if (pf && pf->val_len > (uint64_t)capv)
+		return fail(p, p->words[0].col, "a prefix no longer than the capacity");
+	return chk_create_req(p, c, first);
+}
+
+/* set_generation's slot against the table size: checked once the whole
+ * script is read (check_slots), as a config line may come later. */
+static bool chk_set_generation(struct parser *p, const struct iouw_scn_cmd *c, size_t first)
+{
+	(void)p, (void)c, (void)first;
+	return true;
+}
+
+static bool chk_cqe(struct parser *p, const struct iouw_scn_cmd *c, size_t first)
+{
+	struct iouw_scn_arg *ud = word_key(p, "ud"), *at = word_key(p, "at_wait");
+	struct iouw_scn_arg *req = word_of(p, c, 1), *which = word_of(p, c, 2);
+
+	if (ud) {
+		if (first < p->nwords && !p->words[first].key)
+			return fail(p, p->words[first].col, "either a request name or ud=, not both");
+		if (at)
+			return fail(p, at->col, "at_wait= only with a request name (not with ud=)");
+		return true;
+	}
+	if (!req)
+		return fail(p, line_end_col(p, word_of(p, c, 0) ? first + 1 : first),
+		            "a request name or ud=");
+	if (!which)
+		return fail(p, line_end_col(p, (size_t)(req - p->words) + 1), "op or cancel");
+	return true;
+}
+
+static bool chk_clock(struct parser *p, const struct iouw_scn_cmd *c, size_t first)
+{
+	(void)c;
+	if (p->words[first].i < 0)
+		return fail(p, p->words[first].col, "a relative time like +5ms (the clock only "
+		                                    "moves forward)");
+	return true;
+}
+
+static bool chk_expect_sqe(struct parser *p, const struct iouw_scn_cmd *c, size_t first)
+{
+	const struct iouw_scn_arg *req = word_of(p, c, 0);
+
+	if (req->none)
+		return first + 1 < p->nwords ? fail(p, p->words[first + 1].col, "end of line") : true;
+	if (!word_of(p, c, 1) && !word_key(p, "op"))
+		return fail(p, line_end_col(p, first + 1), "op, op=OPCODE or cancel");
+	return true;
+}
+
+static bool chk_expect_admit(struct parser *p, const struct iouw_scn_cmd *c, size_t first)
+{
+	if (word_of(p, c, 1) && first + 2 < p->nwords)
+		return fail(p, p->words[first + 2].col, "end of line");
+	return true;
+}
+
+static bool chk_expect_result(struct parser *p, const struct iouw_scn_cmd *c, size_t first)
+{
+	const struct iouw_scn_arg *st = word_of(p, c, 1), *v = word_of(p, c, 2);
+
+	if (v && strcmp(st->val, "ok"))
+		return fail(p, v->col, "a value only after ok");
+	if (!strcmp(st->val, "pending") && first + 2 < p->nwords)
+		return fail(p, p->words[first + 2].col, "end of line");
+	return true;
+}
+
+static bool chk_expect_table(struct parser *p, const struct iouw_scn_cmd *c, size_t first)
+{
+	(void)c;
+	if (first >= p->nwords)
+		return fail(p, p->words[1].col + 6, "at least one key=value fact");
+	return true;
+}
+
+static bool chk_idlist(struct parser *p, const struct iouw_scn_cmd *c, size_t first)
+{
+	(void)c;
+	for (size_t i = first; i < p->nwords; i++)
+		if (p->words[i].none && i > first)
+			return fail(p, p->words[i].col, "the name of a request defined above");
+	if (p->words[first].none && first + 1 < p->nwords)
+		return fail(p, p->words[first + 1].col, "end of line");
+	return true;
+}
+
+/* expect outstanding: `none` alone, or at least one count. */
+static bool chk_expect_outstanding(struct parser *p, const struct iouw_scn_cmd *c, size_t first)
+{
+	const struct iouw_scn_arg *none = word_of(p, c, 0);
+
+	if (none && first + 1 < p->nwords)
+		return fail(p, p->words[first + 1].col, "end of line");
+	if (first >= p->nwords)
+		return fail(p, line_end_col(p, first), "none or at least one of fds=, requests=, "
+		                                       "handles=, buffers=");
+	return true;
+}
+
+/* expect wait: at least one fact. */
+static bool chk_expect_wait(struct parser *p, const struct iouw_scn_cmd *c, size_t first)
+{
+	(void)c;
+	if (first >= p->nwords)
+		return fail(p, line_end_col(p, first), "at least one of blocked=, bound=, moved=");
+	return true;
+}
+
+static bool chk_expect_abort(struct parser *p, const struct iouw_scn_cmd *c, size_t first)
+{
+	const struct iouw_scn_arg *w = &p->words[first];
+
+	(void)c;
+	if (strlen(w->val) != w->val_len)
+		return fail(p, w->col, "a non-empty invariant name");
+	if (p->either)
+		return fail(p, p->words[0].col, "expect abort outside either/or blocks");
+	return true;
+}
+
+static struct iouw_scn_block *current_block(struct parser *p);
+
+/* ---- repeat N ... end: expanded here, so the runner sees plain steps ------- */
+
+static bool repeat_innermost(const struct parser *p)
+{
+	return p->nrep > 0 && p->rep[p->nrep - 1].nopen == p->nopen;
+}
+
+/* Steps and bytes (text and arguments) of @st, its branches included. */
+static void step_size(const struct iouw_scn_step *st, uint64_t *steps, uint64_t *bytes)
+{
+	*steps += 1;
+	*bytes += strlen(st->text) + 1;
+	for (size_t i = 0; i < st->nargs; i++)
+		*bytes += st->args[i].val_len + 1 + (st->args[i].key ? strlen(st->args[i].key) + 1 : 0);
+	for (size_t b = 0; b < st->nbranches; b++)
+		for (size_t i = 0; i < st->branches[b].n; i++)
+			step_size(&st->branches[b].steps[i], steps, bytes);
+}
+
+/* Set the repeat tags of @st (and its branches) that belong to the repeat
+ * at @line (untagged ones are claimed for it: it is their innermost). */
+static void tag_step(struct iouw_scn_step *st, int line, uint32_t iter, uint32_t count)
+{
+	if (st->repeat_line == 0 || st->repeat_line == line) {
+		st->repeat_line = line;
+		st->repeat_iter = iter;
+		st->repeat_count = count;
+	}
+	for (size_t b = 0; b < st->nbranches; b++)
+		for (size_t i = 0; i < st->branches[b].n; i++)
+			tag_step(&st->branches[b].steps[i], line, iter, count);
+}
+
+static bool copy_block(struct iouw_scn_block *dst, const struct iouw_scn_block *src);
+
+/* Copy @src into *@dst for a repeat's expansion. The text and arguments
+ * are shared with the original (a copy never frees them: repeat_copy), so
+ * a copy costs no allocation unless it is an either block, whose branches
+ * are copied (each copy carries its own iteration tags). false when out of
+ * memory (whatever was copied is owned by *@dst and freed with it). */
+static bool copy_step(struct iouw_scn_step *dst, const struct iouw_scn_step *src)
+{
+	*dst = *src;
+	dst->repeat_copy = true;
+	dst->branches = NULL;
+	dst->nbranches = 0;
+	if (src->nbranches) {
+		dst->branches = calloc(src->nbranches, sizeof(*dst->branches));
+		if (!dst->branches)
+			return false;
+		dst->nbranches = src->nbranches;
+		for (size_t b = 0; b < src->nbranches; b++)
+			if (!copy_block(&dst->branches[b], &src->branches[b]))
+				return false;
+	}
+	return true;
+}
+
+static bool copy_block(struct iouw_scn_block *dst, const struct iouw_scn_block *src)
+{
+	dst->steps = calloc(src->n ? src->n : 1, sizeof(*dst->steps));
+	if (!dst->steps)
+		return false;
+	dst->cap = src->n;
+	for (size_t i = 0; i < src->n; i++) {
+		dst->n = i + 1;
+		if (!copy_step(&dst->steps[i], &src->steps[i]))
+			return false;
+	}
+	return true;
+}
+
+/* repeat N (its count typed by the command table): open a repeat block in
+ * the current block (the parser keeps no step for the line). */
+static bool chk_repeat(struct parser *p, const struct iouw_scn_cmd *c, size_t first)
+{
+	const struct iouw_scn_arg *w = &p->words[0];
+
+	(void)c;
+	if (p->nopen + p->nrep >= IOUW_SCN_MAX_NESTING)
+		return fail(p, w->col, "at most %d nested either/repeat blocks", IOUW_SCN_MAX_NESTING);
+	if (p->either) {
+		if (!p->branch_has_guard)
+			return fail(p, w->col, "a cqe line first in each branch");
+		p->branch_guard_open = false;
+	}
+	p->rep[p->nrep].blk = current_block(p);
+	p->rep[p->nrep].start = current_block(p)->n;
+	p->rep[p->nrep].count = (uint32_t)p->words[first].i;
+	p->rep[p->nrep].line = p->line;
+	p->rep[p->nrep].col = w->col;
+	p->rep[p->nrep].nopen = p->nopen;
+	p->nrep++;
+	return true;
+}
+
+/* end of the innermost repeat: append count-1 copies of its body. */
+static bool close_repeat(struct parser *p)
+{
+	typeof(p->rep[0]) *rp = &p->rep[p->nrep - 1];
+	struct iouw_scn_block *b = rp->blk;
+	size_t m = b->n - rp->start;
+	uint64_t steps = 0, bytes = 0;
+
+	if (m == 0)
+		return fail(p, p->words[0].col, "at least one step between 'repeat' and 'end'");
+	for (size_t i = rp->start; i < b->n; i++) {
+		step_size(&b->steps[i], &steps, &bytes);
+		tag_step(&b->steps[i], rp->line, 1, rp->count);
+	}
+	if (p->total_steps + (rp->count - 1) * steps > IOUW_SCN_MAX_STEPS ||
+	    p->total_bytes + (rp->count - 1) * bytes > IOUW_SCN_MAX_EXPANDED_BYTES) {
+		p->line = rp->line; /* the error names the repeat line */
+		return fail(p, rp->col, "a repeat whose expansion stays within %d steps and %u MiB "
+		            "(%u x %llu steps, %llu bytes; %zu other steps)", IOUW_SCN_MAX_STEPS,
+		            IOUW_SCN_MAX_EXPANDED_BYTES >> 20, rp->count, (unsigned long long)steps,
+		            (unsigned long long)bytes, p->total_steps - (size_t)steps);
+	}
+	if (b->cap < b->n + (rp->count - 1) * m) {
+		struct iouw_scn_step *ns = realloc(b->steps, (b->n + (rp->count - 1) * m) * sizeof(*ns));
+
+		if (!ns) {
+			p->oom = true;
+			return fail(p, rp->col, "memory");
+		}
+		b->steps = ns;
+		b->cap = b->n + (rp->count - 1) * m;
+	}
+	for (uint32_t k = 2; k <= rp->count; k++)
+		for (size_t i = 0; i < m; i++) {
+			struct iouw_scn_step *dst = &b->steps[b->n];
+			bool ok = copy_step(dst, &b->steps[rp->start + i]);
+
+			b->n++; /* owned by the block even when half copied */
+			if (!ok) {
+				p->oom = true;
+				return fail(p, rp->col, "memory");
+			}
+			tag_step(dst, rp->line, k, rp->count);
+		}
+	p->total_steps += (rp->count - 1) * steps;
+	p->total_bytes += (rp->count - 1) * bytes;
+	p->nrep--;
+	return true;
+}
+
+/* Commands a repeat body cannot hold: they define names or apply once. */
+static bool refuse_in_repeat(struct parser *p, enum iouw_scn_op op)
+{
+	static const bool once[IOUW_SCN_NOPS] = {
+		[IOUW_SCN_MODES] = true,      [IOUW_SCN_NEGATIVE] = true, [IOUW_SCN_CONFIG] = true,
+		[IOUW_SCN_SOCKETPAIR] = true, [IOUW_SCN_PIPE] = true,     [IOUW_SCN_FILE] = true,
+		[IOUW_SCN_SEND] = true,       [IOUW_SCN_RECV] = true,     [IOUW_SCN_READ_AT] = true,
+		[IOUW_SCN_WRITE_AT] = true,   [IOUW_SCN_SYNC] = true,     [IOUW_SCN_EXPECT_ABORT] = true,
+	};
+
+	if (!once[op])
+		return true;
+	return fail(p, p->words[0].col, "no fd, request, modes, negative, config or expect abort "
+	                                "line inside a repeat block (opened at line %d)",
+	            p->rep[p->nrep - 1].line);
+}
+
+#define CHECK_ROW(op, name, params, chk, ...) [IOUW_SCN_##op] = chk,
+static const check_fn checks[IOUW_SCN_NOPS] = { IOUW_SCN_COMMANDS(CHECK_ROW) };
+#undef CHECK_ROW
 
 /* ---- steps ------------------------------------------------------------------- */
 
@@ -786,6 +1278,7 @@ static struct iouw_scn_step *append_step(struct parser *p, struct iouw_scn_block
 	st = &b->steps[b->n];
 	memset(st, 0, sizeof(*st));
 	st->op = op;
+	st->cmd = iouw_scn_cmd(op);
 	st->line = p->line;
 	st->col = col;
 	st->text = dup_range(p, line, len);
@@ -811,13 +1304,9 @@ static bool take_args(struct parser *p, struct iouw_scn_step *st, size_t first)
 		return fail(p, st->col, "memory");
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct word *w = &p->words[first + i];
+		struct iouw_scn_arg *w = &p->words[first + i];
 
-		st->args[i].key = w->key;
-		st->args[i].val = w->val;
-		st->args[i].val_len = w->val_len;
-		st->args[i].quoted = w->quoted;
-		st->args[i].col = w->col;
+		st->args[i] = *w;
 		w->key = NULL;
 		w->val = NULL;
 	}
@@ -825,597 +1314,85 @@ static bool take_args(struct parser *p, struct iouw_scn_step *st, size_t first)
 	return true;
 }
 
-static bool word_is(const struct parser *p, size_t i, const char *s)
+/* The row for this line's command words, or an error naming the commands. */
+static const struct iouw_scn_cmd *find_command(struct parser *p, size_t *ret_first)
 {
-	return i < p->nwords && !p->words[i].key && !p->words[i].quoted && !strcmp(p->words[i].val, s);
-}
-
-static const struct keyspec k_none[] = { { NULL, 0, false, false } };
-
-/* Validate the words of one command line. Returns the op and the index of
- * the first argument word kept in the step, or false. */
-static bool validate(struct parser *p, enum iouw_scn_op *ret_op, size_t *ret_first)
-{
-	const struct word *c = &p->words[0];
-	const char *cmd = c->val;
-	size_t i;
+	const struct iouw_scn_arg *c = &p->words[0], *w2 = p->nwords > 1 ? &p->words[1] : NULL;
+	const struct iouw_scn_cmd *cmd;
+	size_t npos = 0, nw = 1;
+	char list[512];
 
 	if (c->key || c->quoted)
-		return fail(p, c->col, "a command word");
-#define DONE(op_, first_)               \
-	do {                            \
-		*ret_op = (op_);        \
-		*ret_first = (first_);  \
-		return true;            \
-	} while (0)
-
-	if (!strcmp(cmd, "modes")) {
-		static const char *const m[] = { "kernel", "inject", NULL };
-
-		if (p->seen_modes)
-			return fail(p, c->col, "a single modes line");
-		if (p->either)
-			return fail(p, c->col, "modes outside either/or blocks");
-		if (!need_pos(p, 1, "a mode (kernel, inject)"))
-			return false;
-		p->s->modes = 0;
-		for (i = 1; i < p->nwords; i++) {
-			if (!v_enum(p, &p->words[i], m, "a mode (kernel, inject)"))
-				return false;
-			p->s->modes |= !strcmp(p->words[i].val, "kernel") ? IOUW_SCN_MODE_KERNEL
-			                                                  : IOUW_SCN_MODE_INJECT;
-		}
-		p->seen_modes = true;
-		DONE(IOUW_SCN_MODES, 1);
+		return fail(p, c->col, "a command word"), NULL;
+	while (npos + 1 < p->nwords && !p->words[npos + 1].key)
+		npos++;
+	cmd = iouw_scn_cmd_find(c->val, w2 && !w2->key && !w2->quoted ? w2->val : NULL, npos, &nw);
+	if (cmd) {
+		*ret_first = nw;
+		return cmd;
 	}
-	if (!strcmp(cmd, "negative")) {
-		static const struct keyspec ks[] = { { "line", T_UINT, false, true }, { NULL, 0, 0, 0 } };
-		int64_t v;
+	if (*iouw_scn_cmd_sublist(c->val, list, sizeof(list))) {
+		const char *what = !strcmp(c->val, "expect") ? "what to expect" : "a peer action";
 
-		if (!check_keys(p, 1, ks, c->col))
-			return false;
-		iouw_scn_parse_int(p->words[1].val, &v);
-		if (v < 1 || v > INT32_MAX)
-			return fail(p, p->words[1].col, "a line number >= 1");
-		p->s->negative_line = (int)v;
-		DONE(IOUW_SCN_NEGATIVE, 1);
+		return fail(p, line_end_col(p, 1), "%s (%s)", what, list), NULL;
 	}
-	if (!strcmp(cmd, "config")) {
-		static const struct keyspec ks[] = {
-			{ "ring", T_UINT, false, false },       { "sq", T_UINT, false, false },
-			{ "tick", T_DUR, false, false },        { "max_timeout", T_DUR, false, false },
-			{ "shutdown", T_SHUTDOWN, false, false }, { "single_issuer", T_BOOL, false, false },
-			{ "prearm", T_BOOL, false, false },     { "cq", T_UINT, false, false },
-			{ NULL, 0, 0, 0 }
-		};
+	return fail(p, c->col, "a command (%s)", iouw_scn_cmd_list(list, sizeof(list))), NULL;
+}
 
-		if (p->seen_config || p->seen_creation || p->either)
-			return fail(p, c->col, "config once, before any fd or request is created");
-		p->seen_config = true;
-		if (!check_keys(p, 1, ks, c->col))
-			return false;
-		for (i = 1; i < p->nwords; i++) {
-			int64_t v;
+/* Validate the words of one command line against its row. Returns the op
+ * and the index of the first argument word kept in the step, or false. */
+static bool validate(struct parser *p, enum iouw_scn_op *ret_op, size_t *ret_first)
+{
+	size_t first = 1, keys = 0;
+	const struct iouw_scn_cmd *c = find_command(p, &first);
 
-			if (!strcmp(p->words[i].key, "ring") || !strcmp(p->words[i].key, "sq")) {
-				iouw_scn_parse_int(p->words[i].val, &v);
-				if (v < 1 || v > 4096)
-					return fail(p, p->words[i].col, "a size in [1, 4096]");
-			}
-			if (!strcmp(p->words[i].key, "cq")) {
-				iouw_scn_parse_int(p->words[i].val, &v);
-				if (v < 1 || v > 16384)
-					return fail(p, p->words[i].col, "a CQ size in [1, 16384]");
-			}
-		}
-		DONE(IOUW_SCN_CONFIG, 1);
+	if (!c || !match_positional(p, c, first, &keys) || !match_keys(p, c, keys) ||
+	    !checks[c->op](p, c, first))
+		return false;
+	*ret_op = c->op;
+	*ret_first = first;
+	return true;
+}
+
+/* The waiter table's size for ring size @ring: the loop rounds it up to a
+ * power of two (iouw_loop_config_normalize). */
+static uint32_t table_size(uint32_t ring)
+{
+	uint32_t n = 1;
+
+	while (n < ring)
+		n <<= 1;
+	return n;
+}
+
+/* Every slot set_generation and expect slot name below the table size
+ * (config ring=, rounded up to a power of two as the loop does; 8 without
+ * config). */
+static bool check_slots(struct parser *p, const struct iouw_scn_block *b, uint32_t cap)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		const struct iouw_scn_step *st = &b->steps[i];
+		const struct iouw_scn_arg *slot = NULL;
+
+		if (st->op == IOUW_SCN_SET_GENERATION)
+			slot = iouw_scn_key(st, "slot");
+		else if (st->op == IOUW_SCN_EXPECT_SLOT)
+			slot = iouw_scn_pos(st, 0);
+		for (size_t j = 0; j < st->nbranches; j++)
+			if (!check_slots(p, &st->branches[j], cap))
+				return false;
+		if (!slot || (uint64_t)slot->i < cap)
+			continue;
+		p->line = st->line;
+		return fail(p, slot->col, "a slot in [0, %u] (the waiter table has %u slots: the "
+		                          "ring size rounded up to a power of two)", cap - 1, cap);
 	}
-	if (!strcmp(cmd, "socketpair") || !strcmp(cmd, "pipe") || !strcmp(cmd, "file")) {
-		static const struct keyspec kf[] = { { "content", T_STR, false, false },
-			                             { NULL, 0, 0, 0 } };
-		enum iouw_scn_name_kind k = cmd[0] == 's' ? IOUW_SCN_NAME_SOCKET
-		                          : cmd[0] == 'p' ? IOUW_SCN_NAME_PIPE
-		                                          : IOUW_SCN_NAME_FILE;
-
-		if (p->either)
-			return fail(p, c->col, "fds created outside either/or blocks");
-		if (!need_pos(p, 1, "a name for the new fd") || !define_name(p, &p->words[1], k, 0))
-			return false;
-		if (!check_keys(p, 2, k == IOUW_SCN_NAME_FILE ? kf : k_none, c->col))
-			return false;
-		p->seen_creation = true;
-		DONE(k == IOUW_SCN_NAME_SOCKET ? IOUW_SCN_SOCKETPAIR
-		     : k == IOUW_SCN_NAME_PIPE ? IOUW_SCN_PIPE
-		                               : IOUW_SCN_FILE,
-		     1);
-	}
-	if (!strcmp(cmd, "send") || !strcmp(cmd, "recv") || !strcmp(cmd, "read_at") ||
-	    !strcmp(cmd, "write_at") || !strcmp(cmd, "sync")) {
-		static const struct keyspec ksend[] = {
-			{ "fd", T_STR, false, true },           { "data", T_STR, true, true },
-			{ "deadline", T_DEADLINE, false, false }, { "async", T_BOOL, false, false },
-			{ NULL, 0, 0, 0 }
-		};
-		static const struct keyspec krecv[] = {
-			{ "fd", T_STR, false, true },        { "len", T_UINT, false, true },
-			{ "offset", T_UINT, false, false },  { "capacity", T_UINT, false, false },
-			{ "exact", T_BOOL, false, false },   { "prefix", T_STR, false, false },
-			{ "deadline", T_DEADLINE, false, false }, { "async", T_BOOL, false, false },
-			{ NULL, 0, 0, 0 }
-		};
-		static const struct keyspec kread[] = {
-			{ "fd", T_STR, false, true },       { "len", T_UINT, false, true },
-			{ "off", T_UINT, false, false },    { "capacity", T_UINT, false, false },
-			{ "async", T_BOOL, false, false },  { NULL, 0, 0, 0 }
-		};
-		static const struct keyspec kwrite[] = {
-			{ "fd", T_STR, false, true },     { "data", T_STR, true, true },
-			{ "off", T_UINT, false, false },  { "async", T_BOOL, false, false },
-			{ NULL, 0, 0, 0 }
-		};
-		static const struct keyspec ksync[] = {
-			{ "fd", T_STR, false, true }, { "async", T_BOOL, false, false }, { NULL, 0, 0, 0 }
-		};
-		enum iouw_scn_op op = !strcmp(cmd, "send")     ? IOUW_SCN_SEND
-		                    : !strcmp(cmd, "recv")     ? IOUW_SCN_RECV
-		                    : !strcmp(cmd, "read_at")  ? IOUW_SCN_READ_AT
-		                    : !strcmp(cmd, "write_at") ? IOUW_SCN_WRITE_AT
-		                                               : IOUW_SCN_SYNC;
-		const struct keyspec *ks = op == IOUW_SCN_SEND      ? ksend
-		                         : op == IOUW_SCN_RECV      ? krecv
-		                         : op == IOUW_SCN_READ_AT   ? kread
-		                         : op == IOUW_SCN_WRITE_AT  ? kwrite
-		                                                    : ksync;
-		if (p->either)
-			return fail(p, c->col, "requests created outside either/or blocks");
-		if (!need_pos(p, 1, "a name for the new request"))
-			return false;
-		/* fd= is a name, not a string: relax T_STR for it below. */
-		for (i = 2; i < p->nwords; i++) {
-			struct word *w = &p->words[i];
-
-			if (w->key && !strcmp(w->key, "fd")) {
-				if (w->quoted)
-					return fail(p, w->col, "an fd name (unquoted)");
-				if (!use_fd(p, w, op == IOUW_SCN_SEND || op == IOUW_SCN_RECV))
-					return false;
-				w->quoted = true; /* satisfy T_STR; restored below */
-			}
-		}
-		if (!check_keys(p, 2, ks, c->col))
-			return false;
-		for (i = 2; i < p->nwords; i++) {
-			struct word *w = &p->words[i];
-
-			if (w->key && !strcmp(w->key, "fd"))
-				w->quoted = false;
-			if (w->key && !strcmp(w->key, "data") && w->val_len == 0)
-				return fail(p, w->col, "a non-empty data string");
-		}
-		if (op == IOUW_SCN_RECV) {
-			int64_t len = 0, off = 0, capv = -1;
-			size_t prefix = 0;
-
-			for (i = 2; i < p->nwords; i++) {
-				struct word *w = &p->words[i];
-
-				if (!strcmp(w->key, "len"))
-					iouw_scn_parse_int(w->val, &len);
-				else if (!strcmp(w->key, "offset"))
-					iouw_scn_parse_int(w->val, &off);
-				else if (!strcmp(w->key, "capacity"))
-					iouw_scn_parse_int(w->val, &capv);
-				else if (!strcmp(w->key, "prefix"))
-					prefix = w->val_len;
-			}
-			if (capv < 0)
-				capv = len;
-			if (len > (1 << 24) || capv > (1 << 24))
-				return fail(p, c->col, "len and capacity at most 16 MiB");
-			if (prefix > (size_t)capv)
-				return fail(p, c->col, "a prefix no longer than the capacity");
-		}
-		if (op == IOUW_SCN_READ_AT) {
-			for (i = 2; i < p->nwords; i++) {
-				int64_t v;
-
-				if ((!strcmp(p->words[i].key, "len") || !strcmp(p->words[i].key, "capacity")) &&
-				    iouw_scn_parse_int(p->words[i].val, &v) && v > (1 << 24))
-					return fail(p, p->words[i].col, "a size at most 16 MiB");
-			}
-		}
-		if (!define_name(p, &p->words[1], IOUW_SCN_NAME_REQUEST, (int)op))
-			return false;
-		DONE(op, 1);
-	}
-	if (!strcmp(cmd, "submit") || !strcmp(cmd, "wait")) {
-		if (p->nwords == 1)
-			DONE(IOUW_SCN_PHASE_SUBMIT, 1);
-		if (cmd[0] == 'w')
-			return no_more(p, 1);
-		for (i = 1; i < p->nwords; i++)
-			if (!use_request(p, &p->words[i]))
-				return false;
-		DONE(IOUW_SCN_SUBMIT_REQ, 1);
-	}
-	if (!strcmp(cmd, "turn")) {
-		for (i = 1; i < p->nwords; i++) {
-			if (word_is(p, i, "block"))
-				continue;
-			if (p->words[i].key && !strcmp(p->words[i].key, "error")) {
-				/* The fatal result the (last) turn must return. */
-				if (!v_int(p, &p->words[i], INT32_MIN, -1))
-					return false;
-				continue;
-			}
-			if (p->words[i].key || !v_int(p, &p->words[i], 1, 100000))
-				return p->failed ? false
-				                 : fail(p, p->words[i].col,
-				                        "a turn count, 'block' or error=-ERRNO");
-		}
-		if (p->nwords > 4)
-			return fail(p, p->words[4].col, "end of line");
-		DONE(IOUW_SCN_TURN, 1);
-	}
-	if (!strcmp(cmd, "reap") || !strcmp(cmd, "advance") || !strcmp(cmd, "fill") ||
-	    !strcmp(cmd, "run") || !strcmp(cmd, "close")) {
-		if (!no_more(p, 1))
-			return false;
-		DONE(cmd[0] == 'r' ? (cmd[1] == 'e' ? IOUW_SCN_REAP : IOUW_SCN_RUN)
-		     : cmd[0] == 'a' ? IOUW_SCN_ADVANCE
-		     : cmd[0] == 'f' ? IOUW_SCN_FILL
-		                     : IOUW_SCN_CLOSE,
-		     1);
-	}
-	if (!strcmp(cmd, "clock")) {
-		if (!need_pos(p, 1, "a relative time like +5ms") || !v_dur(p, &p->words[1], true) ||
-		    !no_more(p, 2))
-			return false;
-		DONE(IOUW_SCN_CLOCK, 1);
-	}
-	if (!strcmp(cmd, "pause")) {
-		uint64_t d;
-
-		if (!need_pos(p, 1, "a duration like 10ms") || !v_dur(p, &p->words[1], false) ||
-		    !no_more(p, 2))
-			return false;
-		iouw_scn_parse_duration(p->words[1].val, &d);
-		if (d > UINT64_C(5000000000))
-			return fail(p, p->words[1].col, "a pause of at most 5s");
-		DONE(IOUW_SCN_PAUSE, 1);
-	}
-	if (!strcmp(cmd, "cancel")) {
-		static const struct keyspec ks[] = { { "took", T_BOOL, false, false },
-			                             { "sqe", T_BOOL, false, false },
-			                             { "cancel_flags", T_UINT, false, false },
-			                             { NULL, 0, 0, 0 } };
-
-		if (!need_pos(p, 1, "a request name") || !use_request(p, &p->words[1]) ||
-		    !check_keys(p, 2, ks, c->col))
-			return false;
-		DONE(IOUW_SCN_CANCEL, 1);
-	}
-	if (!strcmp(cmd, "corrupt")) {
-		static const struct keyspec ks[] = { { "progress", T_UINT, false, true },
-			                             { "len", T_UINT, false, true },
-			                             { "capacity", T_UINT, false, false },
-			                             { NULL, 0, 0, 0 } };
-
-		if (!need_pos(p, 1, "a request name") || !use_request(p, &p->words[1]) ||
-		    !check_keys(p, 2, ks, c->col))
-			return false;
-		DONE(IOUW_SCN_CORRUPT, 1);
-	}
-	if (!strcmp(cmd, "drop")) {
-		if (!need_pos(p, 1, "a request name") || !use_request(p, &p->words[1]) || !no_more(p, 2))
-			return false;
-		DONE(IOUW_SCN_DROP, 1);
-	}
-	if (!strcmp(cmd, "wait_fail")) {
-		static const struct keyspec ks[] = { { "res", T_INT, false, true },
-			                             { "times", T_UINT, false, false },
-			                             { NULL, 0, 0, 0 } };
-		int64_t v;
-
-		if (!check_keys(p, 1, ks, c->col))
-			return false;
-		for (i = 1; i < p->nwords; i++) {
-			iouw_scn_parse_int(p->words[i].val, &v);
-			if (!strcmp(p->words[i].key, "res") && v >= 0)
-				return fail(p, p->words[i].col, "a negative errno like -EINTR");
-			if (!strcmp(p->words[i].key, "times") && (v < 1 || v > 1000))
-				return fail(p, p->words[i].col, "a count in [1, 1000]");
-		}
-		DONE(IOUW_SCN_WAIT_FAIL, 1);
-	}
-	if (!strcmp(cmd, "set_generation")) {
-		static const struct keyspec ks[] = { { "slot", T_UINT, false, true },
-			                             { "gen", T_UINT, false, true },
-			                             { NULL, 0, 0, 0 } };
-
-		if (!check_keys(p, 1, ks, c->col))
-			return false;
-		DONE(IOUW_SCN_SET_GENERATION, 1);
-	}
-	if (!strcmp(cmd, "peer")) {
-		static const char *const acts[] = { "write", "close", "fill", "drain", NULL };
-		const char *a;
-
-		if (!need_pos(p, 1, "a peer action (write, close, fill, drain)") ||
-		    !v_enum(p, &p->words[1], acts, "a peer action (write, close, fill, drain)"))
-			return false;
-		a = p->words[1].val;
-		if (!need_pos(p, 2, "an fd name") || !use_fd(p, &p->words[2], true))
-			return false;
-		if (!strcmp(a, "write")) {
-			if (!need_pos(p, 3, "a quoted string to write") || !v_str(p, &p->words[3]) ||
-			    !no_more(p, 4))
-				return false;
-			if (p->words[3].val_len == 0)
-				return fail(p, p->words[3].col, "a non-empty string");
-			DONE(IOUW_SCN_PEER_WRITE, 2);
-		}
-		if (!no_more(p, 3))
-			return false;
-		DONE(!strcmp(a, "close") ? IOUW_SCN_PEER_CLOSE
-		     : !strcmp(a, "fill") ? IOUW_SCN_PEER_FILL
-		                          : IOUW_SCN_PEER_DRAIN,
-		     2);
-	}
-	if (!strcmp(cmd, "cqe")) {
-		static const struct keyspec kres[] = { { "res", T_RES, false, true },
-			                               { "at_wait", T_BOOL, false, false },
-			                               { NULL, 0, 0, 0 } };
-		static const struct keyspec kud[] = { { "ud", T_U64, false, true },
-			                              { "res", T_RES, false, true },
-			                              { NULL, 0, 0, 0 } };
-		static const char *const which[] = { "op", "cancel", NULL };
-
-		i = 1;
-		if (i < p->nwords && p->words[i].key && !strcmp(p->words[i].key, "ud")) {
-			if (!check_keys(p, 1, kud, c->col))
-				return false;
-			DONE(IOUW_SCN_CQE, 1);
-		}
-		if (word_is(p, i, "stale"))
-			i++;
-		if (!need_pos(p, i, "a request name or ud=") || !use_request(p, &p->words[i]))
-			return false;
-		i++;
-		if (!need_pos(p, i, "op or cancel") ||
-		    !v_enum(p, &p->words[i], which, "op or cancel"))
-			return false;
-		if (!check_keys(p, i + 1, kres, c->col))
-			return false;
-		DONE(IOUW_SCN_CQE, 1);
-	}
-	if (!strcmp(cmd, "either") || !strcmp(cmd, "or") || !strcmp(cmd, "end"))
-		return fail(p, c->col, "a command (either/or/end handled elsewhere)");
-	if (!strcmp(cmd, "expect")) {
-		const char *what;
-
-		if (!need_pos(p, 1, "what to expect (sqe, stage, completion, deliver, admit, result, "
-		                    "table, slot, ready, cancels, stuck, peer, file, abort, consistent)"))
-			return false;
-		what = p->words[1].val;
-		if (p->words[1].quoted)
-			return fail(p, p->words[1].col, "what to expect, unquoted");
-		if (!strcmp(what, "sqe")) {
-			static const struct keyspec ks[] = {
-				{ "len", T_UINT, false, false },  { "off", T_INT, false, false },
-				{ "data", T_STR, false, false },  { "iovs", T_UINT, false, false },
-				{ "fd", T_STR, false, false },    { "async", T_BOOL, false, false },
-				{ NULL, 0, 0, 0 }
-			};
-
-			if (word_is(p, 2, "none")) {
-				if (!no_more(p, 3))
-					return false;
-				DONE(IOUW_SCN_EXPECT_SQE, 2);
-			}
-			if (!need_pos(p, 2, "a request name or none") || !use_request(p, &p->words[2]))
-				return false;
-			if (word_is(p, 3, "cancel")) {
-				i = 4;
-			} else if (3 < p->nwords && p->words[3].key && !strcmp(p->words[3].key, "op")) {
-				if (!check_value(p, &p->words[3], T_OPCODE))
-					return false;
-				i = 4;
-			} else if (word_is(p, 3, "op")) {
-				i = 4;
-			} else {
-				return fail(p, 3 < p->nwords ? p->words[3].col : c->col,
-				            "op, op=OPCODE or cancel");
-			}
-			for (size_t j = i; j < p->nwords; j++) {
-				struct word *w = &p->words[j];
-
-				if (w->key && !strcmp(w->key, "fd")) {
-					if (w->quoted || !use_fd(p, w, false))
-						return p->failed ? false : fail(p, w->col, "an fd name");
-					w->quoted = true;
-				}
-			}
-			if (!check_keys(p, i, ks, c->col))
-				return false;
-			for (size_t j = i; j < p->nwords; j++)
-				if (p->words[j].key && !strcmp(p->words[j].key, "fd"))
-					p->words[j].quoted = false;
-			DONE(IOUW_SCN_EXPECT_SQE, 2);
-		}
-		if (!strcmp(what, "stage") || !strcmp(what, "completion") || !strcmp(what, "deliver")) {
-			static const char *const st[] = { "submit", "timeout", "orphaned", NULL };
-			static const char *const co[] = { "cancel", "requeue", "complete", NULL };
-			static const char *const de[] = { "complete", "timeout", NULL };
-			static const struct keyspec kco[] = { { "stale", T_BOOL, false, false },
-				                              { NULL, 0, 0, 0 } };
-			enum iouw_scn_op op = what[0] == 's' ? IOUW_SCN_EXPECT_STAGE
-			                    : what[0] == 'c' ? IOUW_SCN_EXPECT_COMPLETION
-			                                     : IOUW_SCN_EXPECT_DELIVER;
-
-			if (!need_pos(p, 2, "a request name") || !use_request(p, &p->words[2]))
-				return false;
-			if (!need_pos(p, 3, "an outcome"))
-				return false;
-			if (op == IOUW_SCN_EXPECT_STAGE &&
-			    !v_enum(p, &p->words[3], st, "submit, timeout or orphaned"))
-				return false;
-			if (op == IOUW_SCN_EXPECT_COMPLETION &&
-			    !v_enum(p, &p->words[3], co, "cancel, requeue or complete"))
-				return false;
-			if (op == IOUW_SCN_EXPECT_DELIVER &&
-			    !v_enum(p, &p->words[3], de, "complete or timeout"))
-				return false;
-			if (!check_keys(p, 4, op == IOUW_SCN_EXPECT_COMPLETION ? kco : k_none, c->col))
-				return false;
-			DONE(op, 2);
-		}
-		if (!strcmp(what, "admit")) {
-			static const struct keyspec ks[] = { { "slot", T_UINT, false, false },
-				                             { "gen", T_UINT, false, false },
-				                             { NULL, 0, 0, 0 } };
-
-			if (!need_pos(p, 2, "a request name") || !use_request(p, &p->words[2]))
-				return false;
-			i = 3;
-			if (word_is(p, 3, "expired"))
-				i = 4;
-			if (!check_keys(p, i, i == 4 ? k_none : ks, c->col))
-				return false;
-			DONE(IOUW_SCN_EXPECT_ADMIT, 2);
-		}
-		if (!strcmp(what, "result")) {
-			static const char *const sts[] = { "pending", "ok", "timeout", "send_failed",
-				                           "recv_failed", "read_failed", "write_failed",
-				                           "insufficient_length", "sync_error",
-				                           "abandoned", NULL };
-			static const struct keyspec ks[] = { { "err", T_ERR, false, false },
-				                             { "data", T_STR, false, false },
-				                             { "len", T_UINT, false, false },
-				                             { NULL, 0, 0, 0 } };
-
-			if (!need_pos(p, 2, "a request name") || !use_request(p, &p->words[2]))
-				return false;
-			if (!need_pos(p, 3, "a status (pending, ok, timeout, send_failed, recv_failed, "
-			                    "read_failed, write_failed, insufficient_length, "
-			                    "sync_error, abandoned)") ||
-			    !v_enum(p, &p->words[3], sts,
-			            "a status (pending, ok, timeout, send_failed, recv_failed, "
-			            "read_failed, write_failed, insufficient_length, sync_error, "
-			            "abandoned)"))
-				return false;
-			i = 4;
-			if (i < p->nwords && !p->words[i].key) {
-				if (strcmp(p->words[3].val, "ok"))
-					return fail(p, p->words[i].col, "a value only after ok");
-				if (!v_int(p, &p->words[i], 0, INT64_MAX))
-					return false;
-				i++;
-			}
-			if (!strcmp(p->words[3].val, "pending") && !no_more(p, i))
-				return false;
-			if (!check_keys(p, i, ks, c->col))
-				return false;
-			DONE(IOUW_SCN_EXPECT_RESULT, 2);
-		}
-		if (!strcmp(what, "table")) {
-			static const struct keyspec ks[] = {
-				{ "len", T_UINT, false, false },     { "inflight", T_UINT, false, false },
-				{ "ready", T_UINT, false, false },   { "cancels", T_UINT, false, false },
-				{ "stuck", T_UINT, false, false },   { "inbound", T_UINT, false, false },
-				{ "drained", T_BOOL, false, false }, { "warnings", T_UINT, false, false },
-				{ "deadlines", T_UINT, false, false }, { "delivered", T_UINT, false, false },
-				{ "timeouts", T_UINT, false, false }, { "abandoned", T_UINT, false, false },
-				{ "capacity", T_UINT, false, false }, { "cq_ready", T_UINT, false, false },
-				{ "cq_overflow", T_BOOL, false, false },
-				{ NULL, 0, 0, 0 }
-			};
-
-			if (p->nwords == 2)
-				return fail(p, p->words[1].col + 6, "at least one key=value fact");
-			if (!check_keys(p, 2, ks, c->col))
-				return false;
-			DONE(IOUW_SCN_EXPECT_TABLE, 2);
-		}
-		if (!strcmp(what, "slot")) {
-			static const struct keyspec ks[] = {
-				{ "gen", T_UINT, false, false },      { "occupied", T_BOOL, false, false },
-				{ "inflight", T_BOOL, false, false }, { "state", T_STATE, false, false },
-				{ "req", T_NAME_REQ, false, false },  { NULL, 0, 0, 0 }
-			};
-
-			if (!need_pos(p, 2, "a slot index") || !v_int(p, &p->words[2], 0, 1 << 20) ||
-			    !check_keys(p, 3, ks, c->col))
-				return false;
-			DONE(IOUW_SCN_EXPECT_SLOT, 2);
-		}
-		if (!strcmp(what, "ready") || !strcmp(what, "cancels") || !strcmp(what, "stuck")) {
-			enum iouw_scn_op op = what[0] == 'r' ? IOUW_SCN_EXPECT_READY
-			                    : what[0] == 'c' ? IOUW_SCN_EXPECT_CANCELS
-			                                     : IOUW_SCN_EXPECT_STUCK;
-
-			if (word_is(p, 2, "none")) {
-				if (!no_more(p, 3))
-					return false;
-				DONE(op, 2);
-			}
-			if (!need_pos(p, 2, "request names or none"))
-				return false;
-			for (i = 2; i < p->nwords; i++)
-				if (!use_request(p, &p->words[i]))
-					return false;
-			DONE(op, 2);
-		}
-		if (!strcmp(what, "abort")) {
-			if (!need_pos(p, 2, "the quoted name of an invariant") || !v_str(p, &p->words[2]) ||
-			    !no_more(p, 3))
-				return false;
-			if (p->words[2].val_len == 0 || strlen(p->words[2].val) != p->words[2].val_len)
-				return fail(p, p->words[2].col, "a non-empty invariant name");
-			if (p->either)
-				return fail(p, c->col, "expect abort outside either/or blocks");
-			DONE(IOUW_SCN_EXPECT_ABORT, 2);
-		}
-		if (!strcmp(what, "peer") || !strcmp(what, "file")) {
-			static const struct keyspec kp[] = { { "data", T_STR, false, true },
-				                             { NULL, 0, 0, 0 } };
-			static const struct keyspec kf[] = { { "data", T_STR, false, true },
-				                             { "off", T_UINT, false, false },
-				                             { NULL, 0, 0, 0 } };
-			const struct iouw_scn_name *n;
-			bool peer = what[0] == 'p';
-
-			if (!need_pos(p, 2, "an fd name") || !use_fd(p, &p->words[2], false))
-				return false;
-			n = iouw_scn_lookup(p->s, p->words[2].val);
-			if (peer && n->kind != IOUW_SCN_NAME_SOCKET)
-				return fail(p, p->words[2].col, "the name of a socketpair");
-			if (!peer && n->kind != IOUW_SCN_NAME_FILE)
-				return fail(p, p->words[2].col, "the name of a file");
-			if (!check_keys(p, 3, peer ? kp : kf, c->col))
-				return false;
-			DONE(peer ? IOUW_SCN_EXPECT_PEER : IOUW_SCN_EXPECT_FILE, 2);
-		}
-		if (!strcmp(what, "consistent")) {
-			if (!no_more(p, 2))
-				return false;
-			DONE(IOUW_SCN_EXPECT_CONSISTENT, 2);
-		}
-		return fail(p, p->words[1].col,
-		            "what to expect (sqe, stage, completion, deliver, admit, result, table, "
-		            "slot, ready, cancels, stuck, peer, file, abort, consistent)");
-	}
-#undef DONE
-	return fail(p, c->col, "a command (modes, negative, config, socketpair, pipe, file, send, "
-	                       "recv, read_at, write_at, sync, submit, turn, reap, advance, fill, "
-	                       "wait, wait_fail, run, close, clock, pause, cancel, drop, corrupt, "
-	                       "set_generation, "
-	                       "peer, cqe, either, or, end, expect)");
+	return true;
 }
 
 static bool handle_block_word(struct parser *p, const char *line, size_t len)
 {
-	const struct word *c = &p->words[0];
+	const struct iouw_scn_arg *c = &p->words[0];
 	const char *cmd = c->val;
 	struct iouw_scn_block *nb;
 	struct iouw_scn_step *st;
@@ -1423,9 +1400,9 @@ static bool handle_block_word(struct parser *p, const char *line, size_t len)
 	if (!strcmp(cmd, "either")) {
 		if (!no_more(p, 1))
 			return false;
-		if (p->nopen == IOUW_SCN_MAX_NESTING)
-			return fail(p, c->col, "at most %d nested either blocks",
-			            IOUW_SCN_MAX_NESTING);
+		if (p->nopen + p->nrep >= IOUW_SCN_MAX_NESTING)
+			return fail(p, c->col, "at most %d nested either%s blocks",
+			            IOUW_SCN_MAX_NESTING, p->nrep ? "/repeat" : "");
 		if (p->either && !p->branch_has_guard)
 			return fail(p, c->col, "a cqe line first in each branch");
 		st = append_step(p, current_block(p), IOUW_SCN_EITHER, line, len, c->col);
@@ -1443,6 +1420,9 @@ static bool handle_block_word(struct parser *p, const char *line, size_t len)
 	if (!strcmp(cmd, "or")) {
 		if (!no_more(p, 1))
 			return false;
+		if (repeat_innermost(p))
+			return fail(p, c->col, "'end' to close the repeat block opened at line %d "
+			                       "before 'or'", p->rep[p->nrep - 1].line);
 		if (!p->either)
 			return fail(p, c->col, "'or' only inside an either block");
 		if (!p->branch_has_guard)
@@ -1464,6 +1444,8 @@ static bool handle_block_word(struct parser *p, const char *line, size_t len)
 	/* end */
 	if (!no_more(p, 1))
 		return false;
+	if (repeat_innermost(p))
+		return close_repeat(p);
 	if (!p->either)
 		return fail(p, c->col, "'end' only after an either block");
 	if (!p->branch_has_guard)
@@ -1476,7 +1458,7 @@ static bool handle_block_word(struct parser *p, const char *line, size_t len)
 
 static bool parse_line(struct parser *p, const char *line, size_t len)
 {
-	enum iouw_scn_op op;
+	enum iouw_scn_op op = IOUW_SCN_MODES;
 	size_t first;
 	struct iouw_scn_step *st;
 	const char *cmd;
@@ -1490,6 +1472,10 @@ static bool parse_line(struct parser *p, const char *line, size_t len)
 	    (!strcmp(cmd, "either") || !strcmp(cmd, "or") || !strcmp(cmd, "end")))
 		return handle_block_word(p, line, len);
 	if (!validate(p, &op, &first))
+		return false;
+	if (op == IOUW_SCN_REPEAT)
+		return true; /* opened by chk_repeat; expanded at its end */
+	if (p->nrep && !refuse_in_repeat(p, op))
 		return false;
 	if (p->either) {
 		if (op == IOUW_SCN_CQE) {
@@ -1512,12 +1498,15 @@ static void free_block(struct iouw_scn_block *b)
 	for (size_t i = 0; i < b->n; i++) {
 		struct iouw_scn_step *st = &b->steps[i];
 
-		for (size_t j = 0; j < st->nargs; j++) {
+		for (size_t j = 0; j < st->nargs && !st->repeat_copy; j++) {
 			free(st->args[j].key);
 			free(st->args[j].val);
 		}
-		free(st->args);
-		free(st->text);
+		if (!st->repeat_copy) {
+			/* a repeat's copies share these with the original */
+			free(st->args);
+			free(st->text);
+		}
 		for (size_t j = 0; j < st->nbranches; j++)
 			free_block(&st->branches[j]);
 		free(st->branches);
@@ -1582,10 +1571,15 @@ int iouw_scenario_parse(const char *name, const char *text, size_t len, struct i
 		if (!nl)
 			break;
 	}
-	if (!p.failed && p.either) {
+	if (!p.failed && repeat_innermost(&p)) {
+		p.line = p.rep[p.nrep - 1].line;
+		fail(&p, p.rep[p.nrep - 1].col, "'end' to close this repeat block");
+	} else if (!p.failed && p.either) {
 		p.line = p.either->line;
 		fail(&p, p.either->col, "'end' to close this either block");
 	}
+	if (!p.failed)
+		check_slots(&p, &p.s->body, table_size(p.ring ? p.ring : 8));
 	if (p.failed) {
 		r = p.oom ? -ENOMEM : -EINVAL;
 		iouw_scenario_free(p.s);
@@ -1607,10 +1601,47 @@ const struct iouw_scn_arg *iouw_scn_pos(const struct iouw_scn_step *st, size_t i
 	return NULL;
 }
 
+const struct iouw_scn_arg *iouw_scn_at(const struct iouw_scn_step *st, size_t k)
+{
+	for (size_t j = 0; j < st->nargs; j++)
+		if (st->args[j].param == &st->cmd->params[k])
+			return &st->args[j];
+	return NULL;
+}
+
 const struct iouw_scn_arg *iouw_scn_key(const struct iouw_scn_step *st, const char *key)
 {
 	for (size_t j = 0; j < st->nargs; j++)
 		if (st->args[j].key && !strcmp(st->args[j].key, key))
 			return &st->args[j];
 	return NULL;
+}
+
+/* The param of @st's row keyed @key. */
+static const struct iouw_scn_param *row_key(const struct iouw_scn_step *st, const char *key)
+{
+	for (size_t k = 0; k < st->cmd->nparams; k++)
+		if (st->cmd->params[k].key && !strcmp(st->cmd->params[k].key, key))
+			return &st->cmd->params[k];
+	IOUW_INVARIANT(false, "scenario key not in the command table");
+	return NULL;
+}
+
+int64_t iouw_scn_int(const struct iouw_scn_step *st, const char *key)
+{
+	const struct iouw_scn_param *pa = row_key(st, key);
+	const struct iouw_scn_arg *a = iouw_scn_key(st, key);
+
+	if (!a)
+		return pa->dflt;
+	return pa->type == IOUW_SCN_T_INT || pa->type == IOUW_SCN_T_ERR ? a->i : (int64_t)a->u;
+}
+
+bool iouw_scn_flag(const struct iouw_scn_step *st, const char *key)
+{
+	const struct iouw_scn_param *pa = row_key(st, key);
+	const struct iouw_scn_arg *a = iouw_scn_key(st, key);
+
+	IOUW_INVARIANT(pa->type == IOUW_SCN_T_BOOL, "scenario flag that is not a boolean");
+	return a ? a->b : pa->dflt != 0;
 }

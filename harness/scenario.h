@@ -3,7 +3,9 @@
  * examples in harness/README.md.
  *
  * Owns: struct iouw_scenario (every step, the names it defines, the modes it
- * applies to) and the parser that builds it.
+ * applies to), the parser that builds it (the lexer, the generic matching of
+ * words against a command's typed params, and each command's CHECK rule)
+ * and the typed-value accessors the runner reads steps with.
  *
  * Invariants:
  *   - The parser has no global state and never aborts on bad input: any byte
@@ -11,11 +13,22 @@
  *     "FILE:LINE:COL: error: expected ..." (1-based line and byte column).
  *   - A scenario that parsed is semantically closed: every name a step uses
  *     was defined by an earlier step of the right kind (fd or request), every
- *     key is known to its command and every value has the right shape, so the
- *     runner never meets a malformed step.
+ *     word was matched against its command's row of the command table
+ *     (harness/commands.h: known key, value of the right type within its
+ *     range) and carries its typed value, so the runner never meets a
+ *     malformed step and never parses text. The slots set_generation and
+ *     expect slot name are below the waiter table's size (config ring=,
+ *     rounded up to a power of two).
  *   - either/or/end blocks nest (at most IOUW_SCN_MAX_NESTING deep); each
  *     branch starts with at least one `cqe` line (its guard), and a nested
  *     block comes after its enclosing branch's guard.
+ *   - `repeat N` ... `end` blocks (nesting with each other and with either
+ *     blocks, IOUW_SCN_MAX_NESTING deep in all) are expanded by the parser:
+ *     the runner only ever sees plain steps (each copy tagged with its
+ *     iteration). A repeat body creates no fd or request and holds no
+ *     modes/config/negative/expect abort line; the expansion is bounded
+ *     (IOUW_SCN_MAX_STEPS, IOUW_SCN_MAX_EXPANDED_BYTES) or the `repeat`
+ *     line is the error.
  *   - Steps keep their source text, so a failure can quote the line and the
  *     recorder can copy it.
  */
@@ -25,6 +38,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "commands.h"
 
 /* Modes a scenario applies to (bit set). */
 #define IOUW_SCN_MODE_KERNEL 1u
@@ -38,71 +53,41 @@
 #define IOUW_SCN_MAX_STEPS 100000
 #define IOUW_SCN_MAX_STRING 65536
 #define IOUW_SCN_MAX_NAME 32
+/* `repeat N`: N at most this; the whole expansion stays within
+ * IOUW_SCN_MAX_STEPS steps and IOUW_SCN_MAX_EXPANDED_BYTES bytes of step
+ * text and arguments. */
+#define IOUW_SCN_MAX_REPEAT 100000
+#define IOUW_SCN_MAX_EXPANDED_BYTES (4u << 20)
 
-enum iouw_scn_op {
-	IOUW_SCN_MODES = 0,
-	IOUW_SCN_NEGATIVE,
-	IOUW_SCN_CONFIG,
-	IOUW_SCN_SOCKETPAIR,
-	IOUW_SCN_PIPE,
-	IOUW_SCN_FILE,
-	IOUW_SCN_SEND,
-	IOUW_SCN_RECV,
-	IOUW_SCN_READ_AT,
-	IOUW_SCN_WRITE_AT,
-	IOUW_SCN_SYNC,
-	IOUW_SCN_SUBMIT_REQ, /* submit NAME...: hand requests to the loop */
-	IOUW_SCN_PHASE_SUBMIT, /* bare submit / wait: the submit_and_wait phase */
-	IOUW_SCN_TURN,
-	IOUW_SCN_REAP,
-	IOUW_SCN_ADVANCE,
-	IOUW_SCN_FILL,
-	IOUW_SCN_RUN,
-	IOUW_SCN_CLOSE,
-	IOUW_SCN_CLOCK,
-	IOUW_SCN_PAUSE, /* real-time sleep (kernel races) */
-	IOUW_SCN_CANCEL,
-	IOUW_SCN_DROP,
-	IOUW_SCN_CORRUPT, /* test-only request shape (shape panics) */
-	IOUW_SCN_SET_GENERATION,
-	IOUW_SCN_PEER_WRITE,
-	IOUW_SCN_PEER_CLOSE,
-	IOUW_SCN_PEER_FILL,
-	IOUW_SCN_PEER_DRAIN,
-	IOUW_SCN_CQE,
-	IOUW_SCN_EITHER, /* .branches */
-	IOUW_SCN_EXPECT_SQE,
-	IOUW_SCN_EXPECT_STAGE,
-	IOUW_SCN_EXPECT_COMPLETION,
-	IOUW_SCN_EXPECT_DELIVER,
-	IOUW_SCN_EXPECT_ADMIT,
-	IOUW_SCN_EXPECT_RESULT,
-	IOUW_SCN_EXPECT_TABLE,
-	IOUW_SCN_EXPECT_SLOT,
-	IOUW_SCN_EXPECT_READY,
-	IOUW_SCN_EXPECT_CANCELS,
-	IOUW_SCN_EXPECT_STUCK,
-	IOUW_SCN_EXPECT_ABORT,
-	IOUW_SCN_EXPECT_CONSISTENT,
-	IOUW_SCN_EXPECT_PEER, /* bytes the peer end received */
-	IOUW_SCN_EXPECT_FILE, /* file contents */
-	IOUW_SCN_WAIT_FAIL, /* the next submit_and_wait calls fail with res */
-};
+
+/* How many alternatives a result (res=0|-EALREADY) may name. */
+#define IOUW_SCN_MAX_ALTS 8
 
 /* One word of a line after the command words: positional (key NULL) or
- * key=value. val is NUL-terminated and may contain NUL bytes (val_len). */
+ * key=value. val is NUL-terminated and may contain NUL bytes (val_len).
+ * The parser matched it against its command's row (harness/commands.h)
+ * and stored its typed value: which fields hold it is the param's type. */
 struct iouw_scn_arg {
 	char *key;
 	char *val;
 	size_t val_len;
 	bool quoted;
 	int col;
+	const struct iouw_scn_param *param;
+	int64_t i;  /* INT, RELDUR, DEADLINE (signed ns), ERR (errno), RES (first) */
+	uint64_t u; /* U64, DUR, SHUTDOWN (ns), ENUM (choice index) */
+	bool b;     /* BOOL; WORD (present) */
+	bool none;  /* DEADLINE, SHUTDOWN, REQ: the word none */
+	const struct iouw_scn_name *name; /* REQ, FD kinds, NEW */
+	int32_t alts[IOUW_SCN_MAX_ALTS];  /* RES */
+	size_t nalts;
 };
 
 struct iouw_scn_block;
 
 struct iouw_scn_step {
 	enum iouw_scn_op op;
+	const struct iouw_scn_cmd *cmd; /* its row of the command table */
 	int line;
 	int col;
 	char *text; /* the source line, without its newline */
@@ -111,6 +96,16 @@ struct iouw_scn_step {
 	/* IOUW_SCN_EITHER: the branches (>= 2). */
 	struct iouw_scn_block *branches;
 	size_t nbranches;
+	/* Inside `repeat N ... end` (expanded by the parser): the 1-based
+	 * iteration of the innermost repeat holding this step, its count and
+	 * the line of its `repeat`; 0 outside any repeat. */
+	uint32_t repeat_iter, repeat_count;
+	int repeat_line;
+	/* A copy made by a repeat's expansion (not in line order: it repeats
+	 * earlier lines); the first iteration's steps are the originals. A
+	 * copy shares text and args with its original (read-only; freed with
+	 * the original), never its branches. */
+	bool repeat_copy;
 };
 
 struct iouw_scn_block {
@@ -155,15 +150,23 @@ void iouw_scenario_free(struct iouw_scenario *s);
 
 /* --- helpers for the runner (arguments were validated by the parser) ---- */
 
+/* The typed value of key @key of @st, or its row's default when the key is
+ * absent. IOUW_INVARIANT "scenario key not in the command table" when @key
+ * is not one of the row's keys. */
+int64_t iouw_scn_int(const struct iouw_scn_step *st, const char *key);
+bool iouw_scn_flag(const struct iouw_scn_step *st, const char *key);
+
 /* The @i-th positional argument of @st, or NULL. */
 const struct iouw_scn_arg *iouw_scn_pos(const struct iouw_scn_step *st, size_t i);
+/* The (first) argument matched to param @k of @st's row, or NULL. */
+const struct iouw_scn_arg *iouw_scn_at(const struct iouw_scn_step *st, size_t k);
 /* The first argument keyed @key, or NULL. */
 const struct iouw_scn_arg *iouw_scn_key(const struct iouw_scn_step *st, const char *key);
 /* Look a name up: its entry, or NULL. */
 const struct iouw_scn_name *iouw_scn_lookup(const struct iouw_scenario *s, const char *name);
 
-/* Value parsers shared by the parser and the runner. Each returns true and
- * writes *ret on success. */
+/* Value parsers (the parser's; exported for tests and tools). Each returns
+ * true and writes *ret on success. */
 bool iouw_scn_parse_int(const char *v, int64_t *ret);
 /* An unsigned 64-bit number, decimal or 0x-hex, no sign (a raw user_data). */
 bool iouw_scn_parse_u64(const char *v, uint64_t *ret);          /* 12, 0x1f, -3, -EAGAIN */

@@ -779,6 +779,56 @@ START_TEST(test_skernel_faults_after_submit_and_wait_limit)
 }
 END_TEST
 
+/* The last-wait record names the rule that ended each call, the bound the
+ * loop passed and how far the attached clock moved. */
+START_TEST(test_skernel_last_wait_record)
+{
+	struct iouw_backend *b = new_mem(4, 8);
+	struct iouw_virtual_clock vc = { .now_ns = 100 };
+	struct iouw_skernel_wait w;
+
+	iouw_skernel_last_wait(b, &w);
+	ck_assert_int_eq(w.end, IOUW_SKERNEL_WAIT_NONE);
+	iouw_skernel_set_clock(b, &vc);
+	ck_assert_int_eq(push_nop(b, 1), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, -1), 1);
+	iouw_skernel_last_wait(b, &w);
+	ck_assert_int_eq(w.end, IOUW_SKERNEL_WAIT_NOBLOCK);
+	ck_assert_uint_eq(w.wait_nr, 0);
+	ck_assert_int_eq(w.res, 1);
+	ck_assert_int_eq(iouw_skernel_post(b, 7, 0, 0), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 1, 300), 0);
+	iouw_skernel_last_wait(b, &w);
+	ck_assert_int_eq(w.end, IOUW_SKERNEL_WAIT_READY);
+	ck_assert_int_eq(w.timeout_ns, 300);
+	ck_assert_int_eq(iouw_skernel_queue_answer(b, 8, 0), 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 2, 300), 0);
+	iouw_skernel_last_wait(b, &w);
+	ck_assert_int_eq(w.end, IOUW_SKERNEL_WAIT_ANSWERED);
+	ck_assert_uint_eq(w.moved_ns, 0);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 3, 300), -ETIME);
+	iouw_skernel_last_wait(b, &w);
+	ck_assert_int_eq(w.end, IOUW_SKERNEL_WAIT_TIMEOUT);
+	ck_assert_uint_eq(w.wait_nr, 3);
+	ck_assert_uint_eq(w.moved_ns, 300);
+	ck_assert_uint_eq(vc.now_ns, 400);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 3, -1), -EDEADLK);
+	iouw_skernel_last_wait(b, &w);
+	ck_assert_int_eq(w.end, IOUW_SKERNEL_WAIT_DEADLOCK);
+	ck_assert_uint_eq(w.moved_ns, 0);
+	iouw_skernel_fail_next_wait(b, -EINTR, 1);
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 3, 300), -EINTR);
+	iouw_skernel_last_wait(b, &w);
+	ck_assert_int_eq(w.end, IOUW_SKERNEL_WAIT_FAULT);
+	ck_assert_int_eq(w.res, -EINTR);
+	iouw_skernel_set_wait_limit(b, iouw_skernel_wait_calls(b));
+	ck_assert_int_eq(iouw_backend_submit_and_wait(b, 0, -1), -ELOOP);
+	iouw_skernel_last_wait(b, &w);
+	ck_assert_int_eq(w.end, IOUW_SKERNEL_WAIT_ERROR);
+	iouw_backend_free(b);
+}
+END_TEST
+
 static Suite *backend_suite(void)
 {
 	Suite *s = suite_create("backend");
@@ -798,6 +848,7 @@ static Suite *backend_suite(void)
 	tcase_add_test(mem, test_mem_cq_overflow_preserved_in_order);
 	tcase_add_test(mem, test_mem_overflow_limit_enospc);
 	tcase_add_test(mem, test_mem_wait_without_cqes);
+	tcase_add_test(mem, test_skernel_last_wait_record);
 	tcase_add_test(mem, test_mem_wait_hook);
 	tcase_add_test(mem, test_mem_fail_next_wait);
 	tcase_add_test(mem, test_uring_ring_of_mem_backend_is_null);

@@ -7,12 +7,14 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "expect.h"
 #include "runner.h"
 #include "uring_backend.h"
 #include "scenario.h"
@@ -70,12 +72,12 @@ static void expect_error(const char *text, const char *want)
 START_TEST(test_parse_errors)
 {
 	expect_error("socketpair s\nrecv r1 fd=s len=x\n",
-	             "t.scn:2:14: error: expected an integer in [0, 9223372036854775807]");
+	             "t.scn:2:14: error: expected an integer in [0, 16777216]");
 	expect_error("bogus\n", "t.scn:1:1: error: expected a command (modes, negative, config, "
 	                        "socketpair, pipe, file, send, recv, read_at, write_at, sync, "
-	                        "submit, turn, reap, advance, fill, wait, wait_fail, run, close, clock, "
-	                        "pause, cancel, drop, corrupt, set_generation, peer, cqe, either, or, "
-	                        "end, expect)");
+	                        "submit, wait, turn, reap, advance, fill, run, close, clock, pause, "
+	                        "cancel, drop, corrupt, set_generation, peer, cqe, either, or, end, "
+	                        "repeat, expect, wait_fail)");
 	expect_error("file f\nsync r1 fd=f\nsubmit r2\n",
 	             "t.scn:3:8: error: expected the name of a request defined above");
 	expect_error("send r1 fd=s data=\"x\"\n",
@@ -99,6 +101,137 @@ START_TEST(test_parse_errors)
 		for (int i = 0; i < 9; i++)
 			strcat(deep, "either\ncqe ud=1 res=0\n");
 		expect_error(deep, "t.scn:17:1: error: expected at most 8 nested either blocks");
+	}
+}
+END_TEST
+
+/* Values out of their range, unknown and missing keys: errors at check
+ * time naming the line, the column and what was expected (issue 10's
+ * "clearer errors"). */
+START_TEST(test_parse_range_errors)
+{
+	/* A generation is 31 bits: 2^31 used to be masked to 0 silently. */
+	expect_error("set_generation slot=0 gen=2147483648\n",
+	             "t.scn:1:23: error: expected a generation in [0, 2147483647] (31 bits)");
+	/* The slot against the table size: 8 without config, the ring size
+	 * rounded up to a power of two with one, wherever the config is. */
+	expect_error("set_generation slot=8 gen=1\n",
+	             "t.scn:1:16: error: expected a slot in [0, 7] (the waiter table has 8 slots: "
+	             "the ring size rounded up to a power of two)");
+	expect_error("config ring=5\nset_generation slot=8 gen=1\n",
+	             "t.scn:2:16: error: expected a slot in [0, 7] (the waiter table has 8 slots: "
+	             "the ring size rounded up to a power of two)");
+	expect_error("set_generation slot=4294967295 gen=1\n",
+	             "t.scn:1:16: error: expected a slot in [0, 7] (the waiter table has 8 slots: "
+	             "the ring size rounded up to a power of two)");
+	expect_error("expect slot 8 occupied=0\n",
+	             "t.scn:1:13: error: expected a slot in [0, 7] (the waiter table has 8 slots: "
+	             "the ring size rounded up to a power of two)");
+	expect_error("set_generation slot=7 gen=1\nconfig ring=4\n",
+	             "t.scn:1:16: error: expected a slot in [0, 3] (the waiter table has 4 slots: "
+	             "the ring size rounded up to a power of two)");
+	expect_error("socketpair s\nrecv r1 fd=s len=4 lenght=4\n",
+	             "t.scn:2:20: error: expected one of the keys: fd, len, offset, capacity, exact, "
+	             "prefix, deadline, async");
+	expect_error("socketpair s\nrecv r1 fd=s\n", "t.scn:2:1: error: expected key len= on this line");
+	expect_error("socketpair s\nrecv r1 fd=s len=16777217\n",
+	             "t.scn:2:14: error: expected an integer in [0, 16777216]");
+	expect_error("clock -5ms\n",
+	             "t.scn:1:7: error: expected a relative time like +5ms (the clock only moves "
+	             "forward)");
+	expect_error("cqe ud=1 res=0 at_wait=1\n",
+	             "t.scn:1:16: error: expected at_wait= only with a request name (not with ud=)");
+	expect_error("cqe ud=1 res=0|1|2|3|4|5|6|7|8\n",
+	             "t.scn:1:10: error: expected at most 8 alternatives");
+	expect_error("cancel x cancel_flags=0x100000000\n",
+	             "t.scn:1:8: error: expected the name of a request defined above");
+	expect_error("file f\nsync r fd=f\ncancel r cancel_flags=0x100000000\n",
+	             "t.scn:3:10: error: expected an integer in [0, 4294967295]");
+	expect_error("turn 2 x\n",
+	             "t.scn:1:8: error: expected a turn count, 'block' or error=-ERRNO");
+	expect_error("expect bogus\n",
+	             "t.scn:1:8: error: expected what to expect (sqe, stage, completion, deliver, "
+	             "admit, result, table, slot, ready, cancels, stuck, abort, consistent, peer, "
+	             "file, fd, outstanding, wait, clock)");
+}
+END_TEST
+
+/* Arguments are parsed once into typed values; absent keys read as the
+ * command table's defaults. */
+START_TEST(test_parse_typed_values)
+{
+	static const char text[] = "socketpair s\n"
+	                           "recv r1 fd=s len=8 deadline=-2ms exact=yes\n"
+	                           "cqe ud=0x8000000000000063 res=0|-EALREADY\n"
+	                           "turn 3 block\n";
+	struct iouw_scenario *s = NULL;
+	const struct iouw_scn_step *st;
+	char err[256];
+
+	ck_assert_msg(parse(text, &s, err, sizeof(err)) == 0, "%s", err);
+	st = &s->body.steps[1];
+	ck_assert_ptr_eq(st->cmd, iouw_scn_cmd(IOUW_SCN_RECV));
+	ck_assert_int_eq(iouw_scn_int(st, "len"), 8);
+	ck_assert_int_eq(iouw_scn_int(st, "capacity"), -1); /* default: len */
+	ck_assert_int_eq(iouw_scn_int(st, "offset"), 0);
+	ck_assert(iouw_scn_flag(st, "exact"));
+	ck_assert(!iouw_scn_flag(st, "async"));
+	ck_assert_int_eq(iouw_scn_key(st, "deadline")->i, -2000000);
+	ck_assert_str_eq(iouw_scn_key(st, "fd")->name->name, "s");
+	st = &s->body.steps[2];
+	ck_assert_uint_eq(iouw_scn_key(st, "ud")->u, UINT64_C(0x8000000000000063));
+	ck_assert_uint_eq(iouw_scn_key(st, "res")->nalts, 2);
+	ck_assert_int_eq(iouw_scn_key(st, "res")->alts[1], -EALREADY);
+	st = &s->body.steps[3];
+	ck_assert_int_eq(iouw_scn_at(st, 0)->i, 3);
+	ck_assert_ptr_nonnull(iouw_scn_at(st, 1)); /* block */
+	iouw_scenario_free(s);
+}
+END_TEST
+
+static void read_unknown_key(void *arg)
+{
+	(void)iouw_scn_int(arg, "lenght");
+}
+
+static void read_flag_of_int(void *arg)
+{
+	(void)iouw_scn_flag(arg, "len");
+}
+
+/* The runner may only ask for keys its row declares, with their type. */
+START_TEST(test_typed_access_checked)
+{
+	struct iouw_scenario *s = NULL;
+	char err[256];
+
+	ck_assert_msg(parse("socketpair s\nrecv r1 fd=s len=8\n", &s, err, sizeof(err)) == 0, "%s",
+	              err);
+	ck_assert(iouw_test_aborts_with("scenario key not in the command table", read_unknown_key,
+	                                &s->body.steps[1]));
+	ck_assert(iouw_test_aborts_with("scenario flag that is not a boolean", read_flag_of_int,
+	                                &s->body.steps[1]));
+	iouw_scenario_free(s);
+}
+END_TEST
+
+/* The command table: one row per op, found by its own name. */
+START_TEST(test_command_table)
+{
+	for (unsigned op = 0; op < IOUW_SCN_NOPS; op++) {
+		const struct iouw_scn_cmd *c = iouw_scn_cmd((enum iouw_scn_op)op);
+		char w1[32];
+		const char *sp = strchr(c->name, ' ');
+		size_t words, n = sp ? (size_t)(sp - c->name) : strlen(c->name);
+		size_t npos = op == IOUW_SCN_SUBMIT_REQ ? 1 : 0;
+
+		ck_assert_uint_eq(c->op, op);
+		ck_assert(c->usage[0] && c->doc[0]);
+		memcpy(w1, c->name, n);
+		w1[n] = '\0';
+		ck_assert_ptr_eq(iouw_scn_cmd_find(w1, sp ? sp + 1 : NULL, npos + (sp ? 1 : 0), &words),
+		                 c);
+		ck_assert_uint_eq(words, sp ? 2 : 1);
 	}
 }
 END_TEST
@@ -141,6 +274,133 @@ START_TEST(test_parse_nested_either)
 	ck_assert_uint_eq(outer->branches[1].n, 1);
 	ck_assert_uint_eq(iouw_scenario_branch_variants(s), 3);
 	iouw_scenario_free(s);
+}
+END_TEST
+
+/* repeat N ... end: expanded by the parser, copies tagged with their
+ * iteration, nesting with either blocks, its errors. */
+START_TEST(test_parse_repeat)
+{
+	static const char text[] =
+		"socketpair s\n"            /* 1 */
+		"recv r1 fd=s len=4\n"      /* 2 */
+		"repeat 3\n"                /* 3 */
+		"  turn\n"                  /* 4 */
+		"  repeat 2\n"              /* 5 */
+		"    reap\n"                /* 6 */
+		"  end\n"                   /* 7 */
+		"  either\n"                /* 8 */
+		"    cqe r1 op res=1\n"     /* 9 */
+		"    repeat 2\n"            /* 10 */
+		"      advance\n"           /* 11 */
+		"    end\n"                 /* 12 */
+		"  or\n"                    /* 13 */
+		"    cqe r1 op res=2\n"     /* 14 */
+		"  end\n"                   /* 15 */
+		"end\n"                     /* 16 */
+		"fill\n";                   /* 17 */
+	struct iouw_scenario *s = NULL;
+	char err[512];
+	const struct iouw_scn_step *st;
+
+	ck_assert_msg(parse(text, &s, err, sizeof(err)) == 0, "%s", err);
+	/* 2 creations + 3 x (turn, reap, reap, either) + fill */
+	ck_assert_uint_eq(s->body.n, 2 + 3 * 4 + 1);
+	for (unsigned k = 0; k < 3; k++) {
+		st = &s->body.steps[2 + 4 * k];
+		ck_assert_int_eq(st->op, IOUW_SCN_TURN);
+		ck_assert_uint_eq(st->repeat_iter, k + 1);
+		ck_assert_uint_eq(st->repeat_count, 3);
+		ck_assert_int_eq(st->repeat_line, 3);
+		/* the inner repeat's copies keep the inner tags */
+		ck_assert_int_eq(st[1].op, IOUW_SCN_REAP);
+		ck_assert_uint_eq(st[1].repeat_iter, 1);
+		ck_assert_uint_eq(st[2].repeat_iter, 2);
+		ck_assert_int_eq(st[2].repeat_line, 5);
+		ck_assert_int_eq(st[3].op, IOUW_SCN_EITHER);
+		ck_assert_uint_eq(st[3].repeat_iter, k + 1);
+		ck_assert_uint_eq(st[3].nbranches, 2);
+		ck_assert_uint_eq(st[3].branches[0].n, 3); /* cqe, advance x2 */
+		ck_assert_int_eq(st[3].branches[0].steps[2].line, 11);
+		ck_assert_uint_eq(st[3].branches[0].steps[2].repeat_iter, 2);
+		ck_assert_str_eq(iouw_scn_key(&st[3].branches[1].steps[0], "res")->val, "2");
+	}
+	ck_assert_int_eq(s->body.steps[14].op, IOUW_SCN_FILL);
+	ck_assert_uint_eq(s->body.steps[14].repeat_iter, 0);
+	iouw_scenario_free(s);
+
+	expect_error("repeat 0\nturn\nend\n",
+	             "t.scn:1:8: error: expected a repeat count in [1, 100000]");
+	expect_error("repeat 2\nend\n",
+	             "t.scn:2:1: error: expected at least one step between 'repeat' and 'end'");
+	expect_error("socketpair s\nrecv r1 fd=s len=1\neither\ncqe r1 op res=1\nrepeat 2\nturn\nor\n",
+	             "t.scn:7:1: error: expected 'end' to close the repeat block opened at line 5 "
+	             "before 'or'");
+	expect_error("repeat 2\nmodes inject\nend\n",
+	             "t.scn:2:1: error: expected no fd, request, modes, negative, config or expect "
+	             "abort line inside a repeat block (opened at line 1)");
+	expect_error("repeat 2\nrepeat 2\nrepeat 2\nrepeat 2\nrepeat 2\nrepeat 2\nrepeat 2\n"
+	             "repeat 2\nrepeat 2\n",
+	             "t.scn:9:1: error: expected at most 8 nested either/repeat blocks");
+	/* 100 x 1000 = 100000 steps plus one: the whole expansion is bounded */
+	expect_error("turn\nrepeat 100\nrepeat 1000\nturn\nend\nend\n",
+	             "t.scn:2:1: error: expected a repeat whose expansion stays within 100000 "
+	             "steps and 4 MiB (100 x 1000 steps, 5000 bytes; 1 other steps)");
+}
+END_TEST
+
+/* The fd ledger of harness/expect.h: closed once passes; a second close of
+ * the number (the placeholder gone) and a dup never closed fail. */
+START_TEST(test_fd_ledger)
+{
+	struct iouw_fd_ledger l;
+	int sv[2], d0, d1;
+	char msg[400];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(iouw_fdl_init(&l), 0);
+	d0 = dup(sv[0]);
+	d1 = dup(sv[0]);
+	ck_assert_int_ge(d1, 0);
+	ck_assert_int_eq(iouw_fdl_track(&l, 0, d0), 0);
+	ck_assert_int_eq(iouw_fdl_track(&l, 1, d1), 0);
+	ck_assert(iouw_fdl_check(&l, 0, false, msg, sizeof(msg)));
+	ck_assert(!iouw_fdl_check(&l, 0, true, msg, sizeof(msg)));
+	ck_assert_msg(strstr(msg, "has not ended"), "%s", msg);
+	/* request 0 ends and closes its dup once */
+	iouw_fdl_ended(&l, 0, 7, false);
+	close(d0);
+	ck_assert_int_eq(iouw_fdl_settle(&l), 0);
+	ck_assert(iouw_fdl_check(&l, 0, true, msg, sizeof(msg)));
+	ck_assert(iouw_fdl_owns(&l, d0));
+	/* ... and then closes the number again */
+	close(d0);
+	ck_assert(!iouw_fdl_check(&l, 0, true, msg, sizeof(msg)));
+	ck_assert_msg(strstr(msg, "AGAIN"), "%s", msg);
+	/* request 1 ends without closing its dup */
+	iouw_fdl_ended(&l, 1, 9, false);
+	ck_assert_int_eq(iouw_fdl_settle(&l), 0);
+	ck_assert(!iouw_fdl_check(&l, 1, true, msg, sizeof(msg)));
+	ck_assert_msg(strstr(msg, "still open after the request ended at line 9"), "%s", msg);
+	ck_assert_int_eq(iouw_fdl_find(&l, d1), 1);
+	ck_assert(!iouw_fdl_preexisting(&l, d1));
+	ck_assert(iouw_fdl_preexisting(&l, sv[0]));
+	close(d1);
+	iouw_fdl_free(&l);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+START_TEST(test_expect_bytes)
+{
+	char msg[512];
+
+	ck_assert(iouw_expect_bytes("abc", 3, "abc", 3, msg, sizeof(msg)));
+	ck_assert(!iouw_expect_bytes("abcdef", 6, "abcXef", 6, msg, sizeof(msg)));
+	ck_assert_msg(strstr(msg, "first difference at offset 3: 0x58, expected 0x64"), "%s", msg);
+	ck_assert(!iouw_expect_bytes("abc", 3, "ab", 2, msg, sizeof(msg)));
+	ck_assert_msg(strstr(msg, "2 bytes, expected 3: equal up to offset 2"), "%s", msg);
 }
 END_TEST
 
@@ -254,6 +514,41 @@ static void run_text(const char *text, enum iouw_run_mode mode, struct iouw_run_
 		ck_assert_int_eq(fclose(o.report), 0);
 	iouw_scenario_free(s);
 }
+
+/* Run-time refusals the harness explains: submit into a full inbound queue
+ * (bounded by the ring size), set_generation on an occupied slot. */
+START_TEST(test_run_errors_explained)
+{
+	static const char full[] = "config ring=2\nsocketpair s\nrecv a fd=s len=4\n"
+	                           "recv b fd=s len=4\nrecv c fd=s len=4\nsubmit a b c\n";
+	static const char busy[] = "socketpair s\nrecv r1 fd=s len=4\nsubmit r1\nturn\n"
+	                           "set_generation slot=0 gen=5\n";
+	struct iouw_run_result r;
+	char *report = NULL;
+
+	for (int m = IOUW_RUN_KERNEL; m <= IOUW_RUN_INJECT; m++) {
+		run_text(full, (enum iouw_run_mode)m, &r, &report);
+		if (r.verdict != IOUW_VERDICT_SKIP) {
+			ck_assert_int_eq(r.verdict, IOUW_VERDICT_FAIL);
+			ck_assert_int_eq(r.fail_line, 6);
+			ck_assert_msg(strstr(report, "actual:   iouw_loop_submit(c) = -EAGAIN: the inbound "
+			                             "queue is full (it holds at most the ring size, 2 "
+			                             "requests, until a turn admits them)\n"),
+			              "%s", report);
+		}
+		free(report);
+		run_text(busy, (enum iouw_run_mode)m, &r, &report);
+		if (r.verdict != IOUW_VERDICT_SKIP) {
+			ck_assert_int_eq(r.verdict, IOUW_VERDICT_FAIL);
+			ck_assert_int_eq(r.fail_line, 5);
+			ck_assert_msg(strstr(report, "actual:   slot 0 is occupied (only a free slot's next "
+			                             "generation can be set)\n"),
+			              "%s", report);
+		}
+		free(report);
+	}
+}
+END_TEST
 
 #define EIGHT_SYNCS                                                                   \
 	"file f content=\"x\"\n"                                                       \
@@ -498,7 +793,14 @@ static Suite *harness_suite(bool ring)
 	tcase_add_test(tc, test_parse_good);
 	tcase_add_test(tc, test_parse_errors);
 	tcase_add_test(tc, test_parse_nested_either);
+	tcase_add_test(tc, test_parse_range_errors);
+	tcase_add_test(tc, test_parse_typed_values);
+	tcase_add_test(tc, test_command_table);
+	tcase_add_test(tc, test_typed_access_checked);
 	tcase_add_test(tc, test_parse_arbitrary_bytes);
+	tcase_add_test(tc, test_parse_repeat);
+	tcase_add_test(tc, test_fd_ledger);
+	tcase_add_test(tc, test_expect_bytes);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
 	if (!ring)
@@ -507,6 +809,7 @@ static Suite *harness_suite(bool ring)
 	iouw_test_add_fd_fixture(tc);
 	tcase_add_test(tc, test_run_leaves_no_fd);
 	tcase_add_test(tc, test_failure_reports_line);
+	tcase_add_test(tc, test_run_errors_explained);
 	tcase_add_test(tc, test_inject_deterministic);
 	tcase_add_test(tc, test_kernel_branches_reported);
 	tcase_add_test(tc, test_kernel_branches_cut_short);

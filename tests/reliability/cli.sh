@@ -169,4 +169,23 @@ case_record_kill_parent() { # SIGKILL and SIGTERM to the record parent
   kill_parent TERM
 }
 
+# ---- run --twice (issue 10) ----------------------------------------------------
+
+case_run_twice_every_mode() { # --twice runs twice in the mode asked for, not inject only
+  run "$IOUWAIT" run --mode kernel --twice "$SCN/fd_closed_once.scn"
+  [ "$RC" = 77 ] && skip "io_uring unavailable"
+  expect_rc 0 "run --mode kernel --twice"
+  grep -qF 'fd_closed_once.scn [kernel] hash=' "$LOG/out" || fail "--mode kernel --twice: no kernel run; $(show)"
+  grep -qF '(twice' "$LOG/out" || fail "--mode kernel --twice: not run twice; $(show)"
+  grep -qF '[inject]' "$LOG/out" && fail "--mode kernel --twice ran inject mode; $(show)"
+  # --twice without --mode: every mode the scenario declares, each twice
+  # (a kernel race with either blocks: the kernel's run too)
+  run "$IOUWAIT" run --twice "$SCN/kernel_write_at_cancel.scn"
+  expect_rc 0 "run --twice (kernel race)"
+  grep -qF 'kernel_write_at_cancel.scn [kernel] hash=' "$LOG/out" || fail "--twice: the kernel race was not run in kernel mode; $(show)"
+  run "$IOUWAIT" run --twice "$SCN/fd_closed_once.scn"
+  expect_rc 0 "run --twice (both modes)"
+  [ "$(grep -c '(twice, same hash)' "$LOG/out")" = 2 ] || fail "--twice: expected two twice-run verdicts; $(show)"
+}
+
 dispatch "$@"
