@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "environment.h"
 #include "handle.h"
+#include "kernel_model.h"
 #include "loop.h"
 #include "loop_scenario.h"
 #include "mem_backend.h"
@@ -56,7 +57,6 @@ struct lr_req {
 	uint64_t wid;       /* waiter id (op user_data) from the admission event */
 	struct io_uring_sqe sqe;
 	bool cancel_seen;   /* an ASYNC_CANCEL was captured for it */
-	bool must_ecanceled; /* its cancel was answered 0 */
 	bool detached;      /* abandoned in flight: told now, fd and buffer kept until loop free */
 };
 
@@ -64,8 +64,6 @@ struct lr_cancel {
 	bool submitted;
 	uint64_t ud;
 	uint32_t req;
-	bool op_ecanceled; /* the op was answered -ECANCELED meanwhile */
-	bool op_answered;  /* the op was answered (any result) meanwhile */
 };
 
 struct lr_backend {
@@ -97,6 +95,10 @@ static struct {
 	struct lr_req req[IOUW_LR_MAX_REQUESTS];
 	struct lr_cancel cancels[MAX_CANCELS];
 	uint32_t ncancels;
+	/* The kernel's side (fuzz/kernel_model.h): what it holds, what each
+	 * SQE may still answer; every answer is drawn from it. */
+	struct iouw_km km;
+	bool wake_pushed;
 	struct iouw_waiter_info cancel_before;
 	bool cancel_snap;
 	char desc[512];
@@ -308,6 +310,7 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 	case IOUW_EV_CQE:
 		if (ev->cqe.user_data == IOUW_WAKE_USER_DATA)
 			mismatch("wake poll CQE nobody posted");
+		iouw_km_reaped(&S.km, ev->cqe.user_data);
 		id = iouw_waiter_id_from_user_data(ev->cqe.user_data, &is_cancel);
 		if (is_cancel) {
 			memset(&S.cancel_before, 0, sizeof(S.cancel_before));
@@ -437,6 +440,7 @@ static void on_push(const struct io_uring_sqe *sqe)
 		if (sqe->user_data == IOUW_WAKE_USER_DATA) {
 			EXPECT(sqe->opcode == IORING_OP_POLL_ADD, "wake user_data on a %s",
 			       iouw_rs_opcode_name(sqe->opcode));
+			S.wake_pushed = true;
 			return;
 		}
 		EXPECT(sqe->flags == 0, "SQE flags %#x", sqe->flags);
@@ -460,8 +464,6 @@ static void on_push(const struct io_uring_sqe *sqe)
 			S.cancels[S.ncancels].submitted = false;
 			S.cancels[S.ncancels].ud = sqe->user_data;
 			S.cancels[S.ncancels].req = k;
-			S.cancels[S.ncancels].op_ecanceled = false;
-			S.cancels[S.ncancels].op_answered = S.req[k].op == OP_POSTED;
 			S.ncancels++;
 			note("pushed: ASYNC_CANCEL for req%u", k);
 			return;
@@ -504,16 +506,34 @@ static void on_submit(void)
 
 	(void)S.io->submitted(S.io->ctx, &sqes);
 	S.io->clear_submitted(S.io->ctx);
+	if (S.wake_pushed)
+		(void)iouw_km_submit_wake(&S.km, IOUW_WAKE_USER_DATA); /* re-armed: still one poll */
+	S.wake_pushed = false;
 	for (uint32_t i = 0; i < S.nreq; i++)
-		if (S.req[i].op == OP_PUSHED)
+		if (S.req[i].op == OP_PUSHED) {
 			S.req[i].op = OP_OUT;
+			EXPECT(iouw_km_submit_op(&S.km, S.req[i].op_ud, S.req[i].sqe.opcode,
+			                         iouw_rs_sqe_bytes(&S.req[i].sqe)) == 0,
+			       "req%u's op SQE submitted while the kernel holds its user_data", i);
+		}
 	for (uint32_t k = 0; k < S.ncancels; k++)
-		S.cancels[k].submitted = true;
+		if (!S.cancels[k].submitted) {
+			S.cancels[k].submitted = true;
+			EXPECT(iouw_km_submit_cancel(&S.km, S.cancels[k].ud,
+			                             S.cancels[k].ud & ~IOUW_WAITER_CANCEL_TAG) == 0,
+			       "req%u's ASYNC_CANCEL submitted twice", S.cancels[k].req);
+		}
 }
 
 static void post(uint64_t ud, int32_t res)
 {
-	int rc = S.io->post(S.io->ctx, ud, res);
+	const char *why = iouw_km_post(&S.km, ud, res, 0);
+	int rc;
+
+	/* Every answer is drawn from the kernel model: it must be legal. */
+	EXPECT(why == NULL, "the fake kernel posted %#llx res %d, which the kernel model calls "
+	       "hostile: %s", (unsigned long long)ud, (int)res, why);
+	rc = S.io->post(S.io->ctx, ud, res);
 
 	/* Posting may run inside a core call (the kernel answers while the
 	 * loop waits): no unwinding from there. */
@@ -537,29 +557,15 @@ static uint32_t outstanding(uint32_t *out)
 	return n;
 }
 
+/* The kernel answers @r's op: a legal result from the kernel model (no
+ * bytes read when !@fuzzed: the default, full success or the -ECANCELED a
+ * cancel 0 forces). */
 static void answer_op(struct lr_req *r, bool fuzzed)
 {
-	uint32_t bytes = iouw_rs_sqe_bytes(&r->sqe);
-	bool cancel_pending = false;
-	int32_t res;
+	int32_t res = iouw_km_draw_op(&S.km, fuzzed ? &S.fdp : NULL, r->op_ud);
 
-	for (uint32_t k = 0; k < S.ncancels; k++)
-		if (S.cancels[k].req == num(r))
-			cancel_pending = true;
-	if (r->must_ecanceled)
-		res = -ECANCELED;
-	else if (fuzzed)
-		res = iouw_rs_pick_result(&S.fdp, r->sqe.opcode, bytes, cancel_pending);
-	else
-		res = r->sqe.opcode == IORING_OP_FSYNC ? 0 : (int32_t)bytes;
-	for (uint32_t k = 0; k < S.ncancels; k++)
-		if (S.cancels[k].req == num(r)) {
-			S.cancels[k].op_answered = true;
-			S.cancels[k].op_ecanceled = res == -ECANCELED;
-		}
 	iouw_rs_kernel_apply(&r->live, &r->sqe, res, S.stamp++);
 	r->op = OP_POSTED;
-	r->must_ecanceled = false;
 	say(" -> kernel: req%u's %s res %d", num(r), iouw_rs_opcode_name(r->sqe.opcode), (int)res);
 	LS(answer, num(r), false, res);
 	post(r->op_ud, res);
@@ -568,22 +574,11 @@ static void answer_op(struct lr_req *r, bool fuzzed)
 static void answer_cancel(uint32_t k, bool fuzzed)
 {
 	struct lr_cancel c = S.cancels[k];
-	struct lr_req *r = &S.req[c.req];
 	int32_t res;
 
 	memmove(&S.cancels[k], &S.cancels[k + 1], (S.ncancels - k - 1) * sizeof(S.cancels[0]));
 	S.ncancels--;
-	if (c.op_ecanceled) {
-		res = 0;
-	} else if (c.op_answered) {
-		res = fuzzed && iouw_fdp_bool(&S.fdp) ? -EALREADY : -ENOENT;
-	} else {
-		static const int32_t choice[] = { 0, -EALREADY, -ENOENT };
-
-		res = fuzzed ? choice[iouw_fdp_pick(&S.fdp, 3)] : 0;
-		if (res == 0)
-			r->must_ecanceled = true;
-	}
+	res = iouw_km_draw_cancel(&S.km, fuzzed ? &S.fdp : NULL, c.ud);
 	say(" -> kernel: req%u's ASYNC_CANCEL res %d", c.req, (int)res);
 	LS(answer, c.req, true, res);
 	post(c.ud, res);
