@@ -10,7 +10,7 @@
 
 #define MAX_ERRNO 4095
 
-static const int32_t op_errors[] = { -EIO, -EBADF, -EPIPE, -ECONNRESET, -ENOBUFS, -EFAULT };
+static const int32_t op_errors[] = { -EIO, -EPIPE, -ECONNRESET, -EBADF, -ENOSPC, -EFAULT, -EINVAL };
 
 void iouw_km_init(struct iouw_km *km)
 {
