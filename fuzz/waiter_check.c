@@ -2,6 +2,7 @@
 #include "waiter_check.h"
 
 #include <errno.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 
 #include <liburing.h>
 
+#include "invariant.h"
 #include "waiter.h"
 #include "waiter_history.h"
 
@@ -229,6 +231,57 @@ static void check_table(struct iouw_waiters *w, const struct iouw_wm *m)
 	}
 }
 
+/* FATAL steps (HOSTILE mode), as fuzz/request_check.c does them: the one
+ * invariant the step must fire is armed; core/invariant.c calls
+ * iouw_invariant_hook() (this strong definition, a link-time hook) before
+ * its report; the armed name unwinds back to check_fatal() -- the core's
+ * checks come before any change to the table -- while any other invariant,
+ * or none armed, returns to the usual report and abort(), a crash. A
+ * sanitizer report stays a crash (ASan halts; UBSan halts by the default
+ * below). */
+static const char *fatal_armed;
+static sigjmp_buf fatal_jmp;
+
+void iouw_invariant_hook(const char *name, const char *file, int line)
+{
+	const char *want = fatal_armed;
+
+	(void)file;
+	(void)line;
+	if (!want)
+		return;
+	fatal_armed = NULL;
+	if (strcmp(name, want) != 0) {
+		fprintf(stderr,
+		        "fuzz_waiter: oracle mismatch: the hostile CQE had to fire \"%s\", not:\n", want);
+		return;
+	}
+	siglongjmp(fatal_jmp, 1);
+}
+
+const char *__ubsan_default_options(void);
+const char *__ubsan_default_options(void)
+{
+	return "halt_on_error=1:print_stacktrace=1";
+}
+
+/* Feed the FATAL step's CQE: it must fire exactly s->invariant. */
+static void check_fatal(struct iouw_waiters *w, const struct iouw_wh_step *s)
+{
+	iouw_waiter_id id = iouw_waiter_id_new(s->index, s->gen);
+	uint64_t ud = s->kind == IOUW_WH_CANCEL_CQE ? iouw_waiter_id_cancel_user_data(id)
+	                                            : iouw_waiter_id_user_data(id);
+	struct iouw_completion_outcome co;
+
+	if (sigsetjmp(fatal_jmp, 0) != 0)
+		return; /* the armed invariant fired */
+	fatal_armed = s->invariant;
+	iouw_waiters_on_completion(w, ud, s->res, &co);
+	fatal_armed = NULL;
+	mismatch("hostile CQE res %d for waiter %u/%u must fire \"%s\"; the table returned "
+	         "outcome %d", (int)s->res, s->index, s->gen, s->invariant, co.kind);
+}
+
 static void check_outcome_id(iouw_waiter_id id, const struct iouw_wm_outcome *e)
 {
 	EXPECT(iouw_waiter_id_index(id) == e->index && iouw_waiter_id_generation(id) == e->gen,
@@ -353,9 +406,21 @@ int iouw_waiter_history_check(const uint8_t *data, size_t size)
 	while (iouw_waiter_history_next(h, &step, &expected)) {
 		cur_step = &step;
 		cur_expected = &expected;
+		if (step.invariant) {
+			check_fatal(w, &step);
+			break;
+		}
 		run_step(w, &step, &expected);
 	}
 	cur_step = NULL;
+	if (h->fatal) {
+		/* The process would be gone: release the table, which releases
+		 * every request it holds; none may be freed twice (fz_end,
+		 * ASan) or leak. Requests out of the table were ended already. */
+		iouw_waiters_free(w);
+		EXPECT(nlive == 0, "%u requests leaked after the named invariant", nlive);
+		return 0;
+	}
 	EXPECT(iouw_waiters_is_empty(w) && h->model.len == 0, "table not empty after the drain");
 	for (uint32_t r = 0; r < h->model.nreq; r++) {
 		EXPECT(h->model.req[r].end != IOUW_WM_END_NONE, "model: req%u never ended", r);
