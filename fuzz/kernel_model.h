@@ -23,8 +23,8 @@
  *      independent requests as they finish, inline, by task work or from
  *      io-wq (docs/kernel.md §8.3, "cancel -EALREADY *before* the op CQE",
  *      "-ENOENT posted before the successful op CQE").
- *   K3 an op's result is 0, 1..bytes (a partial transfer: docs/kernel.md
- *      §8.2 "RECV of 8 when the peer wrote 3"; 0 at EOF or peer closed) or
+ *   K3 an op's result is 0, 1..bytes (a partial transfer, docs/kernel.md §8.2:
+ *      "RECV of 8 when the peer wrote 3"; 0 at EOF or peer closed) or
  *      any errno -4095..-1 (include/linux/err.h MAX_ERRNO; io_uring posts
  *      the op's -errno). FSYNC never reports bytes: 0 or an errno
  *      (io_uring/sync.c io_fsync: vfs_fsync_range's 0/-errno).

@@ -43,7 +43,7 @@ static void hostile(uint64_t ud, int32_t res, const char *rule)
 
 START_TEST(test_probe_orders_legal)
 {
-	/* §8.2: cancel 0 then op -ECANCELED; and the op -ECANCELED first. */
+	/* docs/kernel.md §8.2: cancel 0 then op -ECANCELED; and the op -ECANCELED first. */
 	start(IORING_OP_RECV, 8, true);
 	legal(CANCEL, 0);
 	legal(OP, -ECANCELED);
@@ -51,7 +51,7 @@ START_TEST(test_probe_orders_legal)
 	start(IORING_OP_RECV, 8, true);
 	legal(OP, -ECANCELED);
 	legal(CANCEL, 0);
-	/* §8.3: op first then -ENOENT or -EALREADY; -EALREADY or -ENOENT
+	/* docs/kernel.md §8.3: op first then -ENOENT or -EALREADY; -EALREADY or -ENOENT
 	 * before a successful op. */
 	start(IORING_OP_READ, 4, true);
 	legal(OP, 4);
