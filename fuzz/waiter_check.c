@@ -2,7 +2,6 @@
 #include "waiter_check.h"
 
 #include <errno.h>
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 
 #include <liburing.h>
 
+#include "fatal.h"
 #include "invariant.h"
 #include "waiter.h"
 #include "waiter_history.h"
@@ -231,40 +231,9 @@ static void check_table(struct iouw_waiters *w, const struct iouw_wm *m)
 	}
 }
 
-/* FATAL steps (HOSTILE mode), as fuzz/request_check.c does them: the one
- * invariant the step must fire is armed; core/invariant.c calls
- * iouw_invariant_hook() (this strong definition, a link-time hook) before
- * its report; the armed name unwinds back to check_fatal() -- the core's
- * checks come before any change to the table -- while any other invariant,
- * or none armed, returns to the usual report and abort(), a crash. A
- * sanitizer report stays a crash (ASan halts; UBSan halts by the default
- * below). */
-static const char *fatal_armed;
-static sigjmp_buf fatal_jmp;
-
-void iouw_invariant_hook(const char *name, const char *file, int line)
-{
-	const char *want = fatal_armed;
-
-	(void)file;
-	(void)line;
-	if (!want)
-		return;
-	fatal_armed = NULL;
-	if (strcmp(name, want) != 0) {
-		fprintf(stderr,
-		        "fuzz_waiter: oracle mismatch: the hostile CQE had to fire \"%s\", not:\n", want);
-		return;
-	}
-	siglongjmp(fatal_jmp, 1);
-}
-
-const char *__ubsan_default_options(void);
-const char *__ubsan_default_options(void)
-{
-	return "halt_on_error=1:print_stacktrace=1";
-}
-
+/* FATAL steps (HOSTILE mode): fuzz/fatal.h arms the one invariant the
+ * step must fire and unwinds here when it does; the history ends there,
+ * the table only released. */
 /* Feed the FATAL step's CQE: it must fire exactly s->invariant. */
 static void check_fatal(struct iouw_waiters *w, const struct iouw_wh_step *s)
 {
@@ -273,11 +242,11 @@ static void check_fatal(struct iouw_waiters *w, const struct iouw_wh_step *s)
 	                                            : iouw_waiter_id_user_data(id);
 	struct iouw_completion_outcome co;
 
-	if (sigsetjmp(fatal_jmp, 0) != 0)
+	if (sigsetjmp(iouw_fatal_jmp, 0) != 0)
 		return; /* the armed invariant fired */
-	fatal_armed = s->invariant;
+	iouw_fatal_arm(s->invariant, "fuzz_waiter");
 	iouw_waiters_on_completion(w, ud, s->res, &co);
-	fatal_armed = NULL;
+	iouw_fatal_disarm();
 	mismatch("hostile CQE res %d for waiter %u/%u must fire \"%s\"; the table returned "
 	         "outcome %d", (int)s->res, s->index, s->gen, s->invariant, co.kind);
 }
