@@ -10,6 +10,7 @@
 
 #include "clock.h"
 #include "environment.h"
+#include "fatal.h"
 #include "handle.h"
 #include "kernel_model.h"
 #include "loop.h"
@@ -99,6 +100,10 @@ static struct {
 	 * SQE may still answer; every answer is drawn from it. */
 	struct iouw_km km;
 	bool wake_pushed;
+	bool hostile;      /* header: HOSTILE kernel answers allowed */
+	bool fatal;        /* a hostile CQE fired its named invariant: the history ended */
+	bool fatal_armed;  /* reaping a hostile CQE that must fire one ... */
+	uint64_t fatal_ud; /* ... with this user_data: no oracle or model sees it */
 	struct iouw_waiter_info cancel_before;
 	bool cancel_snap;
 	char desc[512];
@@ -310,6 +315,8 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 	case IOUW_EV_CQE:
 		if (ev->cqe.user_data == IOUW_WAKE_USER_DATA)
 			mismatch("wake poll CQE nobody posted");
+		if (S.fatal_armed && ev->cqe.user_data == S.fatal_ud)
+			return; /* its invariant fires next: the history ends */
 		iouw_km_reaped(&S.km, ev->cqe.user_data);
 		id = iouw_waiter_id_from_user_data(ev->cqe.user_data, &is_cancel);
 		if (is_cancel) {
@@ -525,14 +532,15 @@ static void on_submit(void)
 		}
 }
 
-static void post(uint64_t ud, int32_t res)
+static void post_any(uint64_t ud, int32_t res, bool hostile)
 {
 	const char *why = iouw_km_post(&S.km, ud, res, 0);
 	int rc;
 
-	/* Every answer is drawn from the kernel model: it must be legal. */
-	EXPECT(why == NULL, "the fake kernel posted %#llx res %d, which the kernel model calls "
-	       "hostile: %s", (unsigned long long)ud, (int)res, why);
+	/* Every legal answer is drawn from the kernel model: it must be
+	 * legal (a hostile one may be either: some hostile draws are legal). */
+	EXPECT(hostile || why == NULL, "the fake kernel posted %#llx res %d, which the kernel "
+	       "model calls hostile: %s", (unsigned long long)ud, (int)res, why);
 	rc = S.io->post(S.io->ctx, ud, res);
 
 	/* Posting may run inside a core call (the kernel answers while the
@@ -541,6 +549,11 @@ static void post(uint64_t ud, int32_t res)
 		iouw_fuzz_env_exit(S.name, "posting a CQE", rc);
 	EXPECT(rc == 0, "posting a CQE failed: %d", rc);
 	S.posts++;
+}
+
+static void post(uint64_t ud, int32_t res)
+{
+	post_any(ud, res, false);
 }
 
 /* Outstanding answers: ops first (request order), then cancels. */
@@ -945,9 +958,142 @@ static void step_phase(void)
 	}
 }
 
+#define CANCEL_EINVAL_INVARIANT "async cancel SQE rejected by kernel: EINVAL"
+
+/* HOSTILE: the CQ is empty and one hostile CQE was just posted; the loop
+ * reaps it at once. @inv (the reference's verdict, NULL: none) must fire
+ * -- the history then ends (S.fatal) -- or, with none, the CQE is handled
+ * like any other, under the usual oracles. */
+static void reap_hostile(uint64_t ud, const char *inv)
+{
+	if (!inv) {
+		iouw_loop_reap(S.loop);
+		return;
+	}
+	S.fatal_armed = true;
+	S.fatal_ud = ud;
+	if (sigsetjmp(iouw_fatal_jmp, 0) != 0) {
+		S.fatal = true;
+		say(" -> invariant \"%s\" fired: the history ends", inv);
+		return;
+	}
+	iouw_fatal_arm(inv, S.name);
+	iouw_loop_reap(S.loop);
+	iouw_fatal_disarm();
+	S.fatal_armed = false;
+	mismatch("the hostile CQE had to fire \"%s\"; the reap returned", inv);
+}
+
+static uint32_t slot_of(uint64_t wid)
+{
+	bool is_cancel;
+
+	return iouw_waiter_id_index(iouw_waiter_id_from_user_data(wid, &is_cancel));
+}
+
+/* HOSTILE (kernel model H1): an op CQE for an SQE the kernel does not hold,
+ * aimed at a request that was admitted once and has no op outstanding. The
+ * first check of the table it fails names the invariant
+ * (core/waiter_internal.h): an empty slot, another generation in it, or
+ * the waiter itself with no op in flight. False when no request fits. */
+static bool hostile_stray_op(void)
+{
+	uint32_t cand[IOUW_LR_MAX_REQUESTS], n = 0, k;
+	const struct lr_req *r, *occupant = NULL;
+	const char *inv;
+
+	for (uint32_t i = 0; i < S.nreq; i++)
+		if (S.req[i].admitted && S.req[i].op == OP_NONE)
+			cand[n++] = i;
+	if (n == 0)
+		return false;
+	k = cand[iouw_fdp_pick(&S.fdp, n)];
+	r = &S.req[k];
+	for (uint32_t i = 0; i < S.nreq; i++)
+		if (live(&S.req[i]) && slot_of(S.req[i].wid) == slot_of(r->wid))
+			occupant = &S.req[i];
+	if (!occupant)
+		inv = "operation CQE for untracked waiter";
+	else if (occupant->wid != r->wid)
+		inv = "operation CQE for stale waiter generation";
+	else
+		inv = "operation CQE for waiter with no op in flight";
+	say(" -> kernel: HOSTILE op CQE for req%u, which has no op outstanding", k);
+	post_any(r->wid, -EIO, true);
+	reap_hostile(r->wid, inv);
+	return true;
+}
+
+/* HOSTILE: one answer from the kernel model's hostile draws, posted only
+ * while the CQ is empty (so the reap that follows at once meets it first
+ * and the reference knows every waiter's state). False when nothing fits
+ * (a legal answer follows instead). */
+static bool answer_hostile(void)
+{
+	uint32_t cand[IOUW_LR_MAX_REQUESTS + MAX_CANCELS];
+	uint32_t n, pick;
+
+	if (S.io->cq_ready(S.io->ctx) > 0)
+		return false;
+	switch (iouw_fdp_pick(&S.fdp, 3)) {
+	case 0: { /* an op's result (H2-H4) */
+		struct lr_req *r;
+		const char *inv;
+		uint32_t bytes;
+		int32_t res;
+
+		n = 0;
+		for (uint32_t i = 0; i < S.nreq; i++)
+			if (S.req[i].op == OP_OUT)
+				cand[n++] = i;
+		if (n == 0)
+			return false;
+		r = &S.req[cand[iouw_fdp_pick(&S.fdp, n)]];
+		bytes = iouw_rs_sqe_bytes(&r->sqe);
+		res = iouw_km_draw_hostile_op(&S.km, &S.fdp, r->op_ud, r->rm.len - r->rm.done);
+		inv = iouw_rm_invariant(&r->rm, r->c, res);
+		if (res > 0 && (uint32_t)res <= bytes)
+			iouw_rs_kernel_apply(&r->live, &r->sqe, res, S.stamp++);
+		r->op = OP_POSTED;
+		say(" -> kernel: req%u's %s HOSTILE res %d", num(r), iouw_rs_opcode_name(r->sqe.opcode),
+		    (int)res);
+		post_any(r->op_ud, res, true);
+		reap_hostile(r->op_ud, inv);
+		return true;
+	}
+	case 1: { /* a cancel's result (H5) */
+		struct lr_cancel c;
+		int32_t res;
+
+		n = 0;
+		for (uint32_t k = 0; k < S.ncancels; k++)
+			if (S.cancels[k].submitted)
+				cand[n++] = k;
+		if (n == 0)
+			return false;
+		pick = cand[iouw_fdp_pick(&S.fdp, n)];
+		c = S.cancels[pick];
+		memmove(&S.cancels[pick], &S.cancels[pick + 1],
+		        (S.ncancels - pick - 1) * sizeof(S.cancels[0]));
+		S.ncancels--;
+		res = iouw_km_draw_hostile_cancel(&S.fdp);
+		say(" -> kernel: req%u's ASYNC_CANCEL HOSTILE res %d", c.req, (int)res);
+		post_any(c.ud, res, true);
+		/* -EINVAL panics for the live occupant; a stale cancel CQE, and
+		 * any other result, is ignored (warned). */
+		reap_hostile(c.ud, res == -EINVAL && live(&S.req[c.req]) ? CANCEL_EINVAL_INVARIANT : NULL);
+		return true;
+	}
+	default:
+		return hostile_stray_op();
+	}
+}
+
 static void step_answer(void)
 {
 	begin_step("kernel");
+	if (S.hostile && iouw_fdp_pick(&S.fdp, 4) == 0 && answer_hostile())
+		return;
 	if (!answer_one(true))
 		say(" (nothing outstanding)");
 }
@@ -1017,7 +1163,7 @@ static void run_steps(void)
 			step_answer();
 			break;
 		}
-		if (S.env_what)
+		if (S.env_what || S.fatal)
 			return;
 		if (S.trace && action != 0 && action != 1 && strchr(S.desc, '>'))
 			fprintf(S.trace, "    %s\n", S.desc);
@@ -1070,7 +1216,14 @@ int iouw_loop_history_run(const char *name, const struct iouw_lr_io *io, const u
 		return skip_input("counting open fds", fds_before);
 	iouw_fdp_init(&S.fdp, data, size);
 	iouw_loop_config_init(&cfg);
-	cfg.ring_size = 1u << iouw_fdp_u32_in_range(&S.fdp, 0, 3);
+	{
+		/* Decodes as u32_in_range(0, 3) always did (byte % 4); bits 6
+		 * and 7 both set select HOSTILE answers. */
+		uint8_t head = iouw_fdp_u8(&S.fdp);
+
+		cfg.ring_size = 1u << (head % 4);
+		S.hostile = (head & 0xc0) == 0xc0;
+	}
 	sq = iouw_fdp_u32_in_range(&S.fdp, 1, 8);
 	cq = iouw_fdp_u32_in_range(&S.fdp, 1, 16);
 	cfg.tick_ns = TICK;
@@ -1079,8 +1232,8 @@ int iouw_loop_history_run(const char *name, const struct iouw_lr_io *io, const u
 	                                 : IOUW_NO_DEADLINE;
 	cfg.shutdown_timeout_ns = S.budget;
 	if (trace) {
-		fprintf(trace, "loop history: %zu input bytes, ring size %u, SQ %u, CQ %u, ", size,
-		        cfg.ring_size, sq, cq);
+		fprintf(trace, "loop history: %zu input bytes, ring size %u, SQ %u, CQ %u, %s", size,
+		        cfg.ring_size, sq, cq, S.hostile ? "HOSTILE kernel, " : "");
 		if (S.budget == IOUW_NO_DEADLINE)
 			fprintf(trace, "no shutdown budget\n");
 		else
@@ -1105,6 +1258,32 @@ int iouw_loop_history_run(const char *name, const struct iouw_lr_io *io, const u
 	iouw_waiters_set_warn(iouw_loop_waiters(S.loop), NULL, NULL);
 	iouw_loop_set_observer(S.loop, observe, NULL);
 	run_steps();
+	if (S.fatal && !S.env_what) {
+		/* The process would be gone: release everything; nothing may be
+		 * freed twice (ASan) or leak (LSan, the fd count). */
+		if (trace)
+			fprintf(trace, "%s\n", S.desc);
+		iouw_loop_set_observer(S.loop, NULL, NULL);
+		iouw_loop_free(S.loop);
+		S.loop = NULL;
+		for (uint32_t i = 0; i < S.nreq; i++) {
+			if (S.req[i].live.handle)
+				iouw_handle_drop(S.req[i].live.handle);
+			S.req[i].live.handle = NULL;
+			iouw_rs_discard(&S.req[i].live);
+		}
+		io->close(io->ctx);
+		S.io_open = false;
+		fds_after = iouw_rs_count_fds();
+		if (fds_after < 0)
+			return skip_input("counting open fds", fds_after);
+		EXPECT(fds_after == fds_before, "fd leak after the named invariant: %d open fds, %d "
+		       "before the input", fds_after, fds_before);
+		if (trace)
+			fprintf(trace, "end: %u steps, %u requests, ended by a named invariant\n",
+			        S.steps + 1, S.nreq);
+		return 0;
+	}
 	if (!S.env_what)
 		drain();
 	if (S.env_what)
