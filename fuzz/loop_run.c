@@ -1175,12 +1175,11 @@ static void run_steps(void)
 		        "unread\n", IOUW_LR_MAX_STEPS, iouw_fdp_remaining(&S.fdp));
 }
 
-/* Skip the input for an environment failure: report it, free the loop
- * (it releases every request it holds, telling held handles ABANDONED),
- * drop the handles still held, close the io. */
-static int skip_input(const char *what, int err)
+/* Free the loop (it releases every request it holds, telling held handles
+ * ABANDONED), drop the handles still held, close the io. Skip the input
+ * for an environment failure: report it, release all. */
+static void release_all(void)
 {
-	iouw_fuzz_env_report(S.name, what, err);
 	iouw_loop_free(S.loop);
 	S.loop = NULL;
 	for (uint32_t i = 0; i < S.nreq; i++) {
@@ -1192,6 +1191,12 @@ static int skip_input(const char *what, int err)
 	if (S.io_open)
 		S.io->close(S.io->ctx);
 	S.io_open = false;
+}
+
+static int skip_input(const char *what, int err)
+{
+	iouw_fuzz_env_report(S.name, what, err);
+	release_all();
 	return IOUW_FUZZ_SKIPPED;
 }
 
@@ -1264,16 +1269,7 @@ int iouw_loop_history_run(const char *name, const struct iouw_lr_io *io, const u
 		if (trace)
 			fprintf(trace, "%s\n", S.desc);
 		iouw_loop_set_observer(S.loop, NULL, NULL);
-		iouw_loop_free(S.loop);
-		S.loop = NULL;
-		for (uint32_t i = 0; i < S.nreq; i++) {
-			if (S.req[i].live.handle)
-				iouw_handle_drop(S.req[i].live.handle);
-			S.req[i].live.handle = NULL;
-			iouw_rs_discard(&S.req[i].live);
-		}
-		io->close(io->ctx);
-		S.io_open = false;
+		release_all();
 		fds_after = iouw_rs_count_fds();
 		if (fds_after < 0)
 			return skip_input("counting open fds", fds_after);
