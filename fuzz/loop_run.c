@@ -10,7 +10,9 @@
 
 #include "clock.h"
 #include "environment.h"
+#include "fatal.h"
 #include "handle.h"
+#include "kernel_model.h"
 #include "loop.h"
 #include "loop_scenario.h"
 #include "skernel.h"
@@ -56,7 +58,6 @@ struct lr_req {
 	uint64_t wid;       /* waiter id (op user_data) from the admission event */
 	struct io_uring_sqe sqe;
 	bool cancel_seen;   /* an ASYNC_CANCEL was captured for it */
-	bool must_ecanceled; /* its cancel was answered 0 */
 	bool detached;      /* abandoned in flight: told now, fd and buffer kept until loop free */
 };
 
@@ -64,8 +65,6 @@ struct lr_cancel {
 	bool submitted;
 	uint64_t ud;
 	uint32_t req;
-	bool op_ecanceled; /* the op was answered -ECANCELED meanwhile */
-	bool op_answered;  /* the op was answered (any result) meanwhile */
 };
 
 struct lr_backend {
@@ -100,6 +99,14 @@ static struct {
 	struct lr_req req[IOUW_LR_MAX_REQUESTS];
 	struct lr_cancel cancels[MAX_CANCELS];
 	uint32_t ncancels;
+	/* The kernel's side (fuzz/kernel_model.h): what it holds, what each
+	 * SQE may still answer; every answer is drawn from it. */
+	struct iouw_km km;
+	bool wake_pushed;
+	bool hostile;      /* header: HOSTILE kernel answers allowed */
+	bool fatal;        /* a hostile CQE fired its named invariant: the history ended */
+	bool fatal_armed;  /* reaping a hostile CQE that must fire one ... */
+	uint64_t fatal_ud; /* ... with this user_data: no oracle or model sees it */
 	struct iouw_waiter_info cancel_before;
 	bool cancel_snap;
 	char desc[512];
@@ -311,6 +318,9 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 	case IOUW_EV_CQE:
 		if (ev->cqe.user_data == IOUW_WAKE_USER_DATA)
 			mismatch("wake poll CQE nobody posted");
+		if (S.fatal_armed && ev->cqe.user_data == S.fatal_ud)
+			return; /* its invariant fires next: the history ends */
+		iouw_km_reaped(&S.km, ev->cqe.user_data);
 		id = iouw_waiter_id_from_user_data(ev->cqe.user_data, &is_cancel);
 		if (is_cancel) {
 			memset(&S.cancel_before, 0, sizeof(S.cancel_before));
@@ -440,6 +450,7 @@ static void on_push(const struct io_uring_sqe *sqe)
 		if (sqe->user_data == IOUW_WAKE_USER_DATA) {
 			EXPECT(sqe->opcode == IORING_OP_POLL_ADD, "wake user_data on a %s",
 			       iouw_rs_opcode_name(sqe->opcode));
+			S.wake_pushed = true;
 			return;
 		}
 		EXPECT(sqe->flags == 0, "SQE flags %#x", sqe->flags);
@@ -463,8 +474,6 @@ static void on_push(const struct io_uring_sqe *sqe)
 			S.cancels[S.ncancels].submitted = false;
 			S.cancels[S.ncancels].ud = sqe->user_data;
 			S.cancels[S.ncancels].req = k;
-			S.cancels[S.ncancels].op_ecanceled = false;
-			S.cancels[S.ncancels].op_answered = S.req[k].op == OP_POSTED;
 			S.ncancels++;
 			note("pushed: ASYNC_CANCEL for req%u", k);
 			return;
@@ -507,16 +516,36 @@ static void on_submit(void)
 
 	(void)iouw_skernel_submitted(S.k, &sqes);
 	iouw_skernel_clear_submitted(S.k);
+	if (S.wake_pushed)
+		(void)iouw_km_submit_wake(&S.km, IOUW_WAKE_USER_DATA); /* re-armed: still one poll */
+	S.wake_pushed = false;
 	for (uint32_t i = 0; i < S.nreq; i++)
-		if (S.req[i].op == OP_PUSHED)
+		if (S.req[i].op == OP_PUSHED) {
 			S.req[i].op = OP_OUT;
+			EXPECT(iouw_km_submit_op(&S.km, S.req[i].op_ud, S.req[i].sqe.opcode,
+			                         iouw_rs_sqe_bytes(&S.req[i].sqe)) == 0,
+			       "req%u's op SQE submitted while the kernel holds its user_data", i);
+		}
 	for (uint32_t k = 0; k < S.ncancels; k++)
-		S.cancels[k].submitted = true;
+		if (!S.cancels[k].submitted) {
+			S.cancels[k].submitted = true;
+			EXPECT(iouw_km_submit_cancel(&S.km, S.cancels[k].ud,
+			                             S.cancels[k].ud & ~IOUW_WAITER_CANCEL_TAG) == 0,
+			       "req%u's ASYNC_CANCEL submitted twice", S.cancels[k].req);
+		}
 }
 
-static void post(uint64_t ud, int32_t res)
+static void post_any(uint64_t ud, int32_t res, bool hostile)
 {
-	int rc = iouw_skernel_post(S.k, ud, res, 0);
+	const char *why = iouw_km_post(&S.km, ud, res, 0);
+	int rc;
+
+	/* The kernel model decides which CQE (every legal answer is drawn
+	 * from it and must be legal; a hostile one may be either: some
+	 * hostile draws are legal); the scripted kernel posts it. */
+	EXPECT(hostile || why == NULL, "the fake kernel posted %#llx res %d, which the kernel "
+	       "model calls hostile: %s", (unsigned long long)ud, (int)res, why);
+	rc = iouw_skernel_post(S.k, ud, res, 0);
 
 	/* Posting may run inside a core call (the kernel answers while the
 	 * loop waits): no unwinding from there. */
@@ -524,6 +553,11 @@ static void post(uint64_t ud, int32_t res)
 		iouw_fuzz_env_exit(S.name, "posting a CQE", rc);
 	EXPECT(rc == 0, "posting a CQE failed: %d", rc);
 	S.posts++;
+}
+
+static void post(uint64_t ud, int32_t res)
+{
+	post_any(ud, res, false);
 }
 
 /* Outstanding answers: ops first (request order), then cancels. */
@@ -540,29 +574,15 @@ static uint32_t outstanding(uint32_t *out)
 	return n;
 }
 
+/* The kernel answers @r's op: a legal result from the kernel model (no
+ * bytes read when !@fuzzed: the default, full success or the -ECANCELED a
+ * cancel 0 forces). */
 static void answer_op(struct lr_req *r, bool fuzzed)
 {
-	uint32_t bytes = iouw_rs_sqe_bytes(&r->sqe);
-	bool cancel_pending = false;
-	int32_t res;
+	int32_t res = iouw_km_draw_op(&S.km, fuzzed ? &S.fdp : NULL, r->op_ud);
 
-	for (uint32_t k = 0; k < S.ncancels; k++)
-		if (S.cancels[k].req == num(r))
-			cancel_pending = true;
-	if (r->must_ecanceled)
-		res = -ECANCELED;
-	else if (fuzzed)
-		res = iouw_rs_pick_result(&S.fdp, r->sqe.opcode, bytes, cancel_pending);
-	else
-		res = r->sqe.opcode == IORING_OP_FSYNC ? 0 : (int32_t)bytes;
-	for (uint32_t k = 0; k < S.ncancels; k++)
-		if (S.cancels[k].req == num(r)) {
-			S.cancels[k].op_answered = true;
-			S.cancels[k].op_ecanceled = res == -ECANCELED;
-		}
 	iouw_rs_kernel_apply(&r->live, &r->sqe, res, S.stamp++);
 	r->op = OP_POSTED;
-	r->must_ecanceled = false;
 	say(" -> kernel: req%u's %s res %d", num(r), iouw_rs_opcode_name(r->sqe.opcode), (int)res);
 	LS(answer, num(r), false, res);
 	post(r->op_ud, res);
@@ -571,22 +591,11 @@ static void answer_op(struct lr_req *r, bool fuzzed)
 static void answer_cancel(uint32_t k, bool fuzzed)
 {
 	struct lr_cancel c = S.cancels[k];
-	struct lr_req *r = &S.req[c.req];
 	int32_t res;
 
 	memmove(&S.cancels[k], &S.cancels[k + 1], (S.ncancels - k - 1) * sizeof(S.cancels[0]));
 	S.ncancels--;
-	if (c.op_ecanceled) {
-		res = 0;
-	} else if (c.op_answered) {
-		res = fuzzed && iouw_fdp_bool(&S.fdp) ? -EALREADY : -ENOENT;
-	} else {
-		static const int32_t choice[] = { 0, -EALREADY, -ENOENT };
-
-		res = fuzzed ? choice[iouw_fdp_pick(&S.fdp, 3)] : 0;
-		if (res == 0)
-			r->must_ecanceled = true;
-	}
+	res = iouw_km_draw_cancel(&S.km, fuzzed ? &S.fdp : NULL, c.ud);
 	say(" -> kernel: req%u's ASYNC_CANCEL res %d", c.req, (int)res);
 	LS(answer, c.req, true, res);
 	post(c.ud, res);
@@ -954,9 +963,142 @@ static void step_phase(void)
 	}
 }
 
+#define CANCEL_EINVAL_INVARIANT "async cancel SQE rejected by kernel: EINVAL"
+
+/* HOSTILE: the CQ is empty and one hostile CQE was just posted; the loop
+ * reaps it at once. @inv (the reference's verdict, NULL: none) must fire
+ * -- the history then ends (S.fatal) -- or, with none, the CQE is handled
+ * like any other, under the usual oracles. */
+static void reap_hostile(uint64_t ud, const char *inv)
+{
+	if (!inv) {
+		iouw_loop_reap(S.loop);
+		return;
+	}
+	S.fatal_armed = true;
+	S.fatal_ud = ud;
+	if (sigsetjmp(iouw_fatal_jmp, 0) != 0) {
+		S.fatal = true;
+		say(" -> invariant \"%s\" fired: the history ends", inv);
+		return;
+	}
+	iouw_fatal_arm(inv, S.name);
+	iouw_loop_reap(S.loop);
+	iouw_fatal_disarm();
+	S.fatal_armed = false;
+	mismatch("the hostile CQE had to fire \"%s\"; the reap returned", inv);
+}
+
+static uint32_t slot_of(uint64_t wid)
+{
+	bool is_cancel;
+
+	return iouw_waiter_id_index(iouw_waiter_id_from_user_data(wid, &is_cancel));
+}
+
+/* HOSTILE (kernel model H1): an op CQE for an SQE the kernel does not hold,
+ * aimed at a request that was admitted once and has no op outstanding. The
+ * first check of the table it fails names the invariant
+ * (core/waiter_internal.h): an empty slot, another generation in it, or
+ * the waiter itself with no op in flight. False when no request fits. */
+static bool hostile_stray_op(void)
+{
+	uint32_t cand[IOUW_LR_MAX_REQUESTS], n = 0, k;
+	const struct lr_req *r, *occupant = NULL;
+	const char *inv;
+
+	for (uint32_t i = 0; i < S.nreq; i++)
+		if (S.req[i].admitted && S.req[i].op == OP_NONE)
+			cand[n++] = i;
+	if (n == 0)
+		return false;
+	k = cand[iouw_fdp_pick(&S.fdp, n)];
+	r = &S.req[k];
+	for (uint32_t i = 0; i < S.nreq; i++)
+		if (live(&S.req[i]) && slot_of(S.req[i].wid) == slot_of(r->wid))
+			occupant = &S.req[i];
+	if (!occupant)
+		inv = "operation CQE for untracked waiter";
+	else if (occupant->wid != r->wid)
+		inv = "operation CQE for stale waiter generation";
+	else
+		inv = "operation CQE for waiter with no op in flight";
+	say(" -> kernel: HOSTILE op CQE for req%u, which has no op outstanding", k);
+	post_any(r->wid, -EIO, true);
+	reap_hostile(r->wid, inv);
+	return true;
+}
+
+/* HOSTILE: one answer from the kernel model's hostile draws, posted only
+ * while the CQ is empty (so the reap that follows at once meets it first
+ * and the reference knows every waiter's state). False when nothing fits
+ * (a legal answer follows instead). */
+static bool answer_hostile(void)
+{
+	uint32_t cand[IOUW_LR_MAX_REQUESTS + MAX_CANCELS];
+	uint32_t n, pick;
+
+	if (iouw_skernel_cq_ready(S.k) > 0)
+		return false;
+	switch (iouw_fdp_pick(&S.fdp, 3)) {
+	case 0: { /* an op's result (H2-H4) */
+		struct lr_req *r;
+		const char *inv;
+		uint32_t bytes;
+		int32_t res;
+
+		n = 0;
+		for (uint32_t i = 0; i < S.nreq; i++)
+			if (S.req[i].op == OP_OUT)
+				cand[n++] = i;
+		if (n == 0)
+			return false;
+		r = &S.req[cand[iouw_fdp_pick(&S.fdp, n)]];
+		bytes = iouw_rs_sqe_bytes(&r->sqe);
+		res = iouw_km_draw_hostile_op(&S.km, &S.fdp, r->op_ud, r->rm.len - r->rm.done);
+		inv = iouw_rm_invariant(&r->rm, r->c, res);
+		if (res > 0 && (uint32_t)res <= bytes)
+			iouw_rs_kernel_apply(&r->live, &r->sqe, res, S.stamp++);
+		r->op = OP_POSTED;
+		say(" -> kernel: req%u's %s HOSTILE res %d", num(r), iouw_rs_opcode_name(r->sqe.opcode),
+		    (int)res);
+		post_any(r->op_ud, res, true);
+		reap_hostile(r->op_ud, inv);
+		return true;
+	}
+	case 1: { /* a cancel's result (H5) */
+		struct lr_cancel c;
+		int32_t res;
+
+		n = 0;
+		for (uint32_t k = 0; k < S.ncancels; k++)
+			if (S.cancels[k].submitted)
+				cand[n++] = k;
+		if (n == 0)
+			return false;
+		pick = cand[iouw_fdp_pick(&S.fdp, n)];
+		c = S.cancels[pick];
+		memmove(&S.cancels[pick], &S.cancels[pick + 1],
+		        (S.ncancels - pick - 1) * sizeof(S.cancels[0]));
+		S.ncancels--;
+		res = iouw_km_draw_hostile_cancel(&S.fdp);
+		say(" -> kernel: req%u's ASYNC_CANCEL HOSTILE res %d", c.req, (int)res);
+		post_any(c.ud, res, true);
+		/* -EINVAL panics for the live occupant; a stale cancel CQE, and
+		 * any other result, is ignored (warned). */
+		reap_hostile(c.ud, res == -EINVAL && live(&S.req[c.req]) ? CANCEL_EINVAL_INVARIANT : NULL);
+		return true;
+	}
+	default:
+		return hostile_stray_op();
+	}
+}
+
 static void step_answer(void)
 {
 	begin_step("kernel");
+	if (S.hostile && iouw_fdp_pick(&S.fdp, 4) == 0 && answer_hostile())
+		return;
 	if (!answer_one(true))
 		say(" (nothing outstanding)");
 }
@@ -1026,7 +1168,7 @@ static void run_steps(void)
 			step_answer();
 			break;
 		}
-		if (S.env_what)
+		if (S.env_what || S.fatal)
 			return;
 		if (S.trace && action != 0 && action != 1 && strchr(S.desc, '>'))
 			fprintf(S.trace, "    %s\n", S.desc);
@@ -1055,12 +1197,11 @@ static void close_kernel(void)
 	(void)iouw_skernel_reset(S.k, 1, 0);
 }
 
-/* Skip the input for an environment failure: report it, free the loop
- * (it releases every request it holds, telling held handles ABANDONED),
- * drop the handles still held, close the scripted kernel. */
-static int skip_input(const char *what, int err)
+/* Free the loop (it releases every request it holds, telling held handles
+ * ABANDONED), drop the handles still held, close the scripted kernel.
+ * Skip the input for an environment failure: report it, release all. */
+static void release_all(void)
 {
-	iouw_fuzz_env_report(S.name, what, err);
 	iouw_loop_free(S.loop);
 	S.loop = NULL;
 	for (uint32_t i = 0; i < S.nreq; i++) {
@@ -1070,6 +1211,12 @@ static int skip_input(const char *what, int err)
 		iouw_rs_discard(&S.req[i].live);
 	}
 	close_kernel();
+}
+
+static int skip_input(const char *what, int err)
+{
+	iouw_fuzz_env_report(S.name, what, err);
+	release_all();
 	return IOUW_FUZZ_SKIPPED;
 }
 
@@ -1094,7 +1241,14 @@ int iouw_loop_history_run(const char *name, struct iouw_backend *kernel, const u
 		return skip_input("counting open fds", fds_before);
 	iouw_fdp_init(&S.fdp, data, size);
 	iouw_loop_config_init(&cfg);
-	cfg.ring_size = 1u << iouw_fdp_u32_in_range(&S.fdp, 0, 3);
+	{
+		/* Decodes as u32_in_range(0, 3) always did (byte % 4); bits 6
+		 * and 7 both set select HOSTILE answers. */
+		uint8_t head = iouw_fdp_u8(&S.fdp);
+
+		cfg.ring_size = 1u << (head % 4);
+		S.hostile = (head & 0xc0) == 0xc0;
+	}
 	sq = iouw_fdp_u32_in_range(&S.fdp, 1, 8);
 	cq = iouw_fdp_u32_in_range(&S.fdp, 1, 16);
 	cfg.tick_ns = TICK;
@@ -1103,8 +1257,8 @@ int iouw_loop_history_run(const char *name, struct iouw_backend *kernel, const u
 	                                 : IOUW_NO_DEADLINE;
 	cfg.shutdown_timeout_ns = S.budget;
 	if (trace) {
-		fprintf(trace, "loop history: %zu input bytes, ring size %u, SQ %u, CQ %u, ", size,
-		        cfg.ring_size, sq, cq);
+		fprintf(trace, "loop history: %zu input bytes, ring size %u, SQ %u, CQ %u, %s", size,
+		        cfg.ring_size, sq, cq, S.hostile ? "HOSTILE kernel, " : "");
 		if (S.budget == IOUW_NO_DEADLINE)
 			fprintf(trace, "no shutdown budget\n");
 		else
@@ -1135,6 +1289,23 @@ int iouw_loop_history_run(const char *name, struct iouw_backend *kernel, const u
 	iouw_waiters_set_warn(iouw_loop_waiters(S.loop), NULL, NULL);
 	iouw_loop_set_observer(S.loop, observe, NULL);
 	run_steps();
+	if (S.fatal && !S.env_what) {
+		/* The process would be gone: release everything; nothing may be
+		 * freed twice (ASan) or leak (LSan, the fd count). */
+		if (trace)
+			fprintf(trace, "%s\n", S.desc);
+		iouw_loop_set_observer(S.loop, NULL, NULL);
+		release_all();
+		fds_after = iouw_rs_count_fds();
+		if (fds_after < 0)
+			return skip_input("counting open fds", fds_after);
+		EXPECT(fds_after == fds_before, "fd leak after the named invariant: %d open fds, %d "
+		       "before the input", fds_after, fds_before);
+		if (trace)
+			fprintf(trace, "end: %u steps, %u requests, ended by a named invariant\n",
+			        S.steps + 1, S.nreq);
+		return 0;
+	}
 	if (!S.env_what)
 		drain();
 	if (S.env_what)

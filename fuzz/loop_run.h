@@ -15,7 +15,8 @@
  * target, a real ring for `ring`): the wrapper checks every SQE as it is
  * pushed, answers through the kernel's wait hook when the loop would
  * block, and tells the driver when the reap phase ends; the driver, and
- * the oracles.
+ * the oracles. Which CQE the kernel posts is the kernel model's draw
+ * (fuzz/kernel_model.h, below); the scripted kernel only carries it.
  *
  * Input layout (decisions from the provider's tail, see provider.h):
  *   header: ring size 1/2/4/8 (= table capacity = inbound bound); SQ
@@ -38,14 +39,34 @@
  *   succeed in full, cancels as the pairing rules allow) or, for a timed
  *   wait with nothing to answer, lets the virtual clock run to the bound.
  *
- * Kernel legality: every op SQE and every cancel SQE is answered at most
- * once, only after it was submitted; op results are legal for the opcode
- * and never exceed the bytes the SQE describes (request_spec.h); cancel and
- * op results pair up as the kernel pairs them: cancel 0 <=> op -ECANCELED;
- * an op answered first gets cancel -ENOENT or -EALREADY; -ENOENT or
- * -EALREADY before the op leaves the op to complete normally. The wake poll
- * is never answered.
+ * Kernel legality: every answer is drawn from the kernel model
+ * (fuzz/kernel_model.h, the rules K1-K10 there), which the decoder tells
+ * every SQE the loop submits and every CQE the loop reaps: each op and
+ * cancel SQE is answered at most once, only after it was submitted; op
+ * results are legal for the opcode and never exceed the bytes the SQE
+ * describes, -ECANCELED included whether or not the loop cancelled (K4);
+ * cancel and op results pair up as the kernel pairs them (K6-K8): cancel
+ * 0 <=> op -ECANCELED; an op answered first gets cancel -ENOENT or
+ * -EALREADY; -ENOENT or -EALREADY before the op leaves the op any result.
+ * Each CQE posted is checked legal by the model (a generator bug is an
+ * oracle mismatch). The wake poll is never answered.
  *
+ * HOSTILE mode (the ring-size byte with bits 6 and 7 both set; the size
+ * is that byte % 4 either way): an answer step first takes a pick among
+ * 4; 0 means a hostile answer, given only while the CQ is empty (else a
+ * legal one), and reaped at once: a pick among 3: an outstanding op's
+ * result from the kernel model's hostile draws (INT32_MIN, above the
+ * bytes asked, ...), an outstanding cancel's (-EINVAL, INT32_MIN, ...), or
+ * an op CQE for a request admitted once with no op outstanding (H1). The
+ * reference names the invariant it must fire (request_model.h
+ * iouw_rm_invariant(); cancel -EINVAL for the live occupant; the table's
+ * untracked / stale generation / no op in flight) or none: with none the
+ * CQE goes through the usual oracles (warned cancel results change
+ * nothing); with one, exactly that invariant must fire (fuzz/fatal.h) and
+ * the history ends there: the loop is freed, every handle dropped, and no
+ * fd, no allocation may leak, nothing be freed twice. iouwait-explain does
+ * not turn hostile histories into scenarios.
+
  * Oracles (every step): iouw_loop_assert_consistent(); every op SQE equals
  * the request model's next SQE (request_spec.h) and no waiter ever has two
  * op SQEs in flight; a request keeps one user_data for all its SQEs; an
