@@ -69,6 +69,30 @@
  * budgeted drain runs. After the drain: drained, every request ended, no fd
  * leaked (ASan/LSan: no allocation leaked).
  *
+ * Policy model (every step; docs/loop.md §6): the reference keeps the
+ * loop's queues itself -- the front door (FIFO of accepted requests, bound
+ * = ring size), the ready queue (FIFO: back on a Requeue completion), the
+ * pending-cancel queue (back when a deadline fires for a waiter whose op is
+ * in flight; never otherwise) and whether the wake poll needs arming -- and
+ * predicts every event of every fill in order: the wake re-arm, then each
+ * queued cancel (skipped, CANCEL_SKIPPED, when its waiter left flight;
+ * else its ASYNC_CANCEL SQE), then the ready queue in FIFO order (stage
+ * outcome Timeout when its deadline passed, Orphaned when its caller left
+ * a send/recv/read_at, else its op SQE), then fresh requests while the
+ * table has room (admission, expiry at once, or stage + SQE), stopping
+ * exactly when the SQ room the fill read runs out; a deadline that fires
+ * queues exactly its cancel right after the EXPIRED event; a Complete
+ * completion is delivered right away. Between steps (and when a fill and a
+ * wait begin) the loop's ready queue, pending cancels and front-door length
+ * equal the reference's, in order, and so does the number of clock reads
+ * (construction; an advance with a deadline active; admitting a deadline
+ * request with none active; before and after each wait of a budgeted
+ * drain). The drain waits (wait_nr 1) exactly when nothing is left to stage
+ * or admit and something is tracked, bounded by the budget left (exactly,
+ * with no deadline active; no bound with neither); it ends exactly when the
+ * reference is drained or its budget is spent: no backend call after that
+ * but the final submit.
+ *
  * Failure policy: "<target>: oracle mismatch at step N: <what>", the step in
  * words, abort(). An environment failure (environment.h: EMFILE, ENOMEM,
  * ... creating a request, the io or the loop; reading /proc/self/fd) is no
