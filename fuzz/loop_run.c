@@ -122,8 +122,6 @@ static struct {
 	uint64_t posts;
 	uint32_t steps;
 	uint32_t nreq;
-	struct lr_req req[IOUW_LR_MAX_REQUESTS];
-	struct lr_cancel cancels[MAX_CANCELS];
 	uint32_t ncancels;
 	struct iouw_waiter_info cancel_before;
 	bool cancel_snap;
@@ -131,10 +129,28 @@ static struct {
 	uint32_t stamp;
 	bool io_open;
 	struct pm_state pm;
+	enum iouw_lr_choice choice; /* what the next decision decides */
+	/* Posted CQEs not reaped yet, in order (their user_data): state for
+	 * the enumerator's hash. */
+	uint64_t cq[IOUW_LR_MAX_REQUESTS + MAX_CANCELS];
+	uint32_t ncq;
+	unsigned sq_entries, cq_entries; /* the header's SQ and CQ sizes */
 	/* An environment failure met in a step (what, -errno): input skipped. */
 	const char *env_what;
 	int env_err;
+	/* Last, not cleared per input: each entry is set when it is made
+	 * (new_req(), the ASYNC_CANCEL capture), and only the first nreq /
+	 * ncancels are ever read. */
+	struct lr_req req[IOUW_LR_MAX_REQUESTS];
+	struct lr_cancel cancels[MAX_CANCELS];
 } S;
+
+const struct iouw_lr_enum *iouw_lr_enum;
+
+enum iouw_lr_choice iouw_lr_choice_context(void)
+{
+	return S.choice;
+}
 
 /* Scenario hooks (fuzz/loop_scenario.h): NULL unless iouwait-explain runs. */
 const struct iouw_ls_hooks *iouw_lr_scenario;
@@ -670,6 +686,12 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 	case IOUW_EV_CQE:
 		if (ev->cqe.user_data == IOUW_WAKE_USER_DATA)
 			mismatch("wake poll CQE nobody posted");
+		for (uint32_t k = 0; k < S.ncq; k++)
+			if (S.cq[k] == ev->cqe.user_data) {
+				memmove(S.cq + k, S.cq + k + 1, (S.ncq - k - 1) * sizeof(S.cq[0]));
+				S.ncq--;
+				break;
+			}
 		id = iouw_waiter_id_from_user_data(ev->cqe.user_data, &is_cancel);
 		if (is_cancel) {
 			memset(&S.cancel_before, 0, sizeof(S.cancel_before));
@@ -885,6 +907,8 @@ static void post(uint64_t ud, int32_t res)
 		iouw_fuzz_env_exit(S.name, "posting a CQE", rc);
 	EXPECT(rc == 0, "posting a CQE failed: %d", rc);
 	S.posts++;
+	if (S.ncq < sizeof(S.cq) / sizeof(S.cq[0]))
+		S.cq[S.ncq++] = ud;
 }
 
 /* Outstanding answers: ops first (request order), then cancels. */
@@ -960,6 +984,7 @@ static bool answer_one(bool fuzzed)
 
 	if (n == 0)
 		return false;
+	S.choice = IOUW_LR_CH_KERNEL;
 	pick = cand[fuzzed ? iouw_fdp_pick(&S.fdp, n) : 0];
 	if (pick >= IOUW_LR_MAX_REQUESTS)
 		answer_cancel(pick - IOUW_LR_MAX_REQUESTS, fuzzed);
@@ -971,7 +996,10 @@ static bool answer_one(bool fuzzed)
 /* The backend wrapper's wait: the kernel answers, or time passes. */
 static void kernel_wait(int64_t timeout_ns)
 {
-	bool fuzzed = S.drain_choices < MAX_DRAIN_CHOICES && iouw_fdp_remaining(&S.fdp) > 0;
+	bool fuzzed;
+
+	S.choice = IOUW_LR_CH_KERNEL;
+	fuzzed = S.drain_choices < MAX_DRAIN_CHOICES && iouw_fdp_remaining(&S.fdp) > 0;
 
 	S.drain_choices++;
 	if (answer_one(fuzzed))
@@ -1208,7 +1236,9 @@ static struct lr_req *new_req(void)
 	int rc;
 
 	memset(r, 0, sizeof(*r));
+	S.choice = IOUW_LR_CH_SPEC;
 	iouw_rs_decode(&S.fdp, S.nreq, &r->spec);
+	S.choice = IOUW_LR_CH_DEADLINE;
 	if (r->spec.kind == IOUW_REQUEST_SEND || r->spec.kind == IOUW_REQUEST_RECV) {
 		switch (iouw_fdp_pick(&S.fdp, 3)) {
 		case 0:
@@ -1221,6 +1251,7 @@ static struct lr_req *new_req(void)
 			break;
 		}
 	}
+	S.choice = IOUW_LR_CH_STEP;
 	rc = iouw_rs_create(&r->spec, iouw_rs_source_fd(), deadline, &r->live);
 	if (iouw_fuzz_env_error(rc)) {
 		S.env_what = "creating a request";
@@ -1332,6 +1363,7 @@ static void step_clock(void)
 {
 	uint64_t d;
 
+	S.choice = IOUW_LR_CH_CLOCK;
 	switch (iouw_fdp_pick(&S.fdp, 3)) {
 	case 0:
 		d = iouw_fdp_u64_in_range(&S.fdp, 0, TICK - 1);
@@ -1426,10 +1458,86 @@ static void drain(void)
 		       "req%u never ended", i);
 }
 
+/* FNV-1a over @n bytes. */
+static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * UINT64_C(0x100000001b3);
+	return h;
+}
+
+#define HASH(h, v) hash_bytes((h), &(v), sizeof(v))
+
+/* The state the rest of the history depends on (loop_run.h, iouw_lr_enum):
+ * not the fds, the step count or the statistics. */
+static uint64_t state_hash(void)
+{
+	uint64_t h = UINT64_C(0xcbf29ce484222325), t = S.vc.now_ns - START;
+	uint32_t cap = iouw_waiters_capacity(iouw_loop_waiters(S.loop));
+
+	h = HASH(h, t);
+	h = HASH(h, S.cur_tick);
+	h = HASH(h, S.budget);
+	h = HASH(h, S.nreq);
+	h = HASH(h, S.ncancels);
+	h = HASH(h, S.ncq);
+	h = HASH(h, cap);
+	h = HASH(h, S.sq_entries);
+	h = HASH(h, S.cq_entries);
+	h = HASH(h, S.pm.wake_arm);
+	for (uint32_t i = 0; i < S.nreq; i++) {
+		const struct lr_req *r = &S.req[i];
+		uint64_t d = r->deadline == IOUW_NO_DEADLINE ? UINT64_MAX : r->deadline - START;
+		uint8_t flags[10] = { r->inbound, r->admitted, r->c, r->dropped, (uint8_t)r->end,
+			              (uint8_t)r->op, r->had_op, r->cancel_seen, r->must_ecanceled,
+			              r->live.handle != NULL };
+
+		h = HASH(h, r->spec);
+		h = HASH(h, d);
+		h = HASH(h, r->tick);
+		h = HASH(h, flags);
+		h = HASH(h, r->wid);
+		h = HASH(h, r->rm.done);
+		h = HASH(h, r->rm.recorded);
+		h = HASH(h, r->rm.result);
+	}
+	for (uint32_t k = 0; k < S.ncancels; k++) {
+		uint8_t c[3] = { S.cancels[k].submitted, S.cancels[k].op_ecanceled,
+			         S.cancels[k].op_answered };
+
+		h = HASH(h, S.cancels[k].req);
+		h = HASH(h, c);
+	}
+	h = hash_bytes(h, S.cq, S.ncq * sizeof(S.cq[0]));
+	h = hash_bytes(h, S.pm.ready.v, S.pm.ready.len * sizeof(S.pm.ready.v[0]));
+	h = HASH(h, S.pm.ready.len);
+	h = hash_bytes(h, S.pm.cancels.v, S.pm.cancels.len * sizeof(S.pm.cancels.v[0]));
+	h = HASH(h, S.pm.cancels.len);
+	h = hash_bytes(h, S.pm.inbound.v, S.pm.inbound.len * sizeof(S.pm.inbound.v[0]));
+	h = HASH(h, S.pm.inbound.len);
+	for (uint32_t i = 0; i < cap; i++) {
+		struct iouw_waiter_info info;
+
+		memset(&info, 0, sizeof(info));
+		(void)iouw_waiters_slot(iouw_loop_waiters(S.loop), i, &info);
+		h = HASH(h, info);
+	}
+	return h;
+}
+
 static void run_steps(void)
 {
-	while (iouw_fdp_remaining(&S.fdp) > 0 && S.steps < IOUW_LR_MAX_STEPS) {
-		unsigned action = (unsigned)iouw_fdp_pick(&S.fdp, 8);
+	for (;;) {
+		unsigned action;
+
+		if (iouw_lr_enum)
+			iouw_lr_enum->step(iouw_lr_enum->ctx, state_hash(), S.steps, S.nreq);
+		S.choice = IOUW_LR_CH_STEP;
+		if (iouw_fdp_remaining(&S.fdp) == 0 || S.steps >= IOUW_LR_MAX_STEPS)
+			break;
+		action = (unsigned)iouw_fdp_pick(&S.fdp, 8);
 
 		if (action <= 1 && S.nreq >= IOUW_LR_MAX_REQUESTS)
 			action = 4;
@@ -1495,7 +1603,7 @@ int iouw_loop_history_run(const char *name, const struct iouw_lr_io *io, const u
 	unsigned sq, cq;
 	int fds_before, fds_after, rc;
 
-	memset(&S, 0, sizeof(S));
+	memset(&S, 0, (size_t)((char *)S.req - (char *)&S));
 	S.name = name;
 	S.io = io;
 	S.trace = trace;
@@ -1508,10 +1616,14 @@ int iouw_loop_history_run(const char *name, const struct iouw_lr_io *io, const u
 	if (fds_before < 0)
 		return skip_input("counting open fds", fds_before);
 	iouw_fdp_init(&S.fdp, data, size);
+	if (iouw_lr_enum)
+		S.fdp.chooser = iouw_lr_enum->chooser;
 	iouw_loop_config_init(&cfg);
 	cfg.ring_size = 1u << iouw_fdp_u32_in_range(&S.fdp, 0, 3);
 	sq = iouw_fdp_u32_in_range(&S.fdp, 1, 8);
 	cq = iouw_fdp_u32_in_range(&S.fdp, 1, 16);
+	S.sq_entries = sq;
+	S.cq_entries = cq;
 	cfg.tick_ns = TICK;
 	cfg.max_request_timeout_ns = MAX_TIMEOUT;
 	S.budget = iouw_fdp_bool(&S.fdp) ? iouw_fdp_u64_in_range(&S.fdp, 0, 20) * TICK

@@ -110,6 +110,7 @@
 #include <liburing.h>
 
 #include "backend.h"
+#include "provider.h"
 
 /* The step budget (issue 11: every input ends quickly): at most
  * IOUW_LR_MAX_STEPS decoded steps and IOUW_LR_MAX_REQUESTS requests (a
@@ -142,6 +143,31 @@ struct iouw_lr_io {
 	size_t (*cq_ready)(void *ctx);
 	unsigned (*reap)(void *ctx, struct iouw_cqe *out, unsigned max);
 };
+
+/* Exhaustive enumeration (fuzz/enumerate.c): with iouw_lr_enum set, the
+ * decisions come from its chooser (provider.h) instead of the input bytes,
+ * and step() is told, before every step is decoded, the hash of the
+ * history's state (the reference's requests, queues, outstanding SQEs and
+ * CQEs in order, clock, the loop's waiter slots: everything the rest of the
+ * history depends on), the steps taken and the requests made so far.
+ * iouw_lr_choice_context() says what the decision being asked decides. */
+enum iouw_lr_choice {
+	IOUW_LR_CH_CONFIG = 0, /* the header: ring, SQ, CQ, budget */
+	IOUW_LR_CH_STEP,       /* the action, its count, a drop, a phase */
+	IOUW_LR_CH_SPEC,       /* a request's kind and shape (request_spec.h) */
+	IOUW_LR_CH_DEADLINE,   /* a send/recv deadline */
+	IOUW_LR_CH_CLOCK,      /* a clock move */
+	IOUW_LR_CH_KERNEL,     /* which SQE the kernel answers, and how */
+};
+
+struct iouw_lr_enum {
+	const struct iouw_fdp_chooser *chooser;
+	void (*step)(void *ctx, uint64_t state_hash, uint32_t steps, uint32_t nreq);
+	void *ctx;
+};
+
+extern const struct iouw_lr_enum *iouw_lr_enum;
+enum iouw_lr_choice iouw_lr_choice_context(void);
 
 /* The in-memory io (core/mem_backend.h underneath). */
 const struct iouw_lr_io *iouw_lr_mem_io(void);
