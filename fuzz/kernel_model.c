@@ -238,18 +238,18 @@ int32_t iouw_km_draw_op(const struct iouw_km *km, struct iouw_fdp *p, uint64_t u
 		return -ECANCELED; /* K6 */
 	if (!p)
 		return (int32_t)s->bytes;
-	switch (iouw_fdp_pick(p, 8)) {
-	case 0:
+	switch (iouw_fdp_pick(p, IOUW_KM_OP_PICKS)) {
+	case IOUW_KM_PICK_EAGAIN:
 		return -EAGAIN;
-	case 1:
+	case IOUW_KM_PICK_EINTR:
 		return -EINTR;
-	case 2:
+	case IOUW_KM_PICK_ECANCELED:
 		return -ECANCELED; /* K4 */
-	case 3:
+	case IOUW_KM_PICK_ERRNO:
 		return op_errors[iouw_fdp_pick(p, sizeof(op_errors) / sizeof(op_errors[0]))];
-	case 4:
+	case IOUW_KM_PICK_ZERO:
 		return 0;
-	case 5:
+	case IOUW_KM_PICK_ALL:
 		res = (int32_t)s->bytes;
 		break;
 	default:

@@ -160,9 +160,24 @@ bool iouw_km_outstanding(const struct iouw_km *km, uint64_t ud);
 /* Outstanding SQEs (K1: a finished legal history has none). */
 uint32_t iouw_km_owed(const struct iouw_km *km);
 
+/* iouw_km_draw_op()'s pick among IOUW_KM_OP_PICKS: what each answers
+ * (FSYNC: 0 for ZERO, ALL and PART). fuzz/enumerate.c walks these. */
+enum iouw_km_op_pick {
+	IOUW_KM_PICK_EAGAIN = 0,
+	IOUW_KM_PICK_EINTR,
+	IOUW_KM_PICK_ECANCELED, /* K4: also without a cancel */
+	IOUW_KM_PICK_ERRNO,     /* then a pick among the I/O errnos */
+	IOUW_KM_PICK_ZERO,
+	IOUW_KM_PICK_ALL,       /* every byte asked */
+	IOUW_KM_PICK_PART,      /* then 1..bytes */
+	IOUW_KM_PICK_PART2,     /* the same as PART */
+	IOUW_KM_OP_PICKS,
+};
+
 /* A legal result (K3-K8) for outstanding op @ud: -ECANCELED without a
- * byte when K6 forces it; else a pick among 8: -EAGAIN, -EINTR,
- * -ECANCELED (K4), an I/O errno, 0, all bytes, 1..bytes (FSYNC: 0). */
+ * byte when K6 forces it; else a pick among IOUW_KM_OP_PICKS (enum
+ * iouw_km_op_pick): -EAGAIN, -EINTR, -ECANCELED (K4), an I/O errno, 0,
+ * all bytes, 1..bytes (FSYNC: 0). */
 int32_t iouw_km_draw_op(const struct iouw_km *km, struct iouw_fdp *p, uint64_t ud);
 
 /* A legal result (K5-K8) for outstanding cancel @ud. */
