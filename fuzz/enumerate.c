@@ -4,7 +4,7 @@
  * within a bound, each distinct state explored once.
  *
  *   iouwait-enumerate [--steps N] [--requests R] [--ring LIST] [--sq LIST]
- *                     [--cq LIST] [--budget LIST] [--out FILE] [--quiet]
+ *                     [--cq LIST] [--budget LIST] [--out FILE]
  *
  * A history is the sequence of the target's decisions (provider.h's
  * chooser): the header (ring size from --ring, default 1,2,4; SQ entries
@@ -28,13 +28,14 @@
  * bytes or 1 byte.
  *
  * Depth-first with iterative deepening (1 step, 2, ... N: the shortest
- * counterexample first), re-running each history from the start; before each step
- * the state (loop_run.h's state hash) is looked up: a state already
- * explored with at least as many steps left ends the history there (it
- * still drains). Prints the bound, histories run, distinct states, merges
- * and the time (wall clock, and CPU time). A history that fails an oracle or an invariant is the
- * counterexample: its decisions are written as a `loop` corpus file (--out,
- * default enumerate-counterexample), replayed once to confirm, and the exit
+ * counterexample first), re-running each history from the start; before
+ * each step the state (loop_run.h's state hash) is looked up: a state
+ * already explored with at least as many steps left ends the history there
+ * (it still drains). Prints the bound, histories run, distinct states (of
+ * the last round), merges and the time (wall clock, and CPU time). A
+ * history that fails an oracle or an invariant is the counterexample: its
+ * decisions are written as a `loop` corpus file (--out, default
+ * enumerate-counterexample), replayed once to confirm, and the exit
  * status is 1 (scripts/enumerate explains it as an inject scenario). The
  * enumeration runs in a child process so that a crash leaves the parent to
  * write the file. Exit status: 0 no counterexample, 1 one found (or the
@@ -89,7 +90,6 @@ static struct {
 	unsigned steps, requests;
 	struct list ring, sq, cq, budget; /* budget: UINT64_MAX = none */
 	const char *out;
-	bool quiet;
 } opt;
 
 static struct shared *sh;
@@ -547,7 +547,7 @@ static bool reproduces(const uint8_t *data, size_t size)
 static void usage(void)
 {
 	fprintf(stderr, "usage: iouwait-enumerate [--steps N] [--requests R] [--ring LIST] "
-	                "[--sq LIST] [--cq LIST] [--budget LIST] [--out FILE] [--quiet]\n"
+	                "[--sq LIST] [--cq LIST] [--budget LIST] [--out FILE]\n"
 	                "  LIST: comma-separated numbers (--budget: ticks or none)\n");
 	exit(2);
 }
@@ -620,10 +620,6 @@ int main(int argc, char **argv)
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
-		if (strcmp(a, "--quiet") == 0) {
-			opt.quiet = true;
-			continue;
-		}
 		if (!v)
 			usage();
 		i++;
