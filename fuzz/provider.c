@@ -8,20 +8,25 @@ void iouw_fdp_init(struct iouw_fdp *p, const uint8_t *data, size_t size)
 	p->data = data;
 	p->front = 0;
 	p->back = data ? size : 0;
+	p->chooser = NULL;
 }
 
 size_t iouw_fdp_remaining(const struct iouw_fdp *p)
 {
+	if (p->chooser)
+		return p->chooser->more(p->chooser->ctx) ? 1 : 0;
 	return p->back - p->front;
 }
 
-uint64_t iouw_fdp_u64_in_range(struct iouw_fdp *p, uint64_t min, uint64_t max)
+static uint64_t in_range(struct iouw_fdp *p, uint64_t min, uint64_t max, bool pick)
 {
 	uint64_t range, result = 0;
 	unsigned offset = 0;
 
 	if (min >= max)
 		return min;
+	if (p->chooser)
+		return p->chooser->choose(p->chooser->ctx, min, max, pick);
 	range = max - min;
 	while (offset < 64 && (range >> offset) > 0 && p->back > p->front) {
 		p->back--;
@@ -31,6 +36,11 @@ uint64_t iouw_fdp_u64_in_range(struct iouw_fdp *p, uint64_t min, uint64_t max)
 	if (range != UINT64_MAX)
 		result %= range + 1;
 	return min + result;
+}
+
+uint64_t iouw_fdp_u64_in_range(struct iouw_fdp *p, uint64_t min, uint64_t max)
+{
+	return in_range(p, min, max, false);
 }
 
 uint32_t iouw_fdp_u32_in_range(struct iouw_fdp *p, uint32_t min, uint32_t max)
@@ -52,7 +62,7 @@ size_t iouw_fdp_pick(struct iouw_fdp *p, size_t count)
 {
 	if (count == 0)
 		return 0;
-	return (size_t)iouw_fdp_u64_in_range(p, 0, (uint64_t)count - 1);
+	return (size_t)in_range(p, 0, (uint64_t)count - 1, true);
 }
 
 size_t iouw_fdp_bytes(struct iouw_fdp *p, void *out, size_t n)

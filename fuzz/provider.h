@@ -25,10 +25,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Instead of input bytes, a program's choices (fuzz/enumerate.c walks
+ * every history within a bound this way): each integer, boolean and pick
+ * with more than one possible value is asked of choose() (@pick: it came
+ * from iouw_fdp_pick), and iouw_fdp_remaining() is 1 while more() says the
+ * history goes on, else 0. The choices made are the input bytes that
+ * encoding above would read: a chooser's history is a corpus file. */
+struct iouw_fdp_chooser {
+	uint64_t (*choose)(void *ctx, uint64_t min, uint64_t max, bool pick);
+	bool (*more)(void *ctx);
+	void *ctx;
+};
+
 struct iouw_fdp {
 	const uint8_t *data;
 	size_t front; /* next unread byte from the front */
 	size_t back;  /* one past the next unread byte from the tail */
+	/* NULL (iouw_fdp_init) unless the choices come from a program. */
+	const struct iouw_fdp_chooser *chooser;
 };
 
 /* Start reading @size bytes at @data (@data may be NULL when @size is 0). */

@@ -3,7 +3,6 @@
 #include "request_check.h"
 
 #include <errno.h>
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include <string.h>
 
 #include "environment.h"
+#include "fatal.h"
 #include "invariant.h"
 #include "request_history.h"
 #include "waiter.h"
@@ -101,42 +101,9 @@ static void ended(uint32_t r, const struct iouw_rh_step *s)
 	iouw_rs_discard(&q->live);
 }
 
-/* FATAL steps (HOSTILE mode). The one invariant the step must fire is armed
- * here; core/invariant.c calls iouw_invariant_hook() (this strong
- * definition; a link-time hook, no state in core) before its report. The
- * armed name unwinds back to check_fatal() with siglongjmp -- nothing runs
- * in the skipped core frames after their invariant check, and the history
- * ends there, the table only released -- while any other invariant, or
- * none armed, returns to the usual report and abort(), a crash. A
- * sanitizer report before the invariant stays a crash too: ASan always
- * halts, and __ubsan_default_options() below makes UBSan halt (UBSAN_OPTIONS
- * may override it; the test setup and scripts/fuzz keep halt_on_error=1). */
-static const char *fatal_armed;
-static sigjmp_buf fatal_jmp;
-
-void iouw_invariant_hook(const char *name, const char *file, int line)
-{
-	const char *want = fatal_armed;
-
-	(void)file;
-	(void)line;
-	if (!want)
-		return;
-	fatal_armed = NULL;
-	if (strcmp(name, want) != 0) {
-		fprintf(stderr,
-		        TARGET ": oracle mismatch: the hostile CQE had to fire \"%s\", not:\n", want);
-		return;
-	}
-	siglongjmp(fatal_jmp, 1);
-}
-
-const char *__ubsan_default_options(void);
-const char *__ubsan_default_options(void)
-{
-	return "halt_on_error=1:print_stacktrace=1";
-}
-
+/* FATAL steps (HOSTILE mode): fuzz/fatal.h arms the one invariant the
+ * step must fire and unwinds here when it does; the history ends there,
+ * the table only released. */
 /* Feed the FATAL step's CQE: it must fire exactly s->invariant. */
 static void check_fatal(struct iouw_waiters *w, const struct iouw_rh_step *s)
 {
@@ -145,11 +112,11 @@ static void check_fatal(struct iouw_waiters *w, const struct iouw_rh_step *s)
 	                                            : iouw_waiter_id_user_data(q->id);
 	struct iouw_completion_outcome co;
 
-	if (sigsetjmp(fatal_jmp, 0) != 0)
+	if (sigsetjmp(iouw_fatal_jmp, 0) != 0)
 		return; /* the armed invariant fired */
-	fatal_armed = s->invariant;
+	iouw_fatal_arm(s->invariant, TARGET);
 	iouw_waiters_on_completion(w, ud, s->res, &co);
-	fatal_armed = NULL;
+	iouw_fatal_disarm();
 	mismatch("req%u: hostile res %d must fire \"%s\"; the table returned outcome %d", s->req,
 	         (int)s->res, s->invariant, co.kind);
 }

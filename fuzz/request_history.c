@@ -6,6 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "waiter.h"
+
+/* The kernel model's user_data of request @r's op and cancel SQEs. */
+static uint64_t op_ud(uint32_t r)
+{
+	return (uint64_t)r + 1;
+}
+
+static uint64_t cancel_ud(uint32_t r)
+{
+	return op_ud(r) | IOUW_WAITER_CANCEL_TAG;
+}
+
 void iouw_request_history_init(struct iouw_request_history *h, const uint8_t *data, size_t size)
 {
 	uint8_t head;
@@ -23,6 +36,15 @@ void iouw_request_history_init(struct iouw_request_history *h, const uint8_t *da
 	h->nlive = 0;
 	h->nreq = 0;
 	h->nowed = 0;
+	iouw_km_init(&h->km);
+}
+
+/* The kernel posts (@ud, @res) and the table gets it at once: the model
+ * learns both. */
+static void kernel_posts(struct iouw_request_history *h, uint64_t ud, int32_t res)
+{
+	iouw_km_post(&h->km, ud, res, 0);
+	iouw_km_reaped(&h->km, ud);
 }
 
 static void owe(struct iouw_request_history *h, uint32_t req, bool cancel)
@@ -109,6 +131,7 @@ static void do_stage(struct iouw_request_history *h, struct iouw_rh_step *s)
 		q->in_flight = true;
 		q->op_owed = true;
 		owe(h, s->req, false);
+		(void)iouw_km_submit_op(&h->km, op_ud(s->req), q->sqe.opcode, q->sqe.bytes);
 	}
 }
 
@@ -122,6 +145,7 @@ static void do_op_cqe(struct iouw_request_history *h, struct iouw_rh_step *s, in
 	s->res = res;
 	s->sqe = q->sqe;
 	s->cancel_requested = q->cancel_req;
+	kernel_posts(h, op_ud(s->req), res);
 	q->in_flight = false;
 	q->op_owed = false;
 	terminal = iouw_rm_on_cqe(&q->rm, q->cancel_req, res);
@@ -145,8 +169,10 @@ static void do_cancel(struct iouw_request_history *h, struct iouw_rh_step *s)
 	}
 	s->out = IOUW_RH_OUT_ACCEPTED;
 	q->cancel_req = true;
-	if (q->in_flight)
+	if (q->in_flight) {
 		owe(h, s->req, true);
+		(void)iouw_km_submit_cancel(&h->km, cancel_ud(s->req), op_ud(s->req));
+	}
 }
 
 static bool drain_step(struct iouw_request_history *h, struct iouw_rh_step *s)
@@ -166,7 +192,8 @@ static bool drain_step(struct iouw_request_history *h, struct iouw_rh_step *s)
 		if (o.cancel) {
 			s->kind = IOUW_RH_CANCEL_CQE;
 			s->out = IOUW_RH_OUT_ACK;
-			s->res = h->req[o.req].op_owed ? 0 : -ENOENT;
+			s->res = iouw_km_draw_cancel(&h->km, NULL, cancel_ud(o.req));
+			kernel_posts(h, cancel_ud(o.req), s->res);
 		} else {
 			do_op_cqe(h, s, -ECANCELED);
 		}
@@ -178,32 +205,6 @@ static bool drain_step(struct iouw_request_history *h, struct iouw_rh_step *s)
 		return true;
 	}
 	return false;
-}
-
-/* HOSTILE mode: an op result no sane kernel sends (see the header). */
-static int32_t hostile_op_result(struct iouw_fdp *p, const struct iouw_rh_req *q)
-{
-	switch (iouw_fdp_pick(p, 9)) {
-	case 0: return INT32_MIN;
-	case 1: return INT32_MIN + 1;
-	case 2: return -4096;
-	case 3: return -4095;
-	case 4: return -ECANCELED;
-	case 5: return (int32_t)(q->sqe.bytes + 1);
-	case 6: return (int32_t)(q->rm.len - q->rm.done + 1);
-	case 7: return INT32_MAX;
-	default: return (int32_t)iouw_fdp_u32_in_range(p, 0, UINT32_MAX);
-	}
-}
-
-static int32_t hostile_cancel_result(struct iouw_fdp *p)
-{
-	switch (iouw_fdp_pick(p, 4)) {
-	case 0: return -EINVAL;
-	case 1: return INT32_MIN;
-	case 2: return INT32_MAX;
-	default: return (int32_t)iouw_fdp_u32_in_range(p, 0, UINT32_MAX);
-	}
 }
 
 /* A FATAL step: @inv must fire, and the history ends with it (the real
@@ -306,8 +307,8 @@ bool iouw_request_history_next(struct iouw_request_history *h, struct iouw_rh_st
 		s->req = sel[iouw_fdp_pick(p, n)];
 		q = &h->req[s->req];
 		s->hostile = h->hostile && iouw_fdp_pick(p, 4) == 0;
-		res = s->hostile ? hostile_op_result(p, q)
-		                 : iouw_rs_pick_result(p, q->sqe.opcode, q->sqe.bytes, q->cancel_req);
+		res = s->hostile ? iouw_km_draw_hostile_op(&h->km, p, op_ud(s->req), q->rm.len - q->rm.done)
+		                 : iouw_km_draw_op(&h->km, p, op_ud(s->req));
 		inv = iouw_rm_invariant(&q->rm, q->cancel_req, res);
 		if (inv) {
 			s->kind = IOUW_RH_OP_CQE;
@@ -331,16 +332,15 @@ bool iouw_request_history_next(struct iouw_request_history *h, struct iouw_rh_st
 		do_cancel(h, s);
 		return true;
 	case 6: {
-		static const int32_t results[] = { 0, -EALREADY, -ENOENT };
-		uint32_t k, r;
+		uint32_t k;
 
 		n = owed_of_kind(h, true, sel);
 		k = sel[iouw_fdp_pick(p, n)];
 		s->kind = IOUW_RH_CANCEL_CQE;
 		s->req = h->owed[k].req;
-		r = (uint32_t)iouw_fdp_pick(p, h->hostile ? 4 : 3);
-		s->hostile = r == 3;
-		s->res = s->hostile ? hostile_cancel_result(p) : results[r];
+		s->hostile = h->hostile && iouw_fdp_pick(p, 4) == 3;
+		s->res = s->hostile ? iouw_km_draw_hostile_cancel(p)
+		                    : iouw_km_draw_cancel(&h->km, p, cancel_ud(s->req));
 		/* -EINVAL panics only for a waiter still tracked: a cancel CQE
 		 * naming a freed or reused slot is ignored, whatever its res. */
 		if (s->res == -EINVAL && h->req[s->req].live) {
@@ -348,6 +348,7 @@ bool iouw_request_history_next(struct iouw_request_history *h, struct iouw_rh_st
 			return true;
 		}
 		take_owed(h, k);
+		kernel_posts(h, cancel_ud(s->req), s->res);
 		s->out = IOUW_RH_OUT_ACK;
 		return true;
 	}

@@ -16,28 +16,36 @@
  *     3,4 the kernel answers an in-flight op SQE: pick, then a result
  *     5   cancel a live waiter (an ASYNC_CANCEL is owed when it was in flight
  *         and the cancel was accepted)
- *     6   the kernel answers an owed cancel: pick, then 0/-EALREADY/-ENOENT
+ *     6   the kernel answers an owed cancel: pick, then a result the kernel
+ *         model allows given what the op did (HOSTILE: first a pick among
+ *         4, the 4th a hostile result)
  *     7   the caller drops the handle of a live request
  *   An impossible action becomes the next possible one. When the input runs
  *   out (or the step budget below is spent), a drain follows (not after a FATAL
  *   step): cancel every live waiter, answer every owed CQE in order
- *   (cancel 0 while its op is still owed, else -ENOENT; ops -ECANCELED),
+ *   (the model's default: cancel 0 while its op is still owed or was
+ *   cancelled, else -ENOENT; ops -ECANCELED),
  *   stage what is left (Timeout).
  *
  * Kernel legality (outside HOSTILE mode, which breaks the rules on
- * results only): only staged SQEs are answered, each exactly once;
- * positive results never exceed the bytes the SQE describes (the model's
- * SQE, which the checker holds the real SQE to); FSYNC never reports bytes;
- * -ECANCELED only after a cancel was requested; cancel CQEs only for
- * ASYNC_CANCELs the loop would have issued.
- *
+ * results only): every answer comes from the kernel model
+ * (fuzz/kernel_model.h, rules K1-K10), told each op SQE staged and each
+ * ASYNC_CANCEL the loop would issue: only staged SQEs are answered, each
+ * exactly once; positive results never exceed the bytes the SQE describes
+ * (the model's SQE, which the checker holds the real SQE to); FSYNC never
+ * reports bytes; -ECANCELED may come without a cancel (K4: task exit,
+ * another canceller); op and cancel results pair as the kernel pairs them
+ * (cancel 0 <=> op -ECANCELED; after the op answered, cancel -ENOENT or
+ * -EALREADY).
+
  * HOSTILE mode (header bits 6-7; docs/kernel.md §8 "any int32 may arrive"): every op
- * CQE first takes a pick among 4; 0 means a hostile result instead of a
- * legal one: INT32_MIN, INT32_MIN + 1, -4096, -4095, -ECANCELED, bytes
- * asked + 1, remaining + 1, INT32_MAX or any 32 bits (4 more bytes); so
- * -ECANCELED (and a positive fsync count) may come without a cancel. Every
- * cancel CQE picks among 4 results instead of 3: the 4th is -EINVAL,
- * INT32_MIN, INT32_MAX or any 32 bits (warned about and ignored, except
+ * CQE first takes a pick among 4; 0 means a hostile result
+ * (iouw_km_draw_hostile_op) instead of a legal one: INT32_MIN,
+ * INT32_MIN + 1, -4096, -4095, -ECANCELED, bytes asked + 1, remaining + 1,
+ * INT32_MAX or any 32 bits (4 more bytes); so a positive fsync count may
+ * come. Every cancel CQE first takes a pick among 4: 3 means a hostile
+ * result (iouw_km_draw_hostile_cancel): -EINVAL, INT32_MIN, INT32_MAX or
+ * any 32 bits (warned about and ignored, except
  * -EINVAL while the waiter is still tracked; a stale cancel CQE is always
  * ignored). A result the model says must fire a named invariant
  * (request_model.h iouw_rm_invariant(), plus the table's "async cancel SQE
@@ -59,6 +67,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "kernel_model.h"
 #include "provider.h"
 #include "request_model.h"
 #include "request_spec.h"
@@ -144,6 +153,7 @@ struct iouw_request_history {
 	struct iouw_rh_req req[IOUW_RH_MAX_REQUESTS];
 	struct iouw_rh_owed owed[2 * IOUW_RH_MAX_REQUESTS];
 	uint32_t nowed;
+	struct iouw_km km; /* the kernel's side: every answer is drawn from it */
 };
 
 /* Start decoding @data (reads the header). @h is large: static or heap. */

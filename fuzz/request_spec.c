@@ -11,8 +11,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-static const int32_t op_errors[] = { -EIO, -EPIPE, -ECONNRESET, -EBADF, -ENOSPC, -EFAULT, -EINVAL };
-
 static uint8_t pattern(uint32_t stamp, uint32_t i)
 {
 	return (uint8_t)(stamp * 31u + i * 7u + 1u);
@@ -300,37 +298,6 @@ const char *iouw_rs_check_sqe(const struct iouw_rs_live *l, const struct iouw_rm
 		return NULL;
 	}
 	FAIL("unexpected opcode %u", sqe->opcode);
-}
-
-int32_t iouw_rs_pick_result(struct iouw_fdp *p, uint8_t opcode, uint32_t bytes,
-                            bool cancel_requested)
-{
-	int32_t res;
-
-	switch (iouw_fdp_pick(p, 8)) {
-	case 0:
-		return -EAGAIN;
-	case 1:
-		return -EINTR;
-	case 2:
-		if (cancel_requested)
-			return -ECANCELED;
-		/* -ECANCELED only follows a cancel: an error instead. */
-		__attribute__((fallthrough));
-	case 3:
-		return op_errors[iouw_fdp_pick(p, sizeof(op_errors) / sizeof(op_errors[0]))];
-	case 4:
-		return 0;
-	case 5:
-		res = (int32_t)bytes;
-		break;
-	default:
-		res = bytes ? (int32_t)iouw_fdp_u32_in_range(p, 1, bytes) : 0;
-		break;
-	}
-	if (opcode == IORING_OP_FSYNC)
-		return 0; /* fsync never reports a byte count */
-	return res;
 }
 
 void iouw_rs_kernel_apply(struct iouw_rs_live *l, const struct io_uring_sqe *sqe, int32_t res,

@@ -5,8 +5,9 @@
  * bytes), struct iouw_rs_live (a real core/request.h request built from a
  * spec, plus what the caller expects to get back: the send/write payload and
  * a shadow of the recv/read_at buffer), the SQE oracle (docs/requests.md §4.1 against
- * fuzz/request_model.h), kernel-legal op results per opcode, the simulated
- * kernel's data transfer into recv/read_at buffers, and the result oracle.
+ * fuzz/request_model.h), the simulated kernel's data transfer into
+ * recv/read_at buffers, and the result oracle. What the kernel may answer
+ * (results per opcode, pairing with cancels) is fuzz/kernel_model.h's.
  *
  * Canaries: a recv/read_at buffer is bigger than len (capacity = len + 0..3)
  * and is pre-filled: the recv prefix (bytes before offset) with a pattern,
@@ -14,10 +15,6 @@
  * the simulated kernel wrote; the returned buffer must equal the shadow over
  * its whole capacity, so a write outside [progress, len) is caught (and ASan
  * catches writes past the allocation).
- *
- * Kernel legality: positive results never exceed the bytes the SQE
- * describes; FSYNC never returns a positive result; -ECANCELED only when
- * the caller says a cancel was requested.
  */
 #ifndef IOUW_FUZZ_REQUEST_SPEC_H
 #define IOUW_FUZZ_REQUEST_SPEC_H
@@ -85,10 +82,6 @@ const char *iouw_rs_check_sqe(const struct iouw_rs_live *l, const struct iouw_rm
 
 /* Bytes @sqe asks the kernel to move (WRITEV: all iovecs). */
 uint32_t iouw_rs_sqe_bytes(const struct io_uring_sqe *sqe);
-
-/* A result the kernel may post for @sqe (op @opcode asking @bytes). */
-int32_t iouw_rs_pick_result(struct iouw_fdp *p, uint8_t opcode, uint32_t bytes,
-                            bool cancel_requested);
 
 /* The kernel completes @sqe with @res: for a positive RECV/READ result write
  * @res pattern bytes at the SQE's address (and into the shadow). Call only

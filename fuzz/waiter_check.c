@@ -10,6 +10,8 @@
 
 #include <liburing.h>
 
+#include "fatal.h"
+#include "invariant.h"
 #include "waiter.h"
 #include "waiter_history.h"
 
@@ -229,6 +231,26 @@ static void check_table(struct iouw_waiters *w, const struct iouw_wm *m)
 	}
 }
 
+/* FATAL steps (HOSTILE mode): fuzz/fatal.h arms the one invariant the
+ * step must fire and unwinds here when it does; the history ends there,
+ * the table only released. */
+/* Feed the FATAL step's CQE: it must fire exactly s->invariant. */
+static void check_fatal(struct iouw_waiters *w, const struct iouw_wh_step *s)
+{
+	iouw_waiter_id id = iouw_waiter_id_new(s->index, s->gen);
+	uint64_t ud = s->kind == IOUW_WH_CANCEL_CQE ? iouw_waiter_id_cancel_user_data(id)
+	                                            : iouw_waiter_id_user_data(id);
+	struct iouw_completion_outcome co;
+
+	if (sigsetjmp(iouw_fatal_jmp, 0) != 0)
+		return; /* the armed invariant fired */
+	iouw_fatal_arm(s->invariant, "fuzz_waiter");
+	iouw_waiters_on_completion(w, ud, s->res, &co);
+	iouw_fatal_disarm();
+	mismatch("hostile CQE res %d for waiter %u/%u must fire \"%s\"; the table returned "
+	         "outcome %d", (int)s->res, s->index, s->gen, s->invariant, co.kind);
+}
+
 static void check_outcome_id(iouw_waiter_id id, const struct iouw_wm_outcome *e)
 {
 	EXPECT(iouw_waiter_id_index(id) == e->index && iouw_waiter_id_generation(id) == e->gen,
@@ -353,9 +375,21 @@ int iouw_waiter_history_check(const uint8_t *data, size_t size)
 	while (iouw_waiter_history_next(h, &step, &expected)) {
 		cur_step = &step;
 		cur_expected = &expected;
+		if (step.invariant) {
+			check_fatal(w, &step);
+			break;
+		}
 		run_step(w, &step, &expected);
 	}
 	cur_step = NULL;
+	if (h->fatal) {
+		/* The process would be gone: release the table, which releases
+		 * every request it holds; none may be freed twice (fz_end,
+		 * ASan) or leak. Requests out of the table were ended already. */
+		iouw_waiters_free(w);
+		EXPECT(nlive == 0, "%u requests leaked after the named invariant", nlive);
+		return 0;
+	}
 	EXPECT(iouw_waiters_is_empty(w) && h->model.len == 0, "table not empty after the drain");
 	for (uint32_t r = 0; r < h->model.nreq; r++) {
 		EXPECT(h->model.req[r].end != IOUW_WM_END_NONE, "model: req%u never ended", r);

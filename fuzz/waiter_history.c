@@ -6,11 +6,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <liburing.h>
+
+#include "waiter.h"
+
 #define MAX_LEN 16
 #define MAX_TICK 1000
 
-static const int32_t op_errors[] = { -EIO, -EBADF, -EPIPE, -ECONNRESET, -ENOBUFS, -EFAULT };
-static const int32_t cancel_others[] = { -EBADF, -EIO, -EFAULT, -ECANCELED };
+#define CANCEL_EINVAL_INVARIANT "async cancel SQE rejected by kernel: EINVAL"
+
+/* The user_data of waiter @index/@gen's op and cancel SQEs, as the table
+ * builds them (the kernel model's keys). */
+static uint64_t op_ud(uint32_t index, uint32_t gen)
+{
+	return iouw_waiter_id_user_data(iouw_waiter_id_new(index, gen));
+}
+
+static uint64_t cancel_ud(uint32_t index, uint32_t gen)
+{
+	return iouw_waiter_id_cancel_user_data(iouw_waiter_id_new(index, gen));
+}
 
 void iouw_waiter_history_init(struct iouw_waiter_history *h, const uint8_t *data, size_t size)
 {
@@ -31,6 +46,9 @@ void iouw_waiter_history_init(struct iouw_waiter_history *h, const uint8_t *data
 	h->draining = false;
 	h->nowed = 0;
 	h->nissued = 0;
+	h->hostile = (mode & 0xc0) == 0xc0;
+	h->fatal = false;
+	iouw_km_init(&h->km);
 }
 
 static void owe(struct iouw_waiter_history *h, uint32_t index, uint32_t gen, bool cancel)
@@ -39,6 +57,25 @@ static void owe(struct iouw_waiter_history *h, uint32_t index, uint32_t gen, boo
 	h->owed[h->nowed].gen = gen;
 	h->owed[h->nowed].cancel = cancel;
 	h->nowed++;
+	/* The kernel takes the SQE: the fake request builds a RECV of what is
+	 * left, or an FSYNC when it asks for nothing (waiter_check.c). */
+	if (cancel) {
+		(void)iouw_km_submit_cancel(&h->km, cancel_ud(index, gen), op_ud(index, gen));
+	} else {
+		uint32_t left = h->model.req[h->model.slot[index].req].remaining;
+
+		(void)iouw_km_submit_op(&h->km, op_ud(index, gen),
+		                        left ? IORING_OP_RECV : IORING_OP_FSYNC, left);
+	}
+}
+
+/* The kernel posts @o's CQE with @res; the table gets it at once. */
+static void kernel_posts(struct iouw_waiter_history *h, const struct iouw_wh_owed *o, int32_t res)
+{
+	uint64_t ud = o->cancel ? cancel_ud(o->index, o->gen) : op_ud(o->index, o->gen);
+
+	iouw_km_post(&h->km, ud, res, 0);
+	iouw_km_reaped(&h->km, ud);
 }
 
 static struct iouw_wh_owed take_owed(struct iouw_waiter_history *h, uint32_t k)
@@ -69,45 +106,6 @@ static uint32_t live_slots(const struct iouw_waiter_history *h, int want, uint32
 	return n;
 }
 
-static int32_t op_result(struct iouw_fdp *p, uint32_t remaining)
-{
-	switch (iouw_fdp_pick(p, 8)) {
-	case 0:
-		return -EAGAIN;
-	case 1:
-		return -EINTR;
-	case 2:
-		return -ECANCELED;
-	case 3:
-		return op_errors[iouw_fdp_pick(p, sizeof(op_errors) / sizeof(op_errors[0]))];
-	case 4:
-		return 0;
-	case 5:
-		return (int32_t)remaining;
-	default:
-		return remaining ? (int32_t)iouw_fdp_u32_in_range(p, 1, remaining) : 0;
-	}
-}
-
-static int32_t cancel_result(struct iouw_fdp *p, bool target_is_live)
-{
-	switch (iouw_fdp_pick(p, 5)) {
-	case 0:
-		return 0;
-	case 1:
-		return -EALREADY;
-	case 2:
-		return -ENOENT;
-	case 3:
-		return cancel_others[iouw_fdp_pick(p, sizeof(cancel_others) /
-		                                          sizeof(cancel_others[0]))];
-	default:
-		/* The kernel rejecting our cancel SQE is impossible for the
-		 * live occupant (the table would rightly panic). */
-		return target_is_live ? -EIO : -EINVAL;
-	}
-}
-
 /* 0 a recently issued id (maybe stale), 1 out of range, 2 wrong
  * generation; with nothing issued yet, 0 becomes 1. */
 static unsigned cancel_flavour(struct iouw_fdp *p, bool have_issued)
@@ -115,6 +113,36 @@ static unsigned cancel_flavour(struct iouw_fdp *p, bool have_issued)
 	unsigned f = (unsigned)iouw_fdp_pick(p, 3);
 
 	return f == 0 && !have_issued ? 1 : f;
+}
+
+/* HOSTILE (kernel model H1): an op CQE for an SQE the kernel does not
+ * hold -- a slot out of range or empty, a wrong generation, a waiter with
+ * no op in flight (a second op CQE). The table must fire the named
+ * invariant of the first check it fails (core/waiter_internal.h); the
+ * history ends here. */
+static void hostile_stray_op_cqe(struct iouw_waiter_history *h, struct iouw_wh_step *step,
+                                 struct iouw_wm_outcome *expected)
+{
+	const struct iouw_wm *m = &h->model;
+	struct iouw_fdp *p = &h->fdp;
+	uint32_t index = (uint32_t)iouw_fdp_pick(p, m->cap + 1);
+	uint32_t gen = index < m->cap ? m->slot[index].gen : 0;
+
+	if (iouw_fdp_bool(p) || (index < m->cap && m->slot[index].used && m->slot[index].in_flight))
+		gen = (gen + 1) & IOUW_WM_GEN_MASK; /* in flight: its own CQE is no H1 */
+	step->kind = IOUW_WH_OP_CQE;
+	step->hostile = true;
+	step->index = index;
+	step->gen = gen;
+	step->res = iouw_km_draw_op(&h->km, NULL, op_ud(index, gen)); /* not outstanding: -ENOENT */
+	if (index >= m->cap || !m->slot[index].used)
+		step->invariant = "operation CQE for untracked waiter";
+	else if (m->slot[index].gen != gen)
+		step->invariant = "operation CQE for stale waiter generation";
+	else
+		step->invariant = "operation CQE for waiter with no op in flight";
+	expected->kind = IOUW_WM_OUT_NONE;
+	h->fatal = true;
 }
 
 static bool drain_step(struct iouw_waiter_history *h, struct iouw_wh_step *step,
@@ -131,13 +159,14 @@ static bool drain_step(struct iouw_waiter_history *h, struct iouw_wh_step *step,
 		step->gen = o.gen;
 		if (o.cancel) {
 			step->kind = IOUW_WH_CANCEL_CQE;
-			step->res = -ENOENT;
+			step->res = iouw_km_draw_cancel(&h->km, NULL, cancel_ud(o.index, o.gen));
 			iouw_wm_cancel_cqe(m, o.index, o.gen, step->res, expected);
 		} else {
 			step->kind = IOUW_WH_OP_CQE;
 			step->res = -ECANCELED;
 			iouw_wm_op_cqe(m, o.index, step->res, expected);
 		}
+		kernel_posts(h, &o, step->res);
 		return true;
 	}
 	if (live_slots(h, 1, slots) == 0)
@@ -164,6 +193,8 @@ bool iouw_waiter_history_next(struct iouw_waiter_history *h, struct iouw_wh_step
 	step->number = h->steps;
 	step->req = IOUW_WM_NONE;
 	step->tick = IOUW_WM_NO_TICK;
+	if (h->fatal)
+		return false; /* the history ended at its FATAL step */
 	if (!h->draining && (iouw_fdp_remaining(p) == 0 || h->steps >= IOUW_WH_MAX_STEPS)) {
 		h->budget_spent = iouw_fdp_remaining(p) > 0;
 		h->draining = true;
@@ -277,20 +308,40 @@ bool iouw_waiter_history_next(struct iouw_waiter_history *h, struct iouw_wh_step
 		expected->tick = IOUW_WM_NO_TICK;
 		return true;
 	default: {
-		struct iouw_wh_owed o = take_owed(h, (uint32_t)iouw_fdp_pick(p, h->nowed));
+		struct iouw_wh_owed o;
 
+		if (h->hostile && iouw_fdp_pick(p, 8) == 0) {
+			hostile_stray_op_cqe(h, step, expected);
+			return true;
+		}
+		o = take_owed(h, (uint32_t)iouw_fdp_pick(p, h->nowed));
 		step->index = o.index;
 		step->gen = o.gen;
 		if (o.cancel) {
 			step->kind = IOUW_WH_CANCEL_CQE;
-			step->res = cancel_result(p, iouw_wm_is_current(m, o.index, o.gen));
+			step->hostile = h->hostile && iouw_fdp_pick(p, 4) == 3;
+			step->res = step->hostile
+			                    ? iouw_km_draw_hostile_cancel(p)
+			                    : iouw_km_draw_cancel(&h->km, p, cancel_ud(o.index, o.gen));
+			if (step->res == -EINVAL && iouw_wm_is_current(m, o.index, o.gen)) {
+				/* The table panics: the history ends here. */
+				step->invariant = CANCEL_EINVAL_INVARIANT;
+				h->fatal = true;
+				return true;
+			}
 			iouw_wm_cancel_cqe(m, o.index, o.gen, step->res, expected);
 		} else {
+			uint64_t ud = op_ud(o.index, o.gen);
+			uint32_t left = m->req[m->slot[o.index].req].remaining;
+
 			step->kind = IOUW_WH_OP_CQE;
-			step->res = op_result(p, m->req[m->slot[o.index].req].remaining);
+			step->hostile = h->hostile && iouw_fdp_pick(p, 4) == 0;
+			step->res = step->hostile ? iouw_km_draw_hostile_op(&h->km, p, ud, left)
+			                          : iouw_km_draw_op(&h->km, p, ud);
 			step->req = m->slot[o.index].req;
 			iouw_wm_op_cqe(m, o.index, step->res, expected);
 		}
+		kernel_posts(h, &o, step->res);
 		return true;
 	}
 	}
@@ -371,8 +422,13 @@ void iouw_waiter_history_format_step(FILE *out, const struct iouw_wh_step *s,
 		fprintf(out, "caller of req%u (waiter %u/%u) drops its handle", s->req, s->index, s->gen);
 		return;
 	case IOUW_WH_OP_CQE:
-		fprintf(out, "op CQE for waiter %u/%u res %d -> %s", s->index, s->gen, (int)s->res,
-		        outcome_name(e->kind));
+		if (s->invariant) {
+			fprintf(out, "hostile op CQE for waiter %u/%u (no such SQE) res %d -> invariant "
+			        "\"%s\" (the history ends here)", s->index, s->gen, (int)s->res, s->invariant);
+			return;
+		}
+		fprintf(out, "op CQE for waiter %u/%u %sres %d -> %s", s->index, s->gen,
+		        s->hostile ? "hostile " : "", (int)s->res, outcome_name(e->kind));
 		if (e->kind == IOUW_WM_OUT_COMPLETE) {
 			fprintf(out, " (req%u finished, ", e->req);
 			print_tick(out, "drop tick", e->tick);
@@ -380,8 +436,13 @@ void iouw_waiter_history_format_step(FILE *out, const struct iouw_wh_step *s,
 		}
 		return;
 	case IOUW_WH_CANCEL_CQE:
-		fprintf(out, "cancel CQE for waiter %u/%u res %d -> Cancel%s%s", s->index, s->gen,
-		        (int)s->res, e->stale ? " (stale: slot empty or reused)" : "",
+		if (s->invariant) {
+			fprintf(out, "cancel CQE for waiter %u/%u hostile res %d -> invariant \"%s\" "
+			        "(the history ends here)", s->index, s->gen, (int)s->res, s->invariant);
+			return;
+		}
+		fprintf(out, "cancel CQE for waiter %u/%u %sres %d -> Cancel%s%s", s->index, s->gen,
+		        s->hostile ? "hostile " : "", (int)s->res, e->stale ? " (stale: slot empty or reused)" : "",
 		        e->unexpected ? " (unexpected result, warned)" : "");
 		return;
 	}
@@ -398,8 +459,8 @@ void iouw_waiter_history_print(FILE *out, const uint8_t *data, size_t size)
 		return;
 	}
 	iouw_waiter_history_init(h, data, size);
-	fprintf(out, "waiter history: %zu input bytes, capacity %u, generations start at %u\n",
-	        size, h->capacity, h->first_gen[0]);
+	fprintf(out, "waiter history: %zu input bytes, capacity %u, generations start at %u%s\n",
+	        size, h->capacity, h->first_gen[0], h->hostile ? ", HOSTILE kernel" : "");
 	while (iouw_waiter_history_next(h, &step, &expected)) {
 		iouw_waiter_history_format_step(out, &step, &expected);
 		fputc('\n', out);
@@ -407,6 +468,10 @@ void iouw_waiter_history_print(FILE *out, const uint8_t *data, size_t size)
 	if (h->budget_spent)
 		fprintf(out, "step budget spent (%u steps, waiter_history.h): %zu input bytes left "
 		        "unread\n", IOUW_WH_MAX_STEPS, iouw_fdp_remaining(&h->fdp));
-	fprintf(out, "end: %u steps, %u requests, table empty\n", h->steps, h->model.nreq);
+	if (h->fatal)
+		fprintf(out, "end: %u steps, %u requests, ended by a named invariant\n", h->steps,
+		        h->model.nreq);
+	else
+		fprintf(out, "end: %u steps, %u requests, table empty\n", h->steps, h->model.nreq);
 	free(h);
 }

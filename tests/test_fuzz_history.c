@@ -1,13 +1,17 @@
 /* tests/test_fuzz_history.c: the waiter-history decoder suite
  * (fuzz/waiter_history.h).
  *
- * The fuzz target's promise is that every input decodes into a KERNEL-LEGAL
- * history, so a correct table never reaches an invariant abort. This suite
- * checks that promise with a shadow written from the steps alone (not from
- * the decoder's model): only ready waiters are staged, every op CQE answers
+ * The fuzz target's promise is that every input without the HOSTILE header
+ * bits decodes into a KERNEL-LEGAL history, so a correct table never
+ * reaches an invariant abort, and that a HOSTILE one breaks the rules only
+ * in its CQE results and its FATAL last step. This suite checks that
+ * promise with a shadow written from the steps alone (not from the
+ * decoder's models): only ready waiters are staged, every op CQE answers
  * one staged SQE and every cancel CQE one accepted cancel of an in-flight
- * waiter, -EINVAL never reaches the live occupant, results stay in range,
- * and the drain leaves nothing tracked or owed. It also pins the printer's
+ * waiter, results stay in range and pair as the kernel pairs them (cancel
+ * 0 <=> op -ECANCELED), -EINVAL never reaches the live occupant unless the
+ * step is FATAL, a FATAL op CQE names no op in flight, and the drain (not
+ * after a FATAL step) leaves nothing tracked or owed. It also pins the printer's
  * words for a hand-encoded input.
  */
 #define _GNU_SOURCE
@@ -21,13 +25,17 @@
 
 struct shadow_slot {
 	bool live, in_flight, cancel_requested, orphaned;
+	bool must_ecanceled; /* its cancel answered 0 before the op */
 	uint32_t gen;
 	uint32_t owed_op;
 };
 
 struct owed_cancel {
 	uint32_t index, gen;
+	int op; /* what the op did since: 0 nothing, 1 -ECANCELED, 2 anything else */
 };
+
+static unsigned long hostile_steps, fatal_steps;
 
 static struct iouw_waiter_history history;
 
@@ -79,6 +87,7 @@ static void check_legal(const uint8_t *data, size_t size)
 				if (s->in_flight) {
 					owed[nowed].index = st.index;
 					owed[nowed].gen = st.gen;
+					owed[nowed].op = 0;
 					nowed++;
 				}
 			} else {
@@ -106,15 +115,29 @@ static void check_legal(const uint8_t *data, size_t size)
 			s->orphaned = true;
 			break;
 		case IOUW_WH_OP_CQE:
+			if (st.invariant) {
+				/* HOSTILE: a CQE for no SQE, the last step. */
+				ck_assert(history.hostile && st.hostile);
+				ck_assert(!shadow_current(sh, cap, st.index, st.gen) || !s->in_flight);
+				fatal_steps++;
+				break;
+			}
 			/* Exactly one op CQE per staged SQE. */
 			ck_assert(shadow_current(sh, cap, st.index, st.gen));
 			ck_assert(s->in_flight);
 			ck_assert_uint_eq(s->owed_op, 1);
-			ck_assert_int_le(st.res, 16);
-			ck_assert(st.res >= 0 || st.res == -EAGAIN || st.res == -EINTR ||
-			          st.res == -ECANCELED || st.res == -EIO || st.res == -EBADF ||
-			          st.res == -EPIPE || st.res == -ECONNRESET || st.res == -ENOBUFS ||
-			          st.res == -EFAULT);
+			ck_assert(!st.hostile || history.hostile);
+			hostile_steps += st.hostile;
+			if (!st.hostile) {
+				/* kernel_model.h K3, K6 */
+				ck_assert_int_le(st.res, 16);
+				ck_assert_int_ge(st.res, -4095);
+				ck_assert(!s->must_ecanceled || st.res == -ECANCELED);
+			}
+			for (size_t k = 0; k < nowed; k++)
+				if (owed[k].index == st.index && owed[k].gen == st.gen)
+					owed[k].op = st.res == -ECANCELED ? 1 : 2;
+			s->must_ecanceled = false;
 			s->owed_op = 0;
 			s->in_flight = false;
 			if (e.kind == IOUW_WM_OUT_COMPLETE) {
@@ -131,14 +154,30 @@ static void check_legal(const uint8_t *data, size_t size)
 			while (k < nowed && (owed[k].index != st.index || owed[k].gen != st.gen))
 				k++;
 			ck_assert_uint_lt(k, nowed);
-			owed[k] = owed[--nowed];
-			ck_assert(st.res == 0 || st.res < 0);
+			ck_assert(!st.hostile || history.hostile);
+			hostile_steps += st.hostile;
+			if (st.invariant) {
+				ck_assert(st.hostile && st.res == -EINVAL);
+				ck_assert(shadow_current(sh, cap, st.index, st.gen));
+				fatal_steps++;
+				break;
+			}
 			if (shadow_current(sh, cap, st.index, st.gen))
 				ck_assert_int_ne(st.res, -EINVAL);
+			if (!st.hostile) {
+				/* kernel_model.h K5-K8 */
+				ck_assert(st.res == 0 || st.res == -EALREADY || st.res == -ENOENT);
+				ck_assert(st.res != 0 || owed[k].op != 2);
+				if (st.res == 0 && owed[k].op == 0)
+					s->must_ecanceled = true;
+			}
+			owed[k] = owed[--nowed];
 			break;
 		}
 		}
 	}
+	if (history.fatal)
+		return; /* ended by its FATAL step: no drain */
 	ck_assert_uint_eq(nowed, 0);
 	for (uint32_t i = 0; i < cap; i++) {
 		ck_assert(!sh[i].live);
@@ -175,6 +214,9 @@ START_TEST(test_history_random_inputs_are_kernel_legal)
 		}
 		check_legal(buf, size);
 	}
+	/* A quarter of the headers are HOSTILE: their answers were seen. */
+	ck_assert_uint_gt(hostile_steps, 100);
+	ck_assert_uint_gt(fatal_steps, 10);
 }
 END_TEST
 
