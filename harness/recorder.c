@@ -1,24 +1,19 @@
-/* harness/recorder.c: what `iouwait record` writes (iouw_scenario_record):
- * a kernel-mode run's script with every CQE's actual result, replayable in
- * inject mode.
+/* harness/recorder.c: what `iouwait record` writes: a kernel-mode run's
+ * script with every CQE's actual result, replayable in inject mode (the
+ * file itself is iouw_scenario_record's, in runner.c).
  *
- * Owns the RECORD column of the command table (iouw_run_record_step), the
- * `cqe` lines rewritten with the res the kernel posted (iouw_run_rec_cqe)
- * and the recording file's life (written to a temporary, committed only
- * for a passing run: harness/outfile.h).
+ * Owns the RECORD column of the command table (iouw_run_record_step) and
+ * the `cqe` lines rewritten with the res the kernel posted
+ * (iouw_run_rec_cqe), both through iouw_run_rec_write.
  *
  * Invariants: nothing is written outside a recording run (r->rec NULL) or
- * in the child of `expect abort`; a failed run leaves no file behind.
+ * in the child of `expect abort`.
  */
 #define _GNU_SOURCE
 #include "runner_int.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <string.h>
-#include <unistd.h>
-
-#include "outfile.h"
 
 void iouw_run_rec_write(struct runner *r, const char *fmt, ...)
 {
@@ -67,42 +62,4 @@ void iouw_run_record_step(struct runner *r, const struct iouw_scn_step *st)
 	case IOUW_SCN_REC_NONE:
 		break;
 	}
-}
-
-int iouw_scenario_record(const struct iouw_scenario *s, const char *out_path,
-                         const struct iouw_run_options *o, struct iouw_run_result *ret)
-{
-	struct iouw_run_options ro;
-	struct iouw_outfile out;
-	char err[512];
-	FILE *f;
-	int fd, e = 0;
-
-	if (!s || !out_path || !o || !ret)
-		return -EINVAL;
-	e = iouw_outfile_open(out_path, NULL, 0, &out, err, sizeof(err));
-	if (e < 0)
-		return e;
-	fd = dup(out.fd);
-	f = fd < 0 ? NULL : fdopen(fd, "w");
-	if (!f) {
-		e = -errno;
-		if (fd >= 0)
-			close(fd);
-		iouw_outfile_discard(&out);
-		return e;
-	}
-	ro = *o;
-	ro.mode = IOUW_RUN_KERNEL;
-	ro.record = f;
-	e = iouw_scenario_run(s, &ro, ret);
-	if (fclose(f) != 0 && e == 0 && ret->verdict == IOUW_VERDICT_PASS) {
-		ret->verdict = IOUW_VERDICT_ERROR;
-		snprintf(ret->reason, sizeof(ret->reason), "environment: writing the recording: %s",
-		         strerror(errno));
-	}
-	if (e == 0 && ret->verdict == IOUW_VERDICT_PASS)
-		return iouw_outfile_commit(&out, err, sizeof(err));
-	iouw_outfile_discard(&out);
-	return e;
 }

@@ -1,20 +1,20 @@
-/* harness/runner.c: the scenario runner (contract in runner.h; the shared
- * internals and the map of the runner's files in runner_int.h).
+/* harness/runner.c: the scenario runner's entry points (contract in
+ * runner.h; the shared internals and the map of the runner's files in
+ * runner_int.h).
  *
- * Owns iouw_scenario_run (config, the scripted kernel and the loop set up,
- * the body run, the end-of-run checks, the verdict and report, teardown),
- * the lookups of requests, fds and user_data, and the observer: it turns
- * loop events (every SQE included) into log lines and per-request outcome
- * queues that `expect` lines consume in order.
+ * Owns iouw_scenario_run: the config read, the ring and the scripted kernel
+ * over it set up (kernel mode, or inject mode with the injection transport
+ * probed), the loop set up and observed, the body run, the end-of-run checks
+ * (every deferred CQE released, the fd audit, every kernel CQE named), the
+ * verdict and report, teardown; iouw_scenario_record (a kernel-mode run
+ * writing its recording through harness/outfile.h, committed only for a
+ * passing run); iouw_scenario_branch_variants.
  *
- * Invariants: the observer only records (it never runs a step); a request's
- * reqent is marked dead when the loop reports it ended, before its address
- * can be reused (req_by_ptr skips dead ones).
- *
- * Per-request lifecycle (harness view):
- *   CREATED -> SUBMITTED (submit) -> ADMITTED (EV_ADMIT: has a waiter id)
- *   -> DEAD (EV_DELIVER, EV_ABANDON, stage ORPHANED, EV_ADMIT_EXPIRED);
- *   CREATED and never submitted: released at the end of the run.
+ * Invariants: a run owns everything it sets up and frees all of it before
+ * returning (peers first, then the ring, then the loop, then the requests);
+ * a setup failure returns its verdict in the result with nothing left to
+ * free; io_uring being unavailable is a SKIP, the environment failing once a
+ * ring works an ERROR (README, "Skip policy").
  */
 #define _GNU_SOURCE
 #include "runner_int.h"
@@ -24,286 +24,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "outfile.h"
 #include "backend.h"
-#include "invariant.h"
+#include "outfile.h"
 #include "skernel.h"
-#include "wheel.h"
-
-static struct reqent *req_by_name(struct runner *r, const char *name)
-{
-	for (size_t i = 0; i < r->nreqs; i++)
-		if (!strcmp(r->reqs[i].name->name, name))
-			return &r->reqs[i];
-	return NULL;
-}
-
-struct fdent *iouw_run_fd_by_name(struct runner *r, const char *name)
-{
-	for (size_t i = 0; i < r->nfds; i++)
-		if (!strcmp(r->fds[i].name->name, name))
-			return &r->fds[i];
-	return NULL;
-}
-
-/* The request that was (most recently) admitted with @id. */
-struct reqent *iouw_run_req_by_id(struct runner *r, iouw_waiter_id id)
-{
-	for (size_t i = r->nreqs; i-- > 0;)
-		if (r->reqs[i].has_id && iouw_waiter_id_eq(r->reqs[i].id, id))
-			return &r->reqs[i];
-	return NULL;
-}
-
-static struct reqent *req_by_ptr(struct runner *r, const struct iouw_request *p)
-{
-	for (size_t i = 0; i < r->nreqs; i++)
-		if (!r->reqs[i].dead && r->reqs[i].req == p)
-			return &r->reqs[i];
-	return NULL;
-}
-
-/* "r1 op" / "r1 cancel" / "slot 0 gen 3 op" for @ud. */
-const char *iouw_run_ud_str(struct runner *r, uint64_t ud, char *buf, size_t len)
-{
-	bool is_cancel;
-	iouw_waiter_id id;
-	struct reqent *q;
-
-	if (ud == IOUW_WAKE_USER_DATA) {
-		snprintf(buf, len, "wake");
-		return buf;
-	}
-	id = iouw_waiter_id_from_user_data(ud, &is_cancel);
-	q = iouw_run_req_by_id(r, id);
-	if (q)
-		snprintf(buf, len, "%s %s", q->name->name, is_cancel ? "cancel" : "op");
-	else
-		snprintf(buf, len, "slot=%u gen=%u %s", iouw_waiter_id_index(id),
-		         iouw_waiter_id_generation(id), is_cancel ? "cancel" : "op");
-	return buf;
-}
-
-const char *iouw_run_opcode_name(unsigned op)
-{
-	switch (op) {
-	case IORING_OP_SEND: return "SEND";
-	case IORING_OP_RECV: return "RECV";
-	case IORING_OP_READ: return "READ";
-	case IORING_OP_WRITE: return "WRITE";
-	case IORING_OP_WRITEV: return "WRITEV";
-	case IORING_OP_FSYNC: return "FSYNC";
-	case IORING_OP_ASYNC_CANCEL: return "ASYNC_CANCEL";
-	case IORING_OP_NOP: return "NOP";
-	case IORING_OP_POLL_ADD: return "POLL_ADD";
-	default: return "?";
-	}
-}
-
-static void outq_push(struct runner *r, struct outq *q, int v)
-{
-	if (q->n == q->cap) {
-		size_t nc = q->cap ? q->cap * 2 : 8;
-		int *nv = realloc(q->v, nc * sizeof(*nv));
-
-		if (!nv) {
-			iouw_run_envf(r, "recording an outcome", ENOMEM);
-			return;
-		}
-		q->v = nv;
-		q->cap = nc;
-	}
-	q->v[q->n++] = v;
-}
-
-const char *const iouw_run_stage_names[] = { "timeout", "orphaned", "submit" };
-static const char *const completion_names[] = { "cancel", "requeue", "complete" };
-const char *const iouw_run_deliver_names[] = { "complete", "timeout" };
-
-/* @q's request ended (delivered, abandoned, orphaned, expired before
- * admission): freed or parked, its address may be reused; its fd is due
- * closed (harness/expect.h; @detached: parked until iouw_loop_free). */
-static void req_ended(struct runner *r, struct reqent *q, bool detached)
-{
-	q->dead = true;
-	q->req = NULL;
-	iouw_fdl_ended(&r->fdl, (size_t)(q - r->reqs), r->cur_line, detached);
-}
-
-static void observe_cqe(struct runner *r, const struct iouw_loop_event *ev)
-{
-	bool is_cancel;
-	iouw_waiter_id id = iouw_waiter_id_from_user_data(ev->cqe.user_data, &is_cancel);
-	enum iouw_waiter_state st;
-	char ubuf[64], rbuf[32];
-
-	iouw_run_logf(r, "cqe %s res=%s", iouw_run_ud_str(r, ev->cqe.user_data, ubuf, sizeof(ubuf)),
-	              iouw_run_res_str(ev->cqe.res, rbuf, sizeof(rbuf)));
-	r->pending_stale = iouw_waiters_state(iouw_loop_table(r->loop), id, &st, NULL) < 0;
-	if (r->named_head < r->nnamed) {
-		struct named_cqe *n = &r->named[r->named_head++];
-
-		if (n->ud != ev->cqe.user_data || n->res != ev->cqe.res) {
-			char nb[64], nr[32];
-
-			iouw_run_failf(r, "the ring to echo the named CQE", "reaped %s res=%s, named %s res=%s", ubuf,
-			               rbuf, iouw_run_ud_str(r, n->ud, nb, sizeof(nb)),
-			               iouw_run_res_str(n->res, nr, sizeof(nr)));
-		}
-	}
-}
-
-/* EV_ADMIT and EV_ADMIT_EXPIRED. */
-static void observe_admit(struct runner *r, const struct iouw_loop_event *ev)
-{
-	struct reqent *q = req_by_ptr(r, ev->request);
-
-	if (ev->kind == IOUW_EV_ADMIT_EXPIRED) {
-		if (q) {
-			q->admit_expired = 1;
-			req_ended(r, q, false); /* finished (timed out) and freed */
-		}
-		iouw_run_logf(r, "admit %s expired", q ? q->name->name : "?");
-		return;
-	}
-	if (q) {
-		q->has_id = true;
-		q->id = ev->id;
-		q->admit_expired = 0;
-		q->admit_tick = ev->tick;
-		iouw_run_bind_request(r, q);
-	}
-	iouw_run_logf(r, "admit %s slot=%u gen=%u tick=%lld", q ? q->name->name : "?",
-	              iouw_waiter_id_index(ev->id), iouw_waiter_id_generation(ev->id),
-	              ev->tick == IOUW_NO_TICK ? -1LL : (long long)ev->tick);
-}
-
-static void observe_wait(struct runner *r, const struct iouw_loop_event *ev)
-{
-	char rbuf[32];
-
-	if (iouw_skernel_faults_left(r->k) < r->fail_left) {
-		/* Scripted (wait_fail): what was pushed went out, the wait
-		 * itself reports the error. */
-		r->fail_left = iouw_skernel_faults_left(r->k);
-		iouw_run_logf(r, "wait fails res=%s (scripted)", iouw_run_res_str(ev->res, rbuf, sizeof(rbuf)));
-	}
-	iouw_run_take_answers(r);
-	iouw_run_record_wait(r);
-	/* SQEs are recorded as the loop stages them (IOUW_EV_SQE). */
-	iouw_skernel_clear_submitted(r->k);
-	iouw_run_logf(r, "wait %s", iouw_run_res_str(ev->res, rbuf, sizeof(rbuf)));
-}
-
-static void observe(void *ctx, const struct iouw_loop_event *ev)
-{
-	struct runner *r = ctx;
-	struct reqent *q;
-	char ubuf[64];
-
-	switch (ev->kind) {
-	case IOUW_EV_SQE:
-		iouw_run_log_sqe(r, ev->sqe);
-		break;
-	case IOUW_EV_CQE:
-		observe_cqe(r, ev);
-		break;
-	case IOUW_EV_ADMIT:
-	case IOUW_EV_ADMIT_EXPIRED:
-		observe_admit(r, ev);
-		break;
-	case IOUW_EV_STAGE:
-		q = iouw_run_req_by_id(r, ev->id);
-		iouw_run_logf(r, "stage %s %s",
-		              q ? q->name->name : iouw_run_ud_str(r, ev->id.raw, ubuf, sizeof(ubuf)),
-		              iouw_run_stage_names[ev->outcome]);
-		if (q) {
-			outq_push(r, &q->stage, ev->outcome);
-			if (ev->outcome == IOUW_STAGE_ORPHANED)
-				req_ended(r, q, false);
-		}
-		break;
-	case IOUW_EV_COMPLETION:
-		q = iouw_run_req_by_id(r, ev->id);
-		iouw_run_logf(r, "completion %s %s%s",
-		              q ? q->name->name : iouw_run_ud_str(r, ev->id.raw, ubuf, sizeof(ubuf)),
-		              completion_names[ev->outcome],
-		              ev->outcome == IOUW_COMPLETION_CANCEL && r->pending_stale ? " stale" : "");
-		if (q)
-			outq_push(r, &q->completion,
-			          ev->outcome * 2 + (ev->outcome == IOUW_COMPLETION_CANCEL && r->pending_stale));
-		break;
-	case IOUW_EV_EXPIRED:
-		q = iouw_run_req_by_id(r, ev->id);
-		iouw_run_logf(r, "expired %s tick=%llu took=%d",
-		              q ? q->name->name : iouw_run_ud_str(r, ev->id.raw, ubuf, sizeof(ubuf)),
-		              (unsigned long long)ev->tick, ev->outcome);
-		break;
-	case IOUW_EV_CANCEL_QUEUED:
-	case IOUW_EV_CANCEL_SKIPPED:
-		q = iouw_run_req_by_id(r, ev->id);
-		iouw_run_logf(r, "cancel %s %s",
-		              q ? q->name->name : iouw_run_ud_str(r, ev->id.raw, ubuf, sizeof(ubuf)),
-		              ev->kind == IOUW_EV_CANCEL_QUEUED ? "queued" : "skipped");
-		break;
-	case IOUW_EV_DELIVER:
-		q = req_by_ptr(r, ev->request);
-		iouw_run_logf(r, "deliver %s %s", q ? q->name->name : "?", iouw_run_deliver_names[ev->outcome]);
-		if (q) {
-			outq_push(r, &q->deliver, ev->outcome);
-			req_ended(r, q, false);
-		}
-		break;
-	case IOUW_EV_ABANDON:
-		q = req_by_ptr(r, ev->request);
-		iouw_run_logf(r, "abandon %s", q ? q->name->name : "?");
-		if (q)
-			req_ended(r, q, ev->outcome == 1);
-		break;
-	case IOUW_EV_WAIT:
-		observe_wait(r, ev);
-		break;
-	}
-}
-
-static void on_warn(void *ctx, iouw_waiter_id id, int32_t res)
-{
-	struct runner *r = ctx;
-	char ubuf[64], rbuf[32];
-
-	iouw_run_logf(r, "warn unexpected cancel result %s res=%s",
-	              iouw_run_ud_str(r, iouw_waiter_id_cancel_user_data(id), ubuf, sizeof(ubuf)),
-	              iouw_run_res_str(res, rbuf, sizeof(rbuf)));
-}
-
-const char *const iouw_run_status_names[] = { "ok", "timeout", "send_failed", "recv_failed",
-	                                    "read_failed", "write_failed",
-	                                    "insufficient_length", "sync_error", "abandoned" };
-
-/* Take results that arrived in handles (in request order) into the log. */
-void iouw_run_poll_results(struct runner *r)
-{
-	for (size_t i = 0; i < r->nreqs; i++) {
-		struct reqent *q = &r->reqs[i];
-
-		if (!q->handle || q->dropped || q->have_result)
-			continue;
-		if (iouw_handle_try(q->handle, &q->result) == 0) {
-			q->have_result = true;
-			iouw_run_logf(r, "result %s %s err=%d value=%zu buf_len=%zu data_hash=%016llx",
-			              q->name->name, iouw_run_status_names[q->result.status], q->result.err,
-			              q->result.value, q->result.buf_len,
-			              (unsigned long long)iouw_fnv1a(IOUW_FNV_OFFSET, q->result.buf,
-			                                             q->result.buf ? q->result.buf_len : 0));
-		}
-	}
-}
-
-/* The request an argument names (the parser resolved it). */
-struct reqent *iouw_run_req_of(struct runner *r, const struct iouw_scn_arg *a)
-{
-	return req_by_name(r, a->name->name);
-}
 
 static const struct iouw_scn_step *find_config(const struct iouw_scenario *s)
 {
@@ -401,6 +124,76 @@ static bool setup_config(struct runner *r, const struct iouw_scn_step *cs,
 	return true;
 }
 
+/* Inject mode: how the scripted kernel posts CQEs on @inner (NOP injection,
+ * else MSG_RING). false with a SKIP verdict in @ret when neither works. */
+static bool choose_injection(struct runner *r, struct iouw_backend *inner,
+                             enum iouw_skernel_transport *how, struct iouw_run_result *ret)
+{
+	int e, m;
+
+	*how = IOUW_SKERNEL_NOP_INJECT;
+	e = r->o->force_msg_ring ? -EOPNOTSUPP : iouw_uring_probe_nop_inject(inner);
+	if (e < 0) {
+		m = iouw_uring_probe_msg_ring(inner);
+		if (m < 0) {
+			ret->verdict = IOUW_VERDICT_SKIP;
+			snprintf(ret->reason, sizeof(ret->reason),
+			         "no CQE injection: NOP inject %s, MSG_RING %s", strerror(-e), strerror(-m));
+			return false;
+		}
+		*how = IOUW_SKERNEL_MSG_RING;
+	}
+	snprintf(ret->inject_via, sizeof(ret->inject_via), "%s",
+	         *how == IOUW_SKERNEL_MSG_RING ? "msg_ring" : "nop");
+	return true;
+}
+
+/* The ring and the scripted kernel over it (r->k). false with the verdict
+ * in @ret (nothing left to free). */
+static bool setup_kernel(struct runner *r, const struct iouw_uring_config *ucfg,
+                         struct iouw_run_result *ret)
+{
+	struct iouw_backend *inner = NULL;
+	enum iouw_skernel_transport how = IOUW_SKERNEL_KERNEL;
+	bool skip;
+	int e;
+
+	/* The one skip policy (README, "Skip policy"): io_uring unavailable
+	 * here (setup or enter refused, a seccomp filter on io_uring_enter
+	 * alone included) skips; once a ring works, the backend failing to
+	 * set up (out of memory or fds) is the environment failing. */
+	e = iouw_uring_available();
+	skip = e < 0 && iouw_uring_unavailable(e);
+	if (e == 0) {
+		e = iouw_uring_backend_new(ucfg, &inner);
+		skip = e != -ENOMEM && iouw_uring_unavailable(e);
+	}
+	if (e < 0) {
+		ret->verdict = skip ? IOUW_VERDICT_SKIP : IOUW_VERDICT_ERROR;
+		snprintf(ret->reason, sizeof(ret->reason), "%s: %s",
+		         skip ? "io_uring unavailable" : "environment: io_uring setup", strerror(-e));
+		return false;
+	}
+	if (r->mode == IOUW_RUN_INJECT && !choose_injection(r, inner, &how, ret)) {
+		iouw_backend_free(inner);
+		return false;
+	}
+	/* The scripted kernel owns the ring from here on. */
+	e = iouw_skernel_new_ring(r->sq_cap, inner, how, &r->k);
+	if (e < 0) {
+		ret->verdict = IOUW_VERDICT_ERROR;
+		snprintf(ret->reason, sizeof(ret->reason), "environment: scripted kernel: %s",
+		         strerror(-e));
+		return false;
+	}
+	iouw_skernel_set_clock(r->k, &r->vc);
+	iouw_skernel_set_move_data(r->k, r->mode == IOUW_RUN_INJECT);
+	iouw_skernel_set_post_timeout(r->k, iouw_run_cqe_timeout(r));
+	/* A script that would spin forever ends (-ELOOP). */
+	iouw_skernel_set_wait_limit(r->k, 1000000);
+	return true;
+}
+
 /* The loop on the scripted kernel, observed. false with the verdict in
  * @ret (the kernel freed). */
 static bool setup_loop(struct runner *r, struct iouw_run_result *ret)
@@ -416,8 +209,8 @@ static bool setup_loop(struct runner *r, struct iouw_run_result *ret)
 		iouw_backend_free(r->k);
 		return false;
 	}
-	iouw_loop_set_observer(r->loop, observe, r);
-	iouw_waiters_set_warn(iouw_loop_waiters(r->loop), on_warn, r);
+	iouw_loop_set_observer(r->loop, iouw_run_observe, r);
+	iouw_waiters_set_warn(iouw_loop_waiters(r->loop), iouw_run_on_warn, r);
 	r->rec = r->o->mode == IOUW_RUN_KERNEL ? r->o->record : NULL;
 	if (r->rec)
 		fprintf(r->rec, "# Recorded by `iouwait record` from %s: what the kernel did,\n"
@@ -529,7 +322,7 @@ int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_optio
 	r->mode = o->mode;
 	r->vc.now_ns = UINT64_C(1000000000);
 	cs = find_config(s);
-	if (!setup_config(r, cs, &ucfg, ret) || !iouw_run_setup_kernel(r, &ucfg, ret) ||
+	if (!setup_config(r, cs, &ucfg, ret) || !setup_kernel(r, &ucfg, ret) ||
 	    !setup_loop(r, ret)) {
 		free(r);
 		return 0;
@@ -539,6 +332,44 @@ int iouw_scenario_run(const struct iouw_scenario *s, const struct iouw_run_optio
 	teardown(r);
 	free(r);
 	return 0;
+}
+
+int iouw_scenario_record(const struct iouw_scenario *s, const char *out_path,
+                         const struct iouw_run_options *o, struct iouw_run_result *ret)
+{
+	struct iouw_run_options ro;
+	struct iouw_outfile out;
+	char err[512];
+	FILE *f;
+	int fd, e = 0;
+
+	if (!s || !out_path || !o || !ret)
+		return -EINVAL;
+	e = iouw_outfile_open(out_path, NULL, 0, &out, err, sizeof(err));
+	if (e < 0)
+		return e;
+	fd = dup(out.fd);
+	f = fd < 0 ? NULL : fdopen(fd, "w");
+	if (!f) {
+		e = -errno;
+		if (fd >= 0)
+			close(fd);
+		iouw_outfile_discard(&out);
+		return e;
+	}
+	ro = *o;
+	ro.mode = IOUW_RUN_KERNEL;
+	ro.record = f;
+	e = iouw_scenario_run(s, &ro, ret);
+	if (fclose(f) != 0 && e == 0 && ret->verdict == IOUW_VERDICT_PASS) {
+		ret->verdict = IOUW_VERDICT_ERROR;
+		snprintf(ret->reason, sizeof(ret->reason), "environment: writing the recording: %s",
+		         strerror(errno));
+	}
+	if (e == 0 && ret->verdict == IOUW_VERDICT_PASS)
+		return iouw_outfile_commit(&out, err, sizeof(err));
+	iouw_outfile_discard(&out);
+	return e;
 }
 
 static unsigned block_branch_variants(const struct iouw_scn_block *b)

@@ -4,18 +4,25 @@
  *
  * Owns struct runner, the state of one scenario run, and the declarations
  * the runner's files share, grouped by the file that defines them:
- *   runner.c          iouw_scenario_run: setup, the run's body, the verdict,
- *                     teardown; lookups of requests, fds and user_data; the
- *                     loop observer (log lines, per-request outcome queues)
- *   skernel_drive.c   driving the scripted kernel (core/skernel.h): the ring
- *                     and the kernel over it, naming CQEs (post, match,
- *                     release), queued answers, the record of each wait
+ *   runner.c          iouw_scenario_run and iouw_scenario_record: setup (the
+ *                     ring, the scripted kernel, the loop), the run's body,
+ *                     the end-of-run checks, the verdict, teardown
+ *   observer.c        the loop observer: log lines, per-request outcome
+ *                     queues, results taken from handles
+ *   names.c           requests and fds by name, id or pointer; how the log
+ *                     names a user_data and an opcode
+ *   skernel_drive.c   driving the scripted kernel (core/skernel.h): naming
+ *                     CQEs (post, match, release), queued answers, the
+ *                     record of each SQE and each wait
  *   steps.c           step execution: one iouw_run_ex_* per command, reached
  *                     through the EXEC column of harness/commands.h
  *   expectations.c    the `expect` steps (harness/expect.h holds the pure
  *                     checks some of them call) and the end-of-run fd audit
  *   recorder.c        what `iouwait record` writes (the RECORD column)
  *   timeline.c        the event log, failing a run, the timeline and its hash
+ * runner.c stands above the others, steps.c and expectations.c above the
+ * observer and the kernel driver, those above names.c, recorder.c and
+ * timeline.c: no file calls into one above it.
  *
  * Invariants:
  *   - one run, one thread: nothing here is shared between runs, and the
@@ -149,7 +156,7 @@ struct runner {
 	const struct iouw_scn_step *fail_step;
 };
 
-/* The outcome words of the observer's per-request queues (runner.c). */
+/* The outcome words of the observer's per-request queues (observer.c). */
 extern const char *const iouw_run_stage_names[];
 extern const char *const iouw_run_deliver_names[];
 extern const char *const iouw_run_status_names[];
@@ -165,14 +172,20 @@ void iouw_run_print_timeline(struct runner *r, FILE *out);
 const char *iouw_run_res_str(int64_t res, char *buf, size_t len);
 const char *iouw_run_step_text(const struct iouw_scn_block *b, int line);
 
-/* ---- harness/runner.c: lookups by name, id and pointer; the observer */
+/* ---- harness/observer.c: the loop observer */
+
+void iouw_run_observe(void *ctx, const struct iouw_loop_event *ev);
+void iouw_run_on_warn(void *ctx, iouw_waiter_id id, int32_t res);
+void iouw_run_poll_results(struct runner *r);
+
+/* ---- harness/names.c: the script's names */
 
 struct fdent *iouw_run_fd_by_name(struct runner *r, const char *name);
-const char *iouw_run_opcode_name(unsigned op);
-void iouw_run_poll_results(struct runner *r);
 struct reqent *iouw_run_req_by_id(struct runner *r, iouw_waiter_id id);
+struct reqent *iouw_run_req_by_ptr(struct runner *r, const struct iouw_request *p);
 struct reqent *iouw_run_req_of(struct runner *r, const struct iouw_scn_arg *a);
 const char *iouw_run_ud_str(struct runner *r, uint64_t ud, char *buf, size_t len);
+const char *iouw_run_opcode_name(unsigned op);
 
 /* ---- harness/skernel_drive.c: driving the scripted kernel (core/skernel.h) */
 
@@ -188,8 +201,6 @@ uint64_t iouw_run_mono_ns(void);
 void iouw_run_note_due_deadlines(struct runner *r);
 const struct io_uring_cqe *iouw_run_peek_cq(struct runner *r, unsigned idx);
 void iouw_run_record_wait(struct runner *r);
-bool iouw_run_setup_kernel(struct runner *r, const struct iouw_uring_config *ucfg,
-                           struct iouw_run_result *ret);
 void iouw_run_take_answers(struct runner *r);
 
 /* ---- harness/recorder.c: what `iouwait record` writes */

@@ -15,10 +15,10 @@
  * blocking waits (naming the request by a key the observer binds at
  * admission).
  *
- * Owns: setting up the ring and the kernel over it, naming CQEs (`cqe`:
- * post, or match and release), queued answers, recording each SQE the loop
- * stages and each wait it makes (`expect sqe`, `expect wait`), and the '#'
- * timeline notes on blocking and expiry timing (not hashed).
+ * Owns: naming CQEs (`cqe`: post, or match and release), queued answers,
+ * recording each SQE the loop stages and each wait it makes (`expect sqe`,
+ * `expect wait`), and the '#' timeline notes on blocking and expiry timing
+ * (not hashed). The ring and the kernel are set up in runner.c.
  *
  * Invariants: the runner never runs inside the kernel: it reads what the
  * answers did when the loop reports the wait (iouw_run_take_answers); every
@@ -33,7 +33,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "backend.h"
 #include "skernel.h"
 
 static struct reqent *req_for_sqe_fd(struct runner *r, int fd)
@@ -453,74 +452,4 @@ void iouw_run_note_due_deadlines(struct runner *r)
 		         "advance (the next turn, or `advance`), not now", q->name->name,
 		              (unsigned long long)q->admit_tick);
 	}
-}
-
-/* Inject mode: how the scripted kernel posts CQEs on @inner (NOP injection,
- * else MSG_RING). false with a SKIP verdict in @ret when neither works. */
-static bool choose_injection(struct runner *r, struct iouw_backend *inner,
-                             enum iouw_skernel_transport *how, struct iouw_run_result *ret)
-{
-	int e, m;
-
-	*how = IOUW_SKERNEL_NOP_INJECT;
-	e = r->o->force_msg_ring ? -EOPNOTSUPP : iouw_uring_probe_nop_inject(inner);
-	if (e < 0) {
-		m = iouw_uring_probe_msg_ring(inner);
-		if (m < 0) {
-			ret->verdict = IOUW_VERDICT_SKIP;
-			snprintf(ret->reason, sizeof(ret->reason),
-			         "no CQE injection: NOP inject %s, MSG_RING %s", strerror(-e), strerror(-m));
-			return false;
-		}
-		*how = IOUW_SKERNEL_MSG_RING;
-	}
-	snprintf(ret->inject_via, sizeof(ret->inject_via), "%s",
-	         *how == IOUW_SKERNEL_MSG_RING ? "msg_ring" : "nop");
-	return true;
-}
-
-/* The ring and the scripted kernel over it (r->k). false with the verdict
- * in @ret (nothing left to free). */
-bool iouw_run_setup_kernel(struct runner *r, const struct iouw_uring_config *ucfg,
-                           struct iouw_run_result *ret)
-{
-	struct iouw_backend *inner = NULL;
-	enum iouw_skernel_transport how = IOUW_SKERNEL_KERNEL;
-	bool skip;
-	int e;
-
-	/* The one skip policy (README, "Skip policy"): io_uring unavailable
-	 * here (setup or enter refused, a seccomp filter on io_uring_enter
-	 * alone included) skips; once a ring works, the backend failing to
-	 * set up (out of memory or fds) is the environment failing. */
-	e = iouw_uring_available();
-	skip = e < 0 && iouw_uring_unavailable(e);
-	if (e == 0) {
-		e = iouw_uring_backend_new(ucfg, &inner);
-		skip = e != -ENOMEM && iouw_uring_unavailable(e);
-	}
-	if (e < 0) {
-		ret->verdict = skip ? IOUW_VERDICT_SKIP : IOUW_VERDICT_ERROR;
-		snprintf(ret->reason, sizeof(ret->reason), "%s: %s",
-		         skip ? "io_uring unavailable" : "environment: io_uring setup", strerror(-e));
-		return false;
-	}
-	if (r->mode == IOUW_RUN_INJECT && !choose_injection(r, inner, &how, ret)) {
-		iouw_backend_free(inner);
-		return false;
-	}
-	/* The scripted kernel owns the ring from here on. */
-	e = iouw_skernel_new_ring(r->sq_cap, inner, how, &r->k);
-	if (e < 0) {
-		ret->verdict = IOUW_VERDICT_ERROR;
-		snprintf(ret->reason, sizeof(ret->reason), "environment: scripted kernel: %s",
-		         strerror(-e));
-		return false;
-	}
-	iouw_skernel_set_clock(r->k, &r->vc);
-	iouw_skernel_set_move_data(r->k, r->mode == IOUW_RUN_INJECT);
-	iouw_skernel_set_post_timeout(r->k, iouw_run_cqe_timeout(r));
-	/* A script that would spin forever ends (-ELOOP). */
-	iouw_skernel_set_wait_limit(r->k, 1000000);
-	return true;
 }
