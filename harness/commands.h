@@ -16,7 +16,8 @@
  *   PARAMS  the argument specification (commands.c), positional first
  *   CHECK   the parser's rule beyond the specification (scenario.c:
  *           placement, cross-argument rules, side effects on the scenario)
- *   EXEC    the runner's function executing the step (runner.c)
+ *   EXEC    the runner's function executing the step, defined as
+ *           iouw_run_<EXEC> (steps.c, expectations.c; cqe: skernel_drive.c)
  *   RECORD  what `iouwait record` writes for the step (enum iouw_scn_record)
  *   USAGE   one example line; DOC one line of documentation
  * REPEAT's row types `repeat N` and documents it, but no step ever has that
