@@ -38,6 +38,7 @@
 #define _GNU_SOURCE
 #include "runner.h"
 #include "expect.h"
+#include "kmodel_judge.h"
 #include "outfile.h"
 
 #include <errno.h>
@@ -175,6 +176,7 @@ struct runner {
 	uint64_t start_ns;
 	const struct iouw_scn_step *cur_step;
 	const struct iouw_scn_step *fail_step;
+	struct iouw_kmj *kmj; /* the kernel model's judge (kmodel_judge.h) */
 };
 
 /* ---- log ------------------------------------------------------------------- */
@@ -554,6 +556,11 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 	struct reqent *q;
 	char ubuf[64];
 
+	/* The kernel model learns each staged SQE and each reaped CQE. */
+	if (ev->kind == IOUW_EV_SQE)
+		iouw_kmj_sqe(r->kmj, ev->sqe);
+	else if (ev->kind == IOUW_EV_CQE)
+		iouw_kmj_reaped(r->kmj, ev->cqe.user_data);
 	switch (ev->kind) {
 	case IOUW_EV_SQE:
 		log_sqe(r, ev->sqe);
@@ -1008,6 +1015,7 @@ static bool name_cqe(struct runner *r, const struct iouw_scn_step *st,
 	uint64_t ud;
 	const struct iouw_scn_arg *alts;
 	int32_t res;
+	uint32_t flags = 0;
 	char why[256];
 
 	if (!cqe_target(r, st, &ud, &alts))
@@ -1025,6 +1033,7 @@ static bool name_cqe(struct runner *r, const struct iouw_scn_step *st,
 
 		if (!kernel_match(r, idx, ud, alts, &res, false, why, sizeof(why)))
 			return false;
+		flags = peek_cq(r, idx)->flags;
 		if (!done)
 			(void)iouw_skernel_release(r->k, 1);
 		if (!named_push(r, ud, res))
@@ -1037,6 +1046,16 @@ static bool name_cqe(struct runner *r, const struct iouw_scn_step *st,
 		 * replayed in inject mode hashes like the kernel run. */
 		logf_(r, "named cqe %s res=%s", ud_str(r, ud, ub, sizeof(ub)),
 		      res_str(res, rb, sizeof(rb)));
+	}
+	{
+		/* The kernel model's verdict (kmodel_judge.h): a '#' note. */
+		char note[128], exp[192];
+		bool ok = iouw_kmj_cqe(r->kmj, ud, res, flags, note, sizeof(note), exp, sizeof(exp));
+
+		if (note[0])
+			logf_(r, "# kernel model: hostile: %s", note);
+		if (!ok)
+			return failf(r, exp, "kernel model: %s", note);
 	}
 	rec_cqe(r, st, res);
 	return true;
@@ -2192,6 +2211,7 @@ static void teardown(struct runner *r)
 	free(r->sqes);
 	iouw_fdl_free(&r->fdl);
 	free(r->named);
+	iouw_kmj_free(r->kmj);
 }
 
 static const char *step_text(const struct iouw_scn_block *b, int line)
@@ -2354,6 +2374,11 @@ static bool setup_loop(struct runner *r, struct iouw_run_result *ret)
 {
 	int e = iouw_loop_new(&r->cfg, r->k, iouw_virtual_clock_as_clock(&r->vc), &r->loop);
 
+	if (e == 0 && !(r->kmj = iouw_kmj_new(r->s->kernel_hostile))) {
+		iouw_loop_free(r->loop);
+		r->loop = NULL;
+		e = -ENOMEM;
+	}
 	if (e < 0) {
 		bool env = e == -ENOMEM || e == -EMFILE || e == -ENFILE;
 
@@ -2376,6 +2401,7 @@ static bool setup_loop(struct runner *r, struct iouw_run_result *ret)
  * released, the fd audit, every kernel CQE named. */
 static void run_body(struct runner *r, const struct iouw_scn_step *cs)
 {
+	char why[64];
 	/* Arm the wake poll before line 1 (it takes an SQ slot of its own), so
 	 * a script's first turn starts from an idle, armed loop. */
 	int e = cs && !iouw_scn_flag(cs, "prearm") ? 0 : iouw_loop_turn(r->loop, false);
@@ -2392,6 +2418,10 @@ static void run_body(struct runner *r, const struct iouw_scn_step *cs)
 	if (!r->failed && !r->ended && r->deferred_head < r->ndeferred) {
 		r->cur_line = r->deferred[r->deferred_head]->line;
 		failf(r, "the loop to wait for this deferred CQE", "no blocking wait released it");
+	}
+	if (!r->failed && !r->ended && iouw_kmj_unmet(r->kmj, why, sizeof(why))) {
+		r->cur_line = 0;
+		failf(r, "every rule of `kernel hostile` broken by a CQE", "no CQE broke %s", why);
 	}
 	if (!r->failed && !r->ended)
 		audit_fds(r);
