@@ -2,7 +2,12 @@
  * SQEs the loop submits (docs/kernel.md §8), used by every fuzz target that
  * plays the kernel (waiter, request, loop, ring) and by
  * scripts/check-kernel-model, which holds it against recordings of the real
- * kernel. A scripted kernel (harness) can call the same functions.
+ * kernel, and by the scenario harness, which judges every CQE a script
+ * injects or the kernel posts by it (harness/kmodel_judge.h). It builds as
+ * its own library, libiouw_kmodel (top-level meson.build: this file and
+ * provider.c, nothing else of fuzz/ or harness/). It stays in fuzz/, not
+ * core/: it is test knowledge of what a kernel may answer; the core only
+ * acts on what the kernel did.
  *
  * Owns: struct iouw_km (the SQEs the kernel holds and what each may still
  * answer), the legality check of one CQE (iouw_km_check: NULL, or the name

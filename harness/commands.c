@@ -60,6 +60,16 @@ static const char *const status_choices[] = { "ok", "timeout", "send_failed", "r
 static const char *const state_choices[] = { "active", "cancel_requested", NULL };
 
 static const struct iouw_scn_param p_none[] = { END };
+static const char *const kernel_choices[] = { "legal", "hostile", NULL };
+/* Index N-1: rule HN of fuzz/kernel_model.h (harness/kmodel_judge.h). */
+static const char *const hostile_rules[] = { "H1", "H2", "H3", "H4", "H5", "H6", "H7",
+	                                     "H8", "H9", "H10", NULL };
+static const struct iouw_scn_param p_kernel[] = {
+	{ NULL, IOUW_SCN_T_ENUM, IOUW_SCN_F_REQUIRED, 0, 0, kernel_choices, 0, "legal or hostile" },
+	{ NULL, IOUW_SCN_T_ENUM, IOUW_SCN_F_REPEAT, 0, 0, hostile_rules, 0,
+	  "a hostile rule H1-H10 (fuzz/kernel_model.h)" },
+	END
+};
 static const struct iouw_scn_param p_modes[] = {
 	{ NULL, IOUW_SCN_T_ENUM, IOUW_SCN_F_REQUIRED | IOUW_SCN_F_REPEAT, 0, 0, modes_choices, 0,
 	  "a mode (kernel, inject)" },

@@ -46,6 +46,12 @@ X(MODES, "modes", p_modes, chk_modes, ex_nothing, IOUW_SCN_REC_MODES, \
   "modes kernel inject", "modes the scenario applies to (default both)") \
 X(NEGATIVE, "negative", p_negative, chk_negative, ex_nothing, IOUW_SCN_REC_LINE, \
   "negative line=N", "negative scenario: must depart at line N (exits 1 then)") \
+X(KERNEL, "kernel", p_kernel, chk_kernel, ex_nothing, IOUW_SCN_REC_LINE, \
+  "kernel legal` / `kernel hostile H4 H1", \
+  "what the kernel history is, judged CQE by CQE by the kernel model (fuzz/kernel_model.h, " \
+  "docs/kernel.md §8.9); once, at the top. `legal` (the default): a CQE the model calls " \
+  "hostile departs at its line, naming the rule; `hostile H4 ...`: hostile CQEs must break " \
+  "the rules named (H1-H10), and each named rule must be broken by the end of the run") \
 X(CONFIG, "config", p_config, chk_config, ex_nothing, IOUW_SCN_REC_LINE, \
   "config ring=8 sq=8 cq=64 tick=1ms max_timeout=10s shutdown=50ms\\|none single_issuer=0 " \
   "prearm=1", \

@@ -123,6 +123,11 @@ void iouw_run_observe(void *ctx, const struct iouw_loop_event *ev)
 	struct reqent *q;
 	char ubuf[64];
 
+	/* The kernel model learns each staged SQE and each reaped CQE. */
+	if (ev->kind == IOUW_EV_SQE)
+		iouw_kmj_sqe(r->kmj, ev->sqe);
+	else if (ev->kind == IOUW_EV_CQE)
+		iouw_kmj_reaped(r->kmj, ev->cqe.user_data);
 	switch (ev->kind) {
 	case IOUW_EV_SQE:
 		iouw_run_log_sqe(r, ev->sqe);

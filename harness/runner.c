@@ -73,6 +73,7 @@ static void teardown(struct runner *r)
 	free(r->sqes);
 	iouw_fdl_free(&r->fdl);
 	free(r->named);
+	iouw_kmj_free(r->kmj);
 }
 
 /* The loop config and the ring's sizes from the script's config line @cs
@@ -200,6 +201,11 @@ static bool setup_loop(struct runner *r, struct iouw_run_result *ret)
 {
 	int e = iouw_loop_new(&r->cfg, r->k, iouw_virtual_clock_as_clock(&r->vc), &r->loop);
 
+	if (e == 0 && !(r->kmj = iouw_kmj_new(r->s->kernel_hostile))) {
+		iouw_loop_free(r->loop);
+		r->loop = NULL;
+		e = -ENOMEM;
+	}
 	if (e < 0) {
 		bool env = e == -ENOMEM || e == -EMFILE || e == -ENFILE;
 
@@ -222,6 +228,7 @@ static bool setup_loop(struct runner *r, struct iouw_run_result *ret)
  * released, the fd audit, every kernel CQE named. */
 static void run_body(struct runner *r, const struct iouw_scn_step *cs)
 {
+	char why[64];
 	/* Arm the wake poll before line 1 (it takes an SQ slot of its own), so
 	 * a script's first turn starts from an idle, armed loop. */
 	int e = cs && !iouw_scn_flag(cs, "prearm") ? 0 : iouw_loop_turn(r->loop, false);
@@ -238,6 +245,10 @@ static void run_body(struct runner *r, const struct iouw_scn_step *cs)
 	if (!r->failed && !r->ended && r->deferred_head < r->ndeferred) {
 		r->cur_line = r->deferred[r->deferred_head]->line;
 		iouw_run_failf(r, "the loop to wait for this deferred CQE", "no blocking wait released it");
+	}
+	if (!r->failed && iouw_kmj_unmet(r->kmj, why, sizeof(why))) {
+		r->cur_line = 0;
+		iouw_run_failf(r, "every rule of `kernel hostile` broken by a CQE", "no CQE broke %s", why);
 	}
 	if (!r->failed && !r->ended)
 		iouw_run_audit_fds(r);

@@ -48,6 +48,7 @@
 #include "clock.h"
 #include "commands.h"
 #include "expect.h"
+#include "kmodel_judge.h"
 #include "handle.h"
 #include "loop.h"
 #include "request.h"
@@ -154,6 +155,7 @@ struct runner {
 	uint64_t start_ns;
 	const struct iouw_scn_step *cur_step;
 	const struct iouw_scn_step *fail_step;
+	struct iouw_kmj *kmj; /* the kernel model's judge (kmodel_judge.h) */
 };
 
 /* The outcome words of the observer's per-request queues (observer.c). */

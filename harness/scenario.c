@@ -209,6 +209,7 @@ struct parser {
 	bool seen_config;
 	bool seen_creation;
 	bool seen_modes;
+	bool seen_kernel;
 	uint32_t ring; /* config ring= (8 without config) */
 	/* current line */
 	struct iouw_scn_arg words[IOUW_SCN_MAX_ARGS + 3];
@@ -884,6 +885,26 @@ static bool chk_modes(struct parser *p, const struct iouw_scn_cmd *c, size_t fir
 	return true;
 }
 
+static bool chk_kernel(struct parser *p, const struct iouw_scn_cmd *c, size_t first)
+{
+	(void)c;
+	if (p->seen_kernel)
+		return fail(p, p->words[0].col, "a single kernel line");
+	if (p->either)
+		return fail(p, p->words[0].col, "kernel outside either/or blocks");
+	p->seen_kernel = true;
+	if (p->words[first].u == 0) { /* legal */
+		if (p->nwords > first + 1)
+			return fail(p, p->words[first + 1].col, "no rule after 'kernel legal'");
+		return true;
+	}
+	if (p->nwords == first + 1)
+		return fail(p, p->words[0].col, "the hostile rules exercised (kernel hostile H1 ...)");
+	for (size_t i = first + 1; i < p->nwords; i++)
+		p->s->kernel_hostile |= UINT32_C(1) << (p->words[i].u + 1);
+	return true;
+}
+
 static bool chk_negative(struct parser *p, const struct iouw_scn_cmd *c, size_t first)
 {
 	(void)c, (void)first;
@@ -1202,6 +1223,7 @@ static bool refuse_in_repeat(struct parser *p, enum iouw_scn_op op)
 {
 	static const bool once[IOUW_SCN_NOPS] = {
 		[IOUW_SCN_MODES] = true,      [IOUW_SCN_NEGATIVE] = true, [IOUW_SCN_CONFIG] = true,
+		[IOUW_SCN_KERNEL] = true,
 		[IOUW_SCN_SOCKETPAIR] = true, [IOUW_SCN_PIPE] = true,     [IOUW_SCN_FILE] = true,
 		[IOUW_SCN_SEND] = true,       [IOUW_SCN_RECV] = true,     [IOUW_SCN_READ_AT] = true,
 		[IOUW_SCN_WRITE_AT] = true,   [IOUW_SCN_SYNC] = true,     [IOUW_SCN_EXPECT_ABORT] = true,
@@ -1209,8 +1231,8 @@ static bool refuse_in_repeat(struct parser *p, enum iouw_scn_op op)
 
 	if (!once[op])
 		return true;
-	return fail(p, p->words[0].col, "no fd, request, modes, negative, config or expect abort "
-	                                "line inside a repeat block (opened at line %d)",
+	return fail(p, p->words[0].col, "no fd, request, modes, kernel, negative, config or expect "
+	                                "abort line inside a repeat block (opened at line %d)",
 	            p->rep[p->nrep - 1].line);
 }
 

@@ -131,6 +131,8 @@ struct iouw_scenario {
 	char *name;     /* from the file name given to the parser */
 	unsigned modes; /* IOUW_SCN_MODE_* bits; both when no modes line */
 	int negative_line; /* > 0: a negative scenario expected to depart there */
+	uint32_t kernel_hostile; /* `kernel hostile H...`: bit N for rule HN; 0: legal
+	                          * (harness/kmodel_judge.h) */
 	struct iouw_scn_block body;
 	struct iouw_scn_name names[IOUW_SCN_MAX_NAMES];
 	size_t nnames;

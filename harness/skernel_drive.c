@@ -326,6 +326,7 @@ static bool name_cqe(struct runner *r, const struct iouw_scn_step *st,
 	uint64_t ud;
 	const struct iouw_scn_arg *alts;
 	int32_t res;
+	uint32_t flags = 0;
 	char why[256];
 
 	if (!iouw_run_cqe_target(r, st, &ud, &alts))
@@ -343,6 +344,7 @@ static bool name_cqe(struct runner *r, const struct iouw_scn_step *st,
 
 		if (!iouw_run_kernel_match(r, idx, ud, alts, &res, false, why, sizeof(why)))
 			return false;
+		flags = iouw_run_peek_cq(r, idx)->flags;
 		if (!done)
 			(void)iouw_skernel_release(r->k, 1);
 		if (!named_push(r, ud, res))
@@ -355,6 +357,16 @@ static bool name_cqe(struct runner *r, const struct iouw_scn_step *st,
 		 * replayed in inject mode hashes like the kernel run. */
 		iouw_run_logf(r, "named cqe %s res=%s", iouw_run_ud_str(r, ud, ub, sizeof(ub)),
 		              iouw_run_res_str(res, rb, sizeof(rb)));
+	}
+	{
+		/* The kernel model's verdict (kmodel_judge.h): a '#' note. */
+		char note[128], exp[192];
+		bool ok = iouw_kmj_cqe(r->kmj, ud, res, flags, note, sizeof(note), exp, sizeof(exp));
+
+		if (note[0])
+			iouw_run_logf(r, "# kernel model: hostile: %s", note);
+		if (!ok)
+			return iouw_run_failf(r, exp, "kernel model: %s", note);
 	}
 	iouw_run_rec_cqe(r, st, res);
 	return true;

@@ -73,7 +73,7 @@ START_TEST(test_parse_errors)
 {
 	expect_error("socketpair s\nrecv r1 fd=s len=x\n",
 	             "t.scn:2:14: error: expected an integer in [0, 16777216]");
-	expect_error("bogus\n", "t.scn:1:1: error: expected a command (modes, negative, config, "
+	expect_error("bogus\n", "t.scn:1:1: error: expected a command (modes, negative, kernel, config, "
 	                        "socketpair, pipe, file, send, recv, read_at, write_at, sync, "
 	                        "submit, wait, turn, reap, advance, fill, run, close, clock, pause, "
 	                        "cancel, drop, corrupt, set_generation, peer, cqe, either, or, end, "
@@ -337,8 +337,8 @@ START_TEST(test_parse_repeat)
 	             "t.scn:7:1: error: expected 'end' to close the repeat block opened at line 5 "
 	             "before 'or'");
 	expect_error("repeat 2\nmodes inject\nend\n",
-	             "t.scn:2:1: error: expected no fd, request, modes, negative, config or expect "
-	             "abort line inside a repeat block (opened at line 1)");
+	             "t.scn:2:1: error: expected no fd, request, modes, kernel, negative, config or "
+	             "expect abort line inside a repeat block (opened at line 1)");
 	expect_error("repeat 2\nrepeat 2\nrepeat 2\nrepeat 2\nrepeat 2\nrepeat 2\nrepeat 2\n"
 	             "repeat 2\nrepeat 2\n",
 	             "t.scn:9:1: error: expected at most 8 nested either/repeat blocks");
@@ -560,10 +560,63 @@ END_TEST
  * Kernel mode: a CQE the kernel parked in its overflow list cannot be
  * peeked, and the run departs there saying so (at once, not after the CQE
  * timeout). A CQ smaller than the SQ is a bad config. */
+/* The kernel model judges every named CQE (harness/kmodel_judge.h): a
+ * legal scenario departs at the hostile CQE's line with the model's rule;
+ * a hostile one passes when its CQEs break the rules it names, departs at
+ * a CQE breaking another rule, and fails at the end when a named rule was
+ * never broken. The '#' note is in the timeline, not in the hash. */
+START_TEST(test_kernel_model_judged)
+{
+#define KM_HEAD "modes inject\nsocketpair s\nrecv r1 fd=s len=4\nsubmit r1\nturn\n"
+	static const char legal[] = KM_HEAD "cqe r1 op res=5\nreap\n";
+	static const char hostile[] = "kernel hostile H2\n" KM_HEAD "cqe r1 op res=5\n"
+	                              "expect abort \"recv result larger than asked\"\nreap\n";
+	static const char other[] = "kernel hostile H4\n" KM_HEAD "cqe ud=0x63 res=0\n";
+	static const char unmet[] = "kernel hostile H4\n" KM_HEAD "cqe r1 op res=4\nreap\n";
+	struct iouw_run_result r;
+	char *report = NULL;
+	struct iouw_scenario *s = NULL;
+	char err[256];
+
+	ck_assert_int_eq(parse("kernel hostile H10 H2\n", &s, err, sizeof(err)), 0);
+	ck_assert_uint_eq(s->kernel_hostile, (1u << 10) | (1u << 2));
+	iouw_scenario_free(s);
+	ck_assert_int_eq(parse("kernel legal\n", &s, err, sizeof(err)), 0);
+	ck_assert_uint_eq(s->kernel_hostile, 0);
+	iouw_scenario_free(s);
+
+	run_text(legal, IOUW_RUN_INJECT, &r, &report);
+	if (r.verdict == IOUW_VERDICT_SKIP) {
+		free(report);
+		return;
+	}
+	ck_assert_int_eq(r.verdict, IOUW_VERDICT_FAIL);
+	ck_assert_int_eq(r.fail_line, 6);
+	ck_assert_msg(strstr(report, "actual:   kernel model: H2 result above the bytes asked") &&
+	              strstr(report, "# kernel model: hostile: H2"), "%s", report);
+	free(report);
+	report = NULL;
+	run_text(other, IOUW_RUN_INJECT, &r, &report);
+	ck_assert_int_eq(r.verdict, IOUW_VERDICT_FAIL);
+	ck_assert_int_eq(r.fail_line, 7);
+	ck_assert_msg(strstr(report, "kernel model: H1 CQE for no outstanding SQE") &&
+	              strstr(report, "(`kernel hostile H4`)"), "%s", report);
+	free(report);
+	report = NULL;
+	run_text(unmet, IOUW_RUN_INJECT, &r, &report);
+	ck_assert_int_eq(r.verdict, IOUW_VERDICT_FAIL);
+	ck_assert_msg(strstr(report, "no CQE broke H4"), "%s", report);
+	free(report);
+	run_text(hostile, IOUW_RUN_INJECT, &r, NULL);
+	ck_assert_msg(r.verdict == IOUW_VERDICT_PASS, "%s", r.reason);
+#undef KM_HEAD
+}
+END_TEST
+
 START_TEST(test_cq_overflow_scripted)
 {
 	static const char inject[] =
-		"modes inject\nconfig ring=8 cq=8\n" EIGHT_SYNCS
+		"modes inject\nkernel hostile H1\nconfig ring=8 cq=8\n" EIGHT_SYNCS
 		"submit r1 r2 r3 r4 r5 r6 r7 r8\nturn\n"
 		"cqe ud=0x8000000000000063 res=-ENOENT\n"
 		"cqe r1 op res=0\ncqe r2 op res=0\ncqe r3 op res=0\ncqe r4 op res=0\n"
@@ -571,7 +624,7 @@ START_TEST(test_cq_overflow_scripted)
 		"expect table cq_ready=8 cq_overflow=1\n"
 		"reap\nexpect table cq_overflow=0 len=0 delivered=8\nexpect result r8 ok 0\n";
 	static const char wrong[] =
-		"modes inject\nconfig ring=8 cq=8\n" EIGHT_SYNCS
+		"modes inject\nkernel hostile H1\nconfig ring=8 cq=8\n" EIGHT_SYNCS
 		"submit r1 r2 r3 r4 r5 r6 r7 r8\nturn\n"
 		"cqe ud=0x8000000000000063 res=-ENOENT\n"
 		"cqe r1 op res=0\ncqe r2 op res=0\ncqe r3 op res=0\ncqe r4 op res=0\n"
@@ -588,7 +641,7 @@ START_TEST(test_cq_overflow_scripted)
 	ck_assert_msg(r.verdict == IOUW_VERDICT_PASS, "%s", r.reason);
 	run_text(wrong, IOUW_RUN_INJECT, &r, NULL);
 	ck_assert_int_eq(r.verdict, IOUW_VERDICT_FAIL);
-	ck_assert_int_eq(r.fail_line, 23);
+	ck_assert_int_eq(r.fail_line, 24);
 
 	/* Kernel mode: eight fsyncs one by one (a known order), their CQEs
 	 * left in the full CQ, then a cancel for r1 (already done: -ENOENT)
@@ -814,6 +867,7 @@ static Suite *harness_suite(bool ring)
 	tcase_add_test(tc, test_kernel_branches_reported);
 	tcase_add_test(tc, test_kernel_branches_cut_short);
 	tcase_add_test(tc, test_cq_overflow_scripted);
+	tcase_add_test(tc, test_kernel_model_judged);
 	tcase_add_test(tc, test_record_replays);
 	tcase_add_test(tc, test_record_file_atomic);
 	tcase_set_timeout(tc, 60);
