@@ -235,10 +235,11 @@ static void run_step(struct iouw_waiters *w, const struct iouw_rh_step *s)
 	EXPECT(iouw_waiters_len(w) == history.nlive, "table tracks %zu, model %u",
 	       iouw_waiters_len(w), history.nlive);
 	/* No result before the end: every live, held handle is still empty. */
-	for (uint32_t r = 0; r < history.nreq; r++) {
+	for (uint32_t i = 0; i < history.nlive; i++) {
+		uint32_t r = history.live_req[i];
 		struct iouw_result got;
 
-		if (!history.req[r].live || !rt[r].live.handle)
+		if (!rt[r].live.handle)
 			continue;
 		rc = iouw_handle_try(rt[r].live.handle, &got);
 		EXPECT(rc == -EAGAIN, "live req%u already has a result (try: %d)", r, rc);

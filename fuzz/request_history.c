@@ -69,11 +69,10 @@ static uint32_t select_reqs(const struct iouw_request_history *h, int want, uint
 {
 	uint32_t n = 0;
 
-	for (uint32_t r = 0; r < h->nreq; r++) {
+	for (uint32_t i = 0; i < h->nlive; i++) {
+		uint32_t r = h->live_req[i];
 		const struct iouw_rh_req *q = &h->req[r];
 
-		if (!q->live)
-			continue;
 		if ((want == 1 && q->in_flight) || (want == 2 && !q->in_flight) ||
 		    (want == 3 && q->dropped) || (want == 4 && q->cancel_req))
 			continue;
@@ -101,7 +100,11 @@ static void end_req(struct iouw_request_history *h, struct iouw_rh_step *s, bool
                     const struct iouw_rm_result *res)
 {
 	struct iouw_rh_req *q = &h->req[s->req];
+	uint32_t i = 0;
 
+	while (i + 1 < h->nlive && h->live_req[i] != s->req)
+		i++;
+	memmove(&h->live_req[i], &h->live_req[i + 1], (h->nlive - i - 1) * sizeof(h->live_req[0]));
 	q->live = false;
 	q->in_flight = false;
 	h->nlive--;
@@ -289,7 +292,7 @@ bool iouw_request_history_next(struct iouw_request_history *h, struct iouw_rh_st
 		iouw_rs_decode(p, s->req, &q->spec);
 		iouw_rs_model(&q->spec, &q->rm);
 		q->live = true;
-		h->nlive++;
+		h->live_req[h->nlive++] = s->req; /* the highest number yet */
 		return true;
 	}
 	case 2:

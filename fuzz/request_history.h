@@ -149,6 +149,10 @@ struct iouw_request_history {
 	bool draining;
 	bool budget_spent;  /* the step budget ended the steps, input left */
 	uint32_t nlive;
+	/* The live requests' numbers, ascending (nlive of them, at most the
+	 * capacity): per-step selection and checks visit these, not every
+	 * request the history ever made. */
+	uint32_t live_req[IOUW_RH_MAX_CAPACITY];
 	uint32_t nreq;
 	struct iouw_rh_req req[IOUW_RH_MAX_REQUESTS];
 	struct iouw_rh_owed owed[2 * IOUW_RH_MAX_REQUESTS];

@@ -95,7 +95,8 @@ void iouw_rs_kernel_apply(struct iouw_rs_live *l, const struct io_uring_sqe *sqe
 const char *iouw_rs_check_result(const struct iouw_rs_live *l, const struct iouw_result *got,
                                  const struct iouw_rm_result *want);
 
-/* Open fds of this process (reads /proc/self/fd), or -errno when it
+/* Open fds of this process (reads /proc/self/fd, whose directory stays
+ * open from the first call on and is not counted), or -errno when it
  * cannot be read (EMFILE: an environment failure). */
 int iouw_rs_count_fds(void);
 

@@ -13,6 +13,7 @@
 #include "fatal.h"
 #include "invariant.h"
 #include "waiter.h"
+#include "waiter_internal.h"
 #include "waiter_history.h"
 
 struct fz_log {
@@ -180,6 +181,56 @@ static void check_request(const struct iouw_wm *m, uint32_t r)
 	}
 }
 
+/* Incremental slot checks. The per-slot queries (slot(), state(),
+ * is_in_flight() of the current and the previous generation) are const
+ * functions of two header fields (slots, capacity) and of that one slot's
+ * representation (core/waiter_internal.h); the model's side is its one
+ * slot. A slot whose representation, header fields and model slot are byte
+ * for byte what they were when it last passed every per-slot check would
+ * pass them again, so those checks run only when any of the bytes moved
+ * (padding included, which can only cause a check that was not needed).
+ * The request's counters move through callbacks, not the slot: they are
+ * checked for every occupied slot at every step. */
+static struct {
+	bool valid[IOUW_WM_MAX_SLOTS];
+	struct iouw_waiter_slot raw[IOUW_WM_MAX_SLOTS];
+	struct iouw_wm_slot model[IOUW_WM_MAX_SLOTS];
+	const struct iouw_waiter_slot *slots; /* the header fields they read */
+	uint32_t capacity;
+} seen;
+
+/* Byte equality without libc's memcmp (libFuzzer intercepts it and records
+ * every call's operands). */
+static bool same_bytes(const void *a, const void *b, size_t n)
+{
+	const unsigned char *x = a, *y = b;
+
+	for (size_t i = 0; i < n; i++)
+		if (x[i] != y[i])
+			return false;
+	return true;
+}
+
+static bool slot_unchanged(const struct iouw_waiters *w, const struct iouw_wm *m, uint32_t i)
+{
+	return seen.valid[i] && seen.slots == w->slots && seen.capacity == w->capacity &&
+	       i < w->capacity &&
+	       same_bytes(&seen.raw[i], &w->slots[i], sizeof(seen.raw[i])) &&
+	       same_bytes(&seen.model[i], &m->slot[i], sizeof(seen.model[i]));
+}
+
+static void remember_slot(const struct iouw_waiters *w, const struct iouw_wm *m, uint32_t i)
+{
+	if (seen.slots != w->slots || seen.capacity != w->capacity) {
+		memset(seen.valid, 0, sizeof(seen.valid));
+		seen.slots = w->slots;
+		seen.capacity = w->capacity;
+	}
+	memcpy(&seen.raw[i], &w->slots[i], sizeof(seen.raw[i]));
+	memcpy(&seen.model[i], &m->slot[i], sizeof(seen.model[i]));
+	seen.valid[i] = true;
+}
+
 static void check_table(struct iouw_waiters *w, const struct iouw_wm *m)
 {
 	iouw_waiters_assert_consistent(w);
@@ -198,6 +249,15 @@ static void check_table(struct iouw_waiters *w, const struct iouw_wm *m)
 	for (uint32_t i = 0; i < m->cap; i++) {
 		const struct iouw_wm_slot *s = &m->slot[i];
 		struct iouw_waiter_info info;
+
+		if (slot_unchanged(w, m, i)) {
+			/* Every query below is a function of bytes that equal
+			 * those they were checked against: only the request's
+			 * counters (fed by callbacks, not the slot) can move. */
+			if (s->used)
+				check_request(m, s->req);
+			continue;
+		}
 		iouw_waiter_id id = iouw_waiter_id_new(i, s->gen);
 		iouw_waiter_id prev = iouw_waiter_id_new(i, s->gen - 1);
 		enum iouw_waiter_state st;
@@ -228,6 +288,7 @@ static void check_table(struct iouw_waiters *w, const struct iouw_wm *m)
 		       "slot %u target tick %llu, model %llu", i, (unsigned long long)tick,
 		       (unsigned long long)s->tick);
 		check_request(m, s->req);
+		remember_slot(w, m, i);
 	}
 }
 
@@ -366,6 +427,7 @@ int iouw_waiter_history_check(const uint8_t *data, size_t size)
 	iouw_waiter_history_init(h, data, size);
 	EXPECT(iouw_waiters_new(h->capacity, &w) == 0, "iouw_waiters_new(%u) failed", h->capacity);
 	iouw_waiters_set_warn(w, count_warning, NULL);
+	memset(seen.valid, 0, sizeof(seen.valid));
 	warnings = 0;
 	nlive = 0;
 	for (uint32_t i = 0; i < h->capacity; i++)

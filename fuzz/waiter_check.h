@@ -12,7 +12,10 @@
  * cancel result count and warnings equal the model's; a cancel CQE leaves
  * its slot's occupant untouched; the requests involved were built, fed,
  * finished or released exactly as the model says;
- * iouw_waiters_assert_consistent() holds. After the drain the table is
+ * iouw_waiters_assert_consistent() holds. (The per-slot queries are made
+ * again only for a slot whose bytes, or whose model slot, moved since they
+ * last passed: waiter_check.c says why that is the same check.) After the
+ * drain the table is
  * empty and every request ended exactly once.
  *
  * Failure policy: an oracle mismatch prints "fuzz_waiter: oracle mismatch

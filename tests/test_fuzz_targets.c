@@ -201,11 +201,13 @@ START_TEST(test_request_target_environment_failure_skips)
 }
 END_TEST
 
-/* The targets keep one /dev/null open for the whole process: open it before
- * the fd-leak fixture counts. */
+/* The targets keep one /dev/null and the /proc/self/fd directory of their
+ * fd count open for the whole process: open both before the fd-leak
+ * fixture counts. */
 static void open_source_fd(void)
 {
 	ck_assert_int_ge(iouw_rs_source_fd(), 0);
+	ck_assert_int_ge(iouw_rs_count_fds(), 0);
 }
 
 int main(void)
