@@ -48,6 +48,10 @@ fi
 # 3. Interrupted while merging (the merge ignores SIGINT): exit 130 within
 #    seconds, the working corpus untouched, no temporary left.
 before=$(ls "$W/a")
+# Tests 1-2 logged their merges too: start from an empty log, so the wait
+# below sees this run's merge (a stale line let SIGINT arrive before
+# distil had set its traps, on a loaded machine).
+: >"$L"
 STUB_LOG=$L STUB_MERGE=hang "$scripts/distil" --prebuilt --build-dir "$B" --corpus-dir "$W" a >"$tmp/out" 2>&1 &
 pid=$!
 for ((i = 0; i < 100; i++)); do grep -q "merge start" "$L" && break; sleep 0.1; done
