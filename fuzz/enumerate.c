@@ -4,7 +4,7 @@
  * within a bound, each distinct state explored once.
  *
  *   iouwait-enumerate [--steps N] [--requests R] [--ring LIST] [--sq LIST]
- *                     [--cq LIST] [--budget LIST] [--out FILE]
+ *                     [--cq LIST] [--budget LIST] [--silent LIST] [--out FILE]
  *
  * A history is the sequence of the target's decisions (provider.h's
  * chooser): the header (ring size from --ring, default 1,2,4; SQ entries
@@ -17,7 +17,10 @@
  * kernel model allows (fuzz/kernel_model.h, the loop target's legal draws;
  * answer_choices() below: every outstanding SQE, every class of op result,
  * -ECANCELED without a cancel included, every cancel result the pairing
- * allows); the drain's answers are the target's defaults. HOSTILE answers
+ * allows); the drain's answers are the target's defaults, except that the
+ * kernel may stay silent until a drain wait's bound: --silent LIST of
+ * masks (loop_run.h: bit i, the drain's wait i; 0 = never silent, the
+ * default; a nonzero one sets the header's bit 5). HOSTILE answers
  * are not enumerated (the ring-size header never has bits 6-7 set).
  * Representative values stand for big ranges: request shapes of 4 bytes
  * (send/write_at one 4-byte buffer, recv 4 bytes exact or not, read_at 4
@@ -89,6 +92,7 @@ struct list {
 static struct {
 	unsigned steps, requests;
 	struct list ring, sq, cq, budget; /* budget: UINT64_MAX = none */
+	struct list silent; /* drain silence masks; 0: header bit 5 clear */
 	const char *out;
 } opt;
 
@@ -159,8 +163,12 @@ static unsigned config_choices(uint64_t *alt, uint64_t min, uint64_t max)
 	unsigned n = 0;
 
 	switch (E.cfg++) {
-	case 0:
-		return in_list(alt, &opt.ring, min, max, log2_of);
+	case 0: /* the ring-size byte; bit 5: a drain silence mask follows */
+		for (unsigned k = 0; k < opt.silent.n; k++)
+			for (unsigned i = 0; i < opt.ring.n; i++)
+				n = push_alt(alt, n, log2_of(opt.ring.v[i]) |
+				                     (opt.silent.v[k] ? 0x20 : 0));
+		return n;
 	case 1:
 		return in_list(alt, &opt.sq, min, max, NULL);
 	case 2:
@@ -272,6 +280,14 @@ static unsigned choices(uint64_t *alt, uint64_t min, uint64_t max, bool pick)
 		return all_of(alt, min, max);
 	case IOUW_LR_CH_ANSWER:
 		return answer_choices(alt, min, max, pick);
+	case IOUW_LR_CH_DRAIN: { /* the drain silence mask: --silent's nonzero ones */
+		unsigned n = 0;
+
+		for (unsigned i = 0; i < opt.silent.n; i++)
+			if (opt.silent.v[i])
+				n = push_alt(alt, n, opt.silent.v[i]);
+		return n ? n : push_alt(alt, 0, 1);
+	}
 	case IOUW_LR_CH_CLOCK: /* 1 tick - 1 ns, 1 tick, 319 ms */
 		if (pick)
 			return all_of(alt, min, max);
@@ -547,8 +563,9 @@ static bool reproduces(const uint8_t *data, size_t size)
 static void usage(void)
 {
 	fprintf(stderr, "usage: iouwait-enumerate [--steps N] [--requests R] [--ring LIST] "
-	                "[--sq LIST] [--cq LIST] [--budget LIST] [--out FILE]\n"
-	                "  LIST: comma-separated numbers (--budget: ticks or none)\n");
+	                "[--sq LIST] [--cq LIST] [--budget LIST] [--silent LIST] [--out FILE]\n"
+	                "  LIST: comma-separated numbers (--budget: ticks or none; --silent:\n"
+	                "  drain silence masks 0..255, 0 = the kernel always answers)\n");
 	exit(2);
 }
 
@@ -615,6 +632,7 @@ int main(int argc, char **argv)
 	parse_list("--sq", "1,2", &opt.sq, 1, 8, false);
 	parse_list("--cq", "2,16", &opt.cq, 1, 16, false);
 	parse_list("--budget", "none,0,3", &opt.budget, 0, 20, true);
+	parse_list("--silent", "0", &opt.silent, 0, 255, false);
 	opt.out = "enumerate-counterexample";
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -635,6 +653,8 @@ int main(int argc, char **argv)
 			parse_list(a, v, &opt.cq, 1, 16, false);
 		else if (strcmp(a, "--budget") == 0)
 			parse_list(a, v, &opt.budget, 0, 20, true);
+		else if (strcmp(a, "--silent") == 0)
+			parse_list(a, v, &opt.silent, 0, 255, false);
 		else if (strcmp(a, "--out") == 0)
 			opt.out = v;
 		else
@@ -656,6 +676,7 @@ int main(int argc, char **argv)
 	print_list("sq", &opt.sq);
 	print_list("cq", &opt.cq);
 	print_list("budget", &opt.budget);
+	print_list("silent", &opt.silent);
 	printf("%u steps, %u requests\n", opt.steps, opt.requests);
 	fflush(stdout);
 	clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -2,7 +2,8 @@
 # fuzz/explain_seed.sh BUILD_ROOT TARGET FILE: the explain/<seed> tests
 # (fuzz/meson.build). Explains FILE with scripts/explain (binaries from
 # BUILD_ROOT) and replays the scenario with `iouwait run --mode inject`.
-# TAP: one test; `1..0 # SKIP` when io_uring or CQE injection is unavailable.
+# TAP: one test; `1..0 # SKIP` when io_uring or CQE injection is unavailable,
+# or when the history has a drain wait the kernel leaves unanswered.
 set -uo pipefail
 build=$1 target=$2 file=$3
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,6 +13,13 @@ if ! BUILD=$build "$src/scripts/explain" "$file" "$target" -o "$tmp.scn" 2>"$tmp
   echo "1..1"
   sed 's/^/# /' "$tmp"
   echo "not ok 1 - scripts/explain $target $(basename "$file")"
+  exit 0
+fi
+# A drain wait the kernel leaves unanswered until its bound (loop_run.h,
+# the silence mask) has no scenario line: `at_wait=1` releases one answer
+# per blocking wait. The explainer marks it; the replay would depart there.
+if grep -q '^# NOTE: the drain let time pass' "$tmp.scn"; then
+  echo "1..0 # SKIP $(basename "$file"): the scenario language cannot leave a drain wait unanswered (explained, not replayed)"
   exit 0
 fi
 rc=0

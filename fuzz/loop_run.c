@@ -116,6 +116,12 @@ static struct {
 	bool arm_advance; /* inside turn()/run(): reap-done means advance next */
 	bool draining;
 	uint32_t drain_choices;
+	/* Header bit 5: bit i of this mask set, the kernel posts nothing
+	 * during the drain's wait i (i < 8) until the wait's bound, even with
+	 * SQEs outstanding (legal: a kernel may post nothing before the
+	 * timeout); the clock moves by the bound. 0: the kernel answers
+	 * whenever something is outstanding (the encoding before bit 5). */
+	uint8_t drain_silent;
 	/* Virtual time the drain's waits let pass: what the loop charges to
 	 * its shutdown budget (the clock moves only there once closed). */
 	uint64_t drain_waited;
@@ -687,8 +693,10 @@ static void observe(void *ctx, const struct iouw_loop_event *ev)
 	(void)ctx;
 	pm_event(ev);
 	/* After the budget is spent the drain only reaps (CQEs, their
-	 * completions and deliveries) and abandons. */
+	 * completions and deliveries) and abandons; the wait that spent it
+	 * reports its end (IOUW_EV_WAIT) after the charge. */
 	EXPECT(!budget_spent() || ev->kind == IOUW_EV_CQE || ev->kind == IOUW_EV_COMPLETION ||
+	               ev->kind == IOUW_EV_WAIT ||
 	               ev->kind == IOUW_EV_ABANDON ||
 	               (ev->kind == IOUW_EV_DELIVER && ev->outcome == IOUW_FINISH_COMPLETE),
 	       "loop event %d (outcome %d) after the shutdown budget was spent", (int)ev->kind,
@@ -1010,18 +1018,20 @@ static bool answer_one(bool fuzzed)
 /* The backend wrapper's wait: the kernel answers, or time passes. */
 static void kernel_wait(int64_t timeout_ns)
 {
-	bool fuzzed;
+	bool fuzzed, silent;
 
 	S.choice = IOUW_LR_CH_KERNEL;
 	fuzzed = S.drain_choices < MAX_DRAIN_CHOICES && iouw_fdp_remaining(&S.fdp) > 0;
 
+	silent = timeout_ns >= 0 && S.drain_choices < 8 && (S.drain_silent >> S.drain_choices & 1);
 	S.drain_choices++;
-	if (answer_one(fuzzed))
+	if (!silent && answer_one(fuzzed))
 		return;
 	if (timeout_ns >= 0) {
 		iouw_virtual_clock_advance(&S.vc, (uint64_t)timeout_ns);
 		S.drain_waited += (uint64_t)timeout_ns;
-		say(" -> wait: clock +%lldns", (long long)timeout_ns);
+		say(" -> wait: %sclock +%lldns", silent ? "kernel silent until the bound, " : "",
+		    (long long)timeout_ns);
 		LS(drain_clock, (uint64_t)timeout_ns);
 	}
 }
@@ -1658,6 +1668,7 @@ static uint64_t state_hash(void)
 	}
 	/* The kernel model: what each SQE it holds may still answer. */
 	h = HASH(h, S.hostile);
+	h = HASH(h, S.drain_silent);
 	h = HASH(h, S.km.n);
 	for (uint32_t k = 0; k < S.km.n; k++) {
 		const struct iouw_km_sqe *q = &S.km.sqe[k];
@@ -1803,11 +1814,17 @@ int iouw_loop_history_run(const char *name, struct iouw_backend *kernel, const u
 	iouw_loop_config_init(&cfg);
 	{
 		/* Decodes as u32_in_range(0, 3) always did (byte % 4); bits 6
-		 * and 7 both set select HOSTILE answers. */
+		 * and 7 both set select HOSTILE answers; bit 5 set, the next
+		 * byte is the drain's silence mask (S.drain_silent). */
 		uint8_t head = iouw_fdp_u8(&S.fdp);
 
 		cfg.ring_size = 1u << (head % 4);
 		S.hostile = (head & 0xc0) == 0xc0;
+		if (head & 0x20) {
+			S.choice = IOUW_LR_CH_DRAIN;
+			S.drain_silent = iouw_fdp_u8(&S.fdp);
+			S.choice = IOUW_LR_CH_CONFIG;
+		}
 	}
 	sq = iouw_fdp_u32_in_range(&S.fdp, 1, 8);
 	cq = iouw_fdp_u32_in_range(&S.fdp, 1, 16);
@@ -1821,6 +1838,9 @@ int iouw_loop_history_run(const char *name, struct iouw_backend *kernel, const u
 	if (trace) {
 		fprintf(trace, "loop history: %zu input bytes, ring size %u, SQ %u, CQ %u, %s", size,
 		        cfg.ring_size, sq, cq, S.hostile ? "HOSTILE kernel, " : "");
+		if (S.drain_silent)
+			fprintf(trace, "kernel silent in drain waits 0-7 mask %#x, ",
+			        (unsigned)S.drain_silent);
 		if (S.budget == IOUW_NO_DEADLINE)
 			fprintf(trace, "no shutdown budget\n");
 		else

@@ -22,7 +22,9 @@
  *   header: ring size 1/2/4/8 (= table capacity = inbound bound); SQ
  *           entries 1..8; CQ ring entries 1..16 (overflow beyond); a
  *           shutdown budget (none, or 0..20 ticks). Tick 1 ms, max request
- *           timeout 64 ms, virtual clock starting at 1 s.
+ *           timeout 64 ms, virtual clock starting at 1 s. Bit 5 of
+ *           the ring-size byte set: one more byte, the drain's silence
+ *           mask (see the drain below).
  *   steps:  one action byte (mod 8):
  *     0 submit one request (request_spec.h; send/recv also get a deadline:
  *       none, already expired, or 1 ns..48 ms ahead)
@@ -38,6 +40,12 @@
  *   outstanding SQE (decided by the bytes left, then by default: ops
  *   succeed in full, cancels as the pairing rules allow) or, for a timed
  *   wait with nothing to answer, lets the virtual clock run to the bound.
+ *   With the silence mask's bit i set, the drain's wait i (the first 8
+ *   waits, timed ones only) gets no answer even with SQEs outstanding: the
+ *   kernel stays silent until the bound (legal: nothing obliges a kernel
+ *   to post before the timeout), the clock runs to it, so a deadline or
+ *   the shutdown budget cuts the wait short. Corpus files from before bit
+ *   5 had a meaning had it cleared in migration (README, "Two corpora").
  *
  * Kernel legality: every answer is drawn from the kernel model
  * (fuzz/kernel_model.h, the rules K1-K10 there), which the decoder tells
@@ -160,6 +168,9 @@ enum iouw_lr_choice {
 	IOUW_LR_CH_KERNEL,     /* which SQE the kernel answers */
 	IOUW_LR_CH_ANSWER,     /* its result: the kernel model's legal draw
 	                        * (iouw_km_draw_op/_cancel, kernel_model.h) */
+	IOUW_LR_CH_DRAIN,      /* the header's drain silence mask: which of
+	                        * the drain's first 8 waits the kernel lets
+	                        * run to their bound with SQEs outstanding */
 };
 
 struct iouw_lr_enum {
