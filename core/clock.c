@@ -6,15 +6,20 @@
 
 #include "invariant.h"
 
-static uint64_t monotonic_now(void *ctx)
+uint64_t iouw_monotonic_ns(void)
 {
 	struct timespec ts;
 	int rc;
 
-	(void)ctx;
 	rc = clock_gettime(CLOCK_MONOTONIC, &ts);
 	IOUW_INVARIANT(rc == 0 && ts.tv_sec >= 0 && ts.tv_nsec >= 0, "CLOCK_MONOTONIC unreadable");
 	return iouw_duration_to_ns((uint64_t)ts.tv_sec, (uint64_t)ts.tv_nsec);
+}
+
+static uint64_t monotonic_now(void *ctx)
+{
+	(void)ctx;
+	return iouw_monotonic_ns();
 }
 
 struct iouw_clock iouw_clock_monotonic(void)

@@ -74,6 +74,12 @@ static inline uint64_t iouw_duration_to_ns(uint64_t sec, uint64_t nsec)
  * ever did, that is an invariant failure ("CLOCK_MONOTONIC unreadable"). */
 struct iouw_clock iouw_clock_monotonic(void);
 
+/* CLOCK_MONOTONIC now, in nanoseconds: what iouw_clock_monotonic() reads.
+ * For real-time bounds on real kernels only (the scripted kernel's
+ * ring transports, the harness's kernel mode); loop time goes through an
+ * injected struct iouw_clock. */
+uint64_t iouw_monotonic_ns(void);
+
 /* A clock that only moves when told to. Initialise it directly, e.g.
  * struct iouw_virtual_clock vc = { .now_ns = 0 }; reads counts now_ns calls
  * made through the struct iouw_clock view. */

@@ -339,19 +339,18 @@ static int submit_pending(struct skernel *m)
 	return (int)n;
 }
 
-static uint64_t mono_ns(void);
 
 /* Kernel transport: wait (bounded) until the kernel has posted a CQE
  * beyond those released; 0 with its values, or -ETIME. */
 static int next_kernel_cqe(struct skernel *m, struct iouw_skernel_answered *ret)
 {
-	uint64_t end = mono_ns() + m->post_timeout_ns;
+	uint64_t end = iouw_monotonic_ns() + m->post_timeout_ns;
 	unsigned idx = (unsigned)(m->released - m->ring_reaped);
 
 	while (io_uring_cq_ready(m->ring) <= idx) {
 		struct timespec pause = { 0, 100000 };
 
-		if (mono_ns() >= end || idx >= m->ring->cq.ring_entries)
+		if (iouw_monotonic_ns() >= end || idx >= m->ring->cq.ring_entries)
 			return -ETIME;
 		(void)io_uring_get_events(m->ring);
 		nanosleep(&pause, NULL);
@@ -810,14 +809,6 @@ static int mem_post(struct skernel *m, uint64_t user_data, int32_t res, uint32_t
 	return overflow_append(m, &cqe);
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Ring transports: one carrier SQE per CQE, submitted at once; then wait
  * (bounded) until the CQE is in the CQ ring or parked in the overflow list,
  * so that ready_count() never counts a CQE reap cannot find yet. */
@@ -842,13 +833,13 @@ static int ring_post(struct skernel *m, uint64_t user_data, int32_t res)
 	if (rc != 1)
 		return -EIO;
 	m->ring_posted++;
-	end = mono_ns() + m->post_timeout_ns;
+	end = iouw_monotonic_ns() + m->post_timeout_ns;
 	while (!io_uring_cq_has_overflow(m->ring) &&
 	       io_uring_cq_ready(m->ring) + iouw_uring_backend_stashed(m->uring) <
 	               m->ring_posted - m->ring_reaped) {
 		struct timespec pause = { 0, 100000 };
 
-		if (mono_ns() >= end)
+		if (iouw_monotonic_ns() >= end)
 			return -ETIME;
 		(void)io_uring_get_events(m->ring);
 		nanosleep(&pause, NULL);

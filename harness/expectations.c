@@ -492,14 +492,14 @@ bool iouw_run_audit_fds(struct runner *r)
 static ssize_t read_peer(struct runner *r, struct fdent *f, char *got, size_t want)
 {
 	size_t have = 0;
-	uint64_t end = iouw_run_mono_ns() + iouw_run_cqe_timeout(r);
+	uint64_t end = iouw_monotonic_ns() + iouw_run_cqe_timeout(r);
 
 	while (have < want && f->peer >= 0) {
 		ssize_t n = recv(f->peer, got + have, want - have, MSG_DONTWAIT);
 
 		if (n > 0)
 			have += (size_t)n;
-		else if (n == 0 || (errno != EAGAIN && errno != EINTR) || iouw_run_mono_ns() > end)
+		else if (n == 0 || (errno != EAGAIN && errno != EINTR) || iouw_monotonic_ns() > end)
 			break;
 		else
 			usleep(1000);

@@ -199,7 +199,6 @@ bool iouw_run_kernel_match(struct runner *r, unsigned idx, uint64_t ud,
                            const struct iouw_scn_arg *alts, int32_t *ret_res, bool quiet, char *why,
                            size_t whylen);
 void iouw_run_log_sqe(struct runner *r, const struct io_uring_sqe *sqe);
-uint64_t iouw_run_mono_ns(void);
 void iouw_run_note_due_deadlines(struct runner *r);
 const struct io_uring_cqe *iouw_run_peek_cq(struct runner *r, unsigned idx);
 void iouw_run_record_wait(struct runner *r);

@@ -210,19 +210,11 @@ uint64_t iouw_run_cqe_timeout(struct runner *r)
 	return r->o->cqe_timeout_ns ? r->o->cqe_timeout_ns : UINT64_C(2000000000);
 }
 
-uint64_t iouw_run_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Wait until the ring's CQ holds more than @idx CQEs (not consuming any). */
 static bool wait_cq(struct runner *r, unsigned idx, uint64_t budget_ns)
 {
 	struct io_uring *ring = iouw_skernel_ring(r->k);
-	uint64_t end = iouw_run_mono_ns() + budget_ns;
+	uint64_t end = iouw_monotonic_ns() + budget_ns;
 
 	/* Past what the CQ ring holds: only an overflowed CQE could be there,
 	 * and it cannot be peeked. */
@@ -230,7 +222,7 @@ static bool wait_cq(struct runner *r, unsigned idx, uint64_t budget_ns)
 		return false;
 
 	while (io_uring_cq_ready(ring) <= idx) {
-		uint64_t t = iouw_run_mono_ns();
+		uint64_t t = iouw_monotonic_ns();
 		struct __kernel_timespec ts;
 		struct io_uring_cqe *c;
 
