@@ -653,6 +653,17 @@ static void pm_fill_end(void)
 	S.pm.in_fill = false;
 }
 
+/* The @n waiters of the loop queue @what, in order, against the model's @q. */
+static void pm_check_fifo(const char *what, const iouw_waiter_id *ids, size_t n,
+                          const struct pm_fifo *q)
+{
+	EXPECT(n == q->len, "loop policy: %s holds %zu, the reference %u", what, n, q->len);
+	for (size_t k = 0; k < n; k++)
+		EXPECT(iouw_waiter_id_user_data(ids[k]) == S.req[q->v[k]].wid,
+		       "loop policy: %s position %zu is %#llx, the reference has req%u", what, k,
+		       (unsigned long long)iouw_waiter_id_user_data(ids[k]), q->v[k]);
+}
+
 /* The loop's queues, in order, against the model's; the clock reads. */
 static void pm_check_queues(void)
 {
@@ -663,19 +674,9 @@ static void pm_check_queues(void)
 	EXPECT(S.pm.nexp == 0, "loop policy: a %s event for req%u never came",
 	       pm_event_name(S.pm.exp[0].kind), S.pm.exp[0].req);
 	n = iouw_loop_ready(S.loop, ids, IOUW_LR_MAX_REQUESTS);
-	EXPECT(n == S.pm.ready.len, "loop policy: ready queue holds %zu, the reference %u", n,
-	       S.pm.ready.len);
-	for (size_t k = 0; k < n; k++)
-		EXPECT(iouw_waiter_id_user_data(ids[k]) == S.req[S.pm.ready.v[k]].wid,
-		       "loop policy: ready queue position %zu is %#llx, the reference has req%u", k,
-		       (unsigned long long)iouw_waiter_id_user_data(ids[k]), S.pm.ready.v[k]);
+	pm_check_fifo("ready queue", ids, n, &S.pm.ready);
 	n = iouw_loop_pending_cancels(S.loop, ids, IOUW_LR_MAX_REQUESTS);
-	EXPECT(n == S.pm.cancels.len, "loop policy: %zu pending cancels, the reference %u", n,
-	       S.pm.cancels.len);
-	for (size_t k = 0; k < n; k++)
-		EXPECT(iouw_waiter_id_user_data(ids[k]) == S.req[S.pm.cancels.v[k]].wid,
-		       "loop policy: pending cancel %zu is %#llx, the reference has req%u", k,
-		       (unsigned long long)iouw_waiter_id_user_data(ids[k]), S.pm.cancels.v[k]);
+	pm_check_fifo("pending-cancel queue", ids, n, &S.pm.cancels);
 	EXPECT(iouw_loop_inbound_len(S.loop) == S.pm.inbound.len,
 	       "loop policy: front door holds %zu, the reference %u", iouw_loop_inbound_len(S.loop),
 	       S.pm.inbound.len);
