@@ -275,6 +275,7 @@ int iouw_loop_new_uring(const struct iouw_loop_config *cfg, struct iouw_clock cl
 	ucfg.entries = norm.ring_size;
 	ucfg.iopoll = norm.io_poll;
 	ucfg.single_issuer = norm.single_issuer;
+	ucfg.coop_taskrun = norm.coop_taskrun;
 	r = iouw_uring_backend_new(&ucfg, &backend);
 	if (r < 0)
 		return r;
@@ -1078,6 +1079,11 @@ const struct iouw_wheel *iouw_loop_timeouts(const struct iouw_loop *loop)
 struct iouw_waiters *iouw_loop_waiters(struct iouw_loop *loop)
 {
 	return loop->waiters;
+}
+
+struct iouw_backend *iouw_loop_backend(struct iouw_loop *loop)
+{
+	return loop->backend;
 }
 
 struct iouw_wheel *iouw_loop_wheel(struct iouw_loop *loop)

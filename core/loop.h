@@ -96,6 +96,10 @@ struct iouw_loop_config {
 	bool io_poll;
 	/* IORING_SETUP_SINGLE_ISSUER + DEFER_TASKRUN (iouw_loop_new_uring). */
 	bool single_issuer;
+	/* IORING_SETUP_COOP_TASKRUN + TASKRUN_FLAG (iouw_loop_new_uring):
+	 * completions that go through task work wait for the loop thread's
+	 * next turn instead of interrupting it (docs/loop.md §6.1). */
+	bool coop_taskrun;
 	/* Longest deadline the wheel tracks; later ones are clamped. Non-zero. */
 	uint64_t max_request_timeout_ns;
 	/* Drain budget after close, or IOUW_NO_DEADLINE for none. */
@@ -261,6 +265,10 @@ const struct iouw_wheel *iouw_loop_timeouts(const struct iouw_loop *loop);
  * (iouw_waiters_set_generation) only; never for loop policy. */
 struct iouw_waiters *iouw_loop_waiters(struct iouw_loop *loop);
 struct iouw_wheel *iouw_loop_wheel(struct iouw_loop *loop);
+/* The loop's backend (its own, from iouw_loop_new_uring(), or the one it
+ * was given), e.g. for iouw_uring_backend_ring() in tests; the loop keeps
+ * owning what it owned. */
+struct iouw_backend *iouw_loop_backend(struct iouw_loop *loop);
 const struct iouw_loop_config *iouw_loop_config(const struct iouw_loop *loop);
 /* Ready queue / pending cancels, front first: writes up to @max ids,
  * returns the total. */

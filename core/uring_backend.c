@@ -202,6 +202,8 @@ int iouw_uring_backend_new(const struct iouw_uring_config *cfg, struct iouw_back
 		p.flags |= IORING_SETUP_IOPOLL;
 	if (cfg->single_issuer)
 		p.flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+	if (cfg->coop_taskrun)
+		p.flags |= IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
 	if (cfg->cq_entries) {
 		p.flags |= IORING_SETUP_CQSIZE;
 		p.cq_entries = cfg->cq_entries;

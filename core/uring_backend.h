@@ -6,8 +6,8 @@
  *
  * Invariants and decisions:
  *   - Setup flags: IOPOLL when cfg->iopoll; SINGLE_ISSUER | DEFER_TASKRUN
- *     when cfg->single_issuer; CQSIZE when cfg->cq_entries != 0. Nothing
- *     else. The ring must offer FEAT_NODROP (overflowed CQEs are parked, not
+ *     when cfg->single_issuer; COOP_TASKRUN | TASKRUN_FLAG when
+ *     cfg->coop_taskrun; CQSIZE when cfg->cq_entries != 0. Nothing else. The ring must offer FEAT_NODROP (overflowed CQEs are parked, not
  *     dropped) and FEAT_EXT_ARG (timed waits without a timeout SQE), else
  *     setup fails with -EOPNOTSUPP (kernels before 5.11).
  *   - Timed waits use EXT_ARG (io_uring_submit_and_wait_timeout). The kernel
@@ -25,6 +25,11 @@
  *     GETEVENTS on such a ring (also for wait_nr == 0); reap does not enter
  *     (except to flush an overflow), so reap after a plain push sees nothing
  *     new until the next submit_and_wait.
+ *   - COOP_TASKRUN rings: completions that go through task work wait for
+ *     the thread's next entry into the kernel (no interrupt of the thread
+ *     running in user space); TASKRUN_FLAG makes the kernel raise
+ *     IORING_SQ_TASKRUN meanwhile, and reap, finding the ring empty with
+ *     that flag up, enters the kernel to run them (as for an overflow).
  *   - IOPOLL rings: the kernel does not sleep when nothing is on its poll
  *     list; such a wait returns at once, -ETIME when timed and -EINTR when
  *     untimed (a loop on an IOPOLL ring spins rather than sleeps).
@@ -71,6 +76,7 @@ struct iouw_uring_config {
 	unsigned entries;   /* SQ size; the kernel rounds up to a power of two */
 	bool iopoll;        /* IORING_SETUP_IOPOLL */
 	bool single_issuer; /* also sets DEFER_TASKRUN */
+	bool coop_taskrun;  /* COOP_TASKRUN | TASKRUN_FLAG */
 	unsigned cq_entries; /* 0 = default (2 * SQ size) */
 };
 

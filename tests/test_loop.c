@@ -207,7 +207,7 @@ START_TEST(test_iouring_loop_rounds_ring_size_up_to_power_of_two)
 	ck_assert_uint_eq(cfg.tick_ns, 5 * MS);
 	ck_assert_uint_eq(cfg.max_request_timeout_ns, 60000 * MS);
 	ck_assert_uint_eq(cfg.shutdown_timeout_ns, IOUW_NO_DEADLINE);
-	ck_assert(!cfg.io_poll && !cfg.single_issuer);
+	ck_assert(!cfg.io_poll && !cfg.single_issuer && !cfg.coop_taskrun);
 	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
 		cfg.ring_size = in[i];
 		ck_assert_int_eq(iouw_loop_config_normalize(&cfg, &out), 0);

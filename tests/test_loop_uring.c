@@ -11,7 +11,8 @@
  * the door closes. The same-thread path (iouw_loop_submit_local) on a real
  * ring, SINGLE_ISSUER included. And the loop's direct ring access defers to the
  * backend's reap while a probe holds stashed CQEs, and to the backend's
- * overflow flush when the kernel parked CQEs.
+ * overflow flush when the kernel parked CQEs. A coop_taskrun loop sets
+ * its ring up so and delivers what completes through task work.
  *
  * Requests are fake_request.h fakes whose FSYNC on a socket the kernel
  * answers at once (-EINVAL), so every CQE here is the kernel's own.
@@ -25,8 +26,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+
 #include "clock.h"
 #include "fake_request.h"
+#include "handle.h"
+#include "request.h"
 #include "loop.h"
 #include "support.h"
 #include "uring_backend.h"
@@ -405,6 +410,74 @@ START_TEST(test_wake_path_progress_scenarios)
 }
 END_TEST
 
+
+/* coop_taskrun (docs/loop.md §6.1): the ring is set up with COOP_TASKRUN
+ * and TASKRUN_FLAG, and a recv that waited for data (it completes through
+ * task work) and whose data comes from another thread is delivered by the
+ * loop's turns, whether an interrupt ran that work before the loop looked
+ * or the loop's reap entered the kernel to run it (IORING_SQ_TASKRUN). */
+struct late_writer {
+	int fd;
+	atomic_int go;
+};
+
+static void *write_when_told(void *arg)
+{
+	struct late_writer *w = arg;
+
+	while (!atomic_load(&w->go))
+		sched_yield();
+	ck_assert_int_eq(write(w->fd, "hello", 5), 5);
+	return NULL;
+}
+
+START_TEST(test_coop_taskrun)
+{
+	struct iouw_loop_config cfg;
+	struct iouw_loop *loop = NULL;
+	struct iouw_request *req;
+	struct iouw_handle *h;
+	struct iouw_result res;
+	struct late_writer w;
+	pthread_t th;
+	int sv[2], r = -EAGAIN;
+	char *buf = malloc(16);
+
+	ck_assert_ptr_nonnull(buf);
+	iouw_loop_config_init(&cfg);
+	cfg.ring_size = 8;
+	cfg.coop_taskrun = true;
+	ck_assert_int_eq(iouw_loop_new_uring(&cfg, iouw_clock_monotonic(), &loop), 0);
+	ck_assert(iouw_loop_config(loop)->coop_taskrun);
+	ck_assert_uint_eq(iouw_uring_backend_ring(iouw_loop_backend(loop))->flags &
+	                          (IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG),
+	                  IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(iouw_request_recv(sv[0], buf, 16, 0, 5, true, IOUW_NO_DEADLINE, &req, &h), 0);
+	w.fd = sv[1];
+	atomic_init(&w.go, 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, write_when_told, &w), 0);
+	ck_assert_int_eq(iouw_loop_submit_local(loop, &req, 1), 1);
+	/* Submits the recv, which finds no data and waits for it. */
+	ck_assert_int_eq(iouw_loop_turn(loop, false), 0);
+	ck_assert_int_eq(iouw_handle_try(h, &res), -EAGAIN);
+	atomic_store(&w.go, 1);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	for (int i = 0; i < 1000 && r == -EAGAIN; i++) {
+		ck_assert_int_eq(iouw_loop_turn(loop, i > 0), 0);
+		r = iouw_handle_take_and_drop(h, &res);
+	}
+	ck_assert_int_eq(r, 0);
+	ck_assert_int_eq(res.status, IOUW_RESULT_OK);
+	ck_assert_uint_eq(res.value, 5);
+	ck_assert_mem_eq(res.buf, "hello", 5);
+	iouw_result_free(&res);
+	iouw_loop_free(loop);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("loop_uring");
@@ -420,6 +493,7 @@ int main(void)
 	tcase_add_test(tc, test_wake_path_progress_scenarios);
 	tcase_add_test(tc, test_loop_reaps_probe_stash_before_ring);
 	tcase_add_test(tc, test_loop_direct_reap_flushes_cq_overflow);
+	tcase_add_test(tc, test_coop_taskrun);
 	suite_add_tcase(s, tc);
 	return iouw_test_run_suite(s);
 }
