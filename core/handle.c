@@ -240,6 +240,16 @@ int iouw_handle_take_and_drop(struct iouw_handle *h, struct iouw_result *ret)
 	if (!h || !ret)
 		return -EINVAL;
 	st = atomic_load_explicit(&h->state, memory_order_acquire);
+	if (st == (ST_READY | ST_PUT)) {
+		/* The request side delivered and let go (one compare-and-swap
+		 * in iouw_handle_deliver_and_put(), which this acquire load
+		 * saw), and nobody waits: this caller is the only one left
+		 * who can touch the handle, so taking the result and letting
+		 * go need no atomic operation. */
+		*ret = h->result;
+		handle_destroy(h, st | ST_TAKEN | ST_DROPPED);
+		return 0;
+	}
 	do {
 		IOUW_INVARIANT(!(st & ST_DROPPED), "handle dropped twice");
 		if (st & ST_TAKEN)

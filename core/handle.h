@@ -129,7 +129,9 @@ int iouw_handle_wait(struct iouw_handle *h, struct iouw_result *ret);
 int iouw_handle_try(struct iouw_handle *h, struct iouw_result *ret);
 
 /* iouw_handle_try() then, when it took the result, iouw_handle_drop(), in
- * one atomic step (the usual poll): 0 with *ret taken and the handle gone;
+ * one atomic step (the usual poll; no atomic operation at all once the
+ * request side delivered and let go and nobody waits, since only the
+ * caller can touch the handle then): 0 with *ret taken and the handle gone;
  * -EAGAIN (no result yet) or -EALREADY (already taken) with nothing
  * changed, the handle still the caller's; -EINVAL for a NULL argument. */
 int iouw_handle_take_and_drop(struct iouw_handle *h, struct iouw_result *ret);

@@ -1430,6 +1430,45 @@ START_TEST(handle_take_and_drop)
 }
 END_TEST
 
+/* take_and_drop polling while another thread delivers and lets go: the
+ * poll that sees the request side gone takes without an atomic operation
+ * (handle.c); whichever way each round goes, the result and its buffer
+ * arrive exactly once and the handle is freed once (ASan build). */
+struct deliver_later {
+	struct iouw_handle *h;
+	struct iouw_result r;
+};
+
+static void *deliver_and_put_thread(void *arg)
+{
+	struct deliver_later *d = arg;
+
+	ck_assert(iouw_handle_deliver_and_put(d->h, &d->r));
+	return NULL;
+}
+
+START_TEST(handle_take_and_drop_races_deliver)
+{
+	for (unsigned i = 0; i < 2000; i++) {
+		struct deliver_later d = { .r = { .status = OK, .value = i, .buf = xmalloc(8),
+		                                  .buf_len = 1, .buf_capacity = 8 } };
+		struct iouw_result got;
+		pthread_t th;
+		int r;
+
+		ck_assert_int_eq(iouw_handle_new(&d.h), 0);
+		ck_assert_int_eq(pthread_create(&th, NULL, deliver_and_put_thread, &d), 0);
+		while ((r = iouw_handle_take_and_drop(d.h, &got)) == -EAGAIN)
+			;
+		ck_assert_int_eq(r, 0);
+		ck_assert_uint_eq(got.value, i);
+		ck_assert_ptr_eq(got.buf, d.r.buf);
+		iouw_result_free(&got);
+		ck_assert_int_eq(pthread_join(th, NULL), 0);
+	}
+}
+END_TEST
+
 static void *drop_thread(void *arg)
 {
 	iouw_handle_drop(arg);
@@ -2213,6 +2252,7 @@ static Suite *request_suite(void)
 	tcase_add_test(handle, handle_wait_across_threads);
 	tcase_add_test(handle, handle_wait_races_deliver);
 	tcase_add_test(handle, handle_take_and_drop);
+	tcase_add_test(handle, handle_take_and_drop_races_deliver);
 	tcase_add_test(handle, handle_drop_races_finish);
 	tcase_add_test(handle, handle_drop_after_delivery_frees_untaken_buffer);
 
