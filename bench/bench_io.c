@@ -315,7 +315,7 @@ static double bench_loop(const struct fixture *f, enum workload w, unsigned batc
 			}
 			caller += bench_now_s() - tb;
 			/* The inbound queue holds 128: a round always fits. */
-			if (iouw_loop_submit_many(loop, run, 2 * batch) != (int)(2 * batch))
+			if (iouw_loop_submit_local(loop, run, 2 * batch) != (int)(2 * batch))
 				die("iouw_loop_submit_many", EAGAIN);
 			submitted++;
 		}
