@@ -2,8 +2,10 @@
 #include "pool.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdalign.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -26,18 +28,24 @@ struct block_hdr {
 #define CLOSED ((uintptr_t)1)
 
 struct iouw_pool {
-	/* Pushed by any thread; CLOSED once the owner let go. */
-	_Atomic(uintptr_t) given;
-	/* After close: blocks still out; whoever brings it to 0 frees the
-	 * pool. */
-	atomic_size_t remaining;
+	/* Immutable: the thread that made the pool (its owner). Any thread
+	 * holding a block may read it: the block came from the owner's take,
+	 * which the owner did after writing this. */
+	pthread_t owner;
 	/* Owner thread only. */
 	struct block_hdr *local;
 	unsigned local_count;
 	unsigned max_cached;
+	bool closed;     /* iouw_pool_free() ran (the owner's copy of CLOSED) */
 	size_t taken;    /* blocks handed out, ever */
-	size_t returned; /* blocks taken back from the shared list, ever */
+	size_t returned; /* blocks back on the owner (given there, or taken
+	                  * back from the shared list), ever */
 	size_t block_size;
+	/* Pushed by any thread but the owner; CLOSED once the owner let go. */
+	_Atomic(uintptr_t) given;
+	/* After close: blocks still out; whoever brings it to 0 frees the
+	 * pool. */
+	atomic_size_t remaining;
 };
 
 int iouw_pool_new(size_t block_size, unsigned max_cached, struct iouw_pool **ret_pool)
@@ -49,12 +57,18 @@ int iouw_pool_new(size_t block_size, unsigned max_cached, struct iouw_pool **ret
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
+	p->owner = pthread_self();
 	atomic_init(&p->given, 0);
 	atomic_init(&p->remaining, 0);
 	p->max_cached = max_cached;
 	p->block_size = block_size;
 	*ret_pool = p;
 	return 0;
+}
+
+static bool on_owner(const struct iouw_pool *p)
+{
+	return pthread_equal(pthread_self(), p->owner);
 }
 
 /* Free a list; returns how many blocks it held. */
@@ -89,9 +103,11 @@ void iouw_pool_free(struct iouw_pool *p)
 
 	if (!p)
 		return;
+	IOUW_INVARIANT(on_owner(p), "pool freed from a thread other than its owner");
 	(void)free_list(p->local);
 	p->local = NULL;
 	p->local_count = 0;
+	p->closed = true;
 	/* Every block out is either on the shared list now (taken below) or
 	 * comes back after CLOSED is set (and then frees itself). One extra
 	 * count for this function, so nobody frees the pool under it. */
@@ -103,11 +119,13 @@ void iouw_pool_free(struct iouw_pool *p)
 
 void *iouw_pool_take(struct iouw_pool *p)
 {
-	struct block_hdr *b = p->local;
+	struct block_hdr *b;
 
+	IOUW_INVARIANT(on_owner(p), "pool taken from a thread other than its owner");
+	b = p->local;
 	if (!b) {
-		/* Take everything given back since the last time; keep at
-		 * most max_cached of it. */
+		/* Take everything other threads gave back since the last
+		 * time; keep at most max_cached of it. */
 		b = (struct block_hdr *)atomic_exchange_explicit(&p->given, 0,
 		                                                 memory_order_acquire);
 		p->local_count = 0;
@@ -141,8 +159,23 @@ void iouw_pool_give(void *block)
 {
 	struct block_hdr *b = (struct block_hdr *)block - 1;
 	struct iouw_pool *p = b->pool;
-	uintptr_t head = atomic_load_explicit(&p->given, memory_order_relaxed);
+	uintptr_t head;
 
+	/* On the owner, before the pool was freed: straight onto the private
+	 * list (or freed, when it is full), plain stores only. p->closed is
+	 * read only here, on the owner, which alone writes it. */
+	if (on_owner(p) && !p->closed) {
+		p->returned++;
+		if (p->local_count < p->max_cached) {
+			b->next = p->local;
+			p->local = b;
+			p->local_count++;
+		} else {
+			free(b);
+		}
+		return;
+	}
+	head = atomic_load_explicit(&p->given, memory_order_relaxed);
 	do {
 		if (head & CLOSED) {
 			/* The owner left: free it, and the pool with the last. */
@@ -161,9 +194,9 @@ size_t iouw_pool_block_size(const struct iouw_pool *p)
 	return p->block_size;
 }
 
-unsigned iouw_pool_cached(struct iouw_pool *p)
+unsigned iouw_pool_shared(struct iouw_pool *p)
 {
-	unsigned n = p->local_count;
+	unsigned n = 0;
 
 	for (struct block_hdr *b = (struct block_hdr *)atomic_load_explicit(&p->given,
 	                                                                    memory_order_acquire);
@@ -172,13 +205,12 @@ unsigned iouw_pool_cached(struct iouw_pool *p)
 	return n;
 }
 
+unsigned iouw_pool_cached(struct iouw_pool *p)
+{
+	return p->local_count + iouw_pool_shared(p);
+}
+
 unsigned iouw_pool_out(struct iouw_pool *p)
 {
-	size_t listed = 0;
-
-	for (struct block_hdr *b = (struct block_hdr *)atomic_load_explicit(&p->given,
-	                                                                    memory_order_acquire);
-	     b; b = b->next)
-		listed++;
-	return (unsigned)(p->taken - p->returned - listed);
+	return (unsigned)(p->taken - p->returned - iouw_pool_shared(p));
 }
