@@ -27,16 +27,34 @@ struct block_hdr {
  * are aligned, so a real pointer never has it. */
 #define CLOSED ((uintptr_t)1)
 
+/* No thread's id: the owner freed the pool. */
+#define NO_OWNER ((uintptr_t)0)
+
+/* The calling thread's id: unique among live threads, never NO_OWNER. The
+ * thread pointer where the compilers have it as a builtin (one load,
+ * no call; on x86_64 glibc it is pthread_self()'s value), else
+ * pthread_self() (Linux: an integer). */
+static inline uintptr_t thread_id(void)
+{
+#if defined(__x86_64__) || defined(__aarch64__)
+	return (uintptr_t)__builtin_thread_pointer();
+#else
+	return (uintptr_t)pthread_self();
+#endif
+}
+
 struct iouw_pool {
-	/* Immutable: the thread that made the pool (its owner). Any thread
-	 * holding a block may read it: the block came from the owner's take,
-	 * which the owner did after writing this. */
-	pthread_t owner;
+	/* The thread that made the pool (thread_id()), its owner; NO_OWNER
+	 * once iouw_pool_free() ran. Written only by the owner (at creation
+	 * and in iouw_pool_free()), read by any thread giving a block back:
+	 * another thread sees the owner or NO_OWNER, never its own id, and
+	 * the owner sees its own last write, so a relaxed load decides the
+	 * path. */
+	_Atomic(uintptr_t) owner;
 	/* Owner thread only. */
 	struct block_hdr *local;
 	unsigned local_count;
 	unsigned max_cached;
-	bool closed;     /* iouw_pool_free() ran (the owner's copy of CLOSED) */
 	size_t taken;    /* blocks handed out, ever */
 	size_t returned; /* blocks back on the owner (given there, or taken
 	                  * back from the shared list), ever */
@@ -57,7 +75,7 @@ int iouw_pool_new(size_t block_size, unsigned max_cached, struct iouw_pool **ret
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	p->owner = pthread_self();
+	atomic_init(&p->owner, thread_id());
 	atomic_init(&p->given, 0);
 	atomic_init(&p->remaining, 0);
 	p->max_cached = max_cached;
@@ -66,9 +84,10 @@ int iouw_pool_new(size_t block_size, unsigned max_cached, struct iouw_pool **ret
 	return 0;
 }
 
-static bool on_owner(const struct iouw_pool *p)
+/* Whether the caller is the owner of @p, and @p not freed. */
+static inline bool on_owner(struct iouw_pool *p)
 {
-	return pthread_equal(pthread_self(), p->owner);
+	return atomic_load_explicit(&p->owner, memory_order_relaxed) == thread_id();
 }
 
 /* Free a list; returns how many blocks it held. */
@@ -103,11 +122,14 @@ void iouw_pool_free(struct iouw_pool *p)
 
 	if (!p)
 		return;
+	IOUW_INVARIANT(atomic_load_explicit(&p->owner, memory_order_relaxed) != NO_OWNER,
+	               "pool freed twice");
 	IOUW_INVARIANT(on_owner(p), "pool freed from a thread other than its owner");
+	/* From now on a give on this thread takes the path of the others. */
+	atomic_store_explicit(&p->owner, NO_OWNER, memory_order_relaxed);
 	(void)free_list(p->local);
 	p->local = NULL;
 	p->local_count = 0;
-	p->closed = true;
 	/* Every block out is either on the shared list now (taken below) or
 	 * comes back after CLOSED is set (and then frees itself). One extra
 	 * count for this function, so nobody frees the pool under it. */
@@ -117,31 +139,27 @@ void iouw_pool_free(struct iouw_pool *p)
 	closed_done(p, listed + 1);
 }
 
-void *iouw_pool_take(struct iouw_pool *p)
+/* A take with the private list empty: take in what other threads gave
+ * back since the last time (at most max_cached kept), else a new block.
+ * Out of line, so the common take saves no registers. */
+static __attribute__((noinline)) void *take_refill(struct iouw_pool *p)
 {
 	struct block_hdr *b;
 
-	IOUW_INVARIANT(on_owner(p), "pool taken from a thread other than its owner");
-	b = p->local;
-	if (!b) {
-		/* Take everything other threads gave back since the last
-		 * time; keep at most max_cached of it. */
-		b = (struct block_hdr *)atomic_exchange_explicit(&p->given, 0,
-		                                                 memory_order_acquire);
-		p->local_count = 0;
-		for (struct block_hdr *c = b, *prev = NULL; c; prev = c, c = c->next) {
-			if (p->local_count == p->max_cached) {
-				if (prev)
-					prev->next = NULL;
-				else
-					b = NULL;
-				p->returned += free_list(c);
-				break;
-			}
-			p->local_count++;
+	b = (struct block_hdr *)atomic_exchange_explicit(&p->given, 0, memory_order_acquire);
+	p->local_count = 0;
+	for (struct block_hdr *c = b, *prev = NULL; c; prev = c, c = c->next) {
+		if (p->local_count == p->max_cached) {
+			if (prev)
+				prev->next = NULL;
+			else
+				b = NULL;
+			p->returned += free_list(c);
+			break;
 		}
-		p->returned += p->local_count;
+		p->local_count++;
 	}
+	p->returned += p->local_count;
 	if (b) {
 		p->local = b->next;
 		p->local_count--;
@@ -155,27 +173,27 @@ void *iouw_pool_take(struct iouw_pool *p)
 	return b + 1;
 }
 
-void iouw_pool_give(void *block)
+void *iouw_pool_take(struct iouw_pool *p)
 {
-	struct block_hdr *b = (struct block_hdr *)block - 1;
-	struct iouw_pool *p = b->pool;
-	uintptr_t head;
+	struct block_hdr *b;
 
-	/* On the owner, before the pool was freed: straight onto the private
-	 * list (or freed, when it is full), plain stores only. p->closed is
-	 * read only here, on the owner, which alone writes it. */
-	if (on_owner(p) && !p->closed) {
-		p->returned++;
-		if (p->local_count < p->max_cached) {
-			b->next = p->local;
-			p->local = b;
-			p->local_count++;
-		} else {
-			free(b);
-		}
-		return;
-	}
-	head = atomic_load_explicit(&p->given, memory_order_relaxed);
+	IOUW_INVARIANT(on_owner(p), "pool taken from a thread other than its owner");
+	b = p->local;
+	if (__builtin_expect(!b, 0))
+		return take_refill(p);
+	p->local = b->next;
+	p->local_count--;
+	p->taken++;
+	return b + 1;
+}
+
+/* A give on any thread but the owner, or after the pool was freed: push
+ * onto the shared list, or, once closed, free the block and count down.
+ * Out of line, so the owner's path saves no registers. */
+static __attribute__((noinline)) void give_shared(struct iouw_pool *p, struct block_hdr *b)
+{
+	uintptr_t head = atomic_load_explicit(&p->given, memory_order_relaxed);
+
 	do {
 		if (head & CLOSED) {
 			/* The owner left: free it, and the pool with the last. */
@@ -187,6 +205,27 @@ void iouw_pool_give(void *block)
 	} while (!atomic_compare_exchange_weak_explicit(&p->given, &head, (uintptr_t)b,
 	                                                memory_order_release,
 	                                                memory_order_relaxed));
+}
+
+void iouw_pool_give(void *block)
+{
+	struct block_hdr *b = (struct block_hdr *)block - 1;
+	struct iouw_pool *p = b->pool;
+
+	/* On the owner, before the pool was freed: straight onto the private
+	 * list (or freed, when it is full), plain stores only. */
+	if (!on_owner(p)) {
+		give_shared(p, b);
+		return;
+	}
+	p->returned++;
+	if (p->local_count < p->max_cached) {
+		b->next = p->local;
+		p->local = b;
+		p->local_count++;
+	} else {
+		free(b);
+	}
 }
 
 size_t iouw_pool_block_size(const struct iouw_pool *p)

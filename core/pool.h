@@ -5,8 +5,8 @@
  * ties every block it handed out to it.
  *
  * Threads: the pool belongs to the thread that made it (iouw_pool_new()
- * records it; it never changes). Only that owner takes blocks, frees the
- * pool and reads the test counters; iouw_pool_give() may run on any
+ * records it; ownership never moves). Only that owner takes blocks, frees
+ * the pool and reads the test counters; iouw_pool_give() may run on any
  * thread (a request ends on the loop thread, a handle is let go by the
  * caller). A block given back on the owner goes straight onto the owner's
  * private list with plain stores: no atomic operation (a single-threaded
@@ -19,21 +19,23 @@
  *
  * Lifetime: the owner counts the blocks it hands out and takes back
  * (plain counters, its thread only). iouw_pool_free() frees what is
- * cached, records how many blocks are still out and marks the pool closed
- * (an owner-only flag, and the shared list's low bit); a block given back
- * after that, on the owner or any other thread, is freed at once and
- * counts down, and the last one frees the pool. So the owner may free the
- * pool while blocks are still out (in flight in a loop, or in a handle the
- * caller has not dropped).
+ * cached, records how many blocks are still out and marks the pool closed:
+ * it has no owner any more (so a give on the former owner takes the other
+ * threads' path) and the shared list's low bit is set. A block given back
+ * after that, on any thread, is freed at once and counts down, and the
+ * last one frees the pool. So the owner may free the pool while blocks
+ * are still out (in flight in a loop, or in a handle the caller has not
+ * dropped).
  *
  * Invariants (panic): a take or a free on a thread other than the owner
  * ("pool taken from a thread other than its owner", "pool freed from a
- * thread other than its owner"); after the pool was freed, more blocks
- * coming back than were out ("pool block given back twice or to the wrong
- * pool"). At most max_cached blocks are kept on the private list: a block
- * given back on the owner beyond that is freed at once, and of the blocks
- * other threads gave back the owner keeps at most that many when it takes
- * them in and frees the rest.
+ * thread other than its owner"); a second free while blocks are out
+ * ("pool freed twice"); after the pool was freed, more blocks coming back
+ * than were out ("pool block given back twice or to the wrong pool"). At
+ * most max_cached blocks are kept on the private list: a block given back
+ * on the owner beyond that is freed at once, and of the blocks other
+ * threads gave back the owner keeps at most that many when it takes them
+ * in, and frees the rest.
  */
 #ifndef IOUW_POOL_H
 #define IOUW_POOL_H

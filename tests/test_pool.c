@@ -12,7 +12,7 @@
  *   later, on the owner or other threads, and the last one frees the pool
  *   (ASan and the leak checker see the rest);
  * - a take or a free on a thread other than the owner panics, naming the
- *   invariant;
+ *   invariant, and so does a second free;
  * - blocks given back from several threads at once while the owner takes:
  *   none lost, none handed out twice; the owner freeing the pool while
  *   other threads give blocks back: each freed once, the pool too;
@@ -305,6 +305,21 @@ START_TEST(pool_free_on_other_thread_panics)
 }
 END_TEST
 
+/* A second free while a block is still out (the pool is still there)
+ * panics instead of freeing the pool's lists twice. */
+START_TEST(pool_freed_twice_panics)
+{
+	struct iouw_pool *p;
+
+	ck_assert_int_eq(iouw_pool_new(16, 4, &p), 0);
+	ck_assert_ptr_nonnull(iouw_pool_take(p));
+	iouw_pool_free(p);
+	iouw_test_expect_invariant("pool freed twice");
+	iouw_pool_free(p);
+	ck_abort_msg("a second free returned");
+}
+END_TEST
+
 START_TEST(request_block_back_after_both_sides)
 {
 	int sv[2];
@@ -401,6 +416,7 @@ static Suite *pool_suite(void)
 	suite_add_tcase(s, tc);
 	tcase_add_test_raise_signal(panics, pool_take_on_other_thread_panics, SIGABRT);
 	tcase_add_test_raise_signal(panics, pool_free_on_other_thread_panics, SIGABRT);
+	tcase_add_test_raise_signal(panics, pool_freed_twice_panics, SIGABRT);
 	suite_add_tcase(s, req);
 	suite_add_tcase(s, panics);
 	return s;
