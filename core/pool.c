@@ -177,7 +177,11 @@ void *iouw_pool_take(struct iouw_pool *p)
 {
 	struct block_hdr *b;
 
-	IOUW_INVARIANT(on_owner(p), "pool taken from a thread other than its owner");
+	if (__builtin_expect(!on_owner(p), 0)) {
+		IOUW_INVARIANT(atomic_load_explicit(&p->owner, memory_order_relaxed) != NO_OWNER,
+		               "pool taken after it was freed");
+		IOUW_INVARIANT(false, "pool taken from a thread other than its owner");
+	}
 	b = p->local;
 	if (__builtin_expect(!b, 0))
 		return take_refill(p);

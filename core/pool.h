@@ -29,9 +29,10 @@
  *
  * Invariants (panic): a take or a free on a thread other than the owner
  * ("pool taken from a thread other than its owner", "pool freed from a
- * thread other than its owner"); a second free while blocks are out
- * ("pool freed twice"); after the pool was freed, more blocks coming back
- * than were out ("pool block given back twice or to the wrong pool"). At
+ * thread other than its owner"); a second free or a take after the free,
+ * while blocks are out ("pool freed twice", "pool taken after it was
+ * freed"); after the pool was freed, more blocks coming back than were
+ * out ("pool block given back twice or to the wrong pool"). At
  * most max_cached blocks are kept on the private list: a block given back
  * on the owner beyond that is freed at once, and of the blocks other
  * threads gave back the owner keeps at most that many when it takes them

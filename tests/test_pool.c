@@ -12,7 +12,7 @@
  *   later, on the owner or other threads, and the last one frees the pool
  *   (ASan and the leak checker see the rest);
  * - a take or a free on a thread other than the owner panics, naming the
- *   invariant, and so does a second free;
+ *   invariant, and so do a second free and a take after the free;
  * - blocks given back from several threads at once while the owner takes:
  *   none lost, none handed out twice; the owner freeing the pool while
  *   other threads give blocks back: each freed once, the pool too;
@@ -320,6 +320,20 @@ START_TEST(pool_freed_twice_panics)
 }
 END_TEST
 
+/* So does a take after the free (while a block keeps the pool there). */
+START_TEST(pool_taken_after_free_panics)
+{
+	struct iouw_pool *p;
+
+	ck_assert_int_eq(iouw_pool_new(16, 4, &p), 0);
+	ck_assert_ptr_nonnull(iouw_pool_take(p));
+	iouw_pool_free(p);
+	iouw_test_expect_invariant("pool taken after it was freed");
+	(void)iouw_pool_take(p);
+	ck_abort_msg("a take after the free returned");
+}
+END_TEST
+
 START_TEST(request_block_back_after_both_sides)
 {
 	int sv[2];
@@ -417,6 +431,7 @@ static Suite *pool_suite(void)
 	tcase_add_test_raise_signal(panics, pool_take_on_other_thread_panics, SIGABRT);
 	tcase_add_test_raise_signal(panics, pool_free_on_other_thread_panics, SIGABRT);
 	tcase_add_test_raise_signal(panics, pool_freed_twice_panics, SIGABRT);
+	tcase_add_test_raise_signal(panics, pool_taken_after_free_panics, SIGABRT);
 	suite_add_tcase(s, req);
 	suite_add_tcase(s, panics);
 	return s;
