@@ -2,8 +2,10 @@
 #include "pool.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdalign.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -25,19 +27,43 @@ struct block_hdr {
  * are aligned, so a real pointer never has it. */
 #define CLOSED ((uintptr_t)1)
 
+/* No thread's id: the owner freed the pool. */
+#define NO_OWNER ((uintptr_t)0)
+
+/* The calling thread's id: unique among live threads, never NO_OWNER. The
+ * thread pointer where the compilers have it as a builtin (one load,
+ * no call; on x86_64 glibc it is pthread_self()'s value), else
+ * pthread_self() (Linux: an integer). */
+static inline uintptr_t thread_id(void)
+{
+#if defined(__x86_64__) || defined(__aarch64__)
+	return (uintptr_t)__builtin_thread_pointer();
+#else
+	return (uintptr_t)pthread_self();
+#endif
+}
+
 struct iouw_pool {
-	/* Pushed by any thread; CLOSED once the owner let go. */
-	_Atomic(uintptr_t) given;
-	/* After close: blocks still out; whoever brings it to 0 frees the
-	 * pool. */
-	atomic_size_t remaining;
+	/* The thread that made the pool (thread_id()), its owner; NO_OWNER
+	 * once iouw_pool_free() ran. Written only by the owner (at creation
+	 * and in iouw_pool_free()), read by any thread giving a block back:
+	 * another thread sees the owner or NO_OWNER, never its own id, and
+	 * the owner sees its own last write, so a relaxed load decides the
+	 * path. */
+	_Atomic(uintptr_t) owner;
 	/* Owner thread only. */
 	struct block_hdr *local;
 	unsigned local_count;
 	unsigned max_cached;
 	size_t taken;    /* blocks handed out, ever */
-	size_t returned; /* blocks taken back from the shared list, ever */
+	size_t returned; /* blocks back on the owner (given there, or taken
+	                  * back from the shared list), ever */
 	size_t block_size;
+	/* Pushed by any thread but the owner; CLOSED once the owner let go. */
+	_Atomic(uintptr_t) given;
+	/* After close: blocks still out; whoever brings it to 0 frees the
+	 * pool. */
+	atomic_size_t remaining;
 };
 
 int iouw_pool_new(size_t block_size, unsigned max_cached, struct iouw_pool **ret_pool)
@@ -49,12 +75,19 @@ int iouw_pool_new(size_t block_size, unsigned max_cached, struct iouw_pool **ret
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
+	atomic_init(&p->owner, thread_id());
 	atomic_init(&p->given, 0);
 	atomic_init(&p->remaining, 0);
 	p->max_cached = max_cached;
 	p->block_size = block_size;
 	*ret_pool = p;
 	return 0;
+}
+
+/* Whether the caller is the owner of @p, and @p not freed. */
+static inline bool on_owner(struct iouw_pool *p)
+{
+	return atomic_load_explicit(&p->owner, memory_order_relaxed) == thread_id();
 }
 
 /* Free a list; returns how many blocks it held. */
@@ -89,6 +122,11 @@ void iouw_pool_free(struct iouw_pool *p)
 
 	if (!p)
 		return;
+	IOUW_INVARIANT(atomic_load_explicit(&p->owner, memory_order_relaxed) != NO_OWNER,
+	               "pool freed twice");
+	IOUW_INVARIANT(on_owner(p), "pool freed from a thread other than its owner");
+	/* From now on a give on this thread takes the path of the others. */
+	atomic_store_explicit(&p->owner, NO_OWNER, memory_order_relaxed);
 	(void)free_list(p->local);
 	p->local = NULL;
 	p->local_count = 0;
@@ -101,29 +139,27 @@ void iouw_pool_free(struct iouw_pool *p)
 	closed_done(p, listed + 1);
 }
 
-void *iouw_pool_take(struct iouw_pool *p)
+/* A take with the private list empty: take in what other threads gave
+ * back since the last time (at most max_cached kept), else a new block.
+ * Out of line, so the common take saves no registers. */
+static __attribute__((noinline)) void *take_refill(struct iouw_pool *p)
 {
-	struct block_hdr *b = p->local;
+	struct block_hdr *b;
 
-	if (!b) {
-		/* Take everything given back since the last time; keep at
-		 * most max_cached of it. */
-		b = (struct block_hdr *)atomic_exchange_explicit(&p->given, 0,
-		                                                 memory_order_acquire);
-		p->local_count = 0;
-		for (struct block_hdr *c = b, *prev = NULL; c; prev = c, c = c->next) {
-			if (p->local_count == p->max_cached) {
-				if (prev)
-					prev->next = NULL;
-				else
-					b = NULL;
-				p->returned += free_list(c);
-				break;
-			}
-			p->local_count++;
+	b = (struct block_hdr *)atomic_exchange_explicit(&p->given, 0, memory_order_acquire);
+	p->local_count = 0;
+	for (struct block_hdr *c = b, *prev = NULL; c; prev = c, c = c->next) {
+		if (p->local_count == p->max_cached) {
+			if (prev)
+				prev->next = NULL;
+			else
+				b = NULL;
+			p->returned += free_list(c);
+			break;
 		}
-		p->returned += p->local_count;
+		p->local_count++;
 	}
+	p->returned += p->local_count;
 	if (b) {
 		p->local = b->next;
 		p->local_count--;
@@ -137,10 +173,29 @@ void *iouw_pool_take(struct iouw_pool *p)
 	return b + 1;
 }
 
-void iouw_pool_give(void *block)
+void *iouw_pool_take(struct iouw_pool *p)
 {
-	struct block_hdr *b = (struct block_hdr *)block - 1;
-	struct iouw_pool *p = b->pool;
+	struct block_hdr *b;
+
+	if (__builtin_expect(!on_owner(p), 0)) {
+		IOUW_INVARIANT(atomic_load_explicit(&p->owner, memory_order_relaxed) != NO_OWNER,
+		               "pool taken after it was freed");
+		IOUW_INVARIANT(false, "pool taken from a thread other than its owner");
+	}
+	b = p->local;
+	if (__builtin_expect(!b, 0))
+		return take_refill(p);
+	p->local = b->next;
+	p->local_count--;
+	p->taken++;
+	return b + 1;
+}
+
+/* A give on any thread but the owner, or after the pool was freed: push
+ * onto the shared list, or, once closed, free the block and count down.
+ * Out of line, so the owner's path saves no registers. */
+static __attribute__((noinline)) void give_shared(struct iouw_pool *p, struct block_hdr *b)
+{
 	uintptr_t head = atomic_load_explicit(&p->given, memory_order_relaxed);
 
 	do {
@@ -156,14 +211,35 @@ void iouw_pool_give(void *block)
 	                                                memory_order_relaxed));
 }
 
+void iouw_pool_give(void *block)
+{
+	struct block_hdr *b = (struct block_hdr *)block - 1;
+	struct iouw_pool *p = b->pool;
+
+	/* On the owner, before the pool was freed: straight onto the private
+	 * list (or freed, when it is full), plain stores only. */
+	if (!on_owner(p)) {
+		give_shared(p, b);
+		return;
+	}
+	p->returned++;
+	if (p->local_count < p->max_cached) {
+		b->next = p->local;
+		p->local = b;
+		p->local_count++;
+	} else {
+		free(b);
+	}
+}
+
 size_t iouw_pool_block_size(const struct iouw_pool *p)
 {
 	return p->block_size;
 }
 
-unsigned iouw_pool_cached(struct iouw_pool *p)
+unsigned iouw_pool_shared(struct iouw_pool *p)
 {
-	unsigned n = p->local_count;
+	unsigned n = 0;
 
 	for (struct block_hdr *b = (struct block_hdr *)atomic_load_explicit(&p->given,
 	                                                                    memory_order_acquire);
@@ -172,13 +248,12 @@ unsigned iouw_pool_cached(struct iouw_pool *p)
 	return n;
 }
 
+unsigned iouw_pool_cached(struct iouw_pool *p)
+{
+	return p->local_count + iouw_pool_shared(p);
+}
+
 unsigned iouw_pool_out(struct iouw_pool *p)
 {
-	size_t listed = 0;
-
-	for (struct block_hdr *b = (struct block_hdr *)atomic_load_explicit(&p->given,
-	                                                                    memory_order_acquire);
-	     b; b = b->next)
-		listed++;
-	return (unsigned)(p->taken - p->returned - listed);
+	return (unsigned)(p->taken - p->returned - iouw_pool_shared(p));
 }

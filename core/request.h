@@ -111,8 +111,9 @@ const char *iouw_cqe_class_name(enum iouw_cqe_class cls);
 uint64_t iouw_deadline_after(uint64_t now_ns, uint64_t timeout_ns);
 
 /* A pool of request blocks for the *_fd constructors (core/pool.h),
- * caching at most @max_cached; free it with iouw_pool_free() (blocks still
- * out come back to it and it goes with the last). */
+ * caching at most @max_cached, belonging to the calling thread (only it
+ * builds requests from the pool); free it there with iouw_pool_free()
+ * (blocks still out come back to it and it goes with the last). */
 int iouw_request_pool_new(unsigned max_cached, struct iouw_pool **ret_pool);
 
 /* --- constructors ---------------------------------------------------------
@@ -156,8 +157,12 @@ int iouw_request_sync(int fd, struct iouw_request **ret_req, struct iouw_handle 
  * reference on @fd (never a syscall) and puts it when it ends; the caller's
  * reference stays the caller's. Its memory (request and handle, one block)
  * comes from @pool (iouw_request_pool_new(); NULL: malloc) and goes back
- * there when both the request has ended and the handle is dropped; a pool
- * serves one constructing thread at a time (core/pool.h). Arguments,
+ * there when both the request has ended and the handle is dropped, on
+ * any thread (on the pool's owner without an atomic operation). A pool
+ * belongs to the thread that made it: only that thread may construct
+ * requests from it (another panics, "pool taken from a thread other than
+ * its owner"; give each constructing thread its own pool), and it frees
+ * it (core/pool.h). Arguments,
  * checks and results as above, with -EINVAL for a NULL @fd or a pool not
  * made by iouw_request_pool_new(); no fcntl error is possible. */
 int iouw_request_send_fd(struct iouw_pool *pool, struct iouw_fd *fd, const struct iovec *iov, unsigned iovcnt,
