@@ -242,10 +242,18 @@ uint64_t iouw_wheel_drain_range(struct iouw_wheel *w, uint64_t start, uint64_t e
 		return 0;
 	for (size_t wi = (size_t)(start / WORD_BITS); wi <= (end - 1) / WORD_BITS; wi++) {
 		uint64_t base = (uint64_t)wi * WORD_BITS;
-		unsigned lo = start > base ? (unsigned)(start - base) : 0;
-		unsigned hi = end - base < WORD_BITS ? (unsigned)(end - base) : WORD_BITS;
-		uint64_t word = w->occupied[wi] & word_mask(lo, hi);
+		unsigned lo, hi;
+		uint64_t word;
 
+		/* No occupied bucket left (occupied_slots is the popcount):
+		 * the rest of the range is empty. The idle purge passes a
+		 * whole revolution; the stale entries it drops usually lie
+		 * within one timeout of the current tick. */
+		if (w->occupied_slots == 0)
+			break;
+		lo = start > base ? (unsigned)(start - base) : 0;
+		hi = end - base < WORD_BITS ? (unsigned)(end - base) : WORD_BITS;
+		word = w->occupied[wi] & word_mask(lo, hi);
 		if (word == 0)
 			continue;
 		w->occupied[wi] &= ~word;
