@@ -21,16 +21,6 @@ static inline bool bit_get(const uint64_t *bits, uint64_t i)
 	return (bits[i / WORD_BITS] >> (i % WORD_BITS)) & 1u;
 }
 
-static inline void bit_set(uint64_t *bits, uint64_t i)
-{
-	bits[i / WORD_BITS] |= UINT64_C(1) << (i % WORD_BITS);
-}
-
-static inline void bit_clear(uint64_t *bits, uint64_t i)
-{
-	bits[i / WORD_BITS] &= ~(UINT64_C(1) << (i % WORD_BITS));
-}
-
 /* Bits [lo, hi) of a word, 0 <= lo < hi <= 64. */
 static inline uint64_t word_mask(unsigned lo, unsigned hi)
 {
@@ -48,6 +38,22 @@ static uint64_t next_pow2(uint64_t v)
 	while (p < v)
 		p <<= 1;
 	return p;
+}
+
+void iouw_wheel_divisor_init(struct iouw_wheel_divisor *dv, uint64_t d)
+{
+	unsigned l;
+	unsigned __int128 top, m;
+
+	IOUW_INVARIANT(d != 0, "wheel tick divisor out of range");
+	l = d == 1 ? 0 : 64u - (unsigned)__builtin_clzll(d - 1); /* ceil(log2 d) */
+	/* m = ceil(2^(64+l) / d) = floor((2^(64+l) - 1) / d) + 1; 2^(64+l) - 1
+	 * fits in 128 bits even for l = 64. */
+	top = l == 64 ? ~(unsigned __int128)0 : ((unsigned __int128)1 << (64 + l)) - 1;
+	m = top / d + 1;
+	IOUW_INVARIANT((uint64_t)(m >> 64) == 1, "wheel tick divisor out of range");
+	dv->m_lo = (uint64_t)m;
+	dv->shift = l;
 }
 
 int iouw_wheel_new(uint64_t tick_ns, uint64_t max_timeout_ns, uint64_t start_ns,
@@ -68,6 +74,7 @@ int iouw_wheel_new(uint64_t tick_ns, uint64_t max_timeout_ns, uint64_t start_ns,
 	if (w == NULL)
 		return -ENOMEM;
 	w->tick_ns = tick_ns;
+	iouw_wheel_divisor_init(&w->per_tick, tick_ns);
 	w->max_timeout_ns = max_timeout_ns;
 	w->start_ns = start_ns;
 	w->horizon_ticks = horizon;
@@ -108,57 +115,26 @@ void iouw_wheel_free(struct iouw_wheel *w)
 
 uint64_t iouw_wheel_target_tick(const struct iouw_wheel *w, uint64_t deadline_ns)
 {
-	uint64_t d, t, limit;
+	return iouw_wheel__target_tick(w, deadline_ns);
+}
 
-	if (deadline_ns <= w->start_ns)
-		return IOUW_NO_TICK;
-	d = deadline_ns - w->start_ns;
-	t = d / w->tick_ns + (d % w->tick_ns != 0); /* ceil, cannot overflow */
-	if (t <= w->current_tick)
-		return IOUW_NO_TICK;
-	limit = w->current_tick + w->horizon_ticks; /* <= tick_limit + slots */
-	return t > limit ? limit : t;
+void iouw_wheel__schedule_grow(struct iouw_wheel *w, iouw_waiter_id id, uint64_t tick)
+{
+	struct iouw_wheel_bucket *b = &w->buckets[slot_of(w, tick)];
+	uint32_t cap = b->cap ? b->cap * 2 : 4;
+	struct iouw_wheel_entry *v;
+
+	IOUW_INVARIANT(b->cap < UINT32_MAX / 2, "wheel out of memory");
+	v = realloc(b->v, (size_t)cap * sizeof(*v));
+	IOUW_INVARIANT(v != NULL, "wheel out of memory");
+	b->v = v;
+	b->cap = cap;
+	iouw_wheel__store(w, id, tick);
 }
 
 void iouw_wheel_schedule(struct iouw_wheel *w, iouw_waiter_id id, uint64_t tick)
 {
-	struct iouw_wheel_bucket *b;
-	uint64_t s;
-
-	IOUW_INVARIANT(tick > w->current_tick, "wheel schedule target not in the future");
-	IOUW_INVARIANT(tick - w->current_tick < w->slots, "wheel schedule target beyond horizon");
-	IOUW_INVARIANT(w->active == 0 || tick <= w->min_tick || tick - w->min_tick < w->slots,
-	               "wheel deadline window exceeds span");
-	s = slot_of(w, tick);
-	b = &w->buckets[s];
-	if (b->len == 0) {
-		IOUW_INVARIANT(!bit_get(w->occupied, s), "wheel occupied bit set for empty bucket");
-		bit_set(w->occupied, s);
-		w->occupied_slots++;
-	} else {
-		IOUW_INVARIANT(b->v[0].tick == tick, "wheel bucket holds another tick");
-	}
-	if (b->len == b->cap) {
-		uint32_t cap = b->cap ? b->cap * 2 : 4;
-		struct iouw_wheel_entry *v;
-
-		IOUW_INVARIANT(b->cap < UINT32_MAX / 2, "wheel out of memory");
-		v = realloc(b->v, (size_t)cap * sizeof(*v));
-		IOUW_INVARIANT(v != NULL, "wheel out of memory");
-		b->v = v;
-		b->cap = cap;
-	}
-	b->v[b->len].id = id;
-	b->v[b->len].tick = tick;
-	b->len++;
-	w->stored++;
-
-	IOUW_INVARIANT(w->active_counts[s] < UINT32_MAX, "wheel active count overflow");
-	if (w->active_counts[s]++ == 0)
-		bit_set(w->active_bits, s);
-	w->active++;
-	if (tick < w->min_tick)
-		w->min_tick = tick;
+	iouw_wheel__schedule(w, id, tick);
 }
 
 uint64_t iouw_wheel_compute_min_tick(const struct iouw_wheel *w, uint64_t from)
@@ -191,28 +167,17 @@ uint64_t iouw_wheel_compute_min_tick(const struct iouw_wheel *w, uint64_t from)
 	return IOUW_NO_TICK;
 }
 
-void iouw_wheel_remove(struct iouw_wheel *w, uint64_t tick)
+void iouw_wheel__min_left(struct iouw_wheel *w, uint64_t tick)
 {
-	uint64_t s;
-
-	IOUW_INVARIANT(w->active > 0, "wheel remove without active deadline");
-	s = slot_of(w, tick);
-	IOUW_INVARIANT(w->active_counts[s] > 0, "wheel remove of tick with no active count");
-	IOUW_INVARIANT(tick >= w->min_tick && tick - w->min_tick < w->slots,
-	               "wheel remove outside active window");
-	w->active--;
-	if (--w->active_counts[s] == 0)
-		bit_clear(w->active_bits, s);
-	if (w->active == 0) {
-		w->min_tick = IOUW_NO_TICK;
-		return;
-	}
-	if (tick != w->min_tick || w->active_counts[s] != 0)
-		return;
 	/* The minimum left; every other active tick lies in
 	 * (tick, tick + slots), so one revolution's scan finds the next. */
 	w->min_tick = iouw_wheel_compute_min_tick(w, tick + 1);
 	IOUW_INVARIANT(w->min_tick != IOUW_NO_TICK, "wheel active total mismatch");
+}
+
+void iouw_wheel_remove(struct iouw_wheel *w, uint64_t tick)
+{
+	iouw_wheel__remove(w, tick);
 }
 
 static void out_reserve(struct iouw_wheel *w, size_t more)
@@ -299,7 +264,7 @@ const struct iouw_wheel_entry *iouw_wheel_advance(struct iouw_wheel *w, uint64_t
 	bool keep;
 
 	*ret_n = 0;
-	now_tick = now_ns <= w->start_ns ? 0 : (now_ns - w->start_ns) / w->tick_ns;
+	now_tick = now_ns <= w->start_ns ? 0 : iouw_wheel__divide(&w->per_tick, now_ns - w->start_ns);
 	if (now_tick > w->tick_limit)
 		now_tick = w->tick_limit;
 	if (now_tick <= w->current_tick)
