@@ -105,6 +105,8 @@ void iouw_wheel_free(struct iouw_wheel *w)
 		for (uint64_t s = 0; s < w->slots; s++)
 			free(w->buckets[s].v);
 	}
+	for (unsigned i = 0; i < w->spares; i++)
+		free(w->spare[i].v);
 	free(w->buckets);
 	free(w->occupied);
 	free(w->active_bits);
@@ -124,6 +126,12 @@ void iouw_wheel__schedule_grow(struct iouw_wheel *w, iouw_waiter_id id, uint64_t
 	uint32_t cap = b->cap ? b->cap * 2 : 4;
 	struct iouw_wheel_entry *v;
 
+	if (b->cap == 0 && w->spares > 0) {
+		/* A drained bucket's vector (see IOUW_WHEEL_SPARES). */
+		*b = w->spare[--w->spares];
+		iouw_wheel__store(w, id, tick);
+		return;
+	}
 	IOUW_INVARIANT(b->cap < UINT32_MAX / 2, "wheel out of memory");
 	v = realloc(b->v, (size_t)cap * sizeof(*v));
 	IOUW_INVARIANT(v != NULL, "wheel out of memory");
@@ -199,6 +207,17 @@ static void out_reserve(struct iouw_wheel *w, size_t more)
 	w->out_cap = cap;
 }
 
+/* Take the vector of the drained bucket @b into the spares, or free it. */
+static void give_vector(struct iouw_wheel *w, struct iouw_wheel_bucket *b)
+{
+	if (w->spares < IOUW_WHEEL_SPARES)
+		w->spare[w->spares++] = *b;
+	else
+		free(b->v);
+	b->v = NULL;
+	b->cap = 0;
+}
+
 uint64_t iouw_wheel_drain_range(struct iouw_wheel *w, uint64_t start, uint64_t end, bool keep)
 {
 	uint64_t drained = 0;
@@ -235,6 +254,7 @@ uint64_t iouw_wheel_drain_range(struct iouw_wheel *w, uint64_t start, uint64_t e
 			}
 			w->stored -= b->len;
 			b->len = 0;
+			give_vector(w, b);
 			drained++;
 			word &= word - 1;
 		}

@@ -44,8 +44,17 @@ struct iouw_wheel_divisor {
 struct iouw_wheel_bucket {
 	struct iouw_wheel_entry *v; /* entries, all of one tick */
 	uint32_t len;
-	uint32_t cap; /* kept across drains */
+	uint32_t cap; /* 0 (v NULL) until the first schedule after a drain */
 };
+
+/* Vectors of drained buckets kept for the next buckets to fill. Each tick
+ * fills a different slot, and a slot comes round again only a revolution
+ * later (82 s by default): a vector kept in its slot would sit idle that
+ * long while every new tick grew its own from nothing (realloc copies and
+ * fresh pages for every entry). A drained bucket hands its vector here
+ * instead; a bucket's first schedule takes the most recent one. Beyond
+ * IOUW_WHEEL_SPARES a drained vector is freed. */
+#define IOUW_WHEEL_SPARES 16
 
 struct iouw_wheel {
 	uint64_t tick_ns;
@@ -69,6 +78,8 @@ struct iouw_wheel {
 	struct iouw_wheel_entry *out; /* advance's result */
 	size_t out_len;
 	size_t out_cap;
+	struct iouw_wheel_bucket spare[IOUW_WHEEL_SPARES]; /* v and cap; len 0 */
+	unsigned spares;
 };
 
 /* Drain the occupied buckets among slots [start, end) (0 <= start, end <=
