@@ -87,9 +87,7 @@ int iouw_wheel_new(uint64_t tick_ns, uint64_t max_timeout_ns, uint64_t start_ns,
 	w->buckets = calloc((size_t)slots, sizeof(*w->buckets));
 	w->occupied = calloc(w->words, sizeof(*w->occupied));
 	w->active_bits = calloc(w->words, sizeof(*w->active_bits));
-	w->active_counts = calloc((size_t)slots, sizeof(*w->active_counts));
-	if (w->buckets == NULL || w->occupied == NULL || w->active_bits == NULL ||
-	    w->active_counts == NULL) {
+	if (w->buckets == NULL || w->occupied == NULL || w->active_bits == NULL) {
 		iouw_wheel_free(w);
 		return -ENOMEM;
 	}
@@ -110,7 +108,6 @@ void iouw_wheel_free(struct iouw_wheel *w)
 	free(w->buckets);
 	free(w->occupied);
 	free(w->active_bits);
-	free(w->active_counts);
 	free(w->out);
 	free(w);
 }
@@ -128,7 +125,9 @@ void iouw_wheel__schedule_grow(struct iouw_wheel *w, iouw_waiter_id id, uint64_t
 
 	if (b->cap == 0 && w->spares > 0) {
 		/* A drained bucket's vector (see IOUW_WHEEL_SPARES). */
-		*b = w->spare[--w->spares];
+		w->spares--;
+		b->v = w->spare[w->spares].v;
+		b->cap = w->spare[w->spares].cap;
 		iouw_wheel__store(w, id, tick);
 		return;
 	}
@@ -210,10 +209,13 @@ static void out_reserve(struct iouw_wheel *w, size_t more)
 /* Take the vector of the drained bucket @b into the spares, or free it. */
 static void give_vector(struct iouw_wheel *w, struct iouw_wheel_bucket *b)
 {
-	if (w->spares < IOUW_WHEEL_SPARES)
-		w->spare[w->spares++] = *b;
-	else
+	if (w->spares < IOUW_WHEEL_SPARES) {
+		w->spare[w->spares].v = b->v;
+		w->spare[w->spares].cap = b->cap;
+		w->spares++;
+	} else {
 		free(b->v);
+	}
 	b->v = NULL;
 	b->cap = 0;
 }
@@ -366,17 +368,17 @@ void iouw_wheel_assert_consistent(const struct iouw_wheel *w)
 	}
 	IOUW_INVARIANT((w->active == 0) == (w->min_tick == IOUW_NO_TICK),
 	               "wheel earliest deadline cache mismatch");
-	IOUW_INVARIANT(w->active == 0 || w->active_counts[slot_of(w, w->min_tick)] > 0,
+	IOUW_INVARIANT(w->active == 0 || w->buckets[slot_of(w, w->min_tick)].active > 0,
 	               "wheel earliest deadline cache mismatch");
 	for (uint64_t s = 0; s < w->slots; s++) {
 		const struct iouw_wheel_bucket *b = &w->buckets[s];
 
 		IOUW_INVARIANT(bit_get(w->occupied, s) == (b->len > 0),
 		               "wheel occupied bit disagrees with bucket");
-		IOUW_INVARIANT(bit_get(w->active_bits, s) == (w->active_counts[s] > 0),
+		IOUW_INVARIANT(bit_get(w->active_bits, s) == (b->active > 0),
 		               "wheel active bit disagrees with count");
 		occupied += b->len > 0;
-		active += w->active_counts[s];
+		active += b->active;
 		stored += b->len;
 		for (uint32_t i = 0; i < b->len; i++) {
 			uint64_t t = b->v[i].tick;
@@ -384,7 +386,7 @@ void iouw_wheel_assert_consistent(const struct iouw_wheel *w)
 			IOUW_INVARIANT(t > w->current_tick && t - w->current_tick < w->slots,
 			               "wheel entry outside window");
 			IOUW_INVARIANT(slot_of(w, t) == s, "wheel entry in wrong bucket");
-			if (w->active_counts[s] > 0)
+			if (b->active > 0)
 				IOUW_INVARIANT(t >= w->min_tick && t - w->min_tick < w->slots,
 				               "wheel active deadline outside window");
 		}

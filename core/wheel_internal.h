@@ -44,7 +44,9 @@ struct iouw_wheel_divisor {
 struct iouw_wheel_bucket {
 	struct iouw_wheel_entry *v; /* entries, all of one tick */
 	uint32_t len;
-	uint32_t cap; /* 0 (v NULL) until the first schedule after a drain */
+	uint32_t cap;    /* 0 (v NULL) until the first schedule after a drain */
+	uint32_t active; /* active deadlines at the slot's tick (beside len:
+	                  * schedule and remove touch one line) */
 };
 
 /* Vectors of drained buckets kept for the next buckets to fill. Each tick
@@ -68,8 +70,7 @@ struct iouw_wheel {
 	size_t words;           /* uint64_t words per bitset */
 	struct iouw_wheel_bucket *buckets;
 	uint64_t *occupied;      /* bucket non-empty */
-	uint64_t *active_bits;   /* active_counts[slot] > 0 */
-	uint32_t *active_counts; /* active deadlines per slot */
+	uint64_t *active_bits;   /* buckets[slot].active > 0 */
 	uint64_t occupied_slots; /* popcount(occupied) */
 	uint64_t current_tick;
 	uint64_t min_tick; /* earliest active tick, IOUW_NO_TICK when none */
@@ -78,7 +79,7 @@ struct iouw_wheel {
 	struct iouw_wheel_entry *out; /* advance's result */
 	size_t out_len;
 	size_t out_cap;
-	struct iouw_wheel_bucket spare[IOUW_WHEEL_SPARES]; /* v and cap; len 0 */
+	struct iouw_wheel_bucket spare[IOUW_WHEEL_SPARES]; /* v and cap only */
 	unsigned spares;
 };
 
@@ -141,13 +142,11 @@ IOUW_WHEEL_INLINE uint64_t iouw_wheel__target_tick(const struct iouw_wheel *w,
 IOUW_WHEEL_INLINE void iouw_wheel__store(struct iouw_wheel *w, iouw_waiter_id id, uint64_t tick)
 {
 	uint64_t s = tick & w->mask;
-	size_t wi = (size_t)(s / 64);
-	uint64_t bit = UINT64_C(1) << (s % 64);
 	struct iouw_wheel_bucket *b = &w->buckets[s];
 	uint32_t len = b->len;
 
 	if (len == 0) {
-		w->occupied[wi] |= bit;
+		w->occupied[s / 64] |= UINT64_C(1) << (s % 64);
 		w->occupied_slots++;
 	}
 	b->v[len].id = id;
@@ -155,9 +154,9 @@ IOUW_WHEEL_INLINE void iouw_wheel__store(struct iouw_wheel *w, iouw_waiter_id id
 	b->len = len + 1;
 	w->stored++;
 
-	IOUW_INVARIANT(w->active_counts[s] < UINT32_MAX, "wheel active count overflow");
-	if (w->active_counts[s]++ == 0)
-		w->active_bits[wi] |= bit;
+	IOUW_INVARIANT(b->active < UINT32_MAX, "wheel active count overflow");
+	if (b->active++ == 0)
+		w->active_bits[s / 64] |= UINT64_C(1) << (s % 64);
 	w->active++;
 	if (tick < w->min_tick)
 		w->min_tick = tick;
@@ -197,7 +196,7 @@ IOUW_WHEEL_INLINE void iouw_wheel__remove(struct iouw_wheel *w, uint64_t tick)
 
 	IOUW_INVARIANT(active > 0, "wheel remove without active deadline");
 	s = tick & w->mask;
-	count = &w->active_counts[s];
+	count = &w->buckets[s].active;
 	IOUW_INVARIANT(*count > 0, "wheel remove of tick with no active count");
 	IOUW_INVARIANT(tick >= min_tick && tick - min_tick < w->slots,
 	               "wheel remove outside active window");
