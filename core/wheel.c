@@ -206,16 +206,15 @@ static void out_reserve(struct iouw_wheel *w, size_t more)
 	w->out_cap = cap;
 }
 
-/* Take the vector of the drained bucket @b into the spares, or free it. */
+/* Take the vector of the drained bucket @b into the spares; with the spares
+ * full it stays in its bucket. */
 static void give_vector(struct iouw_wheel *w, struct iouw_wheel_bucket *b)
 {
-	if (w->spares < IOUW_WHEEL_SPARES) {
-		w->spare[w->spares].v = b->v;
-		w->spare[w->spares].cap = b->cap;
-		w->spares++;
-	} else {
-		free(b->v);
-	}
+	if (b->cap == 0 || w->spares == IOUW_WHEEL_SPARES)
+		return;
+	w->spare[w->spares].v = b->v;
+	w->spare[w->spares].cap = b->cap;
+	w->spares++;
 	b->v = NULL;
 	b->cap = 0;
 }

@@ -44,7 +44,7 @@ struct iouw_wheel_divisor {
 struct iouw_wheel_bucket {
 	struct iouw_wheel_entry *v; /* entries, all of one tick */
 	uint32_t len;
-	uint32_t cap;    /* 0 (v NULL) until the first schedule after a drain */
+	uint32_t cap;    /* 0 (v NULL) after a drain gave the vector away */
 	uint32_t active; /* active deadlines at the slot's tick (beside len:
 	                  * schedule and remove touch one line) */
 };
@@ -54,8 +54,8 @@ struct iouw_wheel_bucket {
  * later (82 s by default): a vector kept in its slot would sit idle that
  * long while every new tick grew its own from nothing (realloc copies and
  * fresh pages for every entry). A drained bucket hands its vector here
- * instead; a bucket's first schedule takes the most recent one. Beyond
- * IOUW_WHEEL_SPARES a drained vector is freed. */
+ * instead; a bucket's first schedule takes the most recent one. With
+ * IOUW_WHEEL_SPARES kept, a drained vector stays in its bucket. */
 #define IOUW_WHEEL_SPARES 16
 
 struct iouw_wheel {
