@@ -40,6 +40,7 @@
 #include "uring_backend.h"
 #include "waiter_internal.h"
 #include "wake.h"
+#include "wheel_internal.h"
 
 /* A growable FIFO of waiter ids. */
 struct idq {
@@ -429,7 +430,7 @@ HOT bool handle_cqe_at(struct iouw_loop *loop, uint64_t user_data, int32_t res, 
 		break;
 	case IOUW_COMPLETION_COMPLETE:
 		if (tick != IOUW_NO_TICK)
-			iouw_wheel_remove(loop->wheel, tick);
+			iouw_wheel__remove(loop->wheel, tick);
 		deliver_at(loop, id, req, IOUW_FINISH_COMPLETE, observed, run_counted);
 		return true;
 	}
@@ -667,7 +668,7 @@ static uint64_t admission_tick(struct iouw_loop *loop, struct iouw_request *req,
 {
 	uint64_t tick;
 
-	if (iouw_wheel_active(loop->wheel) == 0) {
+	if (iouw_wheel__active(loop->wheel) == 0) {
 		/* Idle until now: the clock was not read, so bring the wheel
 		 * up to now before converting. Nothing is active, so this
 		 * only purges stale buckets. */
@@ -676,7 +677,7 @@ static uint64_t admission_tick(struct iouw_loop *loop, struct iouw_request *req,
 		(void)iouw_wheel_advance(loop->wheel, now(loop), &n);
 		IOUW_INVARIANT(n == 0, "idle wheel catch-up returned expired entries");
 	}
-	tick = iouw_wheel_target_tick(loop->wheel, req->deadline_ns);
+	tick = iouw_wheel__target_tick(loop->wheel, req->deadline_ns);
 	if (tick == IOUW_NO_TICK) {
 		/* Already expired: time out now, never take a slot. */
 		emit_when(observed, loop, IOUW_EV_ADMIT_EXPIRED, iouw_waiter_id_new(0, 0),
@@ -699,7 +700,7 @@ HOT void admit_at(struct iouw_loop *loop, struct iouw_request *req, uint64_t tic
 	kind = iouw_waiters__admit(loop->waiters, req, tick,
 	                           sqe_slot_at(loop, direct, direct && !observed), &id);
 	if (tick != IOUW_NO_TICK)
-		iouw_wheel_schedule(loop->wheel, id, tick);
+		iouw_wheel__schedule(loop->wheel, id, tick);
 	emit_when(observed, loop, IOUW_EV_ADMIT, id, tick, 0, req);
 	if (__builtin_expect(kind == IOUW_STAGE_SUBMIT, 1)) {
 		emit_when(observed, loop, IOUW_EV_STAGE, id, IOUW_NO_TICK, (int)kind, NULL);

@@ -21,16 +21,6 @@ static inline bool bit_get(const uint64_t *bits, uint64_t i)
 	return (bits[i / WORD_BITS] >> (i % WORD_BITS)) & 1u;
 }
 
-static inline void bit_set(uint64_t *bits, uint64_t i)
-{
-	bits[i / WORD_BITS] |= UINT64_C(1) << (i % WORD_BITS);
-}
-
-static inline void bit_clear(uint64_t *bits, uint64_t i)
-{
-	bits[i / WORD_BITS] &= ~(UINT64_C(1) << (i % WORD_BITS));
-}
-
 /* Bits [lo, hi) of a word, 0 <= lo < hi <= 64. */
 static inline uint64_t word_mask(unsigned lo, unsigned hi)
 {
@@ -48,6 +38,22 @@ static uint64_t next_pow2(uint64_t v)
 	while (p < v)
 		p <<= 1;
 	return p;
+}
+
+void iouw_wheel_divisor_init(struct iouw_wheel_divisor *dv, uint64_t d)
+{
+	unsigned l;
+	unsigned __int128 top, m;
+
+	IOUW_INVARIANT(d != 0, "wheel tick divisor out of range");
+	l = d == 1 ? 0 : 64u - (unsigned)__builtin_clzll(d - 1); /* ceil(log2 d) */
+	/* m = ceil(2^(64+l) / d) = floor((2^(64+l) - 1) / d) + 1; 2^(64+l) - 1
+	 * fits in 128 bits even for l = 64. */
+	top = l == 64 ? ~(unsigned __int128)0 : ((unsigned __int128)1 << (64 + l)) - 1;
+	m = top / d + 1;
+	IOUW_INVARIANT((uint64_t)(m >> 64) == 1, "wheel tick divisor out of range");
+	dv->m_lo = (uint64_t)m;
+	dv->shift = l;
 }
 
 int iouw_wheel_new(uint64_t tick_ns, uint64_t max_timeout_ns, uint64_t start_ns,
@@ -68,6 +74,7 @@ int iouw_wheel_new(uint64_t tick_ns, uint64_t max_timeout_ns, uint64_t start_ns,
 	if (w == NULL)
 		return -ENOMEM;
 	w->tick_ns = tick_ns;
+	iouw_wheel_divisor_init(&w->per_tick, tick_ns);
 	w->max_timeout_ns = max_timeout_ns;
 	w->start_ns = start_ns;
 	w->horizon_ticks = horizon;
@@ -80,9 +87,7 @@ int iouw_wheel_new(uint64_t tick_ns, uint64_t max_timeout_ns, uint64_t start_ns,
 	w->buckets = calloc((size_t)slots, sizeof(*w->buckets));
 	w->occupied = calloc(w->words, sizeof(*w->occupied));
 	w->active_bits = calloc(w->words, sizeof(*w->active_bits));
-	w->active_counts = calloc((size_t)slots, sizeof(*w->active_counts));
-	if (w->buckets == NULL || w->occupied == NULL || w->active_bits == NULL ||
-	    w->active_counts == NULL) {
+	if (w->buckets == NULL || w->occupied == NULL || w->active_bits == NULL) {
 		iouw_wheel_free(w);
 		return -ENOMEM;
 	}
@@ -98,67 +103,45 @@ void iouw_wheel_free(struct iouw_wheel *w)
 		for (uint64_t s = 0; s < w->slots; s++)
 			free(w->buckets[s].v);
 	}
+	for (unsigned i = 0; i < w->spares; i++)
+		free(w->spare[i].v);
 	free(w->buckets);
 	free(w->occupied);
 	free(w->active_bits);
-	free(w->active_counts);
 	free(w->out);
 	free(w);
 }
 
 uint64_t iouw_wheel_target_tick(const struct iouw_wheel *w, uint64_t deadline_ns)
 {
-	uint64_t d, t, limit;
+	return iouw_wheel__target_tick(w, deadline_ns);
+}
 
-	if (deadline_ns <= w->start_ns)
-		return IOUW_NO_TICK;
-	d = deadline_ns - w->start_ns;
-	t = d / w->tick_ns + (d % w->tick_ns != 0); /* ceil, cannot overflow */
-	if (t <= w->current_tick)
-		return IOUW_NO_TICK;
-	limit = w->current_tick + w->horizon_ticks; /* <= tick_limit + slots */
-	return t > limit ? limit : t;
+void iouw_wheel__schedule_grow(struct iouw_wheel *w, iouw_waiter_id id, uint64_t tick)
+{
+	struct iouw_wheel_bucket *b = &w->buckets[slot_of(w, tick)];
+	uint32_t cap = b->cap ? b->cap * 2 : 4;
+	struct iouw_wheel_entry *v;
+
+	if (b->cap == 0 && w->spares > 0) {
+		/* A drained bucket's vector (see IOUW_WHEEL_SPARES). */
+		w->spares--;
+		b->v = w->spare[w->spares].v;
+		b->cap = w->spare[w->spares].cap;
+		iouw_wheel__store(w, id, tick);
+		return;
+	}
+	IOUW_INVARIANT(b->cap < UINT32_MAX / 2, "wheel out of memory");
+	v = realloc(b->v, (size_t)cap * sizeof(*v));
+	IOUW_INVARIANT(v != NULL, "wheel out of memory");
+	b->v = v;
+	b->cap = cap;
+	iouw_wheel__store(w, id, tick);
 }
 
 void iouw_wheel_schedule(struct iouw_wheel *w, iouw_waiter_id id, uint64_t tick)
 {
-	struct iouw_wheel_bucket *b;
-	uint64_t s;
-
-	IOUW_INVARIANT(tick > w->current_tick, "wheel schedule target not in the future");
-	IOUW_INVARIANT(tick - w->current_tick < w->slots, "wheel schedule target beyond horizon");
-	IOUW_INVARIANT(w->active == 0 || tick <= w->min_tick || tick - w->min_tick < w->slots,
-	               "wheel deadline window exceeds span");
-	s = slot_of(w, tick);
-	b = &w->buckets[s];
-	if (b->len == 0) {
-		IOUW_INVARIANT(!bit_get(w->occupied, s), "wheel occupied bit set for empty bucket");
-		bit_set(w->occupied, s);
-		w->occupied_slots++;
-	} else {
-		IOUW_INVARIANT(b->v[0].tick == tick, "wheel bucket holds another tick");
-	}
-	if (b->len == b->cap) {
-		uint32_t cap = b->cap ? b->cap * 2 : 4;
-		struct iouw_wheel_entry *v;
-
-		IOUW_INVARIANT(b->cap < UINT32_MAX / 2, "wheel out of memory");
-		v = realloc(b->v, (size_t)cap * sizeof(*v));
-		IOUW_INVARIANT(v != NULL, "wheel out of memory");
-		b->v = v;
-		b->cap = cap;
-	}
-	b->v[b->len].id = id;
-	b->v[b->len].tick = tick;
-	b->len++;
-	w->stored++;
-
-	IOUW_INVARIANT(w->active_counts[s] < UINT32_MAX, "wheel active count overflow");
-	if (w->active_counts[s]++ == 0)
-		bit_set(w->active_bits, s);
-	w->active++;
-	if (tick < w->min_tick)
-		w->min_tick = tick;
+	iouw_wheel__schedule(w, id, tick);
 }
 
 uint64_t iouw_wheel_compute_min_tick(const struct iouw_wheel *w, uint64_t from)
@@ -191,28 +174,17 @@ uint64_t iouw_wheel_compute_min_tick(const struct iouw_wheel *w, uint64_t from)
 	return IOUW_NO_TICK;
 }
 
-void iouw_wheel_remove(struct iouw_wheel *w, uint64_t tick)
+void iouw_wheel__min_left(struct iouw_wheel *w, uint64_t tick)
 {
-	uint64_t s;
-
-	IOUW_INVARIANT(w->active > 0, "wheel remove without active deadline");
-	s = slot_of(w, tick);
-	IOUW_INVARIANT(w->active_counts[s] > 0, "wheel remove of tick with no active count");
-	IOUW_INVARIANT(tick >= w->min_tick && tick - w->min_tick < w->slots,
-	               "wheel remove outside active window");
-	w->active--;
-	if (--w->active_counts[s] == 0)
-		bit_clear(w->active_bits, s);
-	if (w->active == 0) {
-		w->min_tick = IOUW_NO_TICK;
-		return;
-	}
-	if (tick != w->min_tick || w->active_counts[s] != 0)
-		return;
 	/* The minimum left; every other active tick lies in
 	 * (tick, tick + slots), so one revolution's scan finds the next. */
 	w->min_tick = iouw_wheel_compute_min_tick(w, tick + 1);
 	IOUW_INVARIANT(w->min_tick != IOUW_NO_TICK, "wheel active total mismatch");
+}
+
+void iouw_wheel_remove(struct iouw_wheel *w, uint64_t tick)
+{
+	iouw_wheel__remove(w, tick);
 }
 
 static void out_reserve(struct iouw_wheel *w, size_t more)
@@ -234,6 +206,19 @@ static void out_reserve(struct iouw_wheel *w, size_t more)
 	w->out_cap = cap;
 }
 
+/* Take the vector of the drained bucket @b into the spares; with the spares
+ * full it stays in its bucket. */
+static void give_vector(struct iouw_wheel *w, struct iouw_wheel_bucket *b)
+{
+	if (b->cap == 0 || w->spares == IOUW_WHEEL_SPARES)
+		return;
+	w->spare[w->spares].v = b->v;
+	w->spare[w->spares].cap = b->cap;
+	w->spares++;
+	b->v = NULL;
+	b->cap = 0;
+}
+
 uint64_t iouw_wheel_drain_range(struct iouw_wheel *w, uint64_t start, uint64_t end, bool keep)
 {
 	uint64_t drained = 0;
@@ -242,10 +227,18 @@ uint64_t iouw_wheel_drain_range(struct iouw_wheel *w, uint64_t start, uint64_t e
 		return 0;
 	for (size_t wi = (size_t)(start / WORD_BITS); wi <= (end - 1) / WORD_BITS; wi++) {
 		uint64_t base = (uint64_t)wi * WORD_BITS;
-		unsigned lo = start > base ? (unsigned)(start - base) : 0;
-		unsigned hi = end - base < WORD_BITS ? (unsigned)(end - base) : WORD_BITS;
-		uint64_t word = w->occupied[wi] & word_mask(lo, hi);
+		unsigned lo, hi;
+		uint64_t word;
 
+		/* No occupied bucket left (occupied_slots is the popcount):
+		 * the rest of the range is empty. The idle purge passes a
+		 * whole revolution; the stale entries it drops usually lie
+		 * within one timeout of the current tick. */
+		if (w->occupied_slots == 0)
+			break;
+		lo = start > base ? (unsigned)(start - base) : 0;
+		hi = end - base < WORD_BITS ? (unsigned)(end - base) : WORD_BITS;
+		word = w->occupied[wi] & word_mask(lo, hi);
 		if (word == 0)
 			continue;
 		w->occupied[wi] &= ~word;
@@ -262,6 +255,7 @@ uint64_t iouw_wheel_drain_range(struct iouw_wheel *w, uint64_t start, uint64_t e
 			}
 			w->stored -= b->len;
 			b->len = 0;
+			give_vector(w, b);
 			drained++;
 			word &= word - 1;
 		}
@@ -291,7 +285,7 @@ const struct iouw_wheel_entry *iouw_wheel_advance(struct iouw_wheel *w, uint64_t
 	bool keep;
 
 	*ret_n = 0;
-	now_tick = now_ns <= w->start_ns ? 0 : (now_ns - w->start_ns) / w->tick_ns;
+	now_tick = now_ns <= w->start_ns ? 0 : iouw_wheel__divide(&w->per_tick, now_ns - w->start_ns);
 	if (now_tick > w->tick_limit)
 		now_tick = w->tick_limit;
 	if (now_tick <= w->current_tick)
@@ -373,17 +367,17 @@ void iouw_wheel_assert_consistent(const struct iouw_wheel *w)
 	}
 	IOUW_INVARIANT((w->active == 0) == (w->min_tick == IOUW_NO_TICK),
 	               "wheel earliest deadline cache mismatch");
-	IOUW_INVARIANT(w->active == 0 || w->active_counts[slot_of(w, w->min_tick)] > 0,
+	IOUW_INVARIANT(w->active == 0 || w->buckets[slot_of(w, w->min_tick)].active > 0,
 	               "wheel earliest deadline cache mismatch");
 	for (uint64_t s = 0; s < w->slots; s++) {
 		const struct iouw_wheel_bucket *b = &w->buckets[s];
 
 		IOUW_INVARIANT(bit_get(w->occupied, s) == (b->len > 0),
 		               "wheel occupied bit disagrees with bucket");
-		IOUW_INVARIANT(bit_get(w->active_bits, s) == (w->active_counts[s] > 0),
+		IOUW_INVARIANT(bit_get(w->active_bits, s) == (b->active > 0),
 		               "wheel active bit disagrees with count");
 		occupied += b->len > 0;
-		active += w->active_counts[s];
+		active += b->active;
 		stored += b->len;
 		for (uint32_t i = 0; i < b->len; i++) {
 			uint64_t t = b->v[i].tick;
@@ -391,7 +385,7 @@ void iouw_wheel_assert_consistent(const struct iouw_wheel *w)
 			IOUW_INVARIANT(t > w->current_tick && t - w->current_tick < w->slots,
 			               "wheel entry outside window");
 			IOUW_INVARIANT(slot_of(w, t) == s, "wheel entry in wrong bucket");
-			if (w->active_counts[s] > 0)
+			if (b->active > 0)
 				IOUW_INVARIANT(t >= w->min_tick && t - w->min_tick < w->slots,
 				               "wheel active deadline outside window");
 		}

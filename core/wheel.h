@@ -9,9 +9,9 @@
  * Design: a single-level hashed timing wheel (Varghese & Lauck, SOSP '87).
  * Ticks are uint64_t counts of tick_ns since start_ns; tick t lives in slot
  * t & (slots - 1). slots = next power of two of ceil(max_timeout/tick) + 1.
- * Each slot has an entry vector (capacity kept across revolutions), a bit in
- * the "occupied" bitset (vector non-empty) and an active count with a bit in
- * the "active" bitset (count > 0). Scans walk the bitsets one uint64_t word
+ * Each slot has an entry vector (a drained one goes to a few spares for the
+ * next buckets to fill), a bit in the "occupied" bitset (vector non-empty)
+ * and an active count with a bit in the "active" bitset (count > 0). Scans walk the bitsets one uint64_t word
  * at a time with __builtin_ctzll, so advance and the earliest-deadline
  * recomputation cost O(slots/64 + entries returned), never O(slots).
  *
@@ -63,7 +63,7 @@
  *
  * Limits and decisions:
  *   - slots <= IOUW_WHEEL_MAX_SLOTS (2^20): a layout needing more is -EINVAL.
- *     That bounds memory (about 20 bytes per slot before entries) and every
+ *     That bounds memory (about 24 bytes per slot before entries) and every
  *     scan. The default 60 s / 5 ms layout uses 16384 slots.
  *   - target_tick clamps to current + ceil(max_timeout/tick). current is the
  *     floor of the last advance's time, so a deadline right at the horizon
@@ -84,6 +84,10 @@
  *     invariant failure ("wheel out of memory"): schedule and advance have no
  *     error path, as in the original.
  *   - Not thread-safe: the loop thread owns its wheel.
+ *
+ * Cost per deadline (docs/wheel.md §5.8): the loop calls the inline forms of
+ * target_tick, schedule and remove from wheel_internal.h; tick arithmetic
+ * uses an exact reciprocal of tick_ns, not a division.
  */
 #ifndef IOUW_WHEEL_H
 #define IOUW_WHEEL_H

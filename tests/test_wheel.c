@@ -1466,6 +1466,205 @@ START_TEST(test_model_tiny_wheel)
 }
 END_TEST
 
+/* ---- the tick divisor (wheel_internal.h): exact against the division -- */
+
+/* Assert iouw_wheel__divide(n) == n / d for the divisor of @d. */
+static void check_divide(const struct iouw_wheel_divisor *dv, uint64_t d, uint64_t n)
+{
+	uint64_t got = iouw_wheel__divide(dv, n);
+
+	if (got != n / d)
+		ck_abort_msg("%llu / %llu: divisor gives %llu, division %llu",
+		             (unsigned long long)n, (unsigned long long)d, (unsigned long long)got,
+		             (unsigned long long)(n / d));
+}
+
+/* Numerators where floor(n / d) changes or the range ends: around 0, d,
+ * 2d, every power of two, the largest multiple of d and UINT64_MAX. */
+static void check_divide_edges(uint64_t d)
+{
+	struct iouw_wheel_divisor dv;
+	uint64_t q = UINT64_MAX / d;
+	const uint64_t at[] = { 0, 1, d - 1, d, d + 1, 2 * d - 1, 2 * d, 2 * d + 1,
+		                q * d - 1, q * d, q * d + 1, (q - 1) * d, (q - 1) * d - 1,
+		                (q - 1) * d + 1, UINT64_MAX - 1, UINT64_MAX };
+
+	iouw_wheel_divisor_init(&dv, d);
+	for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++)
+		check_divide(&dv, d, at[i]); /* wrapped ones are just more numerators */
+	for (unsigned j = 0; j < 64; j++) {
+		uint64_t p = UINT64_C(1) << j;
+
+		check_divide(&dv, d, p - 1);
+		check_divide(&dv, d, p);
+		check_divide(&dv, d, p + 1);
+	}
+}
+
+START_TEST(test_divisor_exhaustive_small)
+{
+	/* Every divisor up to 2^11 with every numerator below 2^12 and the
+	 * 512 largest ones. */
+	for (uint64_t d = 1; d <= 2048; d++) {
+		struct iouw_wheel_divisor dv;
+
+		iouw_wheel_divisor_init(&dv, d);
+		for (uint64_t n = 0; n < 4096; n++)
+			check_divide(&dv, d, n);
+		for (uint64_t k = 0; k < 512; k++)
+			check_divide(&dv, d, UINT64_MAX - k);
+		check_divide_edges(d);
+	}
+}
+END_TEST
+
+START_TEST(test_divisor_powers_of_two_and_neighbours)
+{
+	/* Every power of two, its neighbours (l = ceil(log2 d) changes there:
+	 * 2^k has l = k, 2^k + 1 has l = k + 1), the top of the range, the
+	 * default 5 ms tick and powers of ten (ns tick lengths). */
+	static const uint64_t named[] = { UINT64_MAX, UINT64_MAX - 1, UINT64_MAX / 2,
+		                          UINT64_MAX / 3, 5000000, 1000, 1000000,
+		                          1000000000, UINT64_C(10000000000000000000) };
+
+	for (unsigned k = 0; k < 64; k++) {
+		uint64_t p = UINT64_C(1) << k;
+
+		check_divide_edges(p);
+		check_divide_edges(p + 1);
+		if (p > 1)
+			check_divide_edges(p - 1);
+	}
+	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++)
+		check_divide_edges(named[i]);
+}
+END_TEST
+
+START_TEST(test_divisor_random)
+{
+	/* Divisors and numerators of every bit length, uniformly. */
+	rng_state = UINT64_C(0xa4093822299f31d0);
+	for (int i = 0; i < 20000; i++) {
+		uint64_t d = rng() >> (rng() % 64);
+		struct iouw_wheel_divisor dv;
+
+		if (d == 0)
+			d = 1;
+		iouw_wheel_divisor_init(&dv, d);
+		for (int j = 0; j < 100; j++)
+			check_divide(&dv, d, rng() >> (rng() % 64));
+		check_divide_edges(d);
+	}
+}
+END_TEST
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* target_tick and advance's tick for wheels of tick @tick_ns starting at
+ * @start, against the definitions with the division (docs/wheel.md §5.2). */
+static void check_ticks_against_division(uint64_t tick_ns, uint64_t start)
+{
+	struct iouw_wheel *w = mk_at(tick_ns, tick_ns, start); /* horizon 1 */
+	uint64_t deadlines[64 * 3 + 8];
+	size_t n = 0;
+
+	for (unsigned j = 0; j < 64; j++) {
+		uint64_t p = UINT64_C(1) << j;
+
+		deadlines[n++] = start + p - 1;
+		deadlines[n++] = start + p;
+		deadlines[n++] = start + p + 1;
+	}
+	deadlines[n++] = 0;
+	deadlines[n++] = start;
+	deadlines[n++] = start + 1;
+	deadlines[n++] = start + tick_ns;
+	deadlines[n++] = start + tick_ns + 1;
+	deadlines[n++] = UINT64_MAX;
+	deadlines[n++] = UINT64_MAX - 1;
+	deadlines[n++] = start + 2 * tick_ns;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t dl = deadlines[i], want = IOUW_NO_TICK, d, t;
+
+		if (dl > start) {
+			d = dl - start;
+			t = d / tick_ns + (d % tick_ns != 0);
+			/* current is 0, horizon 1: tick 1 or the clamp to 1. */
+			want = t > 1 ? 1 : t;
+		}
+		ck_assert_uint_eq(iouw_wheel_target_tick(w, dl), want);
+	}
+	iouw_wheel_free(w);
+	/* advance: floor((now - start) / tick), saturating at the limit; in
+	 * increasing order, so one wheel serves every time. */
+	qsort(deadlines, n, sizeof(deadlines[0]), cmp_u64);
+	w = mk_at(tick_ns, tick_ns, start);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t now = deadlines[i], want = 0;
+
+		if (now > start)
+			want = (now - start) / tick_ns;
+		if (want > UINT64_MAX - 2 * iouw_wheel_slots(w))
+			want = UINT64_MAX - 2 * iouw_wheel_slots(w);
+		(void)iouw_wheel_advance(w, now, &(size_t){ 0 });
+		ck_assert_uint_eq(iouw_wheel_current_tick(w), want);
+		/* And a deadline one tick later, converted from there: the
+		 * clamp to current + horizon (1) counts from the new tick. */
+		if (now >= start && now < UINT64_MAX - tick_ns &&
+		    want < UINT64_MAX - 2 * iouw_wheel_slots(w)) {
+			uint64_t d = now + tick_ns - start, t = d / tick_ns + (d % tick_ns != 0);
+
+			ck_assert_uint_eq(iouw_wheel_target_tick(w, now + tick_ns),
+			                  t > want + 1 ? want + 1 : t);
+		}
+	}
+	iouw_wheel_free(w);
+}
+
+START_TEST(test_ticks_match_division_for_any_tick_length)
+{
+	static const uint64_t starts[] = { 0, 1, START, UINT64_MAX / 2, UINT64_MAX - 1 };
+
+	rng_state = UINT64_C(0x082efa98ec4e6c89);
+	for (size_t s = 0; s < sizeof(starts) / sizeof(starts[0]); s++) {
+		for (unsigned k = 0; k < 64; k++) {
+			uint64_t p = UINT64_C(1) << k;
+
+			check_ticks_against_division(p, starts[s]);
+			check_ticks_against_division(p + 1, starts[s]);
+			if (p > 1)
+				check_ticks_against_division(p - 1, starts[s]);
+		}
+		check_ticks_against_division(TICK_NS, starts[s]);
+		check_ticks_against_division(UINT64_MAX, starts[s]);
+		for (int i = 0; i < 50; i++) {
+			uint64_t d = rng() >> (rng() % 64);
+
+			check_ticks_against_division(d ? d : 1, starts[s]);
+		}
+	}
+}
+END_TEST
+
+static void c_divisor_zero(void *arg)
+{
+	struct iouw_wheel_divisor dv;
+
+	(void)arg;
+	iouw_wheel_divisor_init(&dv, 0);
+}
+
+START_TEST(test_divisor_zero_panics)
+{
+	ck_assert(iouw_test_aborts_with("wheel tick divisor out of range", c_divisor_zero, NULL));
+}
+END_TEST
+
 static Suite *wheel_suite(void)
 {
 	Suite *s = suite_create("wheel");
@@ -1473,11 +1672,13 @@ static Suite *wheel_suite(void)
 	TCase *panics = tcase_create("panics");
 	TCase *more = tcase_create("more");
 	TCase *model = tcase_create("model");
+	TCase *divisor = tcase_create("divisor");
 
 	iouw_test_add_fd_fixture(orig);
 	iouw_test_add_fd_fixture(more);
 	iouw_test_add_fd_fixture(model);
 	tcase_set_timeout(model, 120);
+	tcase_set_timeout(divisor, 120);
 
 	tcase_add_test(orig, test_tick_math_and_target_tick_cases);
 	tcase_add_test(orig, test_advance_non_expiry_paths);
@@ -1522,10 +1723,17 @@ static Suite *wheel_suite(void)
 	tcase_add_test(model, test_model_multi_word_wheel);
 	tcase_add_test(model, test_model_tiny_wheel);
 
+	tcase_add_test(divisor, test_divisor_exhaustive_small);
+	tcase_add_test(divisor, test_divisor_powers_of_two_and_neighbours);
+	tcase_add_test(divisor, test_divisor_random);
+	tcase_add_test(divisor, test_ticks_match_division_for_any_tick_length);
+	tcase_add_test(divisor, test_divisor_zero_panics);
+
 	suite_add_tcase(s, orig);
 	suite_add_tcase(s, panics);
 	suite_add_tcase(s, more);
 	suite_add_tcase(s, model);
+	suite_add_tcase(s, divisor);
 	return s;
 }
 
