@@ -25,10 +25,10 @@
  * nothing: they take ownership of the caller's one malloc'd buffer, as recv
  * and read_at do, and give it back the same way (the same kind, state
  * machine and SQEs as a copying send/write_at of that one buffer; only
- * where the bytes live and who frees them differ). The request and its handle share one block
- * (malloc'd, or from a pool: docs/requests.md §4.10), given back by
- * whichever of the request's end and the caller's iouw_handle_drop() comes
- * last.
+ * where the bytes live and who frees them differ: docs/requests.md §4.11).
+ * The request and its handle share one block (malloc'd, or from a pool:
+ * docs/requests.md §4.10), given back by whichever of the request's end and
+ * the caller's iouw_handle_drop() comes last.
  *
  * Per-request states (every kind):
  *
