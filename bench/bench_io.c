@@ -15,15 +15,21 @@
  * write_at and read_at, the *_fd constructors on the caller's shared fds:
  * core/fd.h, with the caller's request pool: core/pool.h), each with its
  * handle, built per operation (the request takes a reference on the fd and
- * copies or takes its buffer: that is what a caller pays; receive buffers
- * handed back in results are reused for the next receives, as the raw side
- * reuses its own), submitted 2B at a time through the front door; the caller keeps
- * two rounds in hand, turns the loop once per round (which reaps the
- * previous round and submits this one: one io_uring_enter per round, as on
- * the raw side), takes every result from its handle (checked: OK, full
- * length; reads and receives get their buffer back, which the caller keeps
- * for its next receive) and drops the handle (iouw_handle_take_and_drop:
- * both in one step). Both rings: 128 entries, no flags. One thread.
+ * copies or takes its buffer: that is what a caller pays), submitted 2B at
+ * a time through the front door. send copies its 64 bytes
+ * (iouw_request_send_fd); recv, read_at and write_at take the caller's
+ * malloc'd buffer and hand it back in the result (write_at through
+ * iouw_request_write_at_owned_fd: no copy of the 4 KiB, as the raw side
+ * writes from its own buffer). The caller reuses the buffers handed back:
+ * writes' for its next writes, reads' and receives' for its next reads and
+ * receives (two spare lists; no malloc per operation once they hold a
+ * round's worth), as the raw side reuses its own. The caller keeps two
+ * rounds in hand, turns the loop once per round (which reaps the previous
+ * round and submits this one: one io_uring_enter per round, as on the raw
+ * side), takes every result from its handle (checked: OK, full length; a
+ * buffer handed back when one was lent) and drops the handle
+ * (iouw_handle_take_and_drop: both in one step). Both rings: 128 entries,
+ * no flags. One thread.
  *
  * Rates are operations per second (a round trip or a write+read counts two),
  * the best of five interleaved runs per side, on the wall clock (what the
@@ -183,19 +189,48 @@ static double bench_raw(const struct fixture *f, enum workload w, unsigned batch
 
 /* --- through the loop ------------------------------------------------------ */
 
+/* Buffers handed back by results, for the next operations of their kind
+ * (a caller that reuses its buffers, as the raw side reuses its own). */
+struct spares {
+	void *buf[2 * 2 * MAX_BATCH];
+	size_t n;
+};
+
 struct inflight {
 	struct iouw_handle *h[2 * 2 * MAX_BATCH];
 	size_t expect[2 * 2 * MAX_BATCH];
-	bool has_buf[2 * 2 * MAX_BATCH];
+	/* Where the buffer the result hands back goes; NULL: none lent. */
+	struct spares *back[2 * 2 * MAX_BATCH];
 	size_t head, len;
-	/* Receive buffers handed back by results, for the next receives (a
-	 * caller that reuses its buffers, as the raw side reuses its own). */
-	void *spare[2 * 2 * MAX_BATCH];
-	size_t nspare;
+	struct spares reads;  /* receive and read buffers */
+	struct spares writes; /* write_at buffers, BLK_LEN bytes of 'x' */
 };
 
+/* A buffer from @s, or a new BLK_LEN one, then filled with @fill unless
+ * @fill is 0. */
+static void *spare_take(struct spares *s, int fill)
+{
+	void *b;
+
+	if (s->n > 0)
+		return s->buf[--s->n];
+	b = malloc(BLK_LEN);
+	if (!b)
+		die("malloc", ENOMEM);
+	if (fill)
+		memset(b, fill, BLK_LEN);
+	return b;
+}
+
+static void spares_free(struct spares *s)
+{
+	while (s->n > 0)
+		free(s->buf[--s->n]);
+}
+
 /* Take every result that has arrived, oldest first: each must be OK with
- * the full length; buffers handed back are freed. The count taken. */
+ * the full length; a buffer handed back goes to its spare list (freed
+ * when that is full). The count taken. */
 static size_t collect(struct inflight *q)
 {
 	size_t taken = 0;
@@ -211,13 +246,14 @@ static size_t collect(struct inflight *q)
 		if (r < 0)
 			die("iouw_handle_take_and_drop", -r);
 		if (res.status != IOUW_RESULT_OK || res.value != q->expect[at] ||
-		    (q->has_buf[at] && res.buf_len != q->expect[at])) {
+		    (q->back[at] && (!res.buf || res.buf_len != q->expect[at]))) {
 			fprintf(stderr, "bench_io: loop result %s err %d value %zu, expected ok %zu\n",
 			        iouw_status_name(res.status), res.err, res.value, q->expect[at]);
 			exit(1);
 		}
-		if (res.buf && q->nspare < sizeof(q->spare) / sizeof(q->spare[0])) {
-			q->spare[q->nspare++] = res.buf;
+		if (res.buf && q->back[at] &&
+		    q->back[at]->n < sizeof(q->back[at]->buf) / sizeof(q->back[at]->buf[0])) {
+			q->back[at]->buf[q->back[at]->n++] = res.buf;
 			res.buf = NULL;
 		}
 		iouw_result_free(&res);
@@ -241,7 +277,7 @@ static double bench_loop(const struct fixture *f, enum workload w, unsigned batc
 	struct iouw_loop *loop;
 	struct iouw_fd *sv0 = NULL, *sv1 = NULL, *file = NULL;
 	struct iouw_pool *pool = NULL;
-	struct inflight q = { .head = 0, .len = 0, .nspare = 0 };
+	struct inflight q = { .head = 0, .len = 0, .reads.n = 0, .writes.n = 0 };
 	size_t len = w == SOCKET ? MSG_LEN : BLK_LEN;
 	uint64_t submitted = 0;
 	double t0, c0, caller = 0, tc;
@@ -290,19 +326,18 @@ static double bench_loop(const struct fixture *f, enum workload w, unsigned batc
 				struct iouw_handle *h;
 				void *buf = NULL;
 
-				if (second) {
-					buf = q.nspare > 0 ? q.spare[--q.nspare] : malloc(BLK_LEN);
-					if (!buf)
-						die("malloc", ENOMEM);
-				}
+				if (second)
+					buf = spare_take(&q.reads, 0);
+				else if (w == FILEIO)
+					buf = spare_take(&q.writes, 'x');
 				if (w == SOCKET && !second)
 					r = iouw_request_send_fd(pool, sv0, &iov, 1, deadline, &run[i], &h);
 				else if (w == SOCKET)
 					r = iouw_request_recv_fd(pool, sv1, buf, BLK_LEN, 0, len, true, deadline,
 					                         &run[i], &h);
 				else if (!second)
-					r = iouw_request_write_at_fd(pool, file, (uint64_t)slot * len, &iov, 1,
-					                             &run[i], &h);
+					r = iouw_request_write_at_owned_fd(pool, file, (uint64_t)slot * len,
+					                                   buf, len, &run[i], &h);
 				else
 					r = iouw_request_read_at_fd(pool, file, (uint64_t)slot * len, buf,
 					                            BLK_LEN, len, &run[i], &h);
@@ -310,7 +345,7 @@ static double bench_loop(const struct fixture *f, enum workload w, unsigned batc
 					die("request constructor", -r);
 				q.h[at] = h;
 				q.expect[at] = len;
-				q.has_buf[at] = second;
+				q.back[at] = second ? &q.reads : buf ? &q.writes : NULL;
 				q.len++;
 			}
 			caller += bench_now_s() - tb;
@@ -351,8 +386,8 @@ static double bench_loop(const struct fixture *f, enum workload w, unsigned batc
 	iouw_fd_put(sv1);
 	iouw_fd_put(file);
 	iouw_pool_free(pool);
-	while (q.nspare > 0)
-		free(q.spare[--q.nspare]);
+	spares_free(&q.reads);
+	spares_free(&q.writes);
 	return (double)(2 * batch * rounds) / t0;
 }
 

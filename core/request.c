@@ -26,10 +26,14 @@ struct kind_request {
 	struct iouw_handle *handle;
 	uint64_t file_offset;      /* read_at, write_at */
 	bool exact;                /* recv */
+	/* buf is the caller's, given back in the result (recv, read_at, and
+	 * the *_owned send/write_at); else it is the request's own copy. */
+	bool lent;
 
-	/* recv/read_at: the caller's buffer; send/write_at: the owned copy. */
+	/* recv/read_at/owned send and write_at: the caller's buffer;
+	 * send/write_at: the owned copy. */
 	uint8_t *buf;
-	size_t capacity;           /* recv/read_at */
+	size_t capacity;           /* recv/read_at; owned send/write_at: len */
 	size_t len;                /* target length */
 	size_t done;               /* progress cursor */
 
@@ -188,6 +192,7 @@ static int new_kind(enum iouw_request_kind kind, int fd, struct iouw_fd *shared,
 	k->handle = h;
 	k->file_offset = 0;
 	k->exact = false;
+	k->lent = false;
 	k->buf = NULL;
 	k->capacity = 0;
 	k->len = 0;
@@ -271,6 +276,19 @@ static int check_iov(const struct iovec *iov, unsigned iovcnt, size_t *ret_total
 	return 0;
 }
 
+/* Take the caller's single buffer @iov[0] (checked by check_iov(): one
+ * non-empty buffer) without copying: it is given back in the result. */
+static void lend_buffer(struct kind_request *k, const struct iovec *iov)
+{
+	k->buf = iov->iov_base;
+	k->capacity = iov->iov_len;
+	k->lent = true;
+	k->seg1 = *iov;
+	k->segs = &k->seg1;
+	k->nsegs = 1;
+	k->len = iov->iov_len;
+}
+
 /* Copy @iov into one owned allocation described by k->segs. */
 static int copy_iov(struct kind_request *k, const struct iovec *iov, unsigned iovcnt, size_t total,
                     unsigned nonempty)
@@ -310,9 +328,11 @@ static int copy_iov(struct kind_request *k, const struct iovec *iov, unsigned io
 	return 0;
 }
 
+/* A send/write_at of @iov: copied, or, when @lend, @iov's one buffer
+ * itself (the caller's malloc'd memory, which the request then owns). */
 static int build_vectored(enum iouw_request_kind kind, int fd, struct iouw_fd *shared,
                           struct iouw_pool *pool, uint64_t file_offset, const struct iovec *iov, unsigned iovcnt,
-                          struct kind_request **ret)
+                          bool lend, struct kind_request **ret)
 {
 	struct kind_request *k = NULL;
 	size_t total;
@@ -330,10 +350,14 @@ static int build_vectored(enum iouw_request_kind kind, int fd, struct iouw_fd *s
 	r = new_kind(kind, fd, shared, pool, &k);
 	if (r < 0)
 		return r;
-	r = copy_iov(k, iov, iovcnt, total, nonempty);
-	if (r < 0) {
-		discard_new(k);
-		return r;
+	if (lend) {
+		lend_buffer(k, iov);
+	} else {
+		r = copy_iov(k, iov, iovcnt, total, nonempty);
+		if (r < 0) {
+			discard_new(k);
+			return r;
+		}
 	}
 	k->file_offset = file_offset;
 	*ret = k;
@@ -348,10 +372,12 @@ static void hand_out(struct kind_request *k, struct iouw_request **ret_req,
 }
 
 /* Each constructor below works on @shared (a reference taken) when it is
- * not NULL, else on a duplicate of @fd. */
+ * not NULL, else on a duplicate of @fd. make_send and make_write_at copy
+ * @iov, or, when @lend (the *_owned constructors, @iovcnt 1), take its one
+ * buffer. */
 
 static int make_send(int fd, struct iouw_fd *shared, struct iouw_pool *pool,
-                     const struct iovec *iov, unsigned iovcnt,
+                     const struct iovec *iov, unsigned iovcnt, bool lend,
                      uint64_t deadline_ns, struct iouw_request **ret_req,
                      struct iouw_handle **ret_handle)
 {
@@ -360,7 +386,7 @@ static int make_send(int fd, struct iouw_fd *shared, struct iouw_pool *pool,
 
 	if (!ret_req || !ret_handle)
 		return -EINVAL;
-	r = build_vectored(IOUW_REQUEST_SEND, fd, shared, pool, 0, iov, iovcnt, &k);
+	r = build_vectored(IOUW_REQUEST_SEND, fd, shared, pool, 0, iov, iovcnt, lend, &k);
 	if (r < 0)
 		return r;
 	k->base.deadline_ns = deadline_ns;
@@ -369,8 +395,8 @@ static int make_send(int fd, struct iouw_fd *shared, struct iouw_pool *pool,
 }
 
 static int make_write_at(int fd, struct iouw_fd *shared, struct iouw_pool *pool,
-                     uint64_t file_offset,
-                         const struct iovec *iov, unsigned iovcnt, struct iouw_request **ret_req,
+                         uint64_t file_offset, const struct iovec *iov, unsigned iovcnt,
+                         bool lend, struct iouw_request **ret_req,
                          struct iouw_handle **ret_handle)
 {
 	struct kind_request *k = NULL;
@@ -378,7 +404,8 @@ static int make_write_at(int fd, struct iouw_fd *shared, struct iouw_pool *pool,
 
 	if (!ret_req || !ret_handle)
 		return -EINVAL;
-	r = build_vectored(IOUW_REQUEST_WRITE_AT, fd, shared, pool, file_offset, iov, iovcnt, &k);
+	r = build_vectored(IOUW_REQUEST_WRITE_AT, fd, shared, pool, file_offset, iov, iovcnt, lend,
+	                   &k);
 	if (r < 0)
 		return r;
 	hand_out(k, ret_req, ret_handle);
@@ -399,6 +426,7 @@ static int make_recv(int fd, struct iouw_fd *shared, struct iouw_pool *pool,
 	if (r < 0)
 		return r;
 	k->buf = buf;
+	k->lent = true;
 	k->capacity = capacity;
 	k->len = len;
 	k->done = offset;
@@ -423,6 +451,7 @@ static int make_read_at(int fd, struct iouw_fd *shared, struct iouw_pool *pool,
 	if (r < 0)
 		return r;
 	k->buf = buf;
+	k->lent = true;
 	k->capacity = capacity;
 	k->len = len;
 	k->file_offset = file_offset;
@@ -456,27 +485,69 @@ static int shared_num(const struct iouw_fd *f)
 int iouw_request_send(int fd, const struct iovec *iov, unsigned iovcnt, uint64_t deadline_ns,
                       struct iouw_request **ret_req, struct iouw_handle **ret_handle)
 {
-	return make_send(fd, NULL, NULL, iov, iovcnt, deadline_ns, ret_req, ret_handle);
+	return make_send(fd, NULL, NULL, iov, iovcnt, false, deadline_ns, ret_req, ret_handle);
 }
 
 int iouw_request_send_fd(struct iouw_pool *pool, struct iouw_fd *fd, const struct iovec *iov, unsigned iovcnt,
                          uint64_t deadline_ns, struct iouw_request **ret_req,
                          struct iouw_handle **ret_handle)
 {
-	return make_send(shared_num(fd), fd, pool, iov, iovcnt, deadline_ns, ret_req, ret_handle);
+	return make_send(shared_num(fd), fd, pool, iov, iovcnt, false, deadline_ns, ret_req,
+	                 ret_handle);
+}
+
+/* The *_owned constructors: @buf, @len as the one buffer of a copying
+ * constructor's iovec (so the same checks refuse a NULL @buf, @len 0 or
+ * beyond UINT32_MAX), taken instead of copied. */
+
+int iouw_request_send_owned(int fd, void *buf, size_t len, uint64_t deadline_ns,
+                            struct iouw_request **ret_req, struct iouw_handle **ret_handle)
+{
+	struct iovec iov = { buf, len };
+
+	return make_send(fd, NULL, NULL, &iov, 1, true, deadline_ns, ret_req, ret_handle);
+}
+
+int iouw_request_send_owned_fd(struct iouw_pool *pool, struct iouw_fd *fd, void *buf, size_t len,
+                               uint64_t deadline_ns, struct iouw_request **ret_req,
+                               struct iouw_handle **ret_handle)
+{
+	struct iovec iov = { buf, len };
+
+	return make_send(shared_num(fd), fd, pool, &iov, 1, true, deadline_ns, ret_req, ret_handle);
+}
+
+int iouw_request_write_at_owned(int fd, uint64_t file_offset, void *buf, size_t len,
+                                struct iouw_request **ret_req, struct iouw_handle **ret_handle)
+{
+	struct iovec iov = { buf, len };
+
+	return make_write_at(fd, NULL, NULL, file_offset, &iov, 1, true, ret_req, ret_handle);
+}
+
+int iouw_request_write_at_owned_fd(struct iouw_pool *pool, struct iouw_fd *fd,
+                                   uint64_t file_offset, void *buf, size_t len,
+                                   struct iouw_request **ret_req,
+                                   struct iouw_handle **ret_handle)
+{
+	struct iovec iov = { buf, len };
+
+	return make_write_at(shared_num(fd), fd, pool, file_offset, &iov, 1, true, ret_req,
+	                     ret_handle);
 }
 
 int iouw_request_write_at(int fd, uint64_t file_offset, const struct iovec *iov, unsigned iovcnt,
                           struct iouw_request **ret_req, struct iouw_handle **ret_handle)
 {
-	return make_write_at(fd, NULL, NULL, file_offset, iov, iovcnt, ret_req, ret_handle);
+	return make_write_at(fd, NULL, NULL, file_offset, iov, iovcnt, false, ret_req, ret_handle);
 }
 
 int iouw_request_write_at_fd(struct iouw_pool *pool, struct iouw_fd *fd, uint64_t file_offset, const struct iovec *iov,
                              unsigned iovcnt, struct iouw_request **ret_req,
                              struct iouw_handle **ret_handle)
 {
-	return make_write_at(shared_num(fd), fd, pool, file_offset, iov, iovcnt, ret_req, ret_handle);
+	return make_write_at(shared_num(fd), fd, pool, file_offset, iov, iovcnt, false, ret_req,
+	                     ret_handle);
 }
 
 int iouw_request_recv(int fd, void *buf, size_t capacity, size_t offset, size_t len, bool exact,
@@ -779,9 +850,11 @@ static bool kind_is_orphaned(const struct iouw_request *req)
 	return iouw_handle_is_dropped(k->handle);
 }
 
+/* recv, read_at and the *_owned send/write_at give the caller's buffer
+ * back; the copying send/write_at free their copy. */
 static bool returns_buffer(const struct kind_request *k)
 {
-	return k->kind == IOUW_REQUEST_RECV || k->kind == IOUW_REQUEST_READ_AT;
+	return k->lent;
 }
 
 /* Deliver (@status, @err, @value) with the caller's buffer, then release
@@ -792,9 +865,12 @@ static void end_with(struct kind_request *k, enum iouw_status status, int err, s
 {
 	struct iouw_result r = { .status = status, .err = err, .value = value };
 	struct iouw_handle *h = k->handle;
-	void *buf = NULL; /* the caller's buffer (recv, read_at) */
+	void *buf = NULL; /* the caller's buffer (recv, read_at, owned send/write_at) */
 
 	if (returns_buffer(k)) {
+		/* buf_len: the progress cursor (filled, read, sent, written);
+		 * buf_capacity: recv/read_at's capacity, an owned send or
+		 * write_at's length. */
 		buf = k->buf;
 		r.buf = k->buf;
 		r.buf_len = k->done;

@@ -21,10 +21,14 @@
  * fit in 128 bytes, else into one owned allocation (the caller's iovecs and
  * memory are not referenced afterwards, so the caller may reuse them at
  * once; the copy is freed when the request ends). Empty iovec entries are
- * dropped at construction. The request and its handle share one block
- * (malloc'd, or from a pool: docs/requests.md §4.10), given back by
- * whichever of the request's end and the caller's iouw_handle_drop() comes
- * last.
+ * dropped at construction. The *_owned send and write_at constructors copy
+ * nothing: they take ownership of the caller's one malloc'd buffer, as recv
+ * and read_at do, and give it back the same way (the same kind, state
+ * machine and SQEs as a copying send/write_at of that one buffer; only
+ * where the bytes live and who frees them differ: docs/requests.md §4.11).
+ * The request and its handle share one block (malloc'd, or from a pool:
+ * docs/requests.md §4.10), given back by whichever of the request's end and
+ * the caller's iouw_handle_drop() comes last.
  *
  * Per-request states (every kind):
  *
@@ -150,10 +154,30 @@ int iouw_request_read_at(int fd, uint64_t file_offset, void *buf, size_t capacit
 int iouw_request_write_at(int fd, uint64_t file_offset, const struct iovec *iov, unsigned iovcnt,
                           struct iouw_request **ret_req, struct iouw_handle **ret_handle);
 
+/* Send the @len bytes at @buf on socket @fd without copying them: @buf
+ * (malloc'd) is taken (ownership moves in on success only; on any error
+ * the caller keeps it and nothing is written) and comes back in the result
+ * with every status, ABANDONED included (buf = @buf, buf_len = the bytes
+ * sent so far, i.e. the progress cursor: all of @len for OK;
+ * buf_capacity = @len), unless the caller dropped its handle, in which case
+ * the request frees it. The caller must not touch @buf until then. Same
+ * state machine, SQEs and results as iouw_request_send() with the one
+ * buffer { @buf, @len }. -EINVAL: fd < 0, buf NULL, len 0 or beyond
+ * UINT32_MAX. */
+int iouw_request_send_owned(int fd, void *buf, size_t len, uint64_t deadline_ns,
+                            struct iouw_request **ret_req, struct iouw_handle **ret_handle);
+
+/* Write the @len bytes at @buf to @fd at @file_offset without copying
+ * them; @buf is taken and given back as for iouw_request_send_owned()
+ * (buf_len = the bytes written so far). -EINVAL as for send_owned, or
+ * file_offset + len beyond INT64_MAX. */
+int iouw_request_write_at_owned(int fd, uint64_t file_offset, void *buf, size_t len,
+                                struct iouw_request **ret_req, struct iouw_handle **ret_handle);
+
 /* fsync @fd. -EINVAL: fd < 0. */
 int iouw_request_sync(int fd, struct iouw_request **ret_req, struct iouw_handle **ret_handle);
 
-/* The same five on a shared fd (core/fd.h): the request takes its own
+/* The same seven on a shared fd (core/fd.h): the request takes its own
  * reference on @fd (never a syscall) and puts it when it ends; the caller's
  * reference stays the caller's. Its memory (request and handle, one block)
  * comes from @pool (iouw_request_pool_new(); NULL: malloc) and goes back
@@ -179,6 +203,13 @@ int iouw_request_write_at_fd(struct iouw_pool *pool, struct iouw_fd *fd, uint64_
                              struct iouw_handle **ret_handle);
 int iouw_request_sync_fd(struct iouw_pool *pool, struct iouw_fd *fd, struct iouw_request **ret_req,
                          struct iouw_handle **ret_handle);
+int iouw_request_send_owned_fd(struct iouw_pool *pool, struct iouw_fd *fd, void *buf, size_t len,
+                               uint64_t deadline_ns, struct iouw_request **ret_req,
+                               struct iouw_handle **ret_handle);
+int iouw_request_write_at_owned_fd(struct iouw_pool *pool, struct iouw_fd *fd,
+                                   uint64_t file_offset, void *buf, size_t len,
+                                   struct iouw_request **ret_req,
+                                   struct iouw_handle **ret_handle);
 
 /* --- observation (harness, fuzzers, tests) --------------------------------
  * Each panics ("not a kind request") for a request not built here. */
@@ -198,7 +229,8 @@ size_t iouw_request_progress(const struct iouw_request *req);
 size_t iouw_request_length(const struct iouw_request *req);
 /* length - progress (0 for sync). */
 size_t iouw_request_remaining(const struct iouw_request *req);
-/* Number of non-empty buffers of a send/write_at (0 for other kinds). */
+/* Number of non-empty buffers of a send/write_at (1 for an owned one; 0
+ * for other kinds). */
 unsigned iouw_request_buffer_count(const struct iouw_request *req);
 /* The recorded result: true and *ret_status, *ret_err (either may be NULL)
  * when on_cqe() recorded one, else false. */

@@ -28,6 +28,14 @@
  * - every resource released exactly once on complete, timeout, orphan,
  *   release and caller-gone paths, for every kind (fd counts + ASan).
  * - the handle across threads (wait on another thread, drop racing finish).
+ * - the owned-buffer send and write_at (tcase `owned`): each run side by side
+ *   with its copying twin over every send/write_at cell of
+ *   docs/requests.md §4.3 and several multi-CQE histories, ended every way
+ *   (complete, timeout, release, caller gone before and after delivery),
+ *   agreeing on every observation call, SQE and result, the caller's
+ *   buffer back (same pointer, bytes intact) or freed by the request; every
+ *   -EINVAL/-EBADF leaving the buffer the caller's; the *_fd forms with a
+ *   pool; the waiter table paths; a real ring (`request_ring`).
  * - a real io_uring (separate TAP test `request_ring`, run with --ring; it
  *   prints `1..0 # SKIP` where a ring cannot be set up): kernel CQEs drive
  *   recv, send, read_at across a short read at EOF, write_at, fsync.
@@ -2156,6 +2164,697 @@ START_TEST(ring_write_at_then_read_back_and_fsync)
 }
 END_TEST
 
+/* ---- owned-buffer send and write_at ----------------------------------------
+ *
+ * iouw_request_send_owned() and iouw_request_write_at_owned() (and their
+ * *_fd forms) take the caller's malloc'd buffer instead of copying it. They
+ * are the same kinds as the copying constructors: every test below runs a
+ * copying request and an owned one side by side ("twins") and checks that
+ * they agree on everything but where the bytes live, and that the owned
+ * buffer comes back (same pointer, bytes untouched) with every status, or
+ * is freed by the request when the caller left (the ASan build turns a
+ * leak or a double free into a failure). */
+
+/* 0: the copying constructor, 1: the owned one. */
+struct twin {
+	enum iouw_request_kind kind;
+	struct iouw_request *req[2];
+	struct iouw_handle *h[2];
+	uint8_t *buf; /* the owned request's buffer */
+};
+
+/* A malloc'd copy of send_bytes, DEF_LEN long. */
+static uint8_t *owned_bytes(void)
+{
+	uint8_t *b = xmalloc(DEF_LEN);
+
+	memcpy(b, send_bytes, DEF_LEN);
+	return b;
+}
+
+static void make_twin(enum iouw_request_kind kind, int fd, struct twin *t)
+{
+	struct iovec iov = { (void *)send_bytes, DEF_LEN };
+
+	t->kind = kind;
+	t->buf = owned_bytes();
+	if (kind == S) {
+		ck_assert_int_eq(iouw_request_send(fd, &iov, 1, 1234, &t->req[0], &t->h[0]), 0);
+		ck_assert_int_eq(iouw_request_send_owned(fd, t->buf, DEF_LEN, 1234, &t->req[1],
+		                                         &t->h[1]), 0);
+	} else {
+		ck_assert_int_eq(iouw_request_write_at(fd, DEF_FILE_OFFSET, &iov, 1, &t->req[0],
+		                                       &t->h[0]), 0);
+		ck_assert_int_eq(iouw_request_write_at_owned(fd, DEF_FILE_OFFSET, t->buf, DEF_LEN,
+		                                             &t->req[1], &t->h[1]), 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		ck_assert(iouw_request_is_kind(t->req[i]));
+		ck_assert_int_eq(iouw_request_kind(t->req[i]), kind);
+	}
+}
+
+/* The twins agree on every observation call and, when @sqe_too, on the
+ * SQE each builds next (all but the address: the owned one's points into
+ * the caller's buffer, at the first unsent byte). */
+static void twin_agree(const struct twin *t, bool sqe_too, const char *what)
+{
+	struct iouw_request *const *q = t->req;
+	enum iouw_status st[2] = { OK, OK };
+	int err[2] = { -1, -1 };
+	bool rec[2];
+
+	ck_assert_msg(iouw_request_deadline(q[0]) == iouw_request_deadline(q[1]), "%s: deadline",
+	              what);
+	ck_assert_msg(iouw_request_progress(q[0]) == iouw_request_progress(q[1]),
+	              "%s: progress %zu vs %zu", what, iouw_request_progress(q[0]),
+	              iouw_request_progress(q[1]));
+	ck_assert_msg(iouw_request_length(q[0]) == iouw_request_length(q[1]) &&
+	                      iouw_request_length(q[1]) == DEF_LEN,
+	              "%s: length", what);
+	ck_assert_msg(iouw_request_remaining(q[0]) == iouw_request_remaining(q[1]),
+	              "%s: remaining", what);
+	ck_assert_msg(iouw_request_buffer_count(q[0]) == iouw_request_buffer_count(q[1]) &&
+	                      iouw_request_buffer_count(q[1]) == 1,
+	              "%s: buffer count %u", what, iouw_request_buffer_count(q[1]));
+	ck_assert_msg(iouw_request_is_orphaned(q[0]) == iouw_request_is_orphaned(q[1]),
+	              "%s: orphaned", what);
+	ck_assert_msg(iouw_request_caller_gone(q[0]) == iouw_request_caller_gone(q[1]),
+	              "%s: caller gone", what);
+	ck_assert_msg((q[0]->ops->is_orphaned == NULL) == (q[1]->ops->is_orphaned == NULL),
+	              "%s: is_orphaned op", what);
+	rec[0] = iouw_request_result(q[0], &st[0], &err[0]);
+	rec[1] = iouw_request_result(q[1], &st[1], &err[1]);
+	ck_assert_msg(rec[0] == rec[1] && st[0] == st[1] && err[0] == err[1],
+	              "%s: recorded %d %s/%d vs %d %s/%d", what, rec[0], iouw_status_name(st[0]),
+	              err[0], rec[1], iouw_status_name(st[1]), err[1]);
+	if (sqe_too && !rec[0]) {
+		struct io_uring_sqe a, b;
+
+		build(q[0], &a);
+		build(q[1], &b);
+		ck_assert_msg(a.opcode == b.opcode && a.len == b.len && a.off == b.off &&
+		                      a.msg_flags == b.msg_flags && a.flags == b.flags &&
+		                      a.ioprio == b.ioprio,
+		              "%s: SQEs differ (opcode %u/%u len %u/%u off %llu/%llu)", what,
+		              a.opcode, b.opcode, a.len, b.len, (unsigned long long)a.off,
+		              (unsigned long long)b.off);
+		ck_assert_msg(b.opcode == (t->kind == S ? IORING_OP_SEND : IORING_OP_WRITE),
+		              "%s: opcode %u", what, b.opcode);
+		ck_assert_msg((uintptr_t)b.addr ==
+		                      (uintptr_t)(t->buf + iouw_request_progress(q[1])),
+		              "%s: owned SQE does not point into the caller's buffer", what);
+		ck_assert_msg(a.addr != b.addr, "%s: copying SQE points at the caller's buffer", what);
+		ck_assert_msg(memcmp((const void *)(uintptr_t)a.addr, (const void *)(uintptr_t)b.addr,
+		                     a.len) == 0,
+		              "%s: SQE bytes differ", what);
+	}
+}
+
+/* The owned twin's result carries its buffer back: the same pointer, the
+ * bytes untouched, buf_len = @progress, buf_capacity = DEF_LEN; the
+ * copying twin's carries none. Status, err and value agree. Frees both
+ * and drops both handles. */
+static void twin_results(struct twin *t, size_t progress, const char *what)
+{
+	struct iouw_result r[2];
+
+	for (int i = 0; i < 2; i++)
+		ck_assert_msg(iouw_handle_try(t->h[i], &r[i]) == 0, "%s: no result (%d)", what, i);
+	ck_assert_msg(r[0].status == r[1].status && r[0].err == r[1].err &&
+	                      r[0].value == r[1].value,
+	              "%s: results differ: %s/%d/%zu vs %s/%d/%zu", what,
+	              iouw_status_name(r[0].status), r[0].err, r[0].value,
+	              iouw_status_name(r[1].status), r[1].err, r[1].value);
+	ck_assert_msg(r[0].buf == NULL && r[0].buf_len == 0 && r[0].buf_capacity == 0,
+	              "%s: copying request returned a buffer", what);
+	ck_assert_msg(r[1].buf == t->buf, "%s: owned buffer not returned", what);
+	ck_assert_msg(r[1].buf_len == progress, "%s: buf_len %zu, want %zu", what, r[1].buf_len,
+	              progress);
+	ck_assert_msg(r[1].buf_capacity == DEF_LEN, "%s: buf_capacity %zu", what,
+	              r[1].buf_capacity);
+	ck_assert_msg(memcmp(r[1].buf, send_bytes, DEF_LEN) == 0, "%s: bytes changed", what);
+	for (int i = 0; i < 2; i++) {
+		iouw_result_free(&r[i]);
+		iouw_handle_drop(t->h[i]);
+	}
+}
+
+struct owned_step {
+	bool cancel;
+	int32_t res;
+};
+
+struct owned_script {
+	const char *name;
+	unsigned n;
+	struct owned_step step[4];
+};
+
+/* Multi-CQE histories (the single-CQE ones are the docs/requests.md §4.3
+ * cells). */
+static const struct owned_script owned_scripts[] = {
+	{ "nothing", 0, { { false, 0 } } },
+	{ "partial 3, 2, then the rest", 3, { { false, 3 }, { false, 2 }, { false, 3 } } },
+	{ "retry, partial, partial under cancel", 3,
+	  { { false, -EAGAIN }, { false, 3 }, { true, 2 } } },
+	{ "partial then error", 2, { { false, 3 }, { false, -EIO } } },
+	{ "partial then cancelled", 2, { { false, 4 }, { true, -ECANCELED } } },
+	{ "partial then zero", 2, { { false, 4 }, { false, 0 } } },
+	{ "partial, retry under cancel, rest", 3, { { false, 1 }, { true, -EAGAIN }, { false, 7 } } },
+	{ "partial 1 x4", 4, { { false, 1 }, { false, 1 }, { false, 1 }, { false, 1 } } },
+};
+
+enum owned_end { BY_COMPLETE, BY_TIMEOUT, BY_RELEASE, BY_DROP, BY_DROP_AFTER, BY_COUNT };
+static const char *const owned_end_names[] = { "finish(COMPLETE)", "finish(TIMEOUT)",
+	                                       "release()", "handle dropped, then finish",
+	                                       "finish, then handle dropped untaken" };
+
+/* Feed @steps to both twins (while neither recorded a result), checking
+ * they agree after each, then end them by @end. */
+static void twin_run(enum iouw_request_kind kind, int fd, const struct owned_step *steps,
+                     unsigned n, enum owned_end end, const char *name)
+{
+	struct twin t;
+	char what[200];
+
+	snprintf(what, sizeof(what), "%s owned, %s, %s", iouw_request_kind_name(kind), name,
+	         owned_end_names[end]);
+	make_twin(kind, fd, &t);
+	twin_agree(&t, true, what);
+	for (unsigned i = 0; i < n && !iouw_request_result(t.req[0], NULL, NULL); i++) {
+		bool a = t.req[0]->ops->on_cqe(t.req[0], steps[i].cancel, steps[i].res);
+		bool b = t.req[1]->ops->on_cqe(t.req[1], steps[i].cancel, steps[i].res);
+
+		ck_assert_msg(a == b, "%s: step %u terminal %d vs %d", what, i, a, b);
+		twin_agree(&t, true, what);
+	}
+	switch (end) {
+	case BY_COMPLETE:
+	case BY_TIMEOUT:
+	case BY_RELEASE: {
+		size_t progress = iouw_request_progress(t.req[1]);
+
+		for (int i = 0; i < 2; i++) {
+			if (end == BY_RELEASE)
+				t.req[i]->ops->release(t.req[i]);
+			else
+				t.req[i]->ops->finish(t.req[i], end == BY_COMPLETE ? IOUW_FINISH_COMPLETE
+				                                                   : IOUW_FINISH_TIMEOUT);
+		}
+		twin_results(&t, progress, what);
+		break;
+	}
+	case BY_DROP:
+		/* The caller leaves: the request frees the buffer. */
+		for (int i = 0; i < 2; i++)
+			iouw_handle_drop(t.h[i]);
+		twin_agree(&t, false, what);
+		ck_assert_msg(iouw_request_caller_gone(t.req[1]), "%s: caller not gone", what);
+		ck_assert_msg(iouw_request_is_orphaned(t.req[1]) == (kind == S),
+		              "%s: orphaned %d", what, iouw_request_is_orphaned(t.req[1]));
+		for (int i = 0; i < 2; i++)
+			t.req[i]->ops->finish(t.req[i], IOUW_FINISH_COMPLETE);
+		break;
+	case BY_DROP_AFTER:
+		/* Delivered, never taken: the handle frees it. */
+		for (int i = 0; i < 2; i++) {
+			t.req[i]->ops->finish(t.req[i], IOUW_FINISH_COMPLETE);
+			iouw_handle_drop(t.h[i]);
+		}
+		break;
+	case BY_COUNT:
+		break;
+	}
+}
+
+/* Every send and write_at cell of docs/requests.md §4.3 and every
+ * multi-CQE script above, each ended every way: the owned twin behaves as the copying one. */
+START_TEST(owned_agrees_with_copying_every_cell_and_end)
+{
+	int sv[2];
+	unsigned runs = 0;
+
+	socket_pair(sv);
+	for (size_t c = 0; c < sizeof(cells) / sizeof(cells[0]); c++) {
+		struct owned_step st = { cells[c].cancel, cells[c].res };
+
+		if (cells[c].kind != S && cells[c].kind != W)
+			continue;
+		for (unsigned e = 0; e < BY_COUNT; e++, runs++)
+			twin_run(cells[c].kind, sv[0], &st, 1, (enum owned_end)e, cells[c].name);
+	}
+	for (size_t s = 0; s < sizeof(owned_scripts) / sizeof(owned_scripts[0]); s++)
+		for (unsigned k = 0; k < 2; k++)
+			for (unsigned e = 0; e < BY_COUNT; e++, runs++)
+				twin_run(k ? W : S, sv[0], owned_scripts[s].step, owned_scripts[s].n,
+				         (enum owned_end)e, owned_scripts[s].name);
+	/* 24 send/write_at cells and 8 scripts x 2 kinds, 5 ends each. */
+	ck_assert_uint_eq(runs, (24 + 8 * 2) * BY_COUNT);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+/* Success: the SQEs point into the caller's buffer (no copy), partial
+ * progress moves along it, and the same buffer comes back with the result,
+ * buf_len the whole length. */
+START_TEST(owned_success_returns_the_buffer)
+{
+	int sv[2], fd = temp_file(NULL, 0);
+	struct iouw_request *req;
+	struct iouw_handle *h;
+	struct iouw_result res;
+	struct io_uring_sqe sqe;
+	uint8_t *buf = owned_bytes();
+
+	socket_pair(sv);
+	ck_assert_int_eq(iouw_request_send_owned(sv[0], buf, DEF_LEN, 99, &req, &h), 0);
+	ck_assert_int_eq(iouw_request_kind(req), S);
+	ck_assert_uint_eq(iouw_request_deadline(req), 99);
+	build(req, &sqe);
+	ck_assert_int_eq(sqe.opcode, IORING_OP_SEND);
+	ck_assert_int_eq(sqe.msg_flags, MSG_NOSIGNAL);
+	ck_assert_ptr_eq((void *)(uintptr_t)sqe.addr, buf);
+	ck_assert_uint_eq(sqe.len, DEF_LEN);
+	/* The kernel's part, by hand: 3 bytes, then the rest. */
+	ck_assert_int_eq(send(sv[0], buf, 3, 0), 3);
+	ck_assert(!req->ops->on_cqe(req, false, 3));
+	build(req, &sqe);
+	ck_assert_ptr_eq((void *)(uintptr_t)sqe.addr, buf + 3);
+	ck_assert_uint_eq(sqe.len, DEF_LEN - 3);
+	ck_assert_int_eq(send(sv[0], (void *)(uintptr_t)sqe.addr, sqe.len, 0), DEF_LEN - 3);
+	ck_assert(req->ops->on_cqe(req, false, DEF_LEN - 3));
+	expect_no_result(h);
+	req->ops->finish(req, IOUW_FINISH_COMPLETE);
+	ck_assert_int_eq(iouw_handle_take_and_drop(h, &res), 0);
+	ck_assert_int_eq(res.status, OK);
+	ck_assert_uint_eq(res.value, DEF_LEN);
+	ck_assert_ptr_eq(res.buf, buf);
+	ck_assert_uint_eq(res.buf_len, DEF_LEN);
+	ck_assert_uint_eq(res.buf_capacity, DEF_LEN);
+	{
+		char got[DEF_LEN];
+
+		ck_assert_int_eq(recv(sv[1], got, sizeof(got), MSG_WAITALL), DEF_LEN);
+		ck_assert_mem_eq(got, send_bytes, DEF_LEN);
+	}
+
+	/* The buffer handed back serves the next request: write_at. */
+	buf = res.buf;
+	ck_assert_int_eq(iouw_request_write_at_owned(fd, 10, buf, DEF_LEN, &req, &h), 0);
+	ck_assert_int_eq(iouw_request_kind(req), W);
+	ck_assert_uint_eq(iouw_request_deadline(req), IOUW_NO_DEADLINE);
+	ck_assert_ptr_null(req->ops->is_orphaned); /* never orphaned, as write_at */
+	build(req, &sqe);
+	ck_assert_int_eq(sqe.opcode, IORING_OP_WRITE);
+	ck_assert_ptr_eq((void *)(uintptr_t)sqe.addr, buf);
+	ck_assert_uint_eq(sqe.off, 10);
+	ck_assert_int_eq(pwrite(fd, buf, 5, 10), 5);
+	ck_assert(!req->ops->on_cqe(req, false, 5));
+	build(req, &sqe);
+	ck_assert_ptr_eq((void *)(uintptr_t)sqe.addr, buf + 5);
+	ck_assert_uint_eq(sqe.off, 15);
+	ck_assert_uint_eq(sqe.len, 3);
+	ck_assert_int_eq(pwrite(fd, (void *)(uintptr_t)sqe.addr, sqe.len, (off_t)sqe.off), 3);
+	ck_assert(req->ops->on_cqe(req, false, 3));
+	req->ops->finish(req, IOUW_FINISH_COMPLETE);
+	ck_assert_int_eq(iouw_handle_take_and_drop(h, &res), 0);
+	ck_assert_int_eq(res.status, OK);
+	ck_assert_ptr_eq(res.buf, buf);
+	ck_assert_uint_eq(res.buf_len, DEF_LEN);
+	{
+		char got[DEF_LEN];
+
+		ck_assert_int_eq(pread(fd, got, sizeof(got), 10), DEF_LEN);
+		ck_assert_mem_eq(got, send_bytes, DEF_LEN);
+	}
+	iouw_result_free(&res);
+	close(fd);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+/* Both forms of both owned constructors: 0 = plain (int fd), 1 = *_fd. */
+static int owned_make(unsigned form, enum iouw_request_kind kind, int fd, struct iouw_fd *shared,
+                      struct iouw_pool *pool, uint64_t off, void *buf, size_t len,
+                      struct iouw_request **req, struct iouw_handle **h)
+{
+	if (kind == S)
+		return form ? iouw_request_send_owned_fd(pool, shared, buf, len, 7, req, h)
+		            : iouw_request_send_owned(fd, buf, len, 7, req, h);
+	return form ? iouw_request_write_at_owned_fd(pool, shared, off, buf, len, req, h)
+	            : iouw_request_write_at_owned(fd, off, buf, len, req, h);
+}
+
+/* Every refusal leaves the caller's buffer the caller's (untouched, freed
+ * here: a request that had freed it would make this a double free under
+ * ASan), writes neither output, takes no fd reference and opens no fd. */
+START_TEST(owned_rejects_bad_arguments_and_keeps_the_buffer)
+{
+	int sv[2], closed;
+	struct iouw_fd *shared;
+	struct iouw_pool *pool, *wrong;
+	uint8_t *buf = owned_bytes();
+	struct iouw_request *const req0 = (struct iouw_request *)(uintptr_t)0x1;
+	struct iouw_handle *const h0 = (struct iouw_handle *)(uintptr_t)0x2;
+	unsigned cases = 0;
+
+	socket_pair(sv);
+	ck_assert_int_eq(iouw_fd_dup(sv[0], &shared), 0);
+	closed = dup(sv[1]);
+	ck_assert_int_ge(closed, 0);
+	close(closed); /* a number that is not open (nothing below opens one) */
+	ck_assert_int_eq(iouw_request_pool_new(4, &pool), 0);
+	ck_assert_int_eq(iouw_pool_new(64, 4, &wrong), 0);
+	for (unsigned form = 0; form < 2; form++) {
+		for (unsigned k = 0; k < 2; k++) {
+			enum iouw_request_kind kind = k ? W : S;
+			const struct {
+				const char *what;
+				int fd;
+				bool null_shared;
+				struct iouw_pool *pool;
+				uint64_t off;
+				void *buf;
+				size_t len;
+				bool no_req, no_handle, write_only;
+				int want;
+			} c[] = {
+				{ "negative fd", -1, true, NULL, 0, buf, DEF_LEN, false, false, false, -EINVAL },
+				{ "NULL buffer", sv[0], false, pool, 0, NULL, DEF_LEN, false, false, false, -EINVAL },
+				{ "length 0", sv[0], false, pool, 0, buf, 0, false, false, false, -EINVAL },
+				{ "length beyond UINT32_MAX", sv[0], false, pool, 0, buf,
+				  (size_t)UINT32_MAX + 1, false, false, false, -EINVAL },
+				{ "NULL ret_req", sv[0], false, pool, 0, buf, DEF_LEN, true, false, false, -EINVAL },
+				{ "NULL ret_handle", sv[0], false, pool, 0, buf, DEF_LEN, false, true, false, -EINVAL },
+				{ "offset beyond INT64_MAX", sv[0], false, pool, (uint64_t)INT64_MAX + 1, buf,
+				  DEF_LEN, false, false, true, -EINVAL },
+				{ "offset + len beyond INT64_MAX", sv[0], false, pool,
+				  (uint64_t)INT64_MAX - DEF_LEN + 1, buf, DEF_LEN, false, false, true, -EINVAL },
+				{ "closed fd (plain) / pool of another size (*_fd)", closed, false, wrong, 0, buf,
+				  DEF_LEN, false, false, false, form ? -EINVAL : -EBADF },
+			};
+
+			for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+				struct iouw_request *req = req0;
+				struct iouw_handle *h = h0;
+				int fds = iouw_test_count_fds();
+				int r;
+
+				if (c[i].write_only && kind != W)
+					continue;
+				r = owned_make(form, kind, c[i].fd, c[i].null_shared ? NULL : shared,
+				               c[i].pool, c[i].off, c[i].buf, c[i].len,
+				               c[i].no_req ? NULL : &req, c[i].no_handle ? NULL : &h);
+				ck_assert_msg(r == c[i].want, "%s %s%s: %d, want %d", c[i].what,
+				              iouw_request_kind_name(kind), form ? " _fd" : "", r, c[i].want);
+				ck_assert_msg(req == req0 && h == h0, "%s: output written", c[i].what);
+				ck_assert_msg(memcmp(buf, send_bytes, DEF_LEN) == 0, "%s: buffer touched",
+				              c[i].what);
+				ck_assert_int_eq(iouw_fd_refs(shared), 1);
+				ck_assert_int_eq(iouw_test_count_fds(), fds);
+				ck_assert_uint_eq(iouw_pool_out(pool), 0);
+				cases++;
+			}
+		}
+	}
+	ck_assert_uint_eq(cases, 2 * (7 + 9));
+	/* The edges that are accepted: offset + len exactly INT64_MAX. */
+	for (unsigned form = 0; form < 2; form++) {
+		struct iouw_request *req;
+		struct iouw_handle *h;
+		struct iouw_result res;
+
+		ck_assert_int_eq(owned_make(form, W, sv[0], shared, pool,
+		                            (uint64_t)INT64_MAX - DEF_LEN, buf, DEF_LEN, &req, &h), 0);
+		req->ops->release(req);
+		ck_assert_int_eq(iouw_handle_take_and_drop(h, &res), 0);
+		ck_assert_int_eq(res.status, IOUW_RESULT_ABANDONED);
+		ck_assert_ptr_eq(res.buf, buf); /* back: the caller's again */
+		ck_assert_uint_eq(res.buf_len, 0);
+	}
+	free(buf);
+	iouw_pool_free(wrong);
+	iouw_pool_free(pool);
+	iouw_fd_put(shared);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+/* The *_owned_fd constructors: a reference on the caller's shared fd, the
+ * block from the caller's pool, the buffer back; every resource comes back
+ * exactly once on each end, a dropped handle's buffer freed by the
+ * request. */
+START_TEST(owned_fd_with_pool_releases_everything_once)
+{
+	int sv[2], file = temp_file(NULL, 0);
+	struct iouw_fd *sock, *fil;
+	struct iouw_pool *pool;
+
+	socket_pair(sv);
+	ck_assert_int_eq(iouw_fd_dup(sv[0], &sock), 0);
+	ck_assert_int_eq(iouw_fd_dup(file, &fil), 0);
+	ck_assert_int_eq(iouw_request_pool_new(4, &pool), 0);
+	for (unsigned k = 0; k < 2; k++) {
+		for (unsigned e = 0; e < BY_COUNT; e++) {
+			enum iouw_request_kind kind = k ? W : S;
+			struct iouw_fd *f = k ? fil : sock;
+			struct iouw_request *req;
+			struct iouw_handle *h;
+			struct iouw_result res;
+			struct io_uring_sqe sqe;
+			uint8_t *buf = owned_bytes();
+			int fds = iouw_test_count_fds();
+
+			ck_assert_int_eq(owned_make(1, kind, -1, f, pool, 0, buf, DEF_LEN, &req, &h), 0);
+			ck_assert_int_eq(iouw_fd_refs(f), 2);
+			ck_assert_int_eq(iouw_test_count_fds(), fds); /* no dup */
+			ck_assert_uint_eq(iouw_pool_out(pool), 1);
+			ck_assert_int_eq(iouw_request_fd(req), iouw_fd_num(f));
+			ck_assert_uint_eq(iouw_request_length(req), DEF_LEN);
+			ck_assert_uint_eq(iouw_request_buffer_count(req), 1);
+			build(req, &sqe);
+			ck_assert_ptr_eq((void *)(uintptr_t)sqe.addr, buf);
+			ck_assert(!req->ops->on_cqe(req, false, 2));
+			switch ((enum owned_end)e) {
+			case BY_COMPLETE:
+				ck_assert(req->ops->on_cqe(req, false, DEF_LEN - 2));
+				req->ops->finish(req, IOUW_FINISH_COMPLETE);
+				break;
+			case BY_TIMEOUT:
+				req->ops->finish(req, IOUW_FINISH_TIMEOUT);
+				break;
+			case BY_RELEASE:
+				req->ops->release(req);
+				break;
+			case BY_DROP:
+				iouw_handle_drop(h);
+				h = NULL;
+				req->ops->finish(req, IOUW_FINISH_COMPLETE);
+				break;
+			case BY_DROP_AFTER:
+				req->ops->finish(req, IOUW_FINISH_COMPLETE);
+				iouw_handle_drop(h);
+				h = NULL;
+				break;
+			case BY_COUNT:
+				break;
+			}
+			ck_assert_int_eq(iouw_fd_refs(f), 1);
+			if (h) {
+				ck_assert_int_eq(iouw_handle_take_and_drop(h, &res), 0);
+				ck_assert_ptr_eq(res.buf, buf);
+				ck_assert_uint_eq(res.buf_len, e == BY_COMPLETE ? DEF_LEN : 2);
+				ck_assert_uint_eq(res.buf_capacity, DEF_LEN);
+				ck_assert_int_eq(res.status, e == BY_COMPLETE ? OK
+				                             : e == BY_TIMEOUT ? TO
+				                                                : IOUW_RESULT_ABANDONED);
+				iouw_result_free(&res);
+			}
+			ck_assert_uint_eq(iouw_pool_out(pool), 0);
+		}
+	}
+	iouw_pool_free(pool);
+	iouw_fd_put(sock);
+	iouw_fd_put(fil);
+	close(file);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+/* Through a waiter table: an owned send orphaned by its caller is released
+ * at stage (the request frees the buffer, closes its dup); an owned
+ * write_at goes on after its caller left and frees the buffer when it
+ * ends; a table freed with owned requests in it hands their buffers back
+ * (ABANDONED); detach tells the caller without the buffer, release frees
+ * it. */
+START_TEST(owned_through_the_waiter_table)
+{
+	int sv[2], fds;
+	struct iouw_waiters *w;
+	struct iouw_request *req;
+	struct iouw_handle *h, *hs[2];
+	struct iouw_stage_outcome so;
+	struct iouw_completion_outcome co;
+	struct iouw_result res;
+	iouw_waiter_id id;
+	uint8_t *bufs[2];
+
+	socket_pair(sv);
+	fds = iouw_test_count_fds();
+	ck_assert_int_eq(iouw_waiters_new(4, &w), 0);
+
+	ck_assert_int_eq(iouw_request_send_owned(sv[0], owned_bytes(), DEF_LEN, IOUW_NO_DEADLINE,
+	                                         &req, &h), 0);
+	ck_assert_int_eq(iouw_test_count_fds(), fds + 1);
+	id = iouw_waiters_insert(w, req, 3);
+	iouw_waiters_stage(w, id, &so);
+	iouw_waiters_on_completion(w, so.sqe.user_data, 2, &co);
+	ck_assert_int_eq(co.kind, IOUW_COMPLETION_REQUEUE);
+	iouw_handle_drop(h);
+	iouw_waiters_stage(w, id, &so);
+	ck_assert_int_eq(so.kind, IOUW_STAGE_ORPHANED);
+	ck_assert_int_eq(iouw_test_count_fds(), fds); /* released: dup closed, buffer freed */
+
+	ck_assert_int_eq(iouw_request_write_at_owned(sv[0], 0, owned_bytes(), DEF_LEN, &req, &h),
+	                 0);
+	id = iouw_waiters_insert(w, req, IOUW_NO_TICK);
+	iouw_waiters_stage(w, id, &so);
+	iouw_handle_drop(h);
+	iouw_waiters_on_completion(w, so.sqe.user_data, 2, &co);
+	ck_assert_int_eq(co.kind, IOUW_COMPLETION_REQUEUE); /* not orphaned */
+	iouw_waiters_stage(w, id, &so);
+	ck_assert_int_eq(so.kind, IOUW_STAGE_SUBMIT);
+	ck_assert_uint_eq(so.sqe.len, DEF_LEN - 2);
+	iouw_waiters_on_completion(w, so.sqe.user_data, DEF_LEN - 2, &co);
+	ck_assert_int_eq(co.kind, IOUW_COMPLETION_COMPLETE);
+	co.request->ops->finish(co.request, IOUW_FINISH_COMPLETE); /* frees the buffer */
+	ck_assert_int_eq(iouw_test_count_fds(), fds);
+
+	for (int i = 0; i < 2; i++) {
+		bufs[i] = owned_bytes();
+		if (i)
+			ck_assert_int_eq(iouw_request_write_at_owned(sv[0], 0, bufs[i], DEF_LEN, &req,
+			                                             &hs[i]), 0);
+		else
+			ck_assert_int_eq(iouw_request_send_owned(sv[0], bufs[i], DEF_LEN,
+			                                         IOUW_NO_DEADLINE, &req, &hs[i]), 0);
+		iouw_waiters_insert(w, req, IOUW_NO_TICK);
+	}
+	iouw_waiters_free(w);
+	ck_assert_int_eq(iouw_test_count_fds(), fds);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(iouw_handle_take_and_drop(hs[i], &res), 0);
+		ck_assert_int_eq(res.status, IOUW_RESULT_ABANDONED);
+		ck_assert_int_eq(res.err, ECANCELED);
+		ck_assert_ptr_eq(res.buf, bufs[i]);
+		iouw_result_free(&res);
+	}
+
+	ck_assert_int_eq(iouw_request_write_at_owned(sv[0], 0, owned_bytes(), DEF_LEN, &req, &h),
+	                 0);
+	req->ops->detach(req);
+	ck_assert_int_eq(iouw_handle_try(h, &res), 0);
+	ck_assert_int_eq(res.status, IOUW_RESULT_ABANDONED);
+	ck_assert_ptr_null(res.buf); /* the kernel may still read it */
+	ck_assert_int_eq(iouw_test_count_fds(), fds + 1);
+	req->ops->release(req); /* frees it, no second delivery */
+	ck_assert_int_eq(iouw_test_count_fds(), fds);
+	iouw_handle_drop(h);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+/* The copying kinds' shape invariants guard the owned path too. */
+START_TEST(panic_owned_write_at_past_end)
+{
+	int fd = temp_file(NULL, 0);
+	struct iouw_request *req;
+	struct iouw_handle *h;
+
+	ck_assert_int_eq(iouw_request_write_at_owned(fd, 0, owned_bytes(), DEF_LEN, &req, &h), 0);
+	ck_assert(!req->ops->on_cqe(req, false, 3));
+	iouw_test_expect_invariant("write_at past end");
+	(void)req->ops->on_cqe(req, false, DEF_LEN - 2);
+}
+END_TEST
+
+START_TEST(panic_owned_send_length_fits_u32)
+{
+	int sv[2];
+	struct iouw_request *req;
+	struct iouw_handle *h;
+	struct io_uring_sqe sqe;
+
+	socket_pair(sv);
+	ck_assert_int_eq(iouw_request_send_owned(sv[0], owned_bytes(), DEF_LEN, IOUW_NO_DEADLINE,
+	                                         &req, &h), 0);
+	iouw_request_test_set_shape(req, 0, (size_t)UINT32_MAX + 1, 0);
+	iouw_test_expect_invariant("send length fits u32");
+	memset(&sqe, 0, sizeof(sqe));
+	req->ops->build_sqe(req, &sqe, UD);
+}
+END_TEST
+
+/* The owned constructors on a real ring: the kernel writes from, and sends
+ * from, the caller's buffer, which comes back with the result. */
+START_TEST(ring_owned_write_at_and_send_from_the_callers_buffer)
+{
+	int fd = temp_file(NULL, 0), sv[2];
+	struct iouw_waiters *w;
+	struct iouw_request *req;
+	struct iouw_handle *h;
+	struct iouw_completion_outcome co;
+	struct iouw_result res;
+	uint8_t *buf = malloc(DEF_LEN);
+	char got[DEF_LEN];
+
+	ring_setup();
+	ck_assert_ptr_nonnull(buf);
+	memcpy(buf, send_bytes, DEF_LEN);
+	socket_pair(sv);
+	ck_assert_int_eq(iouw_waiters_new(4, &w), 0);
+	ck_assert_int_eq(iouw_request_write_at_owned(fd, 500, buf, DEF_LEN, &req, &h), 0);
+	iouw_waiter_id id = iouw_waiters_insert(w, req, IOUW_NO_TICK);
+	ring_round(w, id, &co);
+	ck_assert_int_eq(co.kind, IOUW_COMPLETION_COMPLETE);
+	co.request->ops->finish(co.request, IOUW_FINISH_COMPLETE);
+	ck_assert_int_eq(iouw_handle_wait(h, &res), 0);
+	iouw_handle_drop(h);
+	ck_assert_int_eq(res.status, OK);
+	ck_assert_uint_eq(res.value, DEF_LEN);
+	ck_assert_ptr_eq(res.buf, buf);
+	ck_assert_uint_eq(res.buf_len, DEF_LEN);
+	ck_assert_int_eq(pread(fd, got, sizeof(got), 500), DEF_LEN);
+	ck_assert_mem_eq(got, send_bytes, DEF_LEN);
+
+	/* The same buffer, handed back, goes out on a socket. */
+	ck_assert_int_eq(iouw_request_send_owned(sv[0], res.buf, DEF_LEN, IOUW_NO_DEADLINE, &req,
+	                                         &h), 0);
+	id = iouw_waiters_insert(w, req, IOUW_NO_TICK);
+	ring_round(w, id, &co);
+	ck_assert_int_eq(co.kind, IOUW_COMPLETION_COMPLETE);
+	co.request->ops->finish(co.request, IOUW_FINISH_COMPLETE);
+	ck_assert_int_eq(iouw_handle_wait(h, &res), 0);
+	iouw_handle_drop(h);
+	ck_assert_int_eq(res.status, OK);
+	ck_assert_ptr_eq(res.buf, buf);
+	ck_assert_int_eq(recv(sv[1], got, sizeof(got), MSG_WAITALL), DEF_LEN);
+	ck_assert_mem_eq(got, send_bytes, DEF_LEN);
+	iouw_result_free(&res);
+	iouw_waiters_free(w);
+	close(fd);
+	close(sv[0]);
+	close(sv[1]);
+	ring_teardown();
+}
+END_TEST
+
 /* ---- suites ------------------------------------------------------------------ */
 
 /* detach(): the caller hears ABANDONED at once without the buffer; the
@@ -2212,6 +2911,7 @@ static Suite *request_suite(void)
 	TCase *handle = tcase_create("handle");
 	TCase *panics = tcase_create("panics");
 	TCase *hostile = tcase_create("hostile");
+	TCase *owned = tcase_create("owned");
 
 	iouw_test_add_fd_fixture(orig);
 	iouw_test_add_fd_fixture(tables);
@@ -2273,6 +2973,13 @@ static Suite *request_suite(void)
 	tcase_add_test_raise_signal(panics, panic_handle_delivered_twice, SIGABRT);
 	tcase_add_test_raise_signal(panics, panic_detached_twice, SIGABRT);
 	tcase_add_test(handle, test_detach_tells_caller_without_buffer_then_release_frees);
+	tcase_add_test(owned, owned_agrees_with_copying_every_cell_and_end);
+	tcase_add_test(owned, owned_success_returns_the_buffer);
+	tcase_add_test(owned, owned_rejects_bad_arguments_and_keeps_the_buffer);
+	tcase_add_test(owned, owned_fd_with_pool_releases_everything_once);
+	tcase_add_test(owned, owned_through_the_waiter_table);
+	tcase_add_test_raise_signal(owned, panic_owned_write_at_past_end, SIGABRT);
+	tcase_add_test_raise_signal(owned, panic_owned_send_length_fits_u32, SIGABRT);
 
 	suite_add_tcase(s, orig);
 	suite_add_tcase(s, tables);
@@ -2281,6 +2988,7 @@ static Suite *request_suite(void)
 	suite_add_tcase(s, handle);
 	suite_add_tcase(s, panics);
 	suite_add_tcase(s, hostile);
+	suite_add_tcase(s, owned);
 	return s;
 }
 
@@ -2295,6 +3003,7 @@ static Suite *request_ring_suite(void)
 	tcase_add_test(tc, ring_send_vectored_reaches_peer);
 	tcase_add_test(tc, ring_read_at_short_read_at_eof);
 	tcase_add_test(tc, ring_write_at_then_read_back_and_fsync);
+	tcase_add_test(tc, ring_owned_write_at_and_send_from_the_callers_buffer);
 	suite_add_tcase(s, tc);
 	return s;
 }
