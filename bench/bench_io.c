@@ -129,7 +129,7 @@ static double bench_raw(const struct fixture *f, enum workload w, unsigned batch
 	struct io_uring ring;
 	unsigned len = w == SOCKET ? MSG_LEN : BLK_LEN, inflight = 0;
 	double t0, c0;
-	int r = io_uring_queue_init(128, &ring, 0);
+	int r = io_uring_queue_init(128, &ring, IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
 
 	if (r < 0) {
 		fprintf(stderr, "io_uring_queue_init: %s\n", strerror(-r));
@@ -295,6 +295,7 @@ static double bench_loop(const struct fixture *f, enum workload w, unsigned batc
 		die("iouw_request_pool_new", ENOMEM);
 	iouw_loop_config_init(&cfg);
 	cfg.ring_size = 128;
+	cfg.coop_taskrun = true;
 	r = iouw_loop_new_uring(&cfg, clock, &loop);
 	if (r < 0) {
 		fprintf(stderr, "iouw_loop_new_uring: %s\n", strerror(-r));
