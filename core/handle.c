@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "invariant.h"
+#include "thread.h"
 
 /* The state word: which of these happened. */
 enum {
@@ -33,6 +34,9 @@ struct iouw_handle {
 	 * free(h) (iouw_handle_new), else the caller of iouw_handle_init(). */
 	void (*release)(void *arg);
 	void *arg;
+	/* iouw_handle_pin(): the only thread the caller side runs on, or
+	 * IOUW_NO_THREAD (any). Written before the handle is shared. */
+	uintptr_t thread;
 };
 
 /* The state word doubles as a futex: a blocking wait() sleeps on it while
@@ -87,6 +91,7 @@ static void handle_setup(struct iouw_handle *h, void (*release)(void *arg), void
 	h->result = (struct iouw_result){ .status = IOUW_RESULT_OK };
 	h->release = release;
 	h->arg = arg;
+	h->thread = IOUW_NO_THREAD;
 }
 
 int iouw_handle_new(struct iouw_handle **ret_handle)
@@ -159,11 +164,42 @@ void iouw_handle_put(struct iouw_handle *h)
 		handle_destroy(h, st | ST_PUT);
 }
 
+void iouw_handle_pin(struct iouw_handle *h)
+{
+	h->thread = iouw_thread_id();
+}
+
+/* The caller side of a pinned handle runs on its thread only. */
+static inline void check_caller_thread(const struct iouw_handle *h)
+{
+	if (h->thread != IOUW_NO_THREAD)
+		IOUW_INVARIANT(h->thread == iouw_thread_id(), "handle used off its pinned thread");
+}
+
 bool iouw_handle_deliver_and_put(struct iouw_handle *h, const struct iouw_result *r)
 {
 	unsigned st = atomic_load_explicit(&h->state, memory_order_relaxed);
 	bool written = false;
 	unsigned next;
+
+	if (h->thread != IOUW_NO_THREAD && h->thread == iouw_thread_id()) {
+		/* Pinned, and delivered on its thread: the caller side runs
+		 * only here (check_caller_thread), so nothing else can move the
+		 * word until this returns, and no caller sleeps in wait() (it
+		 * would be this thread). A plain release store publishes the
+		 * result: no compare-and-swap. */
+		IOUW_INVARIANT(!(st & ST_READY), "handle result delivered twice");
+		IOUW_INVARIANT(!(st & ST_PUT), "handle put twice");
+		if (st & ST_DROPPED) {
+			/* The caller left first: nothing delivered, we are the
+			 * last. */
+			handle_destroy(h, st | ST_PUT);
+			return false;
+		}
+		h->result = *r;
+		atomic_store_explicit(&h->state, st | ST_READY | ST_PUT, memory_order_release);
+		return true;
+	}
 
 	do {
 		IOUW_INVARIANT(!(st & ST_READY), "handle result delivered twice");
@@ -215,6 +251,7 @@ int iouw_handle_wait(struct iouw_handle *h, struct iouw_result *ret)
 
 	if (!h || !ret)
 		return -EINVAL;
+	check_caller_thread(h);
 	r = take(h, ret);
 	if (r != -EAGAIN)
 		return r;
@@ -239,6 +276,7 @@ int iouw_handle_take_and_drop(struct iouw_handle *h, struct iouw_result *ret)
 
 	if (!h || !ret)
 		return -EINVAL;
+	check_caller_thread(h);
 	st = atomic_load_explicit(&h->state, memory_order_acquire);
 	if (st == (ST_READY | ST_PUT)) {
 		/* The request side delivered and let go (one compare-and-swap
@@ -271,6 +309,7 @@ int iouw_handle_try(struct iouw_handle *h, struct iouw_result *ret)
 {
 	if (!h || !ret)
 		return -EINVAL;
+	check_caller_thread(h);
 	return take(h, ret);
 }
 
@@ -280,6 +319,7 @@ void iouw_handle_drop(struct iouw_handle *h)
 
 	if (!h)
 		return;
+	check_caller_thread(h);
 	st = atomic_fetch_or_explicit(&h->state, ST_DROPPED, memory_order_acq_rel);
 	IOUW_INVARIANT(!(st & ST_DROPPED), "handle dropped twice");
 	if (st & ST_PUT)

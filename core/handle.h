@@ -136,6 +136,16 @@ int iouw_handle_try(struct iouw_handle *h, struct iouw_result *ret);
  * changed, the handle still the caller's; -EINVAL for a NULL argument. */
 int iouw_handle_take_and_drop(struct iouw_handle *h, struct iouw_result *ret);
 
+/* Pin @h's caller side to the calling thread, before @h is shared: from
+ * then on iouw_handle_wait(), _try(), _take_and_drop() and _drop() run on
+ * this thread only (elsewhere they panic: "handle used off its pinned
+ * thread"), and a delivery (iouw_handle_deliver_and_put()) made on this
+ * thread needs no atomic read-modify-write, since nothing else can touch
+ * the handle meanwhile; a delivery on another thread still takes the
+ * compare-and-swap. For a runtime whose callers run on the loop's thread
+ * (requests built from a pool are pinned: core/request.h). */
+void iouw_handle_pin(struct iouw_handle *h);
+
 /* The caller lets go (exactly once, after taking the result or instead of
  * it). Before a result arrives this orphans send/recv/read_at requests
  * (write_at and sync continue). An untaken result's buffer is freed. NULL is

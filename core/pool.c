@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "invariant.h"
+#include "thread.h"
 
 /* Before every block: its pool and, while cached, the next cached block.
  * Padded so the block itself keeps malloc's alignment. */
@@ -28,19 +29,12 @@ struct block_hdr {
 #define CLOSED ((uintptr_t)1)
 
 /* No thread's id: the owner freed the pool. */
-#define NO_OWNER ((uintptr_t)0)
+#define NO_OWNER IOUW_NO_THREAD
 
-/* The calling thread's id: unique among live threads, never NO_OWNER. The
- * thread pointer where the compilers have it as a builtin (one load,
- * no call; on x86_64 glibc it is pthread_self()'s value), else
- * pthread_self() (Linux: an integer). */
+/* The calling thread's id (core/thread.h). */
 static inline uintptr_t thread_id(void)
 {
-#if defined(__x86_64__) || defined(__aarch64__)
-	return (uintptr_t)__builtin_thread_pointer();
-#else
-	return (uintptr_t)pthread_self();
-#endif
+	return iouw_thread_id();
 }
 
 struct iouw_pool {

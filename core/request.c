@@ -196,6 +196,10 @@ static int new_kind(enum iouw_request_kind kind, int fd, struct iouw_fd *shared,
 		(pool ? release_pooled : release_malloced)(block);
 		return r;
 	}
+	/* A pool serves its owner thread (core/pool.h), and so do the
+	 * handles of the requests built from it (core/request.h). */
+	if (pool)
+		iouw_handle_pin(h);
 	k = (struct kind_request *)((char *)block + handle_space());
 	/* Every field but small[] set here, one by one: a memset of this
 	 * size compiles to `rep stos`, whose start-up cost was half of

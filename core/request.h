@@ -186,9 +186,14 @@ int iouw_request_sync(int fd, struct iouw_request **ret_req, struct iouw_handle 
  * belongs to the thread that made it: only that thread may construct
  * requests from it (another panics, "pool taken from a thread other than
  * its owner"; give each constructing thread its own pool), and it frees
- * it (core/pool.h). Arguments,
- * checks and results as above, with -EINVAL for a NULL @fd or a pool not
- * made by iouw_request_pool_new(); no fcntl error is possible. */
+ * it (core/pool.h). The handle of a request built from a pool is pinned to
+ * that thread too (iouw_handle_pin(), core/handle.h): the caller waits,
+ * polls and drops it there, and a request that ends on that thread (a loop
+ * run by the same thread) delivers its result without an atomic
+ * read-modify-write; with @pool NULL the handle may be used from any
+ * thread. Arguments, checks and results as above, with -EINVAL for a NULL
+ * @fd or a pool not made by iouw_request_pool_new(); no fcntl error is
+ * possible. */
 int iouw_request_send_fd(struct iouw_pool *pool, struct iouw_fd *fd, const struct iovec *iov, unsigned iovcnt,
                          uint64_t deadline_ns, struct iouw_request **ret_req,
                          struct iouw_handle **ret_handle);

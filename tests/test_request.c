@@ -58,6 +58,7 @@
 #include <liburing.h>
 
 #include "fake_request.h"
+#include "fd.h"
 #include "handle.h"
 #include "request.h"
 #include "support.h"
@@ -1474,6 +1475,93 @@ START_TEST(handle_take_and_drop_races_deliver)
 		iouw_result_free(&got);
 		ck_assert_int_eq(pthread_join(th, NULL), 0);
 	}
+}
+END_TEST
+
+/* iouw_handle_pin(): a pinned handle delivered on its thread takes no
+ * compare-and-swap (handle.c) and behaves as any other: the result comes
+ * through, or, dropped first, the delivery returns false and the buffer
+ * stays with the request side; delivered from another thread it takes the
+ * compare-and-swap path and wakes a waiter. */
+struct pinned_delivery {
+	struct iouw_handle *h;
+	struct iouw_result r;
+	bool delivered;
+};
+
+static void *deliver_pinned_thread(void *arg)
+{
+	struct pinned_delivery *d = arg;
+
+	d->delivered = iouw_handle_deliver_and_put(d->h, &d->r);
+	return NULL;
+}
+
+START_TEST(handle_pinned)
+{
+	struct iouw_handle *h;
+	struct iouw_result r = { .status = OK, .value = 7, .buf = xmalloc(4), .buf_len = 2,
+		                 .buf_capacity = 4 };
+	struct iouw_result got;
+	struct pinned_delivery d;
+	pthread_t th;
+
+	/* Delivered on its thread, then taken. */
+	ck_assert_int_eq(iouw_handle_new(&h), 0);
+	iouw_handle_pin(h);
+	ck_assert_int_eq(iouw_handle_try(h, &got), -EAGAIN);
+	ck_assert(iouw_handle_deliver_and_put(h, &r));
+	ck_assert_int_eq(iouw_handle_take_and_drop(h, &got), 0);
+	ck_assert_uint_eq(got.value, 7);
+	ck_assert_ptr_eq(got.buf, r.buf);
+	iouw_result_free(&got);
+	/* Dropped first: the delivery is refused, the buffer stays ours. */
+	r.buf = xmalloc(4);
+	ck_assert_int_eq(iouw_handle_new(&h), 0);
+	iouw_handle_pin(h);
+	iouw_handle_drop(h);
+	ck_assert(!iouw_handle_deliver_and_put(h, &r));
+	free(r.buf);
+	/* Delivered from another thread while this one waits. */
+	d = (struct pinned_delivery){ .r = { .status = OK, .value = 9 } };
+	ck_assert_int_eq(iouw_handle_new(&d.h), 0);
+	iouw_handle_pin(d.h);
+	ck_assert_int_eq(pthread_create(&th, NULL, deliver_pinned_thread, &d), 0);
+	ck_assert_int_eq(iouw_handle_wait(d.h, &got), 0);
+	ck_assert_uint_eq(got.value, 9);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert(d.delivered);
+	iouw_handle_drop(d.h);
+}
+END_TEST
+
+/* A request built from a pool has its handle pinned to the pool's thread:
+ * polling it from another thread panics, naming the invariant. */
+static void *try_off_thread(void *arg)
+{
+	struct iouw_result got;
+
+	(void)iouw_handle_try(arg, &got);
+	return NULL;
+}
+
+START_TEST(panic_pinned_handle_off_thread)
+{
+	struct iouw_pool *pool;
+	struct iouw_fd *fd;
+	struct iouw_request *req;
+	struct iouw_handle *h;
+	pthread_t th;
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(iouw_fd_adopt(sv[0], &fd), 0);
+	ck_assert_int_eq(iouw_request_pool_new(4, &pool), 0);
+	ck_assert_int_eq(iouw_request_recv_fd(pool, fd, xmalloc(8), 8, 0, 8, true,
+	                                      IOUW_NO_DEADLINE, &req, &h), 0);
+	iouw_test_expect_invariant("handle used off its pinned thread");
+	ck_assert_int_eq(pthread_create(&th, NULL, try_off_thread, h), 0);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
 }
 END_TEST
 
@@ -2953,6 +3041,7 @@ static Suite *request_suite(void)
 	tcase_add_test(handle, handle_wait_races_deliver);
 	tcase_add_test(handle, handle_take_and_drop);
 	tcase_add_test(handle, handle_take_and_drop_races_deliver);
+	tcase_add_test(handle, handle_pinned);
 	tcase_add_test(handle, handle_drop_races_finish);
 	tcase_add_test(handle, handle_drop_after_delivery_frees_untaken_buffer);
 
@@ -2971,6 +3060,7 @@ static Suite *request_suite(void)
 	tcase_add_test_raise_signal(panics, panic_sqe_after_terminal, SIGABRT);
 	tcase_add_test_raise_signal(panics, panic_not_a_kind_request, SIGABRT);
 	tcase_add_test_raise_signal(panics, panic_handle_delivered_twice, SIGABRT);
+	tcase_add_test_raise_signal(panics, panic_pinned_handle_off_thread, SIGABRT);
 	tcase_add_test_raise_signal(panics, panic_detached_twice, SIGABRT);
 	tcase_add_test(handle, test_detach_tells_caller_without_buffer_then_release_frees);
 	tcase_add_test(owned, owned_agrees_with_copying_every_cell_and_end);
