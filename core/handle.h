@@ -61,7 +61,9 @@ enum iouw_status {
  *   ETIMEDOUT for TIMEOUT, else 0.
  * buf, buf_len, buf_capacity: recv and read_at give the caller's buffer back
  *   with every status (buf_len = bytes filled so far; for OK the value), and
- *   the caller then owns it. NULL/0/0 for the other kinds. */
+ *   the caller then owns it; so do the owned send and write_at
+ *   (core/request.h; buf_len = bytes sent or written so far, buf_capacity =
+ *   the length handed in). NULL/0/0 for the other kinds. */
 struct iouw_result {
 	enum iouw_status status;
 	int err;
