@@ -64,7 +64,9 @@
  * (not judged in a sanitizer or unoptimised build). IOUW_BENCH_ONLY=raw|loop
  * runs one side and IOUW_BENCH_IO=socket|file one workload, for profiling
  * (neither then judges the target, and only the COOP_TASKRUN rings run
- * unless IOUW_BENCH_PLAIN is set, which runs only the plain ones). Skips (exit 77) when io_uring is unavailable.
+ * unless IOUW_BENCH_PLAIN is set, which runs only the plain ones). A kernel
+ * without COOP_TASKRUN (before 5.19) skips the benchmark (exit 77), saying
+ * why. Skips (exit 77) when io_uring is unavailable.
  */
 #include "bench_machine.h"
 
@@ -443,6 +445,26 @@ static void print_dup_close(int fd)
 	       "the shared-fd requests here do not)\n", best);
 }
 
+/* The judged rings need IORING_SETUP_COOP_TASKRUN (Linux 5.19): without
+ * it, say so and skip (exit 77, meson's benchmark skip code) rather than
+ * judge other rings. */
+static void require_coop_taskrun(void)
+{
+	struct io_uring ring;
+	int r = io_uring_queue_init(8, &ring, IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
+
+	if (r == -EINVAL) {
+		printf("bench_io: this kernel has no IORING_SETUP_COOP_TASKRUN (Linux 5.19+), which "
+		       "the judged rings use: skipped\n");
+		exit(77);
+	}
+	if (r < 0) {
+		fprintf(stderr, "io_uring_queue_init: %s\n", strerror(-r));
+		exit(bench_uring_exit_code(r));
+	}
+	io_uring_queue_exit(&ring);
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t ops;
@@ -469,6 +491,8 @@ int main(int argc, char **argv)
 	}
 	if (!only)
 		bench_machine_print();
+	if (!getenv("IOUW_BENCH_PLAIN"))
+		require_coop_taskrun();
 	fixture_open(&f);
 	if (!only)
 		print_dup_close(f.sv[0]);
