@@ -85,6 +85,8 @@
 #define BLK_LEN 4096
 #define MAX_BATCH 32
 #define TARGET 0.85
+/* Runs per side and line, interleaved; the best of them is reported. */
+#define RUNS 9
 
 enum workload { SOCKET, FILEIO };
 
@@ -512,7 +514,7 @@ int main(int argc, char **argv)
 			uint64_t n = (ops + 2 * b - 1) / (2 * b);
 			double raw = 0, lp = 0, share = 0, raw_c = 0, lp_c = 0;
 
-			for (int k = 0; k < 5; k++) {
+			for (int k = 0; k < RUNS; k++) {
 				double xc = 1, yc = 1, sh = 0;
 				double x = !only || !strcmp(only, "raw")
 					? bench_raw(&f, (enum workload)w, setup, b, n, &xc) : 1;
