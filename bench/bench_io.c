@@ -46,7 +46,7 @@
  * marked "plain ring").
  *
  * Rates are operations per second (a round trip or a write+read counts two),
- * the best of five interleaved runs per side, on the wall clock (what the
+ * the best of nine interleaved runs per side, on the wall clock (what the
  * target judges) and per second of the process's CPU time (this thread and
  * the io-wq workers; it leaves out preemption by other jobs). Each loop
  * line also gives the
