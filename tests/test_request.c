@@ -1446,13 +1446,14 @@ END_TEST
 struct deliver_later {
 	struct iouw_handle *h;
 	struct iouw_result r;
+	bool delivered; /* what iouw_handle_deliver_and_put() answered */
 };
 
 static void *deliver_and_put_thread(void *arg)
 {
 	struct deliver_later *d = arg;
 
-	ck_assert(iouw_handle_deliver_and_put(d->h, &d->r));
+	d->delivered = iouw_handle_deliver_and_put(d->h, &d->r);
 	return NULL;
 }
 
@@ -1474,6 +1475,7 @@ START_TEST(handle_take_and_drop_races_deliver)
 		ck_assert_ptr_eq(got.buf, d.r.buf);
 		iouw_result_free(&got);
 		ck_assert_int_eq(pthread_join(th, NULL), 0);
+		ck_assert(d.delivered);
 	}
 }
 END_TEST
@@ -1483,27 +1485,13 @@ END_TEST
  * through, or, dropped first, the delivery returns false and the buffer
  * stays with the request side; delivered from another thread it takes the
  * compare-and-swap path and wakes a waiter. */
-struct pinned_delivery {
-	struct iouw_handle *h;
-	struct iouw_result r;
-	bool delivered;
-};
-
-static void *deliver_pinned_thread(void *arg)
-{
-	struct pinned_delivery *d = arg;
-
-	d->delivered = iouw_handle_deliver_and_put(d->h, &d->r);
-	return NULL;
-}
-
 START_TEST(handle_pinned)
 {
 	struct iouw_handle *h;
 	struct iouw_result r = { .status = OK, .value = 7, .buf = xmalloc(4), .buf_len = 2,
 		                 .buf_capacity = 4 };
 	struct iouw_result got;
-	struct pinned_delivery d;
+	struct deliver_later d;
 	pthread_t th;
 
 	/* Delivered on its thread, then taken. */
@@ -1523,10 +1511,10 @@ START_TEST(handle_pinned)
 	ck_assert(!iouw_handle_deliver_and_put(h, &r));
 	free(r.buf);
 	/* Delivered from another thread while this one waits. */
-	d = (struct pinned_delivery){ .r = { .status = OK, .value = 9 } };
+	d = (struct deliver_later){ .r = { .status = OK, .value = 9 } };
 	ck_assert_int_eq(iouw_handle_new(&d.h), 0);
 	iouw_handle_pin(d.h);
-	ck_assert_int_eq(pthread_create(&th, NULL, deliver_pinned_thread, &d), 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, deliver_and_put_thread, &d), 0);
 	ck_assert_int_eq(iouw_handle_wait(d.h, &got), 0);
 	ck_assert_uint_eq(got.value, 9);
 	ck_assert_int_eq(pthread_join(th, NULL), 0);
