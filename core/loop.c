@@ -1098,6 +1098,12 @@ int iouw_loop_cancel(struct iouw_loop *loop, iouw_waiter_id id, enum iouw_loop_c
 	if (!loop || (unsigned)how > IOUW_LOOP_CANCEL_STAGE ||
 	    (cancel_flags != 0 && how != IOUW_LOOP_CANCEL_STAGE))
 		return -EINVAL;
+	if (how == IOUW_LOOP_CANCEL_STAGE && loop->busy)
+		/* From a request's op or the observer, in the middle of a
+		 * phase: the cancel's SQE would take an SQ slot the phase
+		 * already counted on (an admission run measures its room
+		 * once, admit_plain_run). */
+		return -EBUSY;
 	if (iouw_waiters_state(loop->waiters, id, &state, &tick) < 0 ||
 	    state != IOUW_WAITER_ACTIVE)
 		return 0;

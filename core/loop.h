@@ -248,7 +248,8 @@ enum iouw_loop_cancel_how {
  * (docs/loop.md §6.11). 1 when the table's cancel() took (the waiter was ACTIVE), 0 when
  * it did not (free slot, stale generation, already cancel-requested: nothing
  * changes); -EBUSY for IOUW_LOOP_CANCEL_STAGE with the op in flight and no
- * SQ room (nothing changes); -EINVAL for an unknown @how, or non-zero
+ * SQ room, or called from a request's op or the observer in the middle of
+ * a phase (nothing changes); -EINVAL for an unknown @how, or non-zero
  * @cancel_flags without IOUW_LOOP_CANCEL_STAGE. @cancel_flags goes into the
  * ASYNC_CANCEL's cancel_flags (the loop's own cancels carry 0; tests pass
  * bogus flags to make the kernel answer -EINVAL). */

@@ -1313,6 +1313,56 @@ START_TEST(test_loop_cancel_stage_without_sq_room_changes_nothing)
 }
 END_TEST
 
+/* A STAGE cancel asked from inside a phase (here the observer, during the
+ * reap of another waiter's CQE) is refused with -EBUSY and changes
+ * nothing: its SQE would take a slot the phase counted on. The same
+ * cancel between phases takes. */
+struct cancel_from_observer {
+	struct iouw_loop *loop;
+	iouw_waiter_id target;
+	int result;
+	int calls;
+};
+
+static void cancel_on_cqe(void *ctx, const struct iouw_loop_event *ev)
+{
+	struct cancel_from_observer *c = ctx;
+
+	if (ev->kind != IOUW_EV_CQE || c->calls++ > 0)
+		return;
+	c->result = iouw_loop_cancel(c->loop, c->target, IOUW_LOOP_CANCEL_STAGE, 0);
+}
+
+START_TEST(test_loop_cancel_stage_inside_a_phase_is_refused)
+{
+	struct env e;
+	struct io_uring_sqe sqes[4];
+	struct cancel_from_observer c = { .result = 99 };
+	enum iouw_waiter_state st;
+	iouw_waiter_id a, b;
+
+	env_init(&e, 4, 4, IOUW_NO_DEADLINE);
+	admit_sends(&e, 2, IOUW_NO_DEADLINE, sqes);
+	a.raw = sqes[0].user_data;
+	b.raw = sqes[1].user_data;
+	c.loop = e.loop;
+	c.target = b;
+	iouw_loop_set_observer(e.loop, cancel_on_cqe, &c);
+	post(&e, iouw_waiter_id_user_data(a), 3);
+	ck_assert_uint_eq(iouw_loop_reap(e.loop), 1);
+	ck_assert_int_eq(c.calls, 1);
+	ck_assert_int_eq(c.result, -EBUSY);
+	ck_assert_int_eq(iouw_waiters_state(iouw_loop_table(e.loop), b, &st, NULL), 0);
+	ck_assert_int_eq(st, IOUW_WAITER_ACTIVE);
+	iouw_loop_set_observer(e.loop, NULL, NULL);
+	ck_assert_int_eq(iouw_loop_cancel(e.loop, b, IOUW_LOOP_CANCEL_STAGE, 0), 1);
+	ck_assert_int_eq(iouw_waiters_state(iouw_loop_table(e.loop), b, &st, NULL), 0);
+	ck_assert_int_eq(st, IOUW_WAITER_CANCEL_REQUESTED);
+	check(&e);
+	env_free(&e);
+}
+END_TEST
+
 START_TEST(test_loop_cancel_rejects_bad_arguments_and_stale_ids)
 {
 	struct env e;
@@ -1617,6 +1667,7 @@ int main(void)
 	tcase_add_test(tc, test_loop_cancel_request_stages_no_cancel_sqe);
 	tcase_add_test(tc, test_loop_cancel_stage_pushes_the_cancel_now);
 	tcase_add_test(tc, test_loop_cancel_stage_without_sq_room_changes_nothing);
+	tcase_add_test(tc, test_loop_cancel_stage_inside_a_phase_is_refused);
 	tcase_add_test(tc, test_loop_cancel_rejects_bad_arguments_and_stale_ids);
 	tcase_add_test(tc, test_submit_local_admits_at_once_after_the_front_door);
 	tcase_add_test(tc, test_submit_local_accepts_what_fits);
