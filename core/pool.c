@@ -28,22 +28,13 @@ struct block_hdr {
  * are aligned, so a real pointer never has it. */
 #define CLOSED ((uintptr_t)1)
 
-/* No thread's id: the owner freed the pool. */
-#define NO_OWNER IOUW_NO_THREAD
-
-/* The calling thread's id (core/thread.h). */
-static inline uintptr_t thread_id(void)
-{
-	return iouw_thread_id();
-}
-
 struct iouw_pool {
-	/* The thread that made the pool (thread_id()), its owner; NO_OWNER
-	 * once iouw_pool_free() ran. Written only by the owner (at creation
-	 * and in iouw_pool_free()), read by any thread giving a block back:
-	 * another thread sees the owner or NO_OWNER, never its own id, and
-	 * the owner sees its own last write, so a relaxed load decides the
-	 * path. */
+	/* The thread that made the pool (iouw_thread_id(), core/thread.h),
+	 * its owner; IOUW_NO_THREAD once iouw_pool_free() ran. Written only by
+	 * the owner (at creation and in iouw_pool_free()), read by any thread
+	 * giving a block back: another thread sees the owner or
+	 * IOUW_NO_THREAD, never its own id, and the owner sees its own last
+	 * write, so a relaxed load decides the path. */
 	_Atomic(uintptr_t) owner;
 	/* Owner thread only. */
 	struct block_hdr *local;
@@ -69,7 +60,7 @@ int iouw_pool_new(size_t block_size, unsigned max_cached, struct iouw_pool **ret
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	atomic_init(&p->owner, thread_id());
+	atomic_init(&p->owner, iouw_thread_id());
 	atomic_init(&p->given, 0);
 	atomic_init(&p->remaining, 0);
 	p->max_cached = max_cached;
@@ -81,7 +72,7 @@ int iouw_pool_new(size_t block_size, unsigned max_cached, struct iouw_pool **ret
 /* Whether the caller is the owner of @p, and @p not freed. */
 static inline bool on_owner(struct iouw_pool *p)
 {
-	return atomic_load_explicit(&p->owner, memory_order_relaxed) == thread_id();
+	return atomic_load_explicit(&p->owner, memory_order_relaxed) == iouw_thread_id();
 }
 
 /* Free a list; returns how many blocks it held. */
@@ -116,11 +107,11 @@ void iouw_pool_free(struct iouw_pool *p)
 
 	if (!p)
 		return;
-	IOUW_INVARIANT(atomic_load_explicit(&p->owner, memory_order_relaxed) != NO_OWNER,
+	IOUW_INVARIANT(atomic_load_explicit(&p->owner, memory_order_relaxed) != IOUW_NO_THREAD,
 	               "pool freed twice");
 	IOUW_INVARIANT(on_owner(p), "pool freed from a thread other than its owner");
 	/* From now on a give on this thread takes the path of the others. */
-	atomic_store_explicit(&p->owner, NO_OWNER, memory_order_relaxed);
+	atomic_store_explicit(&p->owner, IOUW_NO_THREAD, memory_order_relaxed);
 	(void)free_list(p->local);
 	p->local = NULL;
 	p->local_count = 0;
@@ -172,7 +163,7 @@ void *iouw_pool_take(struct iouw_pool *p)
 	struct block_hdr *b;
 
 	if (__builtin_expect(!on_owner(p), 0)) {
-		IOUW_INVARIANT(atomic_load_explicit(&p->owner, memory_order_relaxed) != NO_OWNER,
+		IOUW_INVARIANT(atomic_load_explicit(&p->owner, memory_order_relaxed) != IOUW_NO_THREAD,
 		               "pool taken after it was freed");
 		IOUW_INVARIANT(false, "pool taken from a thread other than its owner");
 	}
