@@ -293,6 +293,59 @@ static size_t collect(struct inflight *q)
 	return taken;
 }
 
+/* What building a round needs: the workload, its shared fds and pool. */
+struct round_ctx {
+	enum workload w;
+	unsigned batch;
+	size_t len;
+	char *out; /* the send bytes, len of 'x' */
+	struct iouw_fd *sv0, *sv1, *file;
+	struct iouw_pool *pool;
+};
+
+/* Build one round into @run[0..2 batch): batch sends then batch receives,
+ * or batch writes then batch reads of the same offsets, each request's
+ * handle queued in @q (send and recv with a 10 s deadline from @now_ns). */
+static void build_round(const struct round_ctx *c, struct inflight *q, uint64_t now_ns,
+                        struct iouw_request **run)
+{
+	const size_t cap = sizeof(q->h) / sizeof(q->h[0]);
+	struct iovec iov = { .iov_base = c->out, .iov_len = c->len };
+	uint64_t deadline = c->w == SOCKET ? iouw_deadline_after(now_ns, UINT64_C(10000000000))
+	                                   : IOUW_NO_DEADLINE;
+
+	for (unsigned i = 0; i < 2 * c->batch; i++) {
+		bool second = i >= c->batch;
+		unsigned slot = second ? i - c->batch : i;
+		size_t at = (q->head + q->len) % cap;
+		struct iouw_handle *h;
+		void *buf = NULL;
+		int r;
+
+		if (second)
+			buf = spare_take(&q->reads, 0);
+		else if (c->w == FILEIO)
+			buf = spare_take(&q->writes, 'x');
+		if (c->w == SOCKET && !second)
+			r = iouw_request_send_fd(c->pool, c->sv0, &iov, 1, deadline, &run[i], &h);
+		else if (c->w == SOCKET)
+			r = iouw_request_recv_fd(c->pool, c->sv1, buf, BLK_LEN, 0, c->len, true,
+			                         deadline, &run[i], &h);
+		else if (!second)
+			r = iouw_request_write_at_owned_fd(c->pool, c->file, (uint64_t)slot * c->len,
+			                                   buf, c->len, &run[i], &h);
+		else
+			r = iouw_request_read_at_fd(c->pool, c->file, (uint64_t)slot * c->len, buf,
+			                            BLK_LEN, c->len, &run[i], &h);
+		if (r < 0)
+			die("request constructor", -r);
+		q->h[at] = h;
+		q->expect[at] = c->len;
+		q->back[at] = second ? &q->reads : buf ? &q->writes : NULL;
+		q->len++;
+	}
+}
+
 /* Operations per second through the loop; *@caller_share: the share of the
  * time the caller spent building requests and taking results (measured per
  * round, outside the loop's own calls). */
@@ -308,6 +361,7 @@ static double bench_loop(const struct fixture *f, enum workload w, enum ring_set
 	struct iouw_fd *sv0 = NULL, *sv1 = NULL, *file = NULL;
 	struct iouw_pool *pool = NULL;
 	struct inflight q = { .head = 0, .len = 0, .reads.n = 0, .writes.n = 0 };
+	struct round_ctx rc;
 	size_t len = w == SOCKET ? MSG_LEN : BLK_LEN;
 	uint64_t submitted = 0;
 	double t0, c0, caller = 0, tc;
@@ -331,6 +385,8 @@ static double bench_loop(const struct fixture *f, enum workload w, enum ring_set
 		fprintf(stderr, "iouw_loop_new_uring: %s\n", strerror(-r));
 		exit(bench_uring_exit_code(r));
 	}
+	rc = (struct round_ctx){ .w = w, .batch = batch, .len = len, .out = out, .sv0 = sv0,
+		                 .sv1 = sv1, .file = file, .pool = pool };
 	c0 = process_cpu_s();
 	t0 = bench_now_s();
 	while (submitted < rounds || q.len > 0) {
@@ -345,44 +401,13 @@ static double bench_loop(const struct fixture *f, enum workload w, enum ring_set
 		if (submitted < rounds && q.len + 2 * batch <= cap) {
 			struct iouw_request *run[2 * MAX_BATCH];
 			double tb = bench_now_s();
-			struct iovec iov = { .iov_base = out, .iov_len = len };
-			uint64_t deadline = w == SOCKET
-				? iouw_deadline_after(iouw_clock_now(&clock), UINT64_C(10000000000))
-				: IOUW_NO_DEADLINE;
 
-			for (unsigned i = 0; i < 2 * batch; i++) {
-				bool second = i >= batch;
-				unsigned slot = second ? i - batch : i;
-				size_t at = (q.head + q.len) % cap;
-				struct iouw_handle *h;
-				void *buf = NULL;
-
-				if (second)
-					buf = spare_take(&q.reads, 0);
-				else if (w == FILEIO)
-					buf = spare_take(&q.writes, 'x');
-				if (w == SOCKET && !second)
-					r = iouw_request_send_fd(pool, sv0, &iov, 1, deadline, &run[i], &h);
-				else if (w == SOCKET)
-					r = iouw_request_recv_fd(pool, sv1, buf, BLK_LEN, 0, len, true, deadline,
-					                         &run[i], &h);
-				else if (!second)
-					r = iouw_request_write_at_owned_fd(pool, file, (uint64_t)slot * len,
-					                                   buf, len, &run[i], &h);
-				else
-					r = iouw_request_read_at_fd(pool, file, (uint64_t)slot * len, buf,
-					                            BLK_LEN, len, &run[i], &h);
-				if (r < 0)
-					die("request constructor", -r);
-				q.h[at] = h;
-				q.expect[at] = len;
-				q.back[at] = second ? &q.reads : buf ? &q.writes : NULL;
-				q.len++;
-			}
+			build_round(&rc, &q, iouw_clock_now(&clock), run);
 			caller += bench_now_s() - tb;
-			/* The inbound queue holds 128: a round always fits. */
+			/* Two rounds in hand never exceed the table's 128 slots
+			 * nor the SQ's 128 entries: a round always fits. */
 			if (iouw_loop_submit_local(loop, run, 2 * batch) != (int)(2 * batch))
-				die("iouw_loop_submit_many", EAGAIN);
+				die("iouw_loop_submit_local", EAGAIN);
 			submitted++;
 		}
 		if (iouw_loop_turn(loop, false) < 0)
