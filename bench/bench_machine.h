@@ -121,47 +121,68 @@ static inline const char *bench_unjudged_build(void)
 #endif
 }
 
-/* Raw liburing NOP round trips per second: batches of @batch NOPs, one
- * io_uring_enter per batch, on a 128-entry ring without flags. Per second
- * of this thread's CPU time in *@cpu_rate when not NULL. */
-static inline double bench_raw_nops(unsigned batch, uint64_t ops, double *cpu_rate)
+/* @ops raw liburing NOP round trips on @ring (set up by the caller), in
+ * batches of @batch (the last one shorter): prep, io_uring_submit_and_wait
+ * for the whole batch (one io_uring_enter), reap. Exits 1 on a failed
+ * submit. */
+static inline void bench_raw_nop_slice(struct io_uring *ring, unsigned batch, uint64_t ops)
+{
+	uint64_t done = 0;
+
+	while (done < ops) {
+		struct io_uring_cqe *cqe;
+		unsigned head, n = 0, b = ops - done < batch ? (unsigned)(ops - done) : batch;
+		int r;
+
+		for (unsigned i = 0; i < b; i++) {
+			struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+			io_uring_prep_nop(sqe);
+			io_uring_sqe_set_data64(sqe, i);
+		}
+		r = io_uring_submit_and_wait(ring, b);
+		if (r < 0) {
+			fprintf(stderr, "submit_and_wait: %s\n", strerror(-r));
+			exit(1);
+		}
+		io_uring_for_each_cqe(ring, head, cqe) n++;
+		io_uring_cq_advance(ring, n);
+		done += n;
+	}
+}
+
+/* Raw liburing NOP round trips per second (bench_raw_nop_slice()) on a
+ * fresh 128-entry ring without flags. */
+static inline double bench_raw_nops(unsigned batch, uint64_t ops)
 {
 	struct io_uring ring;
-	uint64_t done = 0;
-	double t0, c0;
+	double t0;
 	int r = io_uring_queue_init(128, &ring, 0);
 
 	if (r < 0) {
 		fprintf(stderr, "io_uring_queue_init: %s\n", strerror(-r));
 		exit(bench_uring_exit_code(r));
 	}
-	c0 = bench_cpu_s();
 	t0 = bench_now_s();
-	while (done < ops) {
-		struct io_uring_cqe *cqe;
-		unsigned head, n = 0;
-
-		for (unsigned i = 0; i < batch; i++) {
-			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
-
-			io_uring_prep_nop(sqe);
-			io_uring_sqe_set_data64(sqe, i);
-		}
-		r = io_uring_submit_and_wait(&ring, batch);
-		if (r < 0) {
-			fprintf(stderr, "submit_and_wait: %s\n", strerror(-r));
-			exit(1);
-		}
-		io_uring_for_each_cqe(&ring, head, cqe) n++;
-		io_uring_cq_advance(&ring, n);
-		done += n;
-	}
+	bench_raw_nop_slice(&ring, batch, ops);
 	t0 = bench_now_s() - t0;
-	c0 = bench_cpu_s() - c0;
 	io_uring_queue_exit(&ring);
-	if (cpu_rate)
-		*cpu_rate = (double)done / c0;
-	return (double)done / t0;
+	return (double)ops / t0;
+}
+
+static inline int bench_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The @q-quantile (0 <= q <= 1, nearest rank) of @v[0..n), n >= 1; sorts
+ * @v. */
+static inline double bench_quantile(double *v, size_t n, double q)
+{
+	qsort(v, n, sizeof(*v), bench_cmp_double);
+	return v[(size_t)(q * (double)(n - 1) + 0.5)];
 }
 
 /* Print the machine line: syscalls/s, ns per empty io_uring_enter, raw
@@ -194,7 +215,7 @@ static inline void bench_machine_print(void)
 	}
 	io_uring_queue_exit(&ring);
 	for (int k = 0; k < 3; k++) {
-		double a = bench_raw_nops(1, 200000, NULL), b = bench_raw_nops(32, 1000000, NULL);
+		double a = bench_raw_nops(1, 200000), b = bench_raw_nops(32, 1000000);
 
 		nop1 = a > nop1 ? a : nop1;
 		nop32 = b > nop32 ? b : nop32;
