@@ -12,17 +12,24 @@
  * blocking one. One thread drives every side. Requests come from a pool, so
  * malloc is not measured on either side.
  *
- * The caller is the loop's own thread, so the main loop figure hands each
- * batch over with iouw_loop_submit_local() (the same-thread path: admitted
- * at once, SQEs built in the ring, no queue). A second figure hands it to
- * the front door instead (iouw_loop_submit_many: one MPSC claim and one
- * wake-up check per batch, admitted by the turn's fill), as a caller on any
- * other thread must, so the cost of the MPSC is visible.
+ * The caller is the loop's own thread and its NOPs share one ops table it
+ * defines, so the main (judged) figure uses the typed fast path
+ * (core/loop_typed.h, docs/loop.md §6.13): nop_submit_local() and
+ * nop_turn(), the loop's same-thread path (iouw_loop_submit_local:
+ * admitted at once, SQEs built in the ring, no queue) and turn instantiated
+ * with nop_ops known, so the NOP's ops are direct, inlined calls. The next
+ * figure is the same path through iouw_loop_submit_local() and
+ * iouw_loop_turn() (each op called through its pointer, as for requests of
+ * any type); the next hands batches to the front door instead
+ * (iouw_loop_submit_many: one MPSC claim and one wake-up check per batch,
+ * admitted by the turn's fill), as a caller on any other thread must, so
+ * the cost of the MPSC is visible.
  *
  * The NOP request has no caller who could walk away, so, like write_at and
  * sync, it declares no is_orphaned op. A third loop figure runs the same
- * NOP (same-thread path) with an orphan check (as send, recv and read_at
- * carry), to show what that one indirect call per stage costs.
+ * NOP (same-thread path, ops through their pointers) with an orphan check
+ * (as send, recv and read_at carry), to show what that one indirect call
+ * per stage costs.
  *
  * Two reference lines show what any table with this interface costs here:
  * a bare table in this file (floor_*: the same slots, free stack, user_data
@@ -34,7 +41,7 @@
  *
  * Measurement: paired rounds. Every side keeps its ring (and loop) for the
  * whole batch size; each of 41 rounds runs one slice of OPS/41 operations
- * on every side, in an order that rotates from round to round, and each
+ * on every side, in a shuffled order (a fixed seed), and each
  * side's figure is the median over the rounds of its slice rate, each ratio
  * the median of the per-round ratios (its slice time against the raw
  * slice's of the same round). A host that changes speed for a while (the
@@ -54,8 +61,9 @@
  * bare-table references, and exits 1 when the batch-32 loop/raw ratio is
  * under the 0.85 target (so `meson benchmark` flags it); a sanitizer or
  * unoptimised build prints its figures but does not judge the target
- * (judged: the same-thread loop figure). IOUW_BENCH_ONLY=raw|loop|door|
- * orphan|floor runs one side only (floor: both bare tables), for profiling.
+ * (judged: the typed fast path's figure). IOUW_BENCH_ONLY=raw|loop|door|
+ * orphan|typed|floor runs one side only (loop: ops through their pointers;
+ * floor: both bare tables), for profiling.
  * Skips (exit 77, meson's benchmark skip code) when io_uring is
  * unavailable.
  */
@@ -64,6 +72,7 @@
 #include "clock.h"
 #include "invariant.h"
 #include "loop.h"
+#include "loop_typed.h"
 #include "uring_backend.h"
 #include "waiter.h"
 
@@ -139,6 +148,9 @@ static const struct iouw_request_ops nop_orphanable_ops = {
 	.release = nop_release,
 };
 
+/* nop_submit_local() and nop_turn(): the typed fast path for nop_ops. */
+IOUW_LOOP_TYPED(nop, &nop_ops)
+
 /* The requests a side's caller holds: two batches, in its pool. */
 struct nop_stock {
 	struct nop_request *reqs;
@@ -174,6 +186,7 @@ static void stock_free(struct nop_stock *s)
 enum bench_path {
 	PATH_LOCAL, /* iouw_loop_submit_local(): the caller is the loop thread */
 	PATH_DOOR,  /* iouw_loop_submit_many(): the front door, as from any thread */
+	PATH_TYPED, /* nop_submit_local() and nop_turn(): the typed fast path */
 };
 
 struct loop_side {
@@ -231,8 +244,9 @@ static void loop_slice(struct loop_side *s, uint64_t ops)
 			 * the pool meanwhile (checked). */
 			run = pool->items + pool->n - n;
 			before = pool->n;
-			r = s->path == PATH_LOCAL ? iouw_loop_submit_local(loop, run, n)
-			                          : iouw_loop_submit_many(loop, run, n);
+			r = s->path == PATH_LOCAL   ? iouw_loop_submit_local(loop, run, n)
+			    : s->path == PATH_TYPED ? nop_submit_local(loop, run, n)
+			                            : iouw_loop_submit_many(loop, run, n);
 			if (r < 0 || pool->n != before)
 				exit(1);
 			/* Accepted from the front; what did not fit (a table
@@ -252,7 +266,7 @@ static void loop_slice(struct loop_side *s, uint64_t ops)
 		 * could deliver the last ones, and an idle loop sleeps until
 		 * a wake-up this single thread would never send. */
 		before = pool->n;
-		if (iouw_loop_turn(loop, false) < 0)
+		if ((s->path == PATH_TYPED ? nop_turn(loop, false) : iouw_loop_turn(loop, false)) < 0)
 			exit(1);
 		if (pool->n == before && (pool->n == 0 || submitted == ops)) {
 			(void)iouw_loop_reap(loop);
@@ -435,15 +449,16 @@ static __attribute__((noinline)) void floor_slice_direct(struct floor_side *f, u
 
 /* ---- paired rounds ---------------------------------------------------- */
 
-enum side { RAW, LOOP, DOOR, ORPHAN, FLOOR, FLOOR_DIRECT, SIDES };
+enum side { RAW, LOOP, DOOR, ORPHAN, TYPED, FLOOR, FLOOR_DIRECT, SIDES };
 
-static const char *const side_name[SIDES] = { "raw", "loop", "door", "orphan", "floor", "floor" };
+static const char *const side_name[SIDES] = { "raw",   "loop",  "door", "orphan",
+	                                      "typed", "floor", "floor" };
 
 #define ROUNDS 41
 
 struct sides {
 	struct io_uring raw;
-	struct loop_side loop[3]; /* LOOP, DOOR, ORPHAN */
+	struct loop_side loop[4]; /* LOOP, DOOR, ORPHAN, TYPED */
 	struct floor_side *floor;
 	bool on[SIDES];
 	unsigned batch;
@@ -455,7 +470,8 @@ static void run_slice(struct sides *s, enum side which, uint64_t n)
 	case RAW: bench_raw_nop_slice(&s->raw, s->batch, n); break;
 	case LOOP:
 	case DOOR:
-	case ORPHAN: loop_slice(&s->loop[which - LOOP], n); break;
+	case ORPHAN:
+	case TYPED: loop_slice(&s->loop[which - LOOP], n); break;
 	case FLOOR: floor_slice(s->floor, n); break;
 	case FLOOR_DIRECT: floor_slice_direct(s->floor, n); break;
 	case SIDES: break;
@@ -463,10 +479,10 @@ static void run_slice(struct sides *s, enum side which, uint64_t n)
 }
 
 /* Per side: the median slice rate (wall and CPU); per side against raw:
- * the median per-round ratio, and the loop's middle half. */
+ * the median per-round ratio, and the judged one's middle half. */
 struct figures {
 	double rate[SIDES], cpu_rate[SIDES], ratio[SIDES], cpu_ratio[SIDES];
-	double loop_p25, loop_p75;
+	double p25, p75; /* the judged (typed) ratio's middle half */
 };
 
 static void measure(unsigned batch, uint64_t ops, const bool on[SIDES], struct figures *ret)
@@ -475,6 +491,7 @@ static void measure(unsigned batch, uint64_t ops, const bool on[SIDES], struct f
 	double v[ROUNDS];
 	const uint64_t slice = (ops + ROUNDS - 1) / ROUNDS;
 	struct sides s = { .batch = batch };
+	uint64_t seed = 1;
 	int r;
 
 	memcpy(s.on, on, sizeof(s.on));
@@ -486,6 +503,7 @@ static void measure(unsigned batch, uint64_t ops, const bool on[SIDES], struct f
 	loop_side_init(&s.loop[0], batch, &nop_ops, PATH_LOCAL);
 	loop_side_init(&s.loop[1], batch, &nop_ops, PATH_DOOR);
 	loop_side_init(&s.loop[2], batch, &nop_orphanable_ops, PATH_LOCAL);
+	loop_side_init(&s.loop[3], batch, &nop_ops, PATH_TYPED);
 	s.floor = calloc(1, sizeof(*s.floor));
 	if (!s.floor)
 		exit(1);
@@ -494,10 +512,26 @@ static void measure(unsigned batch, uint64_t ops, const bool on[SIDES], struct f
 	for (int k = 0; k < SIDES; k++)
 		if (s.on[k])
 			run_slice(&s, (enum side)k, slice);
-	for (int round = 0; round < ROUNDS; round++)
+	for (int round = 0; round < ROUNDS; round++) {
+		enum side order[SIDES];
+
+		/* A fresh order each round (a fixed-seed shuffle, the same in
+		 * every run): no side always runs first, or after the same
+		 * side. */
+		for (int j = 0; j < SIDES; j++)
+			order[j] = (enum side)j;
+		for (int j = SIDES - 1; j > 0; j--) {
+			int m;
+			enum side t;
+
+			seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+			m = (int)((seed >> 33) % (uint64_t)(j + 1));
+			t = order[j];
+			order[j] = order[m];
+			order[m] = t;
+		}
 		for (int j = 0; j < SIDES; j++) {
-			/* Rotate the order: no side always follows the same one. */
-			enum side k = (enum side)((round + j) % SIDES);
+			enum side k = order[j];
 			double t0, c0;
 
 			if (!s.on[k])
@@ -508,6 +542,7 @@ static void measure(unsigned batch, uint64_t ops, const bool on[SIDES], struct f
 			wall[k][round] = bench_now_s() - t0;
 			cpu[k][round] = bench_cpu_s() - c0;
 		}
+	}
 	for (int k = 0; k < SIDES; k++) {
 		if (!s.on[k])
 			continue;
@@ -522,9 +557,9 @@ static void measure(unsigned batch, uint64_t ops, const bool on[SIDES], struct f
 		for (int i = 0; i < ROUNDS; i++)
 			v[i] = wall[RAW][i] / wall[k][i];
 		ret->ratio[k] = bench_quantile(v, ROUNDS, 0.5);
-		if (k == LOOP) {
-			ret->loop_p25 = bench_quantile(v, ROUNDS, 0.25);
-			ret->loop_p75 = bench_quantile(v, ROUNDS, 0.75);
+		if (k == TYPED) {
+			ret->p25 = bench_quantile(v, ROUNDS, 0.25);
+			ret->p75 = bench_quantile(v, ROUNDS, 0.75);
 		}
 		for (int i = 0; i < ROUNDS; i++)
 			v[i] = cpu[RAW][i] / cpu[k][i];
@@ -532,7 +567,7 @@ static void measure(unsigned batch, uint64_t ops, const bool on[SIDES], struct f
 	}
 	floor_free(s.floor);
 	free(s.floor);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		loop_side_free(&s.loop[i]);
 	io_uring_queue_exit(&s.raw);
 }
@@ -551,9 +586,10 @@ int main(int argc, char **argv)
 		return 2;
 	for (int k = 0; k < SIDES; k++)
 		on[k] = !only || strcmp(only, side_name[k]) == 0;
-	if (only && !on[RAW] && !on[LOOP] && !on[DOOR] && !on[ORPHAN] && !on[FLOOR]) {
+	if (only && !on[RAW] && !on[LOOP] && !on[DOOR] && !on[ORPHAN] && !on[TYPED] && !on[FLOOR]) {
 		fprintf(stderr,
-		        "bench_loop: IOUW_BENCH_ONLY must be raw, loop, door, orphan or floor, got '%s'\n",
+		        "bench_loop: IOUW_BENCH_ONLY must be raw, loop, door, orphan, typed or floor,"
+		        " got '%s'\n",
 		        only);
 		return 2;
 	}
@@ -572,19 +608,21 @@ int main(int argc, char **argv)
 			continue;
 		}
 		printf("batch %2u: raw liburing %10.0f ops/s, iouwait loop %10.0f ops/s, loop/raw %.3f"
-		       " (middle half of %d paired rounds %.3f-%.3f; front door %10.0f ops/s, %.3f;"
-		       " with an orphan check %10.0f ops/s, %.3f; per CPU second: raw %.0f, loop %.0f,"
-		       " %.3f, front door %.0f, %.3f)\n",
-		       b, f.rate[RAW], f.rate[LOOP], f.ratio[LOOP], ROUNDS, f.loop_p25, f.loop_p75,
-		       f.rate[DOOR], f.ratio[DOOR], f.rate[ORPHAN], f.ratio[ORPHAN], f.cpu_rate[RAW],
-		       f.cpu_rate[LOOP], f.cpu_ratio[LOOP], f.cpu_rate[DOOR], f.cpu_ratio[DOOR]);
+		       " (the typed fast path; middle half of %d paired rounds %.3f-%.3f;"
+		       " ops through their pointers %10.0f ops/s, %.3f; front door %10.0f ops/s, %.3f;"
+		       " with an orphan check %10.0f ops/s, %.3f; per CPU second: raw %.0f,"
+		       " typed %.0f, %.3f, pointers %.0f, %.3f)\n",
+		       b, f.rate[RAW], f.rate[TYPED], f.ratio[TYPED], ROUNDS, f.p25, f.p75,
+		       f.rate[LOOP], f.ratio[LOOP], f.rate[DOOR], f.ratio[DOOR], f.rate[ORPHAN],
+		       f.ratio[ORPHAN], f.cpu_rate[RAW], f.cpu_rate[TYPED], f.cpu_ratio[TYPED],
+		       f.cpu_rate[LOOP], f.cpu_ratio[LOOP]);
 		printf("batch %2u, references: a bare table with the loop's checks and ops calls, no loop"
 		       " %10.0f ops/s, table/raw %.3f; the same with the ops known at compile time"
 		       " (direct calls) %10.0f ops/s, %.3f\n",
 		       b, f.rate[FLOOR], f.ratio[FLOOR], f.rate[FLOOR_DIRECT], f.ratio[FLOOR_DIRECT]);
 		fflush(stdout);
 		if (b == 32)
-			ratio32 = f.ratio[LOOP];
+			ratio32 = f.ratio[TYPED];
 	}
 	if (only) {
 		printf("target: loop/raw >= 0.85 at batch 32: not measured (IOUW_BENCH_ONLY)\n");

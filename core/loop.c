@@ -6,6 +6,12 @@
  * of waiters that already left, which are skipped when reached, so it grows
  * on demand. Both are FIFO rings of waiter ids.
  *
+ * The per-request hot paths (admission, the in-place reap, delivery) and
+ * struct iouw_loop live in loop_internal.h, so that the typed fast path
+ * (loop_typed.h) can instantiate the same code with the caller's ops known;
+ * this file instantiates them for every caller (no ops known) and holds
+ * everything else.
+ *
  * Hot path (measured by bench/bench_loop.c): a fill drains the front door in
  * runs (iouw_mpsc_pop_many), admits each request with one inlined table call
  * (waiter_internal.h), builds its SQE in a staging buffer and hands the lot
@@ -36,19 +42,12 @@
 #include <string.h>
 
 #include "invariant.h"
+#include "loop_internal.h"
 #include "mpsc.h"
 #include "uring_backend.h"
 #include "waiter_internal.h"
 #include "wake.h"
 #include "wheel_internal.h"
-
-/* A growable FIFO of waiter ids. */
-struct idq {
-	iouw_waiter_id *ids;
-	size_t cap; /* power of two */
-	size_t head;
-	size_t len;
-};
 
 static int idq_init(struct idq *q, size_t cap)
 {
@@ -65,7 +64,7 @@ static int idq_init(struct idq *q, size_t cap)
 	return 0;
 }
 
-static void idq_push(struct idq *q, iouw_waiter_id id)
+void iouw_loop__idq_push(struct idq *q, iouw_waiter_id id)
 {
 	if (q->len == q->cap) {
 		iouw_waiter_id *ids = calloc(q->cap * 2, sizeof(*ids));
@@ -100,51 +99,6 @@ static size_t idq_copy(const struct idq *q, iouw_waiter_id *out, size_t max)
 	return q->len;
 }
 
-struct iouw_loop {
-	struct iouw_loop_config cfg;
-	struct iouw_backend *backend;
-	/* The backend's ring when it is the plain uring backend (NULL
-	 * otherwise): SQEs are then built straight in the ring's SQ slots and
-	 * CQEs handled in place (see "Direct ring access" above). */
-	struct io_uring *ring;
-	bool owns_backend;
-	struct iouw_clock clock;
-	struct iouw_waiters *waiters;
-	struct iouw_wheel *wheel;
-	struct idq ready;
-	struct idq cancels;
-	struct iouw_mpsc *inbound;
-	struct iouw_wake wake;
-	bool wake_needs_arm;
-	/* Set while a phase that may call a request's ops or the observer runs
-	 * (reap, advance, fill, abandon): iouw_loop_submit_local() from inside
-	 * one goes through the front door instead of admitting. */
-	bool busy;
-	_Atomic bool closed;
-	/* The loop thread (iouw_loop_submit_local() checks it): the creator,
-	 * then whoever last called iouw_loop_turn() or iouw_loop_run(). */
-	_Atomic(pthread_t) owner;
-	/* Drain budget left (ns) once closed, when a shutdown timeout is set. */
-	uint64_t budget_left;
-	/* SQ slots left during one fill_sq(), read once from the backend and
-	 * counted down by commit_sqe(): one indirect call per fill, not per SQE. */
-	unsigned sq_left;
-	/* Without direct ring access: SQEs built during one fill_sq(), handed
-	 * to the backend in one push_sqes() call when the buffer fills and
-	 * when the fill ends. */
-	unsigned sqn;
-	struct io_uring_sqe sqbuf[64];
-	/* Requests abandoned while their op was in flight: the kernel may
-	 * still write their buffers, so they are released only in
-	 * iouw_loop_free(), after an owned ring is torn down. */
-	struct iouw_request **graveyard;
-	size_t graveyard_len;
-	iouw_loop_observer_fn observer;
-	void *observer_ctx;
-	struct iouw_loop_stats stats;
-	struct iouw_cqe cqes[64];
-};
-
 void iouw_loop_config_init(struct iouw_loop_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -173,37 +127,21 @@ int iouw_loop_config_normalize(const struct iouw_loop_config *cfg, struct iouw_l
 	return 0;
 }
 
-static void emit(struct iouw_loop *loop, const struct iouw_loop_event *ev)
+void iouw_loop__emit(struct iouw_loop *loop, const struct iouw_loop_event *ev)
 {
 	if (loop->observer)
 		loop->observer(loop->observer_ctx, ev);
 }
 
-static void emit_event(struct iouw_loop *loop, enum iouw_loop_event_kind kind, iouw_waiter_id id,
-                       uint64_t tick, int outcome, struct iouw_request *req)
+void iouw_loop__emit_event(struct iouw_loop *loop, enum iouw_loop_event_kind kind,
+                           iouw_waiter_id id, uint64_t tick, int outcome,
+                           struct iouw_request *req)
 {
 	struct iouw_loop_event ev = { .kind = kind, .id = id, .tick = tick, .outcome = outcome,
 		                      .request = req };
 
-	emit(loop, &ev);
+	iouw_loop__emit(loop, &ev);
 }
-
-/* Emit only when @observed; build the event only then. */
-#define emit_when(observed, loop, kind, id, tick, outcome, req)                   \
-	do {                                                                      \
-		if (observed)                                                     \
-			emit_event((loop), (kind), (id), (tick), (outcome), (req)); \
-	} while (0)
-
-/* Test the observer before building the event: most loops run without one,
- * and the hot path would otherwise fill a struct per outcome. */
-#define is_observed(loop) __builtin_expect((loop)->observer != NULL, 0)
-#define emit_simple(loop, kind, id, tick, outcome, req) \
-	emit_when(is_observed(loop), loop, kind, id, tick, outcome, req)
-
-/* The hot paths (reaping, admitting) are inlined twice, with @observed a
- * constant: without an observer they carry no event code at all. */
-#define HOT static inline __attribute__((always_inline))
 
 static uint64_t now(struct iouw_loop *loop)
 {
@@ -370,139 +308,23 @@ bool iouw_loop_is_drained(const struct iouw_loop *loop)
 	       iouw_mpsc_len(loop->inbound) == 0;
 }
 
-/* Deliver @req's result (finish). Counted in stats.delivered here unless
- * @run_counted: the unobserved in-place reap counts its deliveries once
- * per run of CQEs (see admit_plain_run() for why). */
-HOT void deliver_at(struct iouw_loop *loop, iouw_waiter_id id, struct iouw_request *req,
-                   enum iouw_finish how, const bool observed, const bool run_counted)
-{
-	emit_when(observed, loop, IOUW_EV_DELIVER, id, IOUW_NO_TICK, (int)how, req);
-	if (!run_counted)
-		loop->stats.delivered++;
-	if (how == IOUW_FINISH_TIMEOUT)
-		loop->stats.timeouts++;
-	req->ops->finish(req, how);
-}
-
-HOT void deliver(struct iouw_loop *loop, iouw_waiter_id id, struct iouw_request *req,
-                enum iouw_finish how, const bool observed)
-{
-	deliver_at(loop, id, req, how, observed, false);
-}
-
-/* Handle one CQE; whether it delivered a result. @run_counted: the caller
- * adds the deliveries to stats.delivered (deliver_at()). */
-HOT bool handle_cqe_at(struct iouw_loop *loop, uint64_t user_data, int32_t res, uint32_t flags,
-                      const bool observed, const bool run_counted)
-{
-	enum iouw_completion_kind kind;
-	struct iouw_request *req = NULL;
-	uint64_t tick = IOUW_NO_TICK;
-	iouw_waiter_id id;
-	bool is_cancel;
-
-	if (observed) {
-		struct iouw_loop_event ev = { .kind = IOUW_EV_CQE,
-			                      .cqe = { .user_data = user_data, .res = res,
-			                               .flags = flags } };
-
-		emit(loop, &ev);
-	}
-	if (user_data == IOUW_WAKE_USER_DATA) {
-		/* Wake poll: drain the eventfd. A multishot poll the kernel
-		 * ended (no F_MORE, or an error) must be re-armed. An eventfd
-		 * read error is not fatal: the sequence counter still tells
-		 * the loop about new submissions. */
-		(void)iouw_wake_acknowledge(&loop->wake);
-		if (!(flags & IORING_CQE_F_MORE))
-			loop->wake_needs_arm = true;
-		return false;
-	}
-	kind = iouw_waiters__complete(loop->waiters, user_data, res, &req, &tick);
-	id = iouw_waiter_id_from_user_data(user_data, &is_cancel);
-	emit_when(observed, loop, IOUW_EV_COMPLETION, id, tick, (int)kind, req);
-	switch (kind) {
-	case IOUW_COMPLETION_CANCEL:
-		/* Cancel CQEs only acknowledge; the op CQE decides. */
-		break;
-	case IOUW_COMPLETION_REQUEUE:
-		idq_push(&loop->ready, id);
-		break;
-	case IOUW_COMPLETION_COMPLETE:
-		if (tick != IOUW_NO_TICK)
-			iouw_wheel__remove(loop->wheel, tick);
-		deliver_at(loop, id, req, IOUW_FINISH_COMPLETE, observed, run_counted);
-		return true;
-	}
-	return false;
-}
-
-HOT void handle_cqe(struct iouw_loop *loop, uint64_t user_data, int32_t res, uint32_t flags,
-                   const bool observed)
-{
-	(void)handle_cqe_at(loop, user_data, res, flags, observed, false);
-}
-
-/* Handle the CQEs in the ring, in place, until it is empty; how many. Only
- * with direct ring access and nothing stashed by a probe (stashed CQEs are
- * older than the ring's). The CQ head moves once per run of CQEs. */
-HOT size_t reap_in_place(struct iouw_loop *loop, const bool observed)
-{
-	struct io_uring_cq *cq = &loop->ring->cq;
-	const struct io_uring_cqe *cqes = cq->cqes;
-	const unsigned mask = cq->ring_mask;
-	size_t total = 0;
-
-	for (;;) {
-		unsigned head = *cq->khead;
-		unsigned tail = io_uring_smp_load_acquire(cq->ktail);
-
-		if (head == tail)
-			return total;
-		total += tail - head;
-		uint64_t delivered = 0;
-
-		/* Counted per run (see admit_plain_run()). */
-		loop->stats.cqes += tail - head;
-		for (; head != tail; head++) {
-			const struct io_uring_cqe *c = &cqes[head & mask];
-
-			delivered += handle_cqe_at(loop, c->user_data, c->res, c->flags, observed,
-			                           !observed);
-		}
-		if (!observed)
-			loop->stats.delivered += delivered;
-		io_uring_smp_store_release(cq->khead, head);
-	}
-}
-
-static size_t reap(struct iouw_loop *loop)
+/* The backend's reap: everything it hands back, through each request's
+ * ops pointer; how many CQEs (the rest of iouw_loop__reap_as()). */
+size_t iouw_loop__reap_backend(struct iouw_loop *loop)
 {
 	size_t total = 0;
 	unsigned n;
 
-	/* Direct ring access: what is in the ring now, in place. The backend
-	 * reap below then sees an empty ring and only flushes an overflow
-	 * list (or task work) if the kernel flagged one. */
-	if (loop->ring && iouw_uring_backend_stashed(loop->backend) == 0) {
-		total = is_observed(loop) ? reap_in_place(loop, true) : reap_in_place(loop, false);
-		/* The ring was empty when reap_in_place() returned: the
-		 * backend's reap would only look at these flags and return 0
-		 * when neither is set. */
-		if (!(IO_URING_READ_ONCE(*loop->ring->sq.kflags) &
-		      (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN)))
-			return total;
-	}
 	do {
 		n = iouw_backend_reap(loop->backend, loop->cqes,
 		                      (unsigned)(sizeof(loop->cqes) / sizeof(loop->cqes[0])));
-		if (is_observed(loop))
+		if (IOUW_LOOP__OBSERVED(loop))
 			for (unsigned i = 0; i < n; i++)
-				handle_cqe(loop, loop->cqes[i].user_data, loop->cqes[i].res,
+				iouw_loop__handle_cqe(loop, loop->cqes[i].user_data, loop->cqes[i].res,
 				           loop->cqes[i].flags, true);
 		else
 			for (unsigned i = 0; i < n; i++)
-				handle_cqe(loop, loop->cqes[i].user_data, loop->cqes[i].res,
+				iouw_loop__handle_cqe(loop, loop->cqes[i].user_data, loop->cqes[i].res,
 				           loop->cqes[i].flags, false);
 		loop->stats.cqes += n;
 		total += n;
@@ -512,13 +334,7 @@ static size_t reap(struct iouw_loop *loop)
 
 size_t iouw_loop_reap(struct iouw_loop *loop)
 {
-	bool was_busy = loop->busy;
-	size_t n;
-
-	loop->busy = true;
-	n = reap(loop);
-	loop->busy = was_busy;
-	return n;
+	return iouw_loop__reap_as(loop, NULL);
 }
 
 /* The rule once the table's cancel(@id) took (an expired deadline, or
@@ -531,8 +347,8 @@ static void cancel_took(struct iouw_loop *loop, iouw_waiter_id id, uint64_t tick
 	if (tick != IOUW_NO_TICK)
 		iouw_wheel_remove(loop->wheel, tick);
 	if (queue && iouw_waiters_is_in_flight(loop->waiters, id)) {
-		idq_push(&loop->cancels, id);
-		emit_simple(loop, IOUW_EV_CANCEL_QUEUED, id, IOUW_NO_TICK, 0, NULL);
+		iouw_loop__idq_push(&loop->cancels, id);
+		IOUW_LOOP__EMIT(loop, IOUW_EV_CANCEL_QUEUED, id, IOUW_NO_TICK, 0, NULL);
 	}
 }
 
@@ -549,7 +365,7 @@ static void advance_timeouts(struct iouw_loop *loop)
 		iouw_waiter_id id = entries[i].id;
 		bool took = iouw_waiters_cancel(loop->waiters, id);
 
-		emit_simple(loop, IOUW_EV_EXPIRED, id, entries[i].tick, took, NULL);
+		IOUW_LOOP__EMIT(loop, IOUW_EV_EXPIRED, id, entries[i].tick, took, NULL);
 		if (!took)
 			/* Stale entry: the waiter completed, or the slot was
 			 * reused by a newer generation. Lazy expiry: ignore. */
@@ -569,7 +385,7 @@ void iouw_loop_advance_timeouts(struct iouw_loop *loop)
 
 /* Hand the SQEs built so far to the backend, in build order (nothing to do
  * with direct ring access: they are in the ring already, and sqn stays 0). */
-static void push_staged(struct iouw_loop *loop)
+void iouw_loop__push_staged(struct iouw_loop *loop)
 {
 	int r;
 
@@ -581,75 +397,19 @@ static void push_staged(struct iouw_loop *loop)
 	loop->sqn = 0;
 }
 
-static inline void flush_sqes(struct iouw_loop *loop)
-{
-	if (loop->sqn > 0)
-		push_staged(loop);
-}
-
-/* The slot the next SQE is built in; commit_sqe() keeps it. The caller
- * checked sq_left first. @direct: loop->ring is set (a constant on the hot
- * paths, which are instantiated for each case). */
-HOT struct io_uring_sqe *sqe_slot_at(struct iouw_loop *loop, const bool direct, const bool in_run)
-{
-	/* In a plain admission run the run's SQEs were counted against
-	 * sq_left once, up front (admit_run). */
-	if (!in_run)
-		IOUW_INVARIANT(loop->sq_left > 0, "SQ space accounting went negative");
-	if (direct)
-		/* The slot io_uring_get_sqe() would hand out (sq_left, read
-		 * from the ring, says it is free); commit_sqe() claims it. */
-		return &loop->ring->sq.sqes[loop->ring->sq.sqe_tail & loop->ring->sq.ring_mask];
-	if (loop->sqn == sizeof(loop->sqbuf) / sizeof(loop->sqbuf[0]))
-		flush_sqes(loop);
-	return &loop->sqbuf[loop->sqn];
-}
-
-static inline struct io_uring_sqe *sqe_slot(struct iouw_loop *loop)
-{
-	return sqe_slot_at(loop, loop->ring != NULL, false);
-}
-
-/* Keep the SQE just built in sqe_slot_at(). @in_run: a plain admission
- * run, which counts its SQEs once at its end (admit_run). */
-HOT void commit_sqe_at(struct iouw_loop *loop, const bool observed, const bool direct,
-                       const bool in_run)
-{
-	const struct io_uring_sqe *sqe;
-
-	if (direct)
-		sqe = &loop->ring->sq.sqes[loop->ring->sq.sqe_tail++ & loop->ring->sq.ring_mask];
-	else
-		sqe = &loop->sqbuf[loop->sqn++];
-	if (!in_run) {
-		loop->sq_left--;
-		loop->stats.sqes++;
-	}
-	if (observed) {
-		struct iouw_loop_event ev = { .kind = IOUW_EV_SQE, .sqe = sqe };
-
-		emit(loop, &ev);
-	}
-}
-
-HOT void commit_sqe(struct iouw_loop *loop, const bool observed)
-{
-	commit_sqe_at(loop, observed, loop->ring != NULL, false);
-}
-
 /* Stage @id and act on the outcome. The caller made sure the SQ has room. */
 static void stage(struct iouw_loop *loop, iouw_waiter_id id)
 {
 	struct iouw_request *req = NULL;
 	uint64_t tick = IOUW_NO_TICK;
 	enum iouw_stage_kind kind =
-		iouw_waiters_stage_into(loop->waiters, id, sqe_slot(loop), &req, &tick);
+		iouw_waiters_stage_into(loop->waiters, id, iouw_loop__sqe_slot(loop), &req, &tick);
 
-	emit_simple(loop, IOUW_EV_STAGE, id, tick, (int)kind, req);
+	IOUW_LOOP__EMIT(loop, IOUW_EV_STAGE, id, tick, (int)kind, req);
 	switch (kind) {
 	case IOUW_STAGE_TIMEOUT:
 		/* Cancel requested while parked: local timeout, no SQE. */
-		deliver(loop, id, req, IOUW_FINISH_TIMEOUT, is_observed(loop));
+		iouw_loop__deliver(loop, id, req, IOUW_FINISH_TIMEOUT, IOUW_LOOP__OBSERVED(loop));
 		break;
 	case IOUW_STAGE_ORPHANED:
 		/* The table released the request; drop its deadline. */
@@ -657,14 +417,14 @@ static void stage(struct iouw_loop *loop, iouw_waiter_id id)
 			iouw_wheel_remove(loop->wheel, tick);
 		break;
 	case IOUW_STAGE_SUBMIT:
-		commit_sqe(loop, is_observed(loop));
+		iouw_loop__commit_sqe(loop, IOUW_LOOP__OBSERVED(loop));
 		break;
 	}
 }
 
 /* A fresh request's deadline as a wheel tick; IOUW_NO_TICK when it already
  * passed, and then the request was timed out (it never takes a slot). */
-static uint64_t admission_tick(struct iouw_loop *loop, struct iouw_request *req, bool observed)
+uint64_t iouw_loop__admission_tick(struct iouw_loop *loop, struct iouw_request *req, bool observed)
 {
 	uint64_t tick;
 
@@ -680,7 +440,7 @@ static uint64_t admission_tick(struct iouw_loop *loop, struct iouw_request *req,
 	tick = iouw_wheel__target_tick(loop->wheel, req->deadline_ns);
 	if (tick == IOUW_NO_TICK) {
 		/* Already expired: time out now, never take a slot. */
-		emit_when(observed, loop, IOUW_EV_ADMIT_EXPIRED, iouw_waiter_id_new(0, 0),
+		IOUW_LOOP__EMIT_WHEN(observed, loop, IOUW_EV_ADMIT_EXPIRED, iouw_waiter_id_new(0, 0),
 		          IOUW_NO_TICK, 0, req);
 		loop->stats.delivered++;
 		loop->stats.timeouts++;
@@ -689,83 +449,8 @@ static uint64_t admission_tick(struct iouw_loop *loop, struct iouw_request *req,
 	return tick;
 }
 
-/* Insert @req with deadline @tick (IOUW_NO_TICK: none), schedule it, stage
- * it. */
-HOT void admit_at(struct iouw_loop *loop, struct iouw_request *req, uint64_t tick,
-                  const bool observed, const bool direct)
-{
-	enum iouw_stage_kind kind;
-	iouw_waiter_id id;
-
-	kind = iouw_waiters__admit(loop->waiters, req, tick,
-	                           sqe_slot_at(loop, direct, direct && !observed), &id);
-	if (tick != IOUW_NO_TICK)
-		iouw_wheel__schedule(loop->wheel, id, tick);
-	emit_when(observed, loop, IOUW_EV_ADMIT, id, tick, 0, req);
-	if (__builtin_expect(kind == IOUW_STAGE_SUBMIT, 1)) {
-		emit_when(observed, loop, IOUW_EV_STAGE, id, IOUW_NO_TICK, (int)kind, NULL);
-		commit_sqe_at(loop, observed, direct, direct && !observed);
-		return;
-	}
-	/* Orphaned before its first SQE: the table dropped the waiter and
-	 * handed the request back; release it once the stage is reported. */
-	emit_when(observed, loop, IOUW_EV_STAGE, id, tick, (int)kind, NULL);
-	if (tick != IOUW_NO_TICK)
-		iouw_wheel_remove(loop->wheel, tick);
-	req->ops->release(req);
-}
-
-/* Admit one fresh request: insert, schedule its deadline, stage it; or time
- * it out at once when its deadline already passed. Without a deadline (the
- * common case) the tick is a constant and its checks fold away. */
-HOT void admit(struct iouw_loop *loop, struct iouw_request *req, const bool observed,
-               const bool direct)
-{
-	uint64_t tick;
-
-	if (__builtin_expect(req->deadline_ns == IOUW_NO_DEADLINE, 1)) {
-		admit_at(loop, req, IOUW_NO_TICK, observed, direct);
-		return;
-	}
-	tick = admission_tick(loop, req, observed);
-	if (tick != IOUW_NO_TICK)
-		admit_at(loop, req, tick, observed, direct);
-}
-
-/* The plain path (direct ring access, no observer) admits a run with the
- * SQ space checked and the SQEs counted (sq_left, stats) once for the run,
- * not per request: the per-request counter updates were a loop-carried
- * chain through memory that cost ~1% of a NOP (bench/bench_loop.c). */
-#define admit_plain_run(loop, reqs, n)                                            \
-	do {                                                                      \
-		unsigned tail0_ = (loop)->ring->sq.sqe_tail, built_;              \
-		IOUW_INVARIANT((n) <= (loop)->sq_left,                            \
-		               "SQ space accounting went negative");             \
-		for (size_t i_ = 0; i_ < (n); i_++)                               \
-			admit((loop), (reqs)[i_], false, true);                   \
-		built_ = (loop)->ring->sq.sqe_tail - tail0_;                      \
-		(loop)->sq_left -= built_;                                        \
-		(loop)->stats.sqes += built_;                                     \
-	} while (0)
-
-/* Admit @reqs[0..n) in order (an array of request pointers, or of void
- * pointers from the front door); the caller made sure each has a slot and
- * an SQE. */
-#define admit_run(loop, reqs, n)                                         \
-	do {                                                             \
-		if (is_observed(loop))                                   \
-			for (size_t i_ = 0; i_ < (n); i_++)              \
-				admit((loop), (reqs)[i_], true,          \
-				      (loop)->ring != NULL);             \
-		else if ((loop)->ring)                                   \
-			admit_plain_run((loop), (reqs), (n));            \
-		else                                                     \
-			for (size_t i_ = 0; i_ < (n); i_++)              \
-				admit((loop), (reqs)[i_], false, false); \
-	} while (0)
-
 /* iouw_loop_fill_sq() up to, not including, handing the staged SQEs over. */
-static bool fill_staged(struct iouw_loop *loop)
+bool iouw_loop__fill_staged(struct iouw_loop *loop)
 {
 	/* Account for every submission published so far before looking at
 	 * the front door (the original advances its processed sequence here):
@@ -780,10 +465,10 @@ static bool fill_staged(struct iouw_loop *loop)
 
 		if (loop->sq_left == 0)
 			return true;
-		sqe = sqe_slot(loop);
+		sqe = iouw_loop__sqe_slot(loop);
 		memset(sqe, 0, sizeof(*sqe));
 		iouw_wake_prep_poll(&loop->wake, sqe);
-		commit_sqe(loop, is_observed(loop));
+		iouw_loop__commit_sqe(loop, IOUW_LOOP__OBSERVED(loop));
 		loop->wake_needs_arm = false;
 	}
 
@@ -795,18 +480,18 @@ static bool fill_staged(struct iouw_loop *loop)
 			/* Its op CQE already arrived (or the slot moved on):
 			 * nothing left to cancel. */
 			idq_pop(&loop->cancels);
-			emit_simple(loop, IOUW_EV_CANCEL_SKIPPED, id, IOUW_NO_TICK, 0, NULL);
+			IOUW_LOOP__EMIT(loop, IOUW_EV_CANCEL_SKIPPED, id, IOUW_NO_TICK, 0, NULL);
 			continue;
 		}
 		if (loop->sq_left == 0)
 			return true;
 		idq_pop(&loop->cancels);
-		sqe = sqe_slot(loop);
+		sqe = iouw_loop__sqe_slot(loop);
 		memset(sqe, 0, sizeof(*sqe));
 		io_uring_prep_cancel64(sqe, iouw_waiter_id_user_data(id), 0);
 		io_uring_sqe_set_data64(sqe, iouw_waiter_id_cancel_user_data(id));
 		loop->stats.cancels++;
-		commit_sqe(loop, is_observed(loop));
+		iouw_loop__commit_sqe(loop, IOUW_LOOP__OBSERVED(loop));
 	}
 
 	while (loop->ready.len > 0) {
@@ -837,7 +522,7 @@ static bool fill_staged(struct iouw_loop *loop)
 		n = iouw_mpsc_pop_many(loop->inbound, run, room);
 		if (n == 0)
 			break;
-		admit_run(loop, run, n);
+		IOUW_LOOP__ADMIT_RUN(loop, run, n, NULL);
 		if (n < room)
 			/* The front door had no more: asking again would only
 			 * find it empty (or a request pushed since, which the
@@ -852,51 +537,15 @@ bool iouw_loop_fill_sq(struct iouw_loop *loop)
 	bool was_busy = loop->busy, more;
 
 	loop->busy = true;
-	more = fill_staged(loop);
-	flush_sqes(loop);
+	more = iouw_loop__fill_staged(loop);
+	iouw_loop__flush_sqes(loop);
 	loop->busy = was_busy;
 	return more;
 }
 
 int iouw_loop_submit_local(struct iouw_loop *loop, struct iouw_request *const *reqs, size_t n)
 {
-	size_t room;
-
-	if (!loop || !reqs || n == 0)
-		return -EINVAL;
-	if (!pthread_equal(pthread_self(), atomic_load_explicit(&loop->owner, memory_order_relaxed)))
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++)
-		if (!reqs[i])
-			return -EINVAL;
-	if (atomic_load_explicit(&loop->closed, memory_order_acquire))
-		return -ESHUTDOWN;
-	if (loop->busy)
-		/* From a request's op or the observer, in the middle of a
-		 * phase: admitting now would break the phase's bookkeeping
-		 * (SQ space counted, entries being walked). */
-		return iouw_loop_submit_many(loop, reqs, n);
-	loop->busy = true;
-	/* What is already queued goes first, in the fill's order
-	 * (docs/loop.md §6.3); these requests then come after the front door.
-	 * With nothing queued the fill would only read the SQ space (and the
-	 * wake sequence, which a later arm() then finds unaccounted for: it
-	 * declines to sleep once, the safe side). */
-	if (loop->ready.len > 0 || loop->cancels.len > 0 || loop->wake_needs_arm ||
-	    iouw_mpsc_peek(loop->inbound) != NULL)
-		(void)fill_staged(loop);
-	else
-		loop->sq_left = loop->ring ? io_uring_sq_space_left(loop->ring)
-		                           : iouw_backend_sq_space(loop->backend);
-	room = loop->waiters->free_len;
-	if (room > loop->sq_left)
-		room = loop->sq_left;
-	if (n > room)
-		n = room;
-	admit_run(loop, reqs, n);
-	flush_sqes(loop);
-	loop->busy = false;
-	return (int)n;
+	return iouw_loop__submit_local_as(loop, reqs, n, NULL);
 }
 
 /* Relative wait bound: the next deadline, and while draining with a budget
@@ -953,10 +602,10 @@ int iouw_loop_submit_and_wait(struct iouw_loop *loop, bool may_block)
 
 		loop->budget_left = spent >= loop->budget_left ? 0 : loop->budget_left - spent;
 	}
-	if (is_observed(loop)) {
+	if (IOUW_LOOP__OBSERVED(loop)) {
 		struct iouw_loop_event ev = { .kind = IOUW_EV_WAIT, .res = r };
 
-		emit(loop, &ev);
+		iouw_loop__emit(loop, &ev);
 	}
 	if (r >= 0 || r == -ETIME || r == -EINTR || r == -EAGAIN || r == -EBUSY)
 		return 0;
@@ -965,17 +614,7 @@ int iouw_loop_submit_and_wait(struct iouw_loop *loop, bool may_block)
 
 int iouw_loop_turn(struct iouw_loop *loop, bool may_block)
 {
-	atomic_store_explicit(&loop->owner, pthread_self(), memory_order_relaxed);
-	loop->stats.turns++;
-	iouw_loop_reap(loop);
-	iouw_loop_advance_timeouts(loop);
-	(void)iouw_loop_fill_sq(loop);
-	if (iouw_loop_is_drained(loop))
-		/* Staging can empty the table (a local timeout): the drain
-		 * ends here, with nothing left to wait for. Still submit
-		 * what was pushed (cancels) without waiting. */
-		may_block = false;
-	return iouw_loop_submit_and_wait(loop, may_block);
+	return iouw_loop__turn_as(loop, may_block, NULL);
 }
 
 /* Shutdown budget spent: abandon whatever is still tracked or queued. A
@@ -1000,7 +639,7 @@ static void abandon(struct iouw_loop *loop)
 		if (info.state == IOUW_WAITER_ACTIVE && info.target_tick != IOUW_NO_TICK)
 			iouw_wheel_remove(loop->wheel, info.target_tick);
 		req = iouw_waiters_remove(loop->waiters, info.id);
-		emit_simple(loop, IOUW_EV_ABANDON, info.id, IOUW_NO_TICK, info.in_flight, req);
+		IOUW_LOOP__EMIT(loop, IOUW_EV_ABANDON, info.id, IOUW_NO_TICK, info.in_flight, req);
 		loop->stats.abandoned++;
 		if (info.in_flight) {
 			if (req->ops->detach)
@@ -1011,7 +650,7 @@ static void abandon(struct iouw_loop *loop)
 		}
 	}
 	while ((req = iouw_mpsc_pop(loop->inbound)) != NULL) {
-		emit_simple(loop, IOUW_EV_ABANDON, iouw_waiter_id_new(0, 0), IOUW_NO_TICK, 0, req);
+		IOUW_LOOP__EMIT(loop, IOUW_EV_ABANDON, iouw_waiter_id_new(0, 0), IOUW_NO_TICK, 0, req);
 		loop->stats.abandoned++;
 		req->ops->release(req);
 	}
@@ -1078,14 +717,14 @@ int iouw_loop_run(struct iouw_loop *loop)
  * handed to the backend. The caller checked the SQ has room. */
 static void stage_cancel_now(struct iouw_loop *loop, iouw_waiter_id id, uint32_t cancel_flags)
 {
-	struct io_uring_sqe *sqe = sqe_slot(loop);
+	struct io_uring_sqe *sqe = iouw_loop__sqe_slot(loop);
 
 	memset(sqe, 0, sizeof(*sqe));
 	io_uring_prep_cancel64(sqe, iouw_waiter_id_user_data(id), (int)cancel_flags);
 	io_uring_sqe_set_data64(sqe, iouw_waiter_id_cancel_user_data(id));
 	loop->stats.cancels++;
-	commit_sqe(loop, is_observed(loop));
-	flush_sqes(loop);
+	iouw_loop__commit_sqe(loop, IOUW_LOOP__OBSERVED(loop));
+	iouw_loop__flush_sqes(loop);
 }
 
 int iouw_loop_cancel(struct iouw_loop *loop, iouw_waiter_id id, enum iouw_loop_cancel_how how,
@@ -1102,7 +741,7 @@ int iouw_loop_cancel(struct iouw_loop *loop, iouw_waiter_id id, enum iouw_loop_c
 		/* From a request's op or the observer, in the middle of a
 		 * phase: the cancel's SQE would take an SQ slot the phase
 		 * already counted on (an admission run measures its room
-		 * once, admit_plain_run). */
+		 * once, IOUW_LOOP__ADMIT_PLAIN_RUN). */
 		return -EBUSY;
 	if (iouw_waiters_state(loop->waiters, id, &state, &tick) < 0 ||
 	    state != IOUW_WAITER_ACTIVE)

@@ -23,6 +23,7 @@
 #define IOUW_REQUEST_OPS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct io_uring_sqe;
@@ -74,6 +75,8 @@ struct iouw_request_ops {
 
 /* Base of every request. Kinds embed it as their first member. */
 struct iouw_request {
+	/* Set when the request is made; never changes while a table or a
+	 * loop holds the request. */
 	const struct iouw_request_ops *ops;
 	/* Absolute deadline on the loop's clock (ns), or IOUW_NO_DEADLINE.
 	 * Only send and recv carry one (docs/requests.md §4); the loop reads it once, at
@@ -81,10 +84,38 @@ struct iouw_request {
 	uint64_t deadline_ns;
 };
 
+/* The typed fast path (core/loop_typed.h) passes the caller's own static
+ * const ops table as @known (NULL everywhere else): whether @req is a
+ * request of that type. Asked once per transition (admission, op CQE,
+ * delivery): a request's ops pointer never changes while a table or a loop
+ * holds it (see struct iouw_request). */
+static inline __attribute__((always_inline)) bool
+iouw_request_ops_are(const struct iouw_request *req, const struct iouw_request_ops *known)
+{
+	return known != NULL && req->ops == known;
+}
+
+/* Call op @fn of @req with (@...): through @known when @typed (what
+ * iouw_request_ops_are(@req, @known) said), else through req->ops. @known
+ * is then a constant the compiler resolves: the call becomes direct and can
+ * be inlined. Same call, same result. */
+#define IOUW_REQUEST_CALL(typed, known, req, fn, ...) \
+	((typed) ? (known)->fn(__VA_ARGS__) : (req)->ops->fn(__VA_ARGS__))
+
+/* iouw_request_is_orphaned(), called as IOUW_REQUEST_CALL() would. */
+static inline __attribute__((always_inline)) bool
+iouw_request_is_orphaned_as(const struct iouw_request *req, bool typed,
+                            const struct iouw_request_ops *known)
+{
+	if (typed)
+		return known->is_orphaned && known->is_orphaned(req);
+	return req->ops->is_orphaned && req->ops->is_orphaned(req);
+}
+
 /* Whether @req is orphaned: its is_orphaned op, or false without one. */
 static inline bool iouw_request_is_orphaned(const struct iouw_request *req)
 {
-	return req->ops->is_orphaned && req->ops->is_orphaned(req);
+	return iouw_request_is_orphaned_as(req, false, NULL);
 }
 
 #endif /* IOUW_REQUEST_OPS_H */

@@ -155,7 +155,7 @@ enum iouw_stage_kind iouw_waiters_stage_into(struct iouw_waiters *w, iouw_waiter
 		*ret_request = NULL;
 		return IOUW_STAGE_ORPHANED;
 	}
-	iouw_waiters__build(slot, sqe);
+	iouw_waiters__build(slot, sqe, false, NULL);
 	return IOUW_STAGE_SUBMIT;
 }
 
@@ -163,7 +163,7 @@ enum iouw_stage_kind iouw_waiters_admit(struct iouw_waiters *w, struct iouw_requ
                                         uint64_t target_tick, struct io_uring_sqe *sqe,
                                         iouw_waiter_id *ret_id)
 {
-	return iouw_waiters__admit(w, req, target_tick, sqe, ret_id);
+	return iouw_waiters__admit(w, req, target_tick, sqe, NULL, ret_id);
 }
 
 void iouw_waiters_stage(struct iouw_waiters *w, iouw_waiter_id id, struct iouw_stage_outcome *ret)
@@ -198,7 +198,7 @@ enum iouw_completion_kind iouw_waiters_complete(struct iouw_waiters *w, uint64_t
                                                 int32_t res, struct iouw_request **ret_request,
                                                 uint64_t *ret_target_tick)
 {
-	return iouw_waiters__complete(w, user_data, res, ret_request, ret_target_tick);
+	return iouw_waiters__complete(w, user_data, res, NULL, ret_request, ret_target_tick);
 }
 
 void iouw_waiters_on_completion(struct iouw_waiters *w, uint64_t user_data, int32_t res,

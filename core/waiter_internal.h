@@ -8,6 +8,11 @@
  * public wrappers in waiter.h (iouw_waiters_admit(), iouw_waiters_complete()),
  * which run exactly this code. Nothing here is part of the public interface.
  *
+ * @known (admission, build, completion): the request ops the caller knows
+ * at compile time (core/loop_typed.h's typed fast path), or NULL; a request
+ * whose ops are @known has them called directly (IOUW_REQUEST_CALL), every
+ * other one through its pointer. Same calls, same order, same checks.
+ *
  * Owns: struct iouw_waiter_slot, struct iouw_waiters.
  * Invariants: the per-slot states and table invariants of waiter.h, checked
  * by iouw_waiters_assert_consistent().
@@ -79,7 +84,9 @@ IOUW_WAITERS_INLINE struct iouw_request *iouw_waiters__take(struct iouw_waiters 
 }
 
 /* The SUBMIT path of stage: mark @slot in flight and build its SQE. */
-IOUW_WAITERS_INLINE void iouw_waiters__build(struct iouw_waiter_slot *slot, struct io_uring_sqe *sqe)
+IOUW_WAITERS_INLINE void iouw_waiters__build(struct iouw_waiter_slot *slot,
+                                             struct io_uring_sqe *sqe, bool typed,
+                                             const struct iouw_request_ops *known)
 {
 	uint64_t user_data = iouw_waiter_id_user_data(slot->id);
 
@@ -87,7 +94,7 @@ IOUW_WAITERS_INLINE void iouw_waiters__build(struct iouw_waiter_slot *slot, stru
 	slot->in_flight = true;
 	/* Only a Submit carries an SQE; build_sqe gets it zeroed. */
 	memset(sqe, 0, sizeof(*sqe));
-	slot->request->ops->build_sqe(slot->request, sqe, user_data);
+	IOUW_REQUEST_CALL(typed, known, slot->request, build_sqe, slot->request, sqe, user_data);
 	IOUW_INVARIANT(sqe->user_data == user_data, "request built an SQE with foreign user_data");
 }
 
@@ -96,20 +103,22 @@ IOUW_WAITERS_INLINE enum iouw_stage_kind iouw_waiters__admit(struct iouw_waiters
                                                        struct iouw_request *req,
                                                        uint64_t target_tick,
                                                        struct io_uring_sqe *sqe,
+                                                       const struct iouw_request_ops *known,
                                                        iouw_waiter_id *ret_id)
 {
 	struct iouw_waiter_slot *slot = iouw_waiters__occupy(w, req, target_tick);
+	const bool typed = iouw_request_ops_are(req, known);
 
 	/* A fresh waiter is ACTIVE and not in flight: stage() can only
 	 * answer ORPHANED or SUBMIT. */
 	*ret_id = slot->id;
-	if (__builtin_expect(iouw_request_is_orphaned(req), 0)) {
+	if (__builtin_expect(iouw_request_is_orphaned_as(req, typed, known), 0)) {
 		/* Handed back unreleased: the caller still reports the
 		 * admission before it releases the request. */
 		(void)iouw_waiters__take(w, iouw_waiter_id_index(slot->id));
 		return IOUW_STAGE_ORPHANED;
 	}
-	iouw_waiters__build(slot, sqe);
+	iouw_waiters__build(slot, sqe, typed, known);
 	return IOUW_STAGE_SUBMIT;
 }
 
@@ -120,6 +129,7 @@ void iouw_waiters__on_cancel_result(struct iouw_waiters *w, iouw_waiter_id id, i
 /* See iouw_waiters_complete() in waiter.h. */
 IOUW_WAITERS_INLINE enum iouw_completion_kind iouw_waiters__complete(struct iouw_waiters *w,
                                                                uint64_t user_data, int32_t res,
+                                                               const struct iouw_request_ops *known,
                                                                struct iouw_request **ret_request,
                                                                uint64_t *ret_target_tick)
 {
@@ -127,7 +137,7 @@ IOUW_WAITERS_INLINE enum iouw_completion_kind iouw_waiters__complete(struct iouw
 	iouw_waiter_id id = iouw_waiter_id_from_user_data(user_data, &is_cancel);
 	uint32_t index = iouw_waiter_id_index(id);
 	struct iouw_waiter_slot *slot;
-	bool cancel_requested;
+	bool cancel_requested, typed;
 	uint64_t tick;
 
 	if (__builtin_expect(index >= w->capacity || w->slots[index].request == NULL, 0)) {
@@ -156,8 +166,10 @@ IOUW_WAITERS_INLINE enum iouw_completion_kind iouw_waiters__complete(struct iouw
 	cancel_requested = slot->state == IOUW_WAITER_CANCEL_REQUESTED;
 	/* A cancel-requested waiter's deadline already left the wheel. */
 	tick = cancel_requested ? IOUW_NO_TICK : slot->target_tick;
-	if (slot->request->ops->on_cqe(slot->request, cancel_requested, res) ||
-	    iouw_request_is_orphaned(slot->request)) {
+	typed = iouw_request_ops_are(slot->request, known);
+	if (IOUW_REQUEST_CALL(typed, known, slot->request, on_cqe, slot->request, cancel_requested,
+	                      res) ||
+	    iouw_request_is_orphaned_as(slot->request, typed, known)) {
 		/* Terminal, or progress for a caller who is already gone:
 		 * remove now rather than requeue another SQE. */
 		*ret_target_tick = tick;
