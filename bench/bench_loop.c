@@ -604,7 +604,9 @@ int main(int argc, char **argv)
 			/* Profiling one side: its rate, no ratios. */
 			for (int k = 0; k < SIDES; k++)
 				if (on[k])
-					printf("batch %2u: %s %.0f ops/s\n", b, k == FLOOR_DIRECT ? "floor (direct calls)" : side_name[k], f.rate[k]);
+					printf("batch %2u: %s %.0f ops/s\n", b,
+					       k == FLOOR_DIRECT ? "floor (direct calls)" : side_name[k],
+					       f.rate[k]);
 			continue;
 		}
 		printf("batch %2u: raw liburing %10.0f ops/s, iouwait loop %10.0f ops/s, loop/raw %.3f"

@@ -320,12 +320,12 @@ size_t iouw_loop__reap_backend(struct iouw_loop *loop)
 		                      (unsigned)(sizeof(loop->cqes) / sizeof(loop->cqes[0])));
 		if (IOUW_LOOP__OBSERVED(loop))
 			for (unsigned i = 0; i < n; i++)
-				iouw_loop__handle_cqe(loop, loop->cqes[i].user_data, loop->cqes[i].res,
-				           loop->cqes[i].flags, true);
+				iouw_loop__handle_cqe(loop, loop->cqes[i].user_data,
+				                      loop->cqes[i].res, loop->cqes[i].flags, true);
 		else
 			for (unsigned i = 0; i < n; i++)
-				iouw_loop__handle_cqe(loop, loop->cqes[i].user_data, loop->cqes[i].res,
-				           loop->cqes[i].flags, false);
+				iouw_loop__handle_cqe(loop, loop->cqes[i].user_data,
+				                      loop->cqes[i].res, loop->cqes[i].flags, false);
 		loop->stats.cqes += n;
 		total += n;
 	} while (n > 0);
@@ -424,7 +424,8 @@ static void stage(struct iouw_loop *loop, iouw_waiter_id id)
 
 /* A fresh request's deadline as a wheel tick; IOUW_NO_TICK when it already
  * passed, and then the request was timed out (it never takes a slot). */
-uint64_t iouw_loop__admission_tick(struct iouw_loop *loop, struct iouw_request *req, bool observed)
+uint64_t iouw_loop__admission_tick(struct iouw_loop *loop, struct iouw_request *req,
+                                   bool observed)
 {
 	uint64_t tick;
 
@@ -441,7 +442,7 @@ uint64_t iouw_loop__admission_tick(struct iouw_loop *loop, struct iouw_request *
 	if (tick == IOUW_NO_TICK) {
 		/* Already expired: time out now, never take a slot. */
 		IOUW_LOOP__EMIT_WHEN(observed, loop, IOUW_EV_ADMIT_EXPIRED, iouw_waiter_id_new(0, 0),
-		          IOUW_NO_TICK, 0, req);
+		                     IOUW_NO_TICK, 0, req);
 		loop->stats.delivered++;
 		loop->stats.timeouts++;
 		req->ops->finish(req, IOUW_FINISH_TIMEOUT);

@@ -105,11 +105,14 @@ void iouw_loop__emit_event(struct iouw_loop *loop, enum iouw_loop_event_kind kin
                            struct iouw_request *req);
 /* A fresh request's deadline as a wheel tick; IOUW_NO_TICK when it already
  * passed, and then the request was timed out (it never takes a slot). */
-uint64_t iouw_loop__admission_tick(struct iouw_loop *loop, struct iouw_request *req, bool observed);
+uint64_t iouw_loop__admission_tick(struct iouw_loop *loop, struct iouw_request *req,
+                                   bool observed);
 /* Hand the SQEs built so far to the backend (staging buffer only). */
 void iouw_loop__push_staged(struct iouw_loop *loop);
 /* iouw_loop_fill_sq() up to, not including, handing the staged SQEs over. */
 bool iouw_loop__fill_staged(struct iouw_loop *loop);
+/* The backend's reap, every request's ops through its pointer; how many
+ * CQEs (what iouw_loop__reap_as() does after the in-place reap). */
 size_t iouw_loop__reap_backend(struct iouw_loop *loop);
 
 /* ---- inline ------------------------------------------------------------ */
