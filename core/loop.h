@@ -202,7 +202,10 @@ int iouw_loop_submit_many(struct iouw_loop *loop, struct iouw_request *const *re
  * iouw_loop_run()). Called from a request's op or an observer while the loop
  * is in a phase, it hands the requests to the front door instead, exactly as
  * iouw_loop_submit_many() (admitting in the middle of a phase would break
- * its bookkeeping). */
+ * its bookkeeping). A caller whose hot requests share one ops table of its
+ * own can have this and iouw_loop_turn() instantiated with that table
+ * known, its ops then called directly: IOUW_LOOP_TYPED() in loop_typed.h
+ * (docs/loop.md §6.13). */
 int iouw_loop_submit_local(struct iouw_loop *loop, struct iouw_request *const *reqs, size_t n);
 
 /* Any thread: close the front door and wake the loop so run() drains. */
