@@ -103,27 +103,21 @@ struct fixture {
 	char path[64];
 };
 
-static void die(const char *what, int err)
-{
-	fprintf(stderr, "bench_io: %s: %s\n", what, strerror(err));
-	exit(1);
-}
-
 static void fixture_open(struct fixture *f)
 {
 	struct stat st;
 	const char *dir = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) ? "/dev/shm" : ".";
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->sv) < 0)
-		die("socketpair", errno);
+		bench_die("socketpair", errno);
 	snprintf(f->path, sizeof(f->path), "%s/iouw-bench-io-XXXXXX", dir);
 	f->file = mkostemp(f->path, O_CLOEXEC);
 	if (f->file < 0)
-		die(f->path, errno);
+		bench_die(f->path, errno);
 	/* Unlinked at once: nothing is left behind, whatever happens next. */
 	(void)unlink(f->path);
 	if (ftruncate(f->file, (off_t)MAX_BATCH * BLK_LEN) < 0)
-		die("ftruncate", errno);
+		bench_die("ftruncate", errno);
 }
 
 static void fixture_close(struct fixture *f)
@@ -200,10 +194,10 @@ static double bench_raw(const struct fixture *f, enum workload w, enum ring_setu
 		}
 		r = io_uring_submit_and_wait(&ring, wait_nr);
 		if (r < 0)
-			die("submit_and_wait", -r);
+			bench_die("submit_and_wait", -r);
 		io_uring_for_each_cqe(&ring, head, cqe) {
 			if (cqe->res != (int)len)
-				die("raw operation result", cqe->res < 0 ? -cqe->res : EIO);
+				bench_die("raw operation result", cqe->res < 0 ? -cqe->res : EIO);
 			n++;
 		}
 		io_uring_cq_advance(&ring, n);
@@ -245,7 +239,7 @@ static void *spare_take(struct spares *s, int fill)
 		return s->buf[--s->n];
 	b = malloc(BLK_LEN);
 	if (!b)
-		die("malloc", ENOMEM);
+		bench_die("malloc", ENOMEM);
 	if (fill)
 		memset(b, fill, BLK_LEN);
 	return b;
@@ -273,7 +267,7 @@ static size_t collect(struct inflight *q)
 		if (r == -EAGAIN)
 			break;
 		if (r < 0)
-			die("iouw_handle_take_and_drop", -r);
+			bench_die("iouw_handle_take_and_drop", -r);
 		if (res.status != IOUW_RESULT_OK || res.value != q->expect[at] ||
 		    (q->back[at] && (!res.buf || res.buf_len != q->expect[at]))) {
 			fprintf(stderr, "bench_io: loop result %s err %d value %zu, expected ok %zu\n",
@@ -338,7 +332,7 @@ static void build_round(const struct round_ctx *c, struct inflight *q, uint64_t 
 			r = iouw_request_read_at_fd(c->pool, c->file, (uint64_t)slot * c->len, buf,
 			                            BLK_LEN, c->len, &run[i], &h);
 		if (r < 0)
-			die("request constructor", -r);
+			bench_die("request constructor", -r);
 		q->h[at] = h;
 		q->expect[at] = c->len;
 		q->back[at] = second ? &q->reads : buf ? &q->writes : NULL;
@@ -373,10 +367,10 @@ static double bench_loop(const struct fixture *f, enum workload w, enum ring_set
 	 * side's fds are. */
 	if (iouw_fd_dup(f->sv[0], &sv0) < 0 || iouw_fd_dup(f->sv[1], &sv1) < 0 ||
 	    iouw_fd_dup(f->file, &file) < 0)
-		die("iouw_fd_dup", EBADF);
+		bench_die("iouw_fd_dup", EBADF);
 	/* Request blocks come from, and go back to, the caller's pool. */
 	if (iouw_request_pool_new(4 * MAX_BATCH, &pool) < 0)
-		die("iouw_request_pool_new", ENOMEM);
+		bench_die("iouw_request_pool_new", ENOMEM);
 	iouw_loop_config_init(&cfg);
 	cfg.ring_size = 128;
 	cfg.coop_taskrun = setup == RING_COOP;
@@ -407,11 +401,11 @@ static double bench_loop(const struct fixture *f, enum workload w, enum ring_set
 			/* Two rounds in hand never exceed the table's 128 slots
 			 * nor the SQ's 128 entries: a round always fits. */
 			if (iouw_loop_submit_local(loop, run, 2 * batch) != (int)(2 * batch))
-				die("iouw_loop_submit_local", EAGAIN);
+				bench_die("iouw_loop_submit_local", EAGAIN);
 			submitted++;
 		}
 		if (iouw_loop_turn(loop, false) < 0)
-			die("iouw_loop_turn", EIO);
+			bench_die("iouw_loop_turn", EIO);
 		/* Nothing delivered and no round to submit: wait for the CQEs
 		 * still due. Not with iouw_loop_turn(loop, true): its reap may
 		 * deliver the last of them, and an idle loop then rightly
@@ -427,7 +421,7 @@ static double bench_loop(const struct fixture *f, enum workload w, enum ring_set
 			if (st.delivered == before &&
 			    iouw_waiters_len(iouw_loop_waiters(loop)) > 0 &&
 			    iouw_loop_submit_and_wait(loop, true) < 0)
-				die("iouw_loop_submit_and_wait", EIO);
+				bench_die("iouw_loop_submit_and_wait", EIO);
 		}
 		tc = bench_now_s();
 		(void)collect(&q);
@@ -462,7 +456,7 @@ static void print_dup_close(int fd)
 			int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 
 			if (d < 0)
-				die("F_DUPFD_CLOEXEC", errno);
+				bench_die("F_DUPFD_CLOEXEC", errno);
 			close(d);
 		}
 		t = (bench_now_s() - t0) * 1e9 / n;

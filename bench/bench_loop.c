@@ -164,10 +164,8 @@ static void stock_init(struct nop_stock *s, unsigned batch, const struct iouw_re
 	s->reqs = calloc(s->in_hand, sizeof(*s->reqs));
 	s->pool.items = calloc(s->in_hand, sizeof(*s->pool.items));
 	s->pool.n = 0;
-	if (!s->reqs || !s->pool.items) {
-		fprintf(stderr, "bench_loop: out of memory\n");
-		exit(1);
-	}
+	if (!s->reqs || !s->pool.items)
+		bench_die("calloc", ENOMEM);
 	for (size_t i = 0; i < s->in_hand; i++) {
 		s->reqs[i].base.ops = ops;
 		s->reqs[i].base.deadline_ns = IOUW_NO_DEADLINE;
@@ -247,8 +245,11 @@ static void loop_slice(struct loop_side *s, uint64_t ops)
 			r = s->path == PATH_LOCAL   ? iouw_loop_submit_local(loop, run, n)
 			    : s->path == PATH_TYPED ? nop_submit_local(loop, run, n)
 			                            : iouw_loop_submit_many(loop, run, n);
-			if (r < 0 || pool->n != before)
-				exit(1);
+			if (r < 0)
+				bench_die("submitting a batch", -r);
+			/* A NOP is never finished inside the call (checked). */
+			if (pool->n != before)
+				bench_die("a request finished while being submitted", EPROTO);
 			/* Accepted from the front; what did not fit (a table
 			 * or SQ full of the previous batch, at batches over 64)
 			 * stays in the pool. */
@@ -266,13 +267,14 @@ static void loop_slice(struct loop_side *s, uint64_t ops)
 		 * could deliver the last ones, and an idle loop sleeps until
 		 * a wake-up this single thread would never send. */
 		before = pool->n;
-		if ((s->path == PATH_TYPED ? nop_turn(loop, false) : iouw_loop_turn(loop, false)) < 0)
-			exit(1);
+		r = s->path == PATH_TYPED ? nop_turn(loop, false) : iouw_loop_turn(loop, false);
+		if (r < 0)
+			bench_die("iouw_loop_turn", -r);
 		if (pool->n == before && (pool->n == 0 || submitted == ops)) {
 			(void)iouw_loop_reap(loop);
 			if (pool->n == before && iouw_waiters_len(iouw_loop_waiters(loop)) > 0 &&
-			    iouw_loop_submit_and_wait(loop, true) < 0)
-				exit(1);
+			    (r = iouw_loop_submit_and_wait(loop, true)) < 0)
+				bench_die("iouw_loop_submit_and_wait", -r);
 		}
 	}
 }
@@ -381,10 +383,11 @@ FLOOR_INLINE bool floor_complete(struct floor_side *f, uint64_t user_data, int32
 	cancel_requested = slot->state == IOUW_WAITER_CANCEL_REQUESTED;
 	tick = cancel_requested ? IOUW_NO_TICK : slot->target_tick;
 	req = slot->request;
-	if (!FLOOR_OPS(ops, req)->on_cqe(req, cancel_requested, res) &&
-	    !(FLOOR_OPS(ops, req)->is_orphaned && FLOOR_OPS(ops, req)->is_orphaned(req)))
-		/* A NOP is terminal at once; the bare table has no requeue. */
-		abort();
+	/* A NOP is terminal at once; the bare table has no requeue. */
+	IOUW_INVARIANT(FLOOR_OPS(ops, req)->on_cqe(req, cancel_requested, res) ||
+	                       (FLOOR_OPS(ops, req)->is_orphaned &&
+	                        FLOOR_OPS(ops, req)->is_orphaned(req)),
+	               "floor: a NOP is terminal at once");
 	slot->request = NULL;
 	slot->state = IOUW_WAITER_ACTIVE;
 	slot->target_tick = IOUW_NO_TICK;
@@ -506,7 +509,7 @@ static void measure(unsigned batch, uint64_t ops, const bool on[SIDES], struct f
 	loop_side_init(&s.loop[3], batch, &nop_ops, PATH_TYPED);
 	s.floor = calloc(1, sizeof(*s.floor));
 	if (!s.floor)
-		exit(1);
+		bench_die("calloc", ENOMEM);
 	floor_init(s.floor, batch);
 	/* Warm every side up (first touches of its rings and requests). */
 	for (int k = 0; k < SIDES; k++)

@@ -45,6 +45,13 @@ static inline double bench_cpu_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* One line "PROGRAM: @what: strerror(@err)" on stderr, then exit 1. */
+__attribute__((noreturn)) static inline void bench_die(const char *what, int err)
+{
+	fprintf(stderr, "%s: %s: %s\n", program_invocation_short_name, what, strerror(err));
+	exit(1);
+}
+
 /* Exit code for "io_uring is not available here": 77 (meson's skip) for
  * the errors a locked-down kernel gives, 1 otherwise. */
 static inline int bench_uring_exit_code(int err)
@@ -141,10 +148,8 @@ static inline void bench_raw_nop_slice(struct io_uring *ring, unsigned batch, ui
 			io_uring_sqe_set_data64(sqe, i);
 		}
 		r = io_uring_submit_and_wait(ring, b);
-		if (r < 0) {
-			fprintf(stderr, "submit_and_wait: %s\n", strerror(-r));
-			exit(1);
-		}
+		if (r < 0)
+			bench_die("io_uring_submit_and_wait", -r);
 		io_uring_for_each_cqe(ring, head, cqe) n++;
 		io_uring_cq_advance(ring, n);
 		done += n;
