@@ -282,6 +282,10 @@ size_t iouw_loop_pending_cancels(const struct iouw_loop *loop, iouw_waiter_id *r
 size_t iouw_loop_inbound_len(const struct iouw_loop *loop);
 /* The eventfd the wake poll watches (for tests). */
 int iouw_loop_wake_fd(const struct iouw_loop *loop);
+/* The loop's counters. Exact between phases; read from inside a request's
+ * op during a run of admissions or CQEs, sqes, cqes and delivered may be
+ * ahead of or behind that run (the plain path counts once per run, not per
+ * request: docs/loop.md §6.13). */
 void iouw_loop_stats(const struct iouw_loop *loop, struct iouw_loop_stats *ret);
 
 /* Observe every event (SQE, CQE, outcome, delivery) as it happens. */

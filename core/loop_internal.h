@@ -159,7 +159,9 @@ IOUW_LOOP__HOT void iouw_loop__deliver(struct iouw_loop *loop, iouw_waiter_id id
 }
 
 /* Handle one CQE; whether it delivered a result. @run_counted: the caller
- * adds the deliveries to stats.delivered (iouw_loop__deliver_at()). */
+ * counted every CQE of its run in stats.delivered up front, and a CQE that
+ * delivers nothing (the wake poll's, a cancel CQE, a requeue: all rare)
+ * takes itself back out (iouw_loop__deliver_at()). */
 IOUW_LOOP__HOT bool iouw_loop__handle_cqe_at(struct iouw_loop *loop, uint64_t user_data,
                                              int32_t res, uint32_t flags, const bool observed,
                                              const bool run_counted,
@@ -186,6 +188,8 @@ IOUW_LOOP__HOT bool iouw_loop__handle_cqe_at(struct iouw_loop *loop, uint64_t us
 		(void)iouw_wake_acknowledge(&loop->wake);
 		if (!(flags & IORING_CQE_F_MORE))
 			loop->wake_needs_arm = true;
+		if (run_counted)
+			loop->stats.delivered--;
 		return false;
 	}
 	kind = iouw_waiters__complete(loop->waiters, user_data, res, known, &req, &tick);
@@ -204,6 +208,8 @@ IOUW_LOOP__HOT bool iouw_loop__handle_cqe_at(struct iouw_loop *loop, uint64_t us
 		iouw_loop__deliver_at(loop, id, req, IOUW_FINISH_COMPLETE, observed, run_counted, known);
 		return true;
 	}
+	if (run_counted)
+		loop->stats.delivered--;
 	return false;
 }
 
@@ -231,18 +237,18 @@ IOUW_LOOP__HOT size_t iouw_loop__reap_in_place(struct iouw_loop *loop, const boo
 		if (head == tail)
 			return total;
 		total += tail - head;
-		uint64_t delivered = 0;
-
-		/* Counted per run (see IOUW_LOOP__ADMIT_PLAIN_RUN()). */
+		/* Counted per run (see IOUW_LOOP__ADMIT_PLAIN_RUN()): without
+		 * an observer every CQE is counted as a delivery up front, and
+		 * the rare one that delivers nothing takes itself back out. */
 		loop->stats.cqes += tail - head;
+		if (!observed)
+			loop->stats.delivered += tail - head;
 		for (; head != tail; head++) {
 			const struct io_uring_cqe *c = &cqes[head & mask];
 
-			delivered += iouw_loop__handle_cqe_at(loop, c->user_data, c->res, c->flags,
-			                                      observed, !observed, known);
+			(void)iouw_loop__handle_cqe_at(loop, c->user_data, c->res, c->flags,
+			                               observed, !observed, known);
 		}
-		if (!observed)
-			loop->stats.delivered += delivered;
 		io_uring_smp_store_release(cq->khead, head);
 	}
 }
@@ -382,17 +388,52 @@ IOUW_LOOP__HOT void iouw_loop__admit(struct iouw_loop *loop, struct iouw_request
 /* The plain path (direct ring access, no observer) admits a run with the
  * SQ space checked and the SQEs counted (sq_left, stats) once for the run,
  * not per request: the per-request counter updates were a loop-carried
- * chain through memory that cost ~1% of a NOP (bench/bench_loop.c). */
-#define IOUW_LOOP__ADMIT_PLAIN_RUN(loop, reqs, n, known)                            \
-	do {                                                                      \
-		unsigned tail0_ = (loop)->ring->sq.sqe_tail, built_;              \
-		IOUW_INVARIANT((n) <= (loop)->sq_left,                            \
-		               "SQ space accounting went negative");             \
-		for (size_t i_ = 0; i_ < (n); i_++)                               \
-			iouw_loop__admit((loop), (reqs)[i_], false, true, (known)); \
-		built_ = (loop)->ring->sq.sqe_tail - tail0_;                      \
-		(loop)->sq_left -= built_;                                        \
-		(loop)->stats.sqes += built_;                                     \
+ * chain through memory that cost ~1% of a NOP (bench/bench_loop.c). The
+ * ring's SQ tail, mask and array and the table stay in locals for the run:
+ * each SQE's clear and build are byte stores, which the compiler must
+ * assume may alias any field in memory, so fields it reads per request
+ * would be reloaded after every one of them. No request op can reach the
+ * ring's SQ tail (an op sees only its request and its SQE); a request with
+ * a deadline takes the general path, with the tail handed over and back. */
+IOUW_LOOP__HOT void iouw_loop__admit_plain_one(struct iouw_loop *loop, struct iouw_waiters *w,
+                                               struct io_uring_sqe *sqes, unsigned mask,
+                                               unsigned *tail, struct iouw_request *req,
+                                               const struct iouw_request_ops *known)
+{
+	iouw_waiter_id id;
+
+	if (__builtin_expect(req->deadline_ns != IOUW_NO_DEADLINE, 0)) {
+		loop->ring->sq.sqe_tail = *tail;
+		iouw_loop__admit(loop, req, false, true, known);
+		*tail = loop->ring->sq.sqe_tail;
+		return;
+	}
+	if (__builtin_expect(iouw_waiters__admit(w, req, IOUW_NO_TICK, &sqes[*tail & mask], known,
+	                                         &id) == IOUW_STAGE_SUBMIT,
+	                     1)) {
+		++*tail;
+		return;
+	}
+	/* Orphaned before its first SQE (iouw_loop__admit_at()). */
+	IOUW_REQUEST_CALL(iouw_request_ops_are(req, known), known, req, release, req);
+}
+
+/* @reqs: an array of request pointers, or of void pointers (the front
+ * door's). */
+#define IOUW_LOOP__ADMIT_PLAIN_RUN(loop, reqs, n, known)                                   \
+	do {                                                                              \
+		struct io_uring_sq *const sq_ = &(loop)->ring->sq;                        \
+		struct io_uring_sqe *const sqes_ = sq_->sqes;                             \
+		const unsigned mask_ = sq_->ring_mask, tail0_ = sq_->sqe_tail;            \
+		struct iouw_waiters *const w_ = (loop)->waiters;                          \
+		unsigned tail_ = tail0_;                                                  \
+		IOUW_INVARIANT((n) <= (loop)->sq_left, "SQ space accounting went negative"); \
+		for (size_t i_ = 0; i_ < (n); i_++)                                       \
+			iouw_loop__admit_plain_one((loop), w_, sqes_, mask_, &tail_,      \
+			                           (reqs)[i_], (known));                  \
+		sq_->sqe_tail = tail_;                                                    \
+		(loop)->sq_left -= tail_ - tail0_;                                        \
+		(loop)->stats.sqes += tail_ - tail0_;                                     \
 	} while (0)
 
 /* Admit @reqs[0..n) in order (an array of request pointers, or of void
@@ -423,9 +464,13 @@ IOUW_LOOP__HOT int iouw_loop__submit_local_as(struct iouw_loop *loop,
 		return -EINVAL;
 	if (!pthread_equal(pthread_self(), atomic_load_explicit(&loop->owner, memory_order_relaxed)))
 		return -EINVAL;
-	for (size_t i = 0; i < n; i++)
+	/* Each request's line is asked for here, all of them at once, and
+	 * not one at a time inside the admissions, each behind the last. */
+	for (size_t i = 0; i < n; i++) {
 		if (!reqs[i])
 			return -EINVAL;
+		__builtin_prefetch(reqs[i]);
+	}
 	if (atomic_load_explicit(&loop->closed, memory_order_acquire))
 		return -ESHUTDOWN;
 	if (loop->busy)
