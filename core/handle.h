@@ -90,12 +90,11 @@ int iouw_handle_new(struct iouw_handle **ret_handle);
 
 /* The same handle in memory the caller provides (iouw_handle_size() bytes,
  * aligned as malloc's), typically inside a larger block that holds the
- * request too: when the last reference goes, @release(@arg) is called
- * instead of free() (after any untaken buffer is freed; the handle is dead
- * then). Returns 0 or -EINVAL (a NULL argument); nothing to undo on
- * error. */
-int iouw_handle_init(void *mem, void (*release)(void *arg), void *arg,
-                     struct iouw_handle **ret_handle);
+ * request too, at its start: when the last reference goes, @release(@mem)
+ * is called instead of free() (after any untaken buffer is freed; the
+ * handle is dead then). Returns 0 or -EINVAL (a NULL argument); nothing to
+ * undo on error. */
+int iouw_handle_init(void *mem, void (*release)(void *mem), struct iouw_handle **ret_handle);
 size_t iouw_handle_size(void);
 
 /* Store @r as the result and wake the caller. Returns true when the caller

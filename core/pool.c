@@ -12,6 +12,9 @@
 #include "invariant.h"
 #include "thread.h"
 
+/* Every header-and-block chunk starts a cache line and fills whole lines. */
+#define LINE 64
+
 /* Before every block: its pool and, while cached, the next cached block.
  * Padded so the block itself keeps malloc's alignment. */
 struct block_hdr {
@@ -55,7 +58,8 @@ int iouw_pool_new(size_t block_size, unsigned max_cached, struct iouw_pool **ret
 {
 	struct iouw_pool *p;
 
-	if (block_size == 0 || block_size > SIZE_MAX - sizeof(struct block_hdr) || !ret_pool)
+	if (block_size == 0 || block_size > SIZE_MAX - sizeof(struct block_hdr) - (LINE - 1) ||
+	    !ret_pool)
 		return -EINVAL;
 	p = calloc(1, sizeof(*p));
 	if (!p)
@@ -149,7 +153,10 @@ static __attribute__((noinline)) void *take_refill(struct iouw_pool *p)
 		p->local = b->next;
 		p->local_count--;
 	} else {
-		b = malloc(sizeof(*b) + p->block_size);
+		/* Header and block start a cache line and fill whole lines:
+		 * a block spans as few lines as its size allows, none of them
+		 * shared with another block (docs/requests.md §4.10). */
+		b = aligned_alloc(LINE, (sizeof(*b) + p->block_size + LINE - 1) / LINE * LINE);
 		if (!b)
 			return NULL;
 		b->pool = p;

@@ -18,29 +18,38 @@
 #include "invariant.h"
 #include "pool.h"
 
+/* Fields in the order a request's life touches them: the first line holds
+ * what every stage reads (kind, fd, handle, buffer and cursor), the
+ * result and the vectored send/write_at state come after (lines per
+ * request: docs/requests.md §4.10). */
 struct kind_request {
 	struct iouw_request base;
 	enum iouw_request_kind kind;
+	int fd;                    /* fdref's number, as the SQEs carry it */
 	struct iouw_fd *fdref;     /* our reference, put exactly once */
-	int fd;                    /* its number, as the SQEs carry it */
 	struct iouw_handle *handle;
+	/* recv/read_at/owned send and write_at: the caller's buffer;
+	 * send/write_at: the owned copy. */
+	uint8_t *buf;
+	size_t len;                /* target length */
+	size_t done;               /* progress cursor */
+	size_t capacity;           /* recv/read_at; owned send/write_at: len */
 	uint64_t file_offset;      /* read_at, write_at */
+
+	enum iouw_status status;
+	int err;
+	size_t value;
+	bool recorded;
+	bool detached;   /* abandoned in flight: caller told, resources kept */
 	bool exact;                /* recv */
 	/* buf is the caller's, given back in the result (recv, read_at, and
 	 * the *_owned send/write_at); else it is the request's own copy. */
 	bool lent;
 
-	/* recv/read_at/owned send and write_at: the caller's buffer;
-	 * send/write_at: the owned copy. */
-	uint8_t *buf;
-	size_t capacity;           /* recv/read_at; owned send/write_at: len */
-	size_t len;                /* target length */
-	size_t done;               /* progress cursor */
-
 	/* send/write_at: the non-empty buffers (pointing into buf) and the
 	 * position of the first unsent byte. */
-	struct iovec *segs;
 	unsigned nsegs;
+	struct iovec *segs;
 	unsigned seg_index;
 	size_t seg_off;
 	/* Several buffers: what the last WRITEV SQE points at (allocated with
@@ -48,12 +57,6 @@ struct kind_request {
 	 * on a stack); NULL for one buffer. */
 	struct iovec *iov;
 	struct iovec seg1;         /* segs for a single buffer */
-
-	bool recorded;
-	bool detached;   /* abandoned in flight: caller told, resources kept */
-	enum iouw_status status;
-	int err;
-	size_t value;
 
 	/* send/write_at copies of at most SMALL_COPY bytes live here (buf
 	 * points in); not zeroed at construction. Stays last. */
@@ -191,7 +194,7 @@ static int new_kind(enum iouw_request_kind kind, int fd, struct iouw_fd *shared,
 	block = pool ? iouw_pool_take(pool) : malloc(block_size());
 	if (!block)
 		return -ENOMEM;
-	r = iouw_handle_init(block, pool ? release_pooled : release_malloced, block, &h);
+	r = iouw_handle_init(block, pool ? release_pooled : release_malloced, &h);
 	if (r < 0) {
 		(pool ? release_pooled : release_malloced)(block);
 		return r;

@@ -3,7 +3,8 @@
  * docs/requests.md §4.10).
  *
  * - a block given back is the next one taken (no new allocation); blocks
- *   out and cached are counted; at most max_cached are kept;
+ *   out and cached are counted; at most max_cached are kept; a block with
+ *   its header starts a cache line;
  * - the owner thread (the one that made the pool) gives back onto its
  *   private list, never the shared one; blocks given back on other threads
  *   go onto the shared list and the owner takes them in when its private
@@ -50,6 +51,10 @@ START_TEST(pool_reuses_given_blocks)
 	ck_assert_ptr_nonnull(b);
 	ck_assert_ptr_ne(a, b);
 	ck_assert_uint_eq((uintptr_t)a % _Alignof(max_align_t), 0);
+	/* The pool's header (padded to max_align_t's size) and the block
+	 * start a 64-byte cache line. */
+	ck_assert_uint_eq(((uintptr_t)a - sizeof(max_align_t)) % 64, 0);
+	ck_assert_uint_eq(((uintptr_t)b - sizeof(max_align_t)) % 64, 0);
 	memset(a, 0xaa, 64); /* the whole block is usable */
 	memset(b, 0xbb, 64);
 	ck_assert_uint_eq(iouw_pool_out(p), 2);
