@@ -170,7 +170,7 @@ int iouw_loop_new(const struct iouw_loop_config *cfg, struct iouw_backend *backe
 	loop->clock = clock;
 	loop->wake.efd = -1;
 	atomic_init(&loop->closed, false);
-	atomic_init(&loop->owner, pthread_self());
+	atomic_init(&loop->owner, iouw_thread_id());
 	loop->wake_needs_arm = true;
 	loop->budget_left = norm.shutdown_timeout_ns;
 
@@ -704,7 +704,7 @@ static int drain(struct iouw_loop *loop)
 
 int iouw_loop_run(struct iouw_loop *loop)
 {
-	atomic_store_explicit(&loop->owner, pthread_self(), memory_order_relaxed);
+	atomic_store_explicit(&loop->owner, iouw_thread_id(), memory_order_relaxed);
 	while (!iouw_loop_is_closed(loop)) {
 		int r = iouw_loop_turn(loop, true);
 

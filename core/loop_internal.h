@@ -35,6 +35,7 @@
 #include "loop.h"
 #include "mpsc.h"
 #include "request_ops.h"
+#include "thread.h"
 #include "uring_backend.h"
 #include "waiter_internal.h"
 #include "wake.h"
@@ -69,9 +70,10 @@ struct iouw_loop {
 	 * one goes through the front door instead of admitting. */
 	bool busy;
 	_Atomic bool closed;
-	/* The loop thread (iouw_loop_submit_local() checks it): the creator,
-	 * then whoever last called iouw_loop_turn() or iouw_loop_run(). */
-	_Atomic(pthread_t) owner;
+	/* The loop thread's id (core/thread.h; iouw_loop_submit_local()
+	 * checks it): the creator, then whoever last called iouw_loop_turn()
+	 * or iouw_loop_run(). */
+	_Atomic(uintptr_t) owner;
 	/* Drain budget left (ns) once closed, when a shutdown timeout is set. */
 	uint64_t budget_left;
 	/* SQ slots left during one fill_sq(), read once from the backend and
@@ -462,7 +464,7 @@ IOUW_LOOP__HOT int iouw_loop__submit_local_as(struct iouw_loop *loop,
 
 	if (!loop || !reqs || n == 0)
 		return -EINVAL;
-	if (!pthread_equal(pthread_self(), atomic_load_explicit(&loop->owner, memory_order_relaxed)))
+	if (iouw_thread_id() != atomic_load_explicit(&loop->owner, memory_order_relaxed))
 		return -EINVAL;
 	/* Each request's line is asked for here, all of them at once, and
 	 * not one at a time inside the admissions, each behind the last. */
@@ -505,7 +507,7 @@ IOUW_LOOP__HOT int iouw_loop__submit_local_as(struct iouw_loop *loop,
 IOUW_LOOP__HOT int iouw_loop__turn_as(struct iouw_loop *loop, bool may_block,
                                       const struct iouw_request_ops *known)
 {
-	atomic_store_explicit(&loop->owner, pthread_self(), memory_order_relaxed);
+	atomic_store_explicit(&loop->owner, iouw_thread_id(), memory_order_relaxed);
 	loop->stats.turns++;
 	/* Untyped: the out-of-line iouw_loop_reap(), as before the typed
 	 * path existed (the same code; inlining it here measured ~1% slower
@@ -515,7 +517,16 @@ IOUW_LOOP__HOT int iouw_loop__turn_as(struct iouw_loop *loop, bool may_block,
 	else
 		(void)iouw_loop__reap_as(loop, known);
 	iouw_loop_advance_timeouts(loop);
-	(void)iouw_loop_fill_sq(loop);
+	/* Nothing queued and nothing at the front door (the common turn of
+	 * a caller on the loop's thread, whose requests were admitted when
+	 * it handed them over): the fill would only account for the wake
+	 * sequence (done here, in the fill's order: before the look at the
+	 * front door, so a request published after it is seen by the next
+	 * turn or refuses the sleep: wake.h) and read the SQ space, which
+	 * every phase that stages SQEs reads for itself. */
+	if (loop->ready.len > 0 || loop->cancels.len > 0 || loop->wake_needs_arm ||
+	    (iouw_wake_submitted(&loop->wake), iouw_mpsc_peek(loop->inbound) != NULL))
+		(void)iouw_loop_fill_sq(loop);
 	if (iouw_loop_is_drained(loop))
 		/* Staging can empty the table (a local timeout): the drain
 		 * ends here, with nothing left to wait for. Still submit
