@@ -45,10 +45,10 @@
 
 struct iouw_pool;
 
-/* A pool of @block_size-byte blocks (aligned as malloc's; each block, with
- * the pool's header before it, sizeof(max_align_t) bytes, starts a 64-byte
- * cache line and shares none with another block), keeping at most
- * @max_cached of them. 0 and *ret_pool, -EINVAL (block_size 0, ret_pool
+/* A pool of @block_size-byte blocks, keeping at most @max_cached of them.
+ * Blocks are aligned as malloc's; each, with the pool's header before it
+ * (sizeof(max_align_t) bytes), starts a 64-byte cache line and shares no
+ * line with another block. 0 and *ret_pool, -EINVAL (block_size 0, ret_pool
  * NULL) or -ENOMEM. */
 int iouw_pool_new(size_t block_size, unsigned max_cached, struct iouw_pool **ret_pool);
 

@@ -18,8 +18,8 @@
 #include "invariant.h"
 #include "pool.h"
 
-/* Fields in the order a request's life touches them: the first line holds
- * what every stage reads (kind, fd, handle, buffer and cursor), the
+/* Fields in the order a request's life touches them: the first 64 bytes
+ * hold what every stage reads (kind, fd, handle, buffer and cursor), the
  * result and the vectored send/write_at state come after (lines per
  * request: docs/requests.md §4.10). */
 struct kind_request {
