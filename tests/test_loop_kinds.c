@@ -70,6 +70,7 @@ struct ev {
 
 struct run {
 	bool observed;
+	struct iouw_clock clock;
 	struct iouw_loop *loop;
 	struct iouw_pool *pool;
 	struct iouw_fd *sv[2], *file;
@@ -155,26 +156,28 @@ static void *buffer(const char *with, size_t cap)
 	return b;
 }
 
-static void run_script(struct run *r, bool observed)
+/* The script's iovecs: "abc" + "" + "defgh" (8 bytes in two buffers) and
+ * "wxyz". */
+static char abc[] = "abc", defgh[] = "defgh", wxyz[] = "wxyz";
+static const struct iovec two[] = { { abc, 3 }, { NULL, 0 }, { defgh, 5 } };
+static const struct iovec four = { wxyz, 4 };
+
+/* A fresh loop (observed or not), request pool, socketpair and file. */
+static void setup(struct run *r, bool observed)
 {
 	struct iouw_loop_config cfg;
-	struct iouw_clock clock = iouw_clock_monotonic();
-	struct iouw_request *req, *run[6];
-	int sv[2], fd, rc;
 	char path[] = "/tmp/iouw-loop-kinds-XXXXXX";
-	static char abc[] = "abc", defgh[] = "defgh", wxyz[] = "wxyz";
-	const struct iovec two[] = { { abc, 3 }, { NULL, 0 }, { defgh, 5 } };
-	const struct iovec four = { wxyz, 4 };
-	uint64_t now;
+	int sv[2], fd, rc;
 
 	memset(r, 0, sizeof(*r));
 	r->observed = observed;
+	r->clock = iouw_clock_monotonic();
 	for (int i = 0; i < NREQ; i++)
 		r->got[i].status = -1;
 	iouw_loop_config_init(&cfg);
 	cfg.ring_size = 32;
 	cfg.tick_ns = MS;
-	rc = iouw_loop_new_uring(&cfg, clock, &r->loop);
+	rc = iouw_loop_new_uring(&cfg, r->clock, &r->loop);
 	ck_assert_msg(rc == 0, "iouw_loop_new_uring: %s", strerror(-rc));
 	if (observed)
 		iouw_loop_set_observer(r->loop, observe, r);
@@ -186,12 +189,15 @@ static void run_script(struct run *r, bool observed)
 	ck_assert_int_eq(iouw_fd_adopt(sv[0], &r->sv[0]), 0);
 	ck_assert_int_eq(iouw_fd_adopt(sv[1], &r->sv[1]), 0);
 	ck_assert_int_eq(iouw_fd_adopt(fd, &r->file), 0);
-	now = iouw_clock_now(&clock);
+}
 
-	/* Phase 1, one admission run: sends (two buffers as WRITEV, copied;
-	 * one owned, without a deadline) and the receives that take them, a
-	 * recv past its deadline and one whose caller left before it was
-	 * admitted. */
+/* Phase 1, one admission run: sends (two buffers as WRITEV, copied; one
+ * owned, without a deadline) and the receives that take them, a recv past
+ * its deadline and one whose caller left before it was admitted. */
+static void phase_one_run(struct run *r, uint64_t now)
+{
+	struct iouw_request *run[6];
+
 	ck_assert_int_eq(iouw_request_send_fd(r->pool, r->sv[0], two, 3, now + FAR, &run[0], &r->h[0]),
 	                 0);
 	ck_assert_int_eq(iouw_request_recv_fd(r->pool, r->sv[1], buffer("", 64), 64, 0, 8, true,
@@ -215,9 +221,14 @@ static void run_script(struct run *r, bool observed)
 	drive(r, 5); /* the orphan delivers nothing: it is released */
 	for (int i = 0; i < 5; i++)
 		take(r, i);
+}
 
-	/* Phase 2: an exact recv of 16 gets 8 (requeued), its caller walks
-	 * away, the next 4 bytes end it as an orphan (no result). */
+/* Phase 2: an exact recv of 16 gets 8 (requeued), its caller walks away,
+ * the next 4 bytes end it as an orphan (no result). */
+static void phase_orphan_after_partial(struct run *r, uint64_t now)
+{
+	struct iouw_request *req;
+
 	ck_assert_int_eq(iouw_request_recv_fd(r->pool, r->sv[1], buffer("", 16), 16, 0, 16, true,
 	                                      now + FAR, &req, &r->h[6]),
 	                 0);
@@ -236,17 +247,27 @@ static void run_script(struct run *r, bool observed)
 	submit(r, req);
 	drive(r, 8); /* the send, and the recv ending as an orphan */
 	take(r, 8);
+}
 
-	/* Phase 3: a recv whose deadline passes in the kernel. */
-	now = iouw_clock_now(&clock);
+/* Phase 3: a recv whose deadline passes while it waits in the kernel. */
+static void phase_deadline_in_kernel(struct run *r)
+{
+	struct iouw_request *req;
+	uint64_t now = iouw_clock_now(&r->clock);
+
 	ck_assert_int_eq(iouw_request_recv_fd(r->pool, r->sv[1], buffer("", 8), 8, 0, 4, true,
 	                                      now + 5 * MS, &req, &r->h[9]),
 	                 0);
 	submit(r, req);
 	drive(r, 9);
 	take(r, 9);
+}
 
-	/* Phase 4: the file, one operation at a time. */
+/* Phase 4: the file, one operation at a time. */
+static void phase_file(struct run *r)
+{
+	struct iouw_request *req;
+
 	ck_assert_int_eq(iouw_request_write_at_owned_fd(r->pool, r->file, 3, buffer("hello world", 11),
 	                                                11, &req, &r->h[10]),
 	                 0);
@@ -263,7 +284,18 @@ static void run_script(struct run *r, bool observed)
 	submit(r, req);
 	drive(r, 12);
 	take(r, 12);
+}
 
+static void run_script(struct run *r, bool observed)
+{
+	uint64_t now;
+
+	setup(r, observed);
+	now = iouw_clock_now(&r->clock);
+	phase_one_run(r, now);
+	phase_orphan_after_partial(r, now);
+	phase_deadline_in_kernel(r);
+	phase_file(r);
 	iouw_loop_assert_consistent(r->loop);
 	ck_assert_uint_eq(iouw_waiters_len(iouw_loop_waiters(r->loop)), 0);
 	iouw_loop_stats(r->loop, &r->stats);
