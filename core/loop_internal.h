@@ -22,7 +22,6 @@
 #define IOUW_LOOP_INTERNAL_H
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -455,6 +454,15 @@ IOUW_LOOP__HOT void iouw_loop__admit_plain_one(struct iouw_loop *loop, struct io
 				                 (known));                         \
 	} while (0)
 
+/* Whether a fill has anything to stage: a ready or pending-cancel entry, a
+ * wake poll to re-arm, or a request at the front door. Without any, the
+ * fill would only read the SQ space and account for the wake sequence. */
+static inline bool iouw_loop__fill_has_work(struct iouw_loop *loop)
+{
+	return loop->ready.len > 0 || loop->cancels.len > 0 || loop->wake_needs_arm ||
+	       iouw_mpsc_peek(loop->inbound) != NULL;
+}
+
 /* iouw_loop_submit_local() with @known (IOUW_REQUEST_CALL()). */
 IOUW_LOOP__HOT int iouw_loop__submit_local_as(struct iouw_loop *loop,
                                               struct iouw_request *const *reqs, size_t n,
@@ -486,8 +494,7 @@ IOUW_LOOP__HOT int iouw_loop__submit_local_as(struct iouw_loop *loop,
 	 * With nothing queued the fill would only read the SQ space (and the
 	 * wake sequence, which a later arm() then finds unaccounted for: it
 	 * declines to sleep once, the safe side). */
-	if (loop->ready.len > 0 || loop->cancels.len > 0 || loop->wake_needs_arm ||
-	    iouw_mpsc_peek(loop->inbound) != NULL)
+	if (iouw_loop__fill_has_work(loop))
 		(void)iouw_loop__fill_staged(loop);
 	else
 		loop->sq_left = loop->ring ? io_uring_sq_space_left(loop->ring)
@@ -517,15 +524,15 @@ IOUW_LOOP__HOT int iouw_loop__turn_as(struct iouw_loop *loop, bool may_block,
 	else
 		(void)iouw_loop__reap_as(loop, known);
 	iouw_loop_advance_timeouts(loop);
-	/* Nothing queued and nothing at the front door (the common turn of
-	 * a caller on the loop's thread, whose requests were admitted when
-	 * it handed them over): the fill would only account for the wake
-	 * sequence (done here, in the fill's order: before the look at the
-	 * front door, so a request published after it is seen by the next
-	 * turn or refuses the sleep: wake.h) and read the SQ space, which
-	 * every phase that stages SQEs reads for itself. */
-	if (loop->ready.len > 0 || loop->cancels.len > 0 || loop->wake_needs_arm ||
-	    (iouw_wake_submitted(&loop->wake), iouw_mpsc_peek(loop->inbound) != NULL))
+	/* The wake sequence is accounted for on every turn, in the fill's
+	 * order: before the look at the front door, so a request published
+	 * after it is seen by the next turn or refuses the sleep (wake.h).
+	 * With nothing to fill from (the common turn of a caller on the
+	 * loop's thread, whose requests were admitted when it handed them
+	 * over) the fill itself is skipped: it would only read the SQ space,
+	 * which every phase that stages SQEs reads for itself. */
+	(void)iouw_wake_submitted(&loop->wake);
+	if (iouw_loop__fill_has_work(loop))
 		(void)iouw_loop_fill_sq(loop);
 	if (iouw_loop_is_drained(loop))
 		/* Staging can empty the table (a local timeout): the drain
